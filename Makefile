@@ -1,0 +1,68 @@
+# pvmm — top-level build. `make` builds everything; `make demo` and
+# `make check` are the two set-up commands the README promises.
+#
+# Layout of outputs:
+#   build/pvmm                 the monitor
+#   build/asan/pvmm            the monitor under ASan+UBSan (for make check)
+#   build/guest/               the guest runtime (libpvmm.a, crt0.o)
+#   build/examples/*.elf       example guests
+#   build/tests/...            unit-test binaries and test guests
+#   build/bench/...            benchmark programs and guests
+
+CC ?= cc
+BUILD := build
+VERSION := 0.1.0
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+HOST_CFLAGS := -std=gnu11 $(WARN) -O2 -g -Iinclude -Isrc -D_GNU_SOURCE -DPVMM_VERSION_STRING='"$(VERSION)"' $(CFLAGS)
+HOST_LDFLAGS := $(LDFLAGS)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+MONITOR_SRCS := $(wildcard src/*.c)
+MONITOR_OBJS := $(MONITOR_SRCS:src/%.c=$(BUILD)/obj/%.o)
+MONITOR_SAN_OBJS := $(MONITOR_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
+# Everything but main.c, for linking into unit tests.
+MONITOR_LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(MONITOR_OBJS))
+MONITOR_HDRS := $(wildcard src/*.h include/pvmm/*.h)
+
+.PHONY: all demo check check-fast bench deps clean monitor asan
+all: monitor guest tests-build bench-build
+
+monitor: $(BUILD)/pvmm
+asan: $(BUILD)/asan/pvmm
+
+$(BUILD)/obj/%.o: src/%.c $(MONITOR_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(BUILD)/pvmm: $(MONITOR_OBJS)
+	$(CC) $(HOST_CFLAGS) $^ -o $@ $(HOST_LDFLAGS)
+
+$(BUILD)/asan/obj/%.o: src/%.c $(MONITOR_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/asan/pvmm: $(MONITOR_SAN_OBJS)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $^ -o $@ $(HOST_LDFLAGS)
+
+include guest/guest.mk
+include tests/tests.mk
+include bench/bench.mk
+
+deps:
+	@scripts/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all asan
+	@tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

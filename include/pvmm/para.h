@@ -1,0 +1,197 @@
+/*
+ * pvmm para-API, version 1 — the one contract between the monitor and a guest.
+ *
+ * Both sides include this header: the monitor (hosted C) and the guest
+ * runtime (freestanding C). It holds only fixed-width types, constants and
+ * plain structs, so it compiles the same way on both. docs/para-api.md
+ * explains every call; keep the two in step.
+ *
+ * Transport. A guest makes call N by writing the guest-physical address of
+ * the call's argument block with a 32-bit `out` to port PVMM_PORT_BASE + N:
+ *
+ *     mov  $args_gpa, %eax
+ *     mov  $(PVMM_PORT_BASE + N), %dx
+ *     out  %eax, %dx
+ *
+ * The vCPU traps to the monitor, which validates and serves the call and
+ * writes the result into the block's `ret` field before the guest resumes
+ * (EXIT and ABORT do not return). Port I/O works the same with or without
+ * hardware virtualization, unlike `vmcall`, which never reaches a user-space
+ * monitor.
+ *
+ * Rules every call obeys:
+ *  - The argument block starts with `int64_t ret`, is 8-byte aligned and lies
+ *    wholly in guest RAM below 4 GiB. If it does not, there is nowhere to
+ *    report an error, so the monitor stops the VM (status PVMM_STATUS_BADCALL).
+ *  - `ret` >= 0 means success (its meaning is per call); `ret` < 0 is
+ *    -PVMM_E*, and the call had no effect.
+ *  - Every guest-physical buffer named in a block is checked to lie wholly in
+ *    RAM (no wrap-around) before the monitor touches it (-PVMM_EFAULT).
+ *  - Reserved and padding fields must be zero (-PVMM_EINVAL), so later minor
+ *    versions can give them meaning.
+ */
+#ifndef PVMM_PARA_H
+#define PVMM_PARA_H
+
+#include <stdint.h>
+
+/* ABI version: a guest must refuse to run if MAJOR differs from the
+ * monitor's (boot info `version`); MINOR only adds calls and fields. */
+#define PVMM_PARA_VERSION_MAJOR 1
+#define PVMM_PARA_VERSION_MINOR 0
+#define PVMM_PARA_VERSION ((PVMM_PARA_VERSION_MAJOR << 16) | PVMM_PARA_VERSION_MINOR)
+#define PVMM_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
+
+/* I/O ports PVMM_PORT_BASE .. PVMM_PORT_BASE + PVMM_PORT_COUNT - 1 are the
+ * para-API. A call number in that range but not defined below gets
+ * -PVMM_ENOSYS. */
+#define PVMM_PORT_BASE  0x0500u
+#define PVMM_PORT_COUNT 16u
+
+enum pvmm_call {
+	PVMM_CALL_NOP = 0,           /* struct pvmm_nop_args: does nothing; for tests and benchmarks */
+	PVMM_CALL_CONSOLE_WRITE = 1, /* struct pvmm_console_args: write bytes to the console */
+	PVMM_CALL_CONSOLE_READ = 2,  /* struct pvmm_console_args: read bytes, never blocks */
+	PVMM_CALL_EXIT = 3,          /* struct pvmm_exit_args: stop the VM with a status */
+	PVMM_CALL_ABORT = 4,         /* struct pvmm_abort_args: stop the VM on a guest failure */
+	PVMM_CALL_CLOCK = 5,         /* struct pvmm_clock_args: read a clock */
+	PVMM_CALL_POLL = 6,          /* struct pvmm_poll_args: block until a device is ready or a deadline */
+	PVMM_CALL_RANDOM = 7,        /* struct pvmm_random_args: fill a buffer with random bytes */
+	PVMM_CALL_COUNT = 8,
+};
+
+/* Error codes; a failed call stores -PVMM_E* in `ret`. */
+enum pvmm_error {
+	PVMM_EFAULT = 1, /* a buffer lies (partly) outside guest RAM, or wraps around */
+	PVMM_EINVAL = 2, /* a field holds a value the call does not accept */
+	PVMM_ENOSYS = 3, /* no such call in this version */
+	PVMM_EAGAIN = 4, /* nothing to read now; poll for the device, then retry */
+	PVMM_EIO = 5,    /* the host failed to perform the I/O */
+};
+
+/* Limits the monitor enforces (-PVMM_EINVAL beyond them). */
+#define PVMM_CONSOLE_MAX  (1u << 20) /* bytes per console call */
+#define PVMM_RANDOM_MAX   (1u << 16) /* bytes per random call */
+#define PVMM_ABORT_MSG_MAX 1024u     /* longer abort messages are truncated, not refused */
+
+struct pvmm_nop_args {
+	int64_t ret;      /* out: 0 */
+};
+
+struct pvmm_console_args {
+	int64_t ret;      /* out: bytes written/read (read: 0 = end of input) */
+	uint64_t buf;     /* guest-physical address of the bytes */
+	uint64_t len;     /* number of bytes, at most PVMM_CONSOLE_MAX */
+};
+
+struct pvmm_exit_args {
+	int64_t ret;      /* out: -PVMM_EINVAL for a status > 63; otherwise the call does not return */
+	uint64_t status;  /* 0..63: the monitor exits with this status */
+};
+
+/* CPU state at a guest exception, as the guest's handler saw it. */
+struct pvmm_fault {
+	uint64_t vector, error_code, cr2;
+	uint64_t rip, cs, rflags, rsp, ss;
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+enum pvmm_abort_kind {
+	PVMM_ABORT_PANIC = 0, /* software failure (assert, abort(), panic) */
+	PVMM_ABORT_FAULT = 1, /* unhandled CPU exception; `fault` is filled in */
+};
+
+struct pvmm_abort_args {
+	int64_t ret;      /* out: -PVMM_EINVAL for an unknown kind; otherwise does not return */
+	uint64_t msg;     /* guest-physical address of a message (may be 0) */
+	uint64_t msg_len; /* its length; truncated at PVMM_ABORT_MSG_MAX */
+	uint32_t kind;    /* enum pvmm_abort_kind */
+	uint32_t reserved;
+	struct pvmm_fault fault;
+};
+
+enum pvmm_clock_id {
+	PVMM_CLOCK_MONOTONIC = 0, /* ns since an arbitrary start; never goes back */
+	PVMM_CLOCK_WALL = 1,      /* ns since 1970-01-01 UTC */
+};
+
+struct pvmm_clock_args {
+	int64_t ret;      /* out: 0 */
+	uint32_t clock;   /* enum pvmm_clock_id */
+	uint32_t reserved;
+	uint64_t ns;      /* out: the clock's value */
+};
+
+/* Block the vCPU in the monitor until a device in `interest` is ready, or
+ * the monotonic clock reaches `deadline_ns`, whichever comes first. This is
+ * the guest's only way to wait: no busy loops. Bit i stands for device i of
+ * the boot info device list. `ret` is the number of ready devices (0: the
+ * deadline passed). A deadline in the past returns at once, reporting what
+ * is ready now. */
+struct pvmm_poll_args {
+	int64_t ret;
+	uint64_t deadline_ns; /* PVMM_CLOCK_MONOTONIC time */
+	uint64_t interest;    /* in: devices to wait for */
+	uint64_t ready;       /* out: devices ready, a subset of interest */
+};
+
+struct pvmm_random_args {
+	int64_t ret;      /* out: bytes written (== len) */
+	uint64_t buf;     /* guest-physical address */
+	uint64_t len;     /* at most PVMM_RANDOM_MAX */
+};
+
+/* ---- Boot ---------------------------------------------------------------
+ *
+ * The monitor starts the vCPU in 64-bit long mode at the ELF entry point,
+ * interrupts off, with:
+ *   rdi = guest-physical (= virtual) address of struct pvmm_boot_info
+ *   rsp = boot_info->stack_top (16-byte aligned), a guard page below the stack
+ * All RAM is identity-mapped (virtual == physical) with 2 MiB pages, except
+ * page 0 (unmapped, so NULL dereferences fault) and the guard pages. The
+ * monitor's GDT holds a flat 64-bit code segment (PVMM_SEL_CODE), a data
+ * segment (PVMM_SEL_DATA) and a TSS whose IST1 is an exception stack of its
+ * own, so a handler using IST1 runs even after a stack overflow. The guest
+ * builds its own IDT. RAM the image does not fill is zero (.bss included).
+ * Loadable segments must lie at or above PVMM_IMAGE_MIN and below the end of
+ * RAM, with p_vaddr == p_paddr.
+ */
+#define PVMM_IMAGE_MIN 0x100000u
+#define PVMM_SEL_CODE 0x08
+#define PVMM_SEL_DATA 0x10
+#define PVMM_SEL_TSS  0x18
+#define PVMM_IST_EXCEPTION 1
+
+#define PVMM_BOOT_MAGIC 0x4d4d5650u /* "PVMM" */
+#define PVMM_MAX_DEVICES 16
+
+enum pvmm_device_type {
+	PVMM_DEV_CONSOLE = 1,     /* the para-API console; ready = input available (or end of input) */
+};
+
+struct pvmm_device_info {
+	uint32_t type;      /* enum pvmm_device_type */
+	uint32_t irq;       /* interrupt line, or PVMM_NO_IRQ */
+	uint64_t mmio_base; /* guest-physical window, 0 if none */
+	uint64_t mmio_size;
+};
+#define PVMM_NO_IRQ 0xffffffffu
+
+struct pvmm_boot_info {
+	uint32_t magic;         /* PVMM_BOOT_MAGIC */
+	uint32_t version;       /* the monitor's PVMM_PARA_VERSION */
+	uint64_t mem_size;      /* RAM is guest-physical 0 .. mem_size */
+	uint64_t usable_start;  /* free RAM for the guest's allocator: page-aligned, */
+	uint64_t usable_end;    /* after the image and the monitor's areas */
+	uint64_t stack_top;     /* initial rsp */
+	uint64_t stack_size;    /* bytes below stack_top, guard page under them */
+	uint64_t args;          /* argc NUL-terminated strings back to back; */
+	uint32_t args_len;      /* args[0] is the image name */
+	uint32_t argc;
+	uint32_t device_count;
+	uint32_t reserved;
+	struct pvmm_device_info devices[PVMM_MAX_DEVICES];
+};
+
+#endif /* PVMM_PARA_H */

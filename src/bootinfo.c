@@ -1,0 +1,51 @@
+#include "bootinfo.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <pvmm/para.h>
+
+#include "layout.h"
+
+int bootinfo_write(struct guest_mem *mem, uint64_t image_end, int argc, char *const argv[],
+		   char err[BOOTINFO_ERR_MAX])
+{
+	struct pvmm_boot_info *bi = guest_mem_ptr(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+	char *args = guest_mem_ptr(mem, LAYOUT_ARGS, LAYOUT_ARGS_END - LAYOUT_ARGS);
+	uint64_t used = 0, room = LAYOUT_ARGS_END - LAYOUT_ARGS;
+	uint64_t usable_start = (image_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+
+	for (int i = 0; i < argc; i++) {
+		size_t len = strlen(argv[i]) + 1;
+		if (len > room - used) {
+			snprintf(err, BOOTINFO_ERR_MAX,
+				 "guest arguments are too long: they must fit in %llu bytes",
+				 (unsigned long long)room);
+			return -1;
+		}
+		memcpy(args + used, argv[i], len);
+		used += len;
+	}
+	if (usable_start >= mem->size) {
+		snprintf(err, BOOTINFO_ERR_MAX, "the image leaves no free RAM; raise --mem");
+		return -1;
+	}
+
+	*bi = (struct pvmm_boot_info){
+		.magic = PVMM_BOOT_MAGIC,
+		.version = PVMM_PARA_VERSION,
+		.mem_size = mem->size,
+		.usable_start = usable_start,
+		.usable_end = mem->size,
+		.stack_top = LAYOUT_STACK_TOP,
+		.stack_size = LAYOUT_STACK_SIZE,
+		.args = LAYOUT_ARGS,
+		.args_len = (uint32_t)used,
+		.argc = (uint32_t)argc,
+		.device_count = BOOTINFO_DEVICE_COUNT,
+		.devices[0] = { .type = PVMM_DEV_CONSOLE, .irq = PVMM_NO_IRQ },
+	};
+	_Static_assert(sizeof(struct pvmm_boot_info) <= LAYOUT_ARGS - LAYOUT_BOOT_INFO,
+		       "boot info overlaps the argument area");
+	return 0;
+}

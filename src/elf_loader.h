@@ -1,0 +1,28 @@
+/*
+ * ELF64 guest image loader. The image is untrusted input: every header
+ * field is checked before use, and each problem gets a one-line message
+ * saying what is wrong and, where there is one, how to fix it.
+ */
+#ifndef PVMM_ELF_H
+#define PVMM_ELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest_mem.h"
+
+#define ELF_MAX_PHDRS 64
+#define ELF_ERR_MAX 256
+
+struct elf_image {
+	uint64_t entry;      /* entry point (guest-physical = virtual) */
+	uint64_t image_end;  /* first byte after the highest loaded segment */
+};
+
+/* Validate `file` (`size` bytes) and copy its PT_LOAD segments into `mem`,
+ * which must be zero-filled (bss is left as is). Returns 0, or -1 with a
+ * message in `err`. Nothing outside [PVMM_IMAGE_MIN, mem->size) is written. */
+int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem,
+	     struct elf_image *image, char err[ELF_ERR_MAX]);
+
+#endif

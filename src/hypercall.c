@@ -1,0 +1,230 @@
+#include "hypercall.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "report.h"
+#include "stats.h"
+#include "status.h"
+#include "vcpu.h"
+
+/* Argument block size per call; an unknown call's block is just `ret`. */
+static const uint32_t block_size[PVMM_CALL_COUNT] = {
+	[PVMM_CALL_NOP] = sizeof(struct pvmm_nop_args),
+	[PVMM_CALL_CONSOLE_WRITE] = sizeof(struct pvmm_console_args),
+	[PVMM_CALL_CONSOLE_READ] = sizeof(struct pvmm_console_args),
+	[PVMM_CALL_EXIT] = sizeof(struct pvmm_exit_args),
+	[PVMM_CALL_ABORT] = sizeof(struct pvmm_abort_args),
+	[PVMM_CALL_CLOCK] = sizeof(struct pvmm_clock_args),
+	[PVMM_CALL_POLL] = sizeof(struct pvmm_poll_args),
+	[PVMM_CALL_RANDOM] = sizeof(struct pvmm_random_args),
+};
+
+uint64_t hypercall_guest_now(const struct vm *vm)
+{
+	return stats_now_ns() - vm->mono_base_ns;
+}
+
+static int64_t console_write(struct vm *vm, const struct pvmm_console_args *a)
+{
+	if (a->len > PVMM_CONSOLE_MAX)
+		return -PVMM_EINVAL;
+	const uint8_t *buf = guest_mem_ptr(&vm->mem, a->buf, a->len);
+	if (!buf)
+		return -PVMM_EFAULT;
+
+	uint64_t done = 0;
+	while (done < a->len) {
+		ssize_t n = write(vm->console_out_fd, buf + done, a->len - done);
+		if (n < 0 && errno == EINTR && !vcpu_stop_requested())
+			continue;
+		if (n <= 0)
+			break;
+		done += (uint64_t)n;
+	}
+	vm->stats.console_bytes_out += done;
+	/* A short write is reported as such; nothing written at all is an error. */
+	return done || a->len == 0 ? (int64_t)done : -PVMM_EIO;
+}
+
+/* Is console input ready (data or end of input) right now? */
+static bool console_input_ready(struct vm *vm)
+{
+	if (vm->console_in_eof || vm->console_in_fd < 0)
+		return true;
+	struct pollfd pfd = { .fd = vm->console_in_fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) > 0;
+}
+
+static int64_t console_read(struct vm *vm, const struct pvmm_console_args *a)
+{
+	if (a->len > PVMM_CONSOLE_MAX)
+		return -PVMM_EINVAL;
+	uint8_t *buf = guest_mem_ptr(&vm->mem, a->buf, a->len);
+	if (!buf)
+		return -PVMM_EFAULT;
+	if (vm->console_in_eof || vm->console_in_fd < 0 || a->len == 0)
+		return 0;
+	if (!console_input_ready(vm))
+		return -PVMM_EAGAIN;
+
+	ssize_t n = read(vm->console_in_fd, buf, a->len);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? -PVMM_EAGAIN : -PVMM_EIO;
+	if (n == 0)
+		vm->console_in_eof = true;
+	vm->stats.console_bytes_in += (uint64_t)n;
+	return n;
+}
+
+static int64_t clock_read(struct vm *vm, struct pvmm_clock_args *a)
+{
+	struct timespec ts;
+
+	if (a->reserved)
+		return -PVMM_EINVAL;
+	switch (a->clock) {
+	case PVMM_CLOCK_MONOTONIC:
+		a->ns = hypercall_guest_now(vm);
+		return 0;
+	case PVMM_CLOCK_WALL:
+		clock_gettime(CLOCK_REALTIME, &ts);
+		a->ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		return 0;
+	default:
+		return -PVMM_EINVAL;
+	}
+}
+
+/* Devices of `interest` that are ready now. Device 0 is the console. */
+static uint64_t ready_devices(struct vm *vm, uint64_t interest)
+{
+	uint64_t ready = 0;
+	if ((interest & 1) && console_input_ready(vm))
+		ready |= 1;
+	return ready;
+}
+
+static int64_t poll_devices(struct vm *vm, struct pvmm_poll_args *a)
+{
+	uint64_t valid = (1ull << vm->device_count) - 1;
+	if (a->interest & ~valid)
+		return -PVMM_EINVAL;
+
+	for (;;) {
+		a->ready = ready_devices(vm, a->interest);
+		uint64_t now = hypercall_guest_now(vm);
+		if (a->ready || now >= a->deadline_ns || vcpu_stop_requested())
+			return __builtin_popcountll(a->ready);
+
+		/* Sleep in the host until input or the deadline; a signal
+		 * (--timeout, SIGINT) interrupts and the loop rechecks. */
+		uint64_t wait = a->deadline_ns - now;
+		struct timespec ts = { .tv_sec = (time_t)(wait / 1000000000ull),
+				       .tv_nsec = (long)(wait % 1000000000ull) };
+		struct pollfd pfd = { .fd = vm->console_in_fd, .events = POLLIN };
+		bool watch_console = (a->interest & 1) && vm->console_in_fd >= 0;
+		ppoll(&pfd, watch_console ? 1 : 0, &ts, NULL);
+	}
+}
+
+static int64_t random_fill(struct vm *vm, const struct pvmm_random_args *a)
+{
+	if (a->len > PVMM_RANDOM_MAX)
+		return -PVMM_EINVAL;
+	uint8_t *buf = guest_mem_ptr(&vm->mem, a->buf, a->len);
+	if (!buf)
+		return -PVMM_EFAULT;
+	uint64_t done = 0;
+	while (done < a->len) {
+		ssize_t n = getrandom(buf + done, a->len - done, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -PVMM_EIO;
+		done += (uint64_t)n;
+	}
+	return (int64_t)done;
+}
+
+static int64_t guest_exit(struct vm *vm, const struct pvmm_exit_args *a)
+{
+	if (a->status > PVMM_STATUS_GUEST_MAX)
+		return -PVMM_EINVAL;
+	vm_stop(vm, (int)a->status);
+	return 0;
+}
+
+static int64_t guest_abort(struct vm *vm, const struct pvmm_abort_args *a)
+{
+	char msg[PVMM_ABORT_MSG_MAX * 4 + 1] = "";
+
+	if (a->reserved || (a->kind != PVMM_ABORT_PANIC && a->kind != PVMM_ABORT_FAULT))
+		return -PVMM_EINVAL;
+	uint64_t len = a->msg_len < PVMM_ABORT_MSG_MAX ? a->msg_len : PVMM_ABORT_MSG_MAX;
+	const void *text = guest_mem_ptr(&vm->mem, a->msg, len);
+	if (text)
+		log_sanitize(msg, sizeof(msg), text, len);
+	else
+		snprintf(msg, sizeof(msg), "(message at %#llx is outside guest RAM)", (unsigned long long)a->msg);
+
+	if (a->kind == PVMM_ABORT_FAULT) {
+		log_error("guest fault: %s", msg);
+		report_fault(&a->fault);
+		vm_stop(vm, PVMM_STATUS_FAULT);
+	} else {
+		log_error("guest aborted: %s", msg);
+		vm_stop(vm, PVMM_STATUS_ABORT);
+	}
+	return 0;
+}
+
+/* Every call's block is copied in, served from the copy, and copied back,
+ * so the monitor reads each guest field exactly once. */
+union call_block {
+	int64_t ret;
+	struct pvmm_nop_args nop;
+	struct pvmm_console_args console;
+	struct pvmm_exit_args exit;
+	struct pvmm_abort_args abort;
+	struct pvmm_clock_args clock;
+	struct pvmm_poll_args poll;
+	struct pvmm_random_args random;
+};
+
+void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
+{
+	uint32_t size = call < PVMM_CALL_COUNT ? block_size[call] : sizeof(int64_t);
+	union call_block b;
+
+	void *block = guest_mem_ptr(&vm->mem, gpa, size);
+	if (!block || (gpa & 7)) {
+		log_error("para-API call %u (%s): argument block at %#llx %s; stopping the VM", call,
+			  stats_call_name(call), (unsigned long long)gpa,
+			  block ? "is not 8-byte aligned" : "is outside guest RAM");
+		vm_stop(vm, PVMM_STATUS_BADCALL);
+		return;
+	}
+	vm->stats.calls[call]++;
+	memcpy(&b, block, size);
+
+	switch (call) {
+	case PVMM_CALL_NOP: b.ret = 0; break;
+	case PVMM_CALL_CONSOLE_WRITE: b.ret = console_write(vm, &b.console); break;
+	case PVMM_CALL_CONSOLE_READ: b.ret = console_read(vm, &b.console); break;
+	case PVMM_CALL_EXIT: b.ret = guest_exit(vm, &b.exit); break;
+	case PVMM_CALL_ABORT: b.ret = guest_abort(vm, &b.abort); break;
+	case PVMM_CALL_CLOCK: b.ret = clock_read(vm, &b.clock); break;
+	case PVMM_CALL_POLL: b.ret = poll_devices(vm, &b.poll); break;
+	case PVMM_CALL_RANDOM: b.ret = random_fill(vm, &b.random); break;
+	default: b.ret = -PVMM_ENOSYS; break;
+	}
+	memcpy(block, &b, size);
+}

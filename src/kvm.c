@@ -1,0 +1,119 @@
+#include "kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int open_kvm(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	switch (errno) {
+	case ENOENT:
+		log_error("%s does not exist: this host has no KVM; load the module "
+			  "(modprobe kvm_intel or kvm_amd) and enable virtualization in the firmware", path);
+		break;
+	case EACCES:
+	case EPERM:
+		log_error("no permission to open %s: add your user to its group "
+			  "(sudo usermod -aG kvm $USER, then log in again) or run as root", path);
+		break;
+	default:
+		log_error("cannot open %s: %s", path, strerror(errno));
+	}
+	return -1;
+}
+
+/* Give the vCPU the CPUID the host's KVM supports; without it a guest sees
+ * no features at all (and some KVMs refuse long mode). */
+static int set_cpuid(struct vm *vm)
+{
+	enum { MAX_ENTRIES = 100 };
+	struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + MAX_ENTRIES * sizeof(cpuid->entries[0]));
+	int ret = -1;
+
+	if (!cpuid)
+		return -1;
+	cpuid->nent = MAX_ENTRIES;
+	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0 &&
+	    ioctl(vm->vcpu_fd, KVM_SET_CPUID2, cpuid) == 0)
+		ret = 0;
+	free(cpuid);
+	return ret;
+}
+
+int kvm_create(struct vm *vm)
+{
+	const char *path = getenv("PVMM_KVM_DEVICE");
+	if (!path || !*path)
+		path = KVM_DEVICE_DEFAULT;
+
+	vm->kvm_fd = open_kvm(path);
+	if (vm->kvm_fd < 0)
+		return -1;
+	int api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_VERSION) {
+		log_error("%s speaks KVM API %d, pvmm needs %d: is it really a KVM device?", path, api,
+			  KVM_API_VERSION);
+		return -1;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		log_error("KVM_CREATE_VM failed: %s", strerror(errno));
+		return -1;
+	}
+	struct kvm_userspace_memory_region region = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem.size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		log_error("cannot give the VM %llu MiB of RAM: %s", (unsigned long long)(vm->mem.size >> 20),
+			  strerror(errno));
+		return -1;
+	}
+	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu_fd < 0) {
+		log_error("KVM_CREATE_VCPU failed: %s", strerror(errno));
+		return -1;
+	}
+	int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size <= 0) {
+		log_error("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		return -1;
+	}
+	vm->run_size = (size_t)run_size;
+	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+	if (vm->run == MAP_FAILED) {
+		vm->run = NULL;
+		log_error("cannot map the vCPU's run area: %s", strerror(errno));
+		return -1;
+	}
+	if (set_cpuid(vm) < 0) {
+		log_error("cannot set the vCPU's CPUID: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void kvm_destroy(struct vm *vm)
+{
+	if (vm->run)
+		munmap(vm->run, vm->run_size);
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->run = NULL;
+	vm->vcpu_fd = vm->vm_fd = vm->kvm_fd = -1;
+}

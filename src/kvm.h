@@ -1,0 +1,16 @@
+/* Opening /dev/kvm and creating the VM, its RAM slot and its vCPU. */
+#ifndef PVMM_KVM_H
+#define PVMM_KVM_H
+
+#include "vm.h"
+
+/* Default device node; the PVMM_KVM_DEVICE environment variable overrides
+ * it (for tests of the error paths, and for unusual hosts). */
+#define KVM_DEVICE_DEFAULT "/dev/kvm"
+
+/* Create the VM and its single vCPU around the RAM already in vm->mem.
+ * Prints a one-line explanation and returns non-zero on failure. */
+int kvm_create(struct vm *vm);
+void kvm_destroy(struct vm *vm);
+
+#endif

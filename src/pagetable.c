@@ -1,0 +1,75 @@
+#include "pagetable.h"
+
+#include "layout.h"
+
+static void put_entry(struct guest_mem *mem, uint64_t table, unsigned index, uint64_t value)
+{
+	uint64_t *entries = guest_mem_ptr(mem, table, PAGE_SIZE);
+	entries[index] = value;
+}
+
+/* 4 KiB pages below 2 MiB that stay unmapped: NULL and the two guards. */
+static bool low_page_is_hole(uint64_t addr)
+{
+	return addr == 0 || addr == LAYOUT_IST_GUARD || addr == LAYOUT_STACK_GUARD;
+}
+
+uint64_t pagetable_build(struct guest_mem *mem)
+{
+	const uint64_t flags = PTE_P | PTE_RW;
+
+	put_entry(mem, LAYOUT_PML4, 0, LAYOUT_PDPT | flags);
+	for (unsigned gib = 0; gib < LAYOUT_PD_COUNT; gib++) {
+		uint64_t pd = LAYOUT_PD + gib * PAGE_SIZE;
+		put_entry(mem, LAYOUT_PDPT, gib, pd | flags);
+		for (unsigned i = 0; i < 512; i++) {
+			uint64_t addr = ((uint64_t)gib << 30) + (uint64_t)i * HUGE_PAGE_SIZE;
+			put_entry(mem, pd, i, addr | flags | PTE_PS);
+		}
+	}
+	/* The first 2 MiB goes through a page table so it can have holes. */
+	put_entry(mem, LAYOUT_PD, 0, LAYOUT_PT0 | flags);
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t addr = (uint64_t)i * PAGE_SIZE;
+		put_entry(mem, LAYOUT_PT0, i, low_page_is_hole(addr) ? 0 : (addr | flags));
+	}
+	return LAYOUT_PML4;
+}
+
+/* Read entry `index` of the table at `table_pa`; false if outside RAM. */
+static bool read_entry(const struct guest_mem *mem, uint64_t table_pa, unsigned index, uint64_t *entry)
+{
+	const uint64_t *entries = guest_mem_ptr(mem, table_pa & PTE_ADDR_MASK, PAGE_SIZE);
+	if (!entries)
+		return false;
+	*entry = entries[index];
+	return true;
+}
+
+bool pagetable_translate(const struct guest_mem *mem, uint64_t cr3, uint64_t va, uint64_t *pa)
+{
+	/* Canonical: bits 63..47 all equal. */
+	uint64_t top = va >> 47;
+	if (top != 0 && top != 0x1ffff)
+		return false;
+
+	uint64_t table = cr3;
+	for (int level = 3; level >= 0; level--) {
+		unsigned shift = 12 + 9 * (unsigned)level;
+		uint64_t entry;
+		if (!read_entry(mem, table, (va >> shift) & 511, &entry) || !(entry & PTE_P))
+			return false;
+		/* PS at the PDPT (1 GiB) or PD (2 MiB) level ends the walk. */
+		if ((level == 2 || level == 1) && (entry & PTE_PS)) {
+			uint64_t page_mask = (1ull << shift) - 1;
+			*pa = (entry & PTE_ADDR_MASK & ~page_mask) | (va & page_mask);
+			return true;
+		}
+		if (level == 0) {
+			*pa = (entry & PTE_ADDR_MASK) | (va & 0xfff);
+			return true;
+		}
+		table = entry;
+	}
+	return false;
+}

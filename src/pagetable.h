@@ -1,0 +1,29 @@
+/*
+ * The guest's boot page tables: an identity map of the low 4 GiB (RAM and
+ * the device windows above it) in 2 MiB pages, except the first 2 MiB,
+ * which uses 4 KiB pages so that page 0 and the stack guard pages can stay
+ * unmapped.
+ */
+#ifndef PVMM_PAGETABLE_H
+#define PVMM_PAGETABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "guest_mem.h"
+
+#define PTE_P   (1ull << 0)
+#define PTE_RW  (1ull << 1)
+#define PTE_PS  (1ull << 7)
+#define PTE_ADDR_MASK 0x000ffffffffff000ull
+
+/* Write the tables into guest RAM at the layout.h addresses. Returns the
+ * guest-physical address for CR3. */
+uint64_t pagetable_build(struct guest_mem *mem);
+
+/* Walk the tables the guest currently has in RAM (rooted at `cr3`) and
+ * translate `va`. False if unmapped, non-canonical, or a table lies outside
+ * RAM (the guest may have rewritten them). */
+bool pagetable_translate(const struct guest_mem *mem, uint64_t cr3, uint64_t va, uint64_t *pa);
+
+#endif

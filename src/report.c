@@ -1,0 +1,124 @@
+#include "report.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "log.h"
+#include "pagetable.h"
+
+const char *report_vector_name(uint64_t vector)
+{
+	static const char *const names[] = {
+		"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+		"#BR bound range", "#UD invalid opcode", "#NM device not available",
+		"#DF double fault", "coprocessor overrun", "#TS invalid TSS",
+		"#NP segment not present", "#SS stack fault", "#GP general protection",
+		"#PF page fault", "reserved", "#MF x87 error", "#AC alignment check",
+		"#MC machine check", "#XM SIMD error", "#VE virtualization",
+		"#CP control protection",
+	};
+	return vector < sizeof(names) / sizeof(names[0]) ? names[vector] : "unknown vector";
+}
+
+static void print_gprs(uint64_t rax, uint64_t rbx, uint64_t rcx, uint64_t rdx,
+		       uint64_t rsi, uint64_t rdi, uint64_t rbp, uint64_t rsp,
+		       const uint64_t r8_15[8])
+{
+	fprintf(stderr,
+		"  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
+		"  rsi %016llx rdi %016llx rbp %016llx rsp %016llx\n"
+		"  r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n"
+		"  r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n",
+		(unsigned long long)rax, (unsigned long long)rbx, (unsigned long long)rcx,
+		(unsigned long long)rdx, (unsigned long long)rsi, (unsigned long long)rdi,
+		(unsigned long long)rbp, (unsigned long long)rsp,
+		(unsigned long long)r8_15[0], (unsigned long long)r8_15[1], (unsigned long long)r8_15[2],
+		(unsigned long long)r8_15[3], (unsigned long long)r8_15[4], (unsigned long long)r8_15[5],
+		(unsigned long long)r8_15[6], (unsigned long long)r8_15[7]);
+}
+
+void report_fault(const struct pvmm_fault *f)
+{
+	const uint64_t hi[8] = { f->r8, f->r9, f->r10, f->r11, f->r12, f->r13, f->r14, f->r15 };
+
+	fprintf(stderr, "  vector %llu (%s), error code %#llx, rip %#llx, cr2 %#llx\n",
+		(unsigned long long)f->vector, report_vector_name(f->vector),
+		(unsigned long long)f->error_code, (unsigned long long)f->rip, (unsigned long long)f->cr2);
+	fprintf(stderr, "  cs %#llx ss %#llx rflags %#llx\n", (unsigned long long)f->cs,
+		(unsigned long long)f->ss, (unsigned long long)f->rflags);
+	print_gprs(f->rax, f->rbx, f->rcx, f->rdx, f->rsi, f->rdi, f->rbp, f->rsp, hi);
+}
+
+/* Print up to 16 bytes at guest-virtual `rip`, translated through the
+ * guest's current page tables. */
+static void print_code_bytes(struct vm *vm, uint64_t cr3, uint64_t rip)
+{
+	char line[16 * 3 + 1] = "";
+	size_t used = 0;
+	unsigned count = 0;
+
+	for (; count < 16; count++) {
+		uint64_t pa;
+		const uint8_t *byte;
+		if (!pagetable_translate(&vm->mem, cr3, rip + count, &pa) ||
+		    !(byte = guest_mem_ptr(&vm->mem, pa, 1)))
+			break;
+		used += (size_t)snprintf(line + used, sizeof(line) - used, " %02x", *byte);
+	}
+	if (count)
+		fprintf(stderr, "  code at rip:%s\n", line);
+	else
+		fprintf(stderr, "  code at rip: (not mapped to guest RAM)\n");
+}
+
+void report_cpu_state(struct vm *vm)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0) {
+		fprintf(stderr, "  (registers unavailable)\n");
+		return;
+	}
+	const uint64_t hi[8] = { r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15 };
+	fprintf(stderr, "  rip %#llx rflags %#llx cs %#x\n", (unsigned long long)r.rip,
+		(unsigned long long)r.rflags, s.cs.selector);
+	fprintf(stderr, "  cr0 %#llx cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx\n",
+		(unsigned long long)s.cr0, (unsigned long long)s.cr2, (unsigned long long)s.cr3,
+		(unsigned long long)s.cr4, (unsigned long long)s.efer);
+	print_gprs(r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, hi);
+	print_code_bytes(vm, s.cr3, r.rip);
+}
+
+void report_internal_error(struct vm *vm)
+{
+	const struct kvm_run *run = vm->run;
+	uint32_t ndata = run->internal.ndata;
+
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+		log_error("KVM could not emulate a guest instruction (emulation failure); "
+			  "guest kernel code must avoid SSE/AVX, cmpxchg16b, xsave and int3 on hosts without VT-x");
+	} else {
+		log_error("KVM internal error, suberror %u", run->internal.suberror);
+	}
+	if (ndata > sizeof(run->internal.data) / sizeof(run->internal.data[0]))
+		ndata = sizeof(run->internal.data) / sizeof(run->internal.data[0]);
+	/* With the instruction-bytes flag, data[1] is a length, then the bytes. */
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && ndata >= 2 &&
+	    (run->internal.data[0] & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		uint8_t insn[16] = { 0 };
+		size_t len = run->internal.data[1] < sizeof(insn) ? run->internal.data[1] : sizeof(insn);
+		memcpy(insn, &run->internal.data[2], len);
+		fprintf(stderr, "  instruction bytes:");
+		for (size_t i = 0; i < len; i++)
+			fprintf(stderr, " %02x", insn[i]);
+		fprintf(stderr, "\n");
+	} else if (ndata) {
+		fprintf(stderr, "  data:");
+		for (uint32_t i = 0; i < ndata; i++)
+			fprintf(stderr, " %#llx", (unsigned long long)run->internal.data[i]);
+		fprintf(stderr, "\n");
+	}
+	report_cpu_state(vm);
+}

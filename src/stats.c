@@ -1,0 +1,76 @@
+#include "stats.h"
+
+#include <sys/resource.h>
+#include <time.h>
+
+#include <linux/kvm.h>
+
+uint64_t stats_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *stats_exit_name(unsigned reason)
+{
+	switch (reason) {
+	case KVM_EXIT_IO: return "io";
+	case KVM_EXIT_MMIO: return "mmio";
+	case KVM_EXIT_HLT: return "hlt";
+	case KVM_EXIT_SHUTDOWN: return "shutdown";
+	case KVM_EXIT_FAIL_ENTRY: return "fail_entry";
+	case KVM_EXIT_INTR: return "intr";
+	case KVM_EXIT_INTERNAL_ERROR: return "internal_error";
+	case KVM_EXIT_SYSTEM_EVENT: return "system_event";
+	case KVM_EXIT_DEBUG: return "debug";
+	case KVM_EXIT_EXCEPTION: return "exception";
+	default: return "other";
+	}
+}
+
+const char *stats_call_name(unsigned call)
+{
+	static const char *const names[PVMM_CALL_COUNT] = {
+		[PVMM_CALL_NOP] = "nop",
+		[PVMM_CALL_CONSOLE_WRITE] = "console_write",
+		[PVMM_CALL_CONSOLE_READ] = "console_read",
+		[PVMM_CALL_EXIT] = "exit",
+		[PVMM_CALL_ABORT] = "abort",
+		[PVMM_CALL_CLOCK] = "clock",
+		[PVMM_CALL_POLL] = "poll",
+		[PVMM_CALL_RANDOM] = "random",
+	};
+	return call < PVMM_CALL_COUNT ? names[call] : "unknown";
+}
+
+void stats_print(const struct vm_stats *stats, FILE *out)
+{
+	uint64_t total = 0, calls = 0;
+	struct rusage ru;
+
+	for (unsigned i = 0; i < STATS_EXIT_REASONS; i++)
+		total += stats->exits[i];
+	for (unsigned i = 0; i < PVMM_PORT_COUNT; i++)
+		calls += stats->calls[i];
+	getrusage(RUSAGE_SELF, &ru);
+
+	fprintf(out, "pvmm stats:\n");
+	fprintf(out, "  wall time        %.3f ms\n", (double)(stats_now_ns() - stats->start_ns) / 1e6);
+	fprintf(out, "  monitor cpu      %.3f ms user, %.3f ms system\n",
+		ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3,
+		ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3);
+	fprintf(out, "  peak rss         %ld KiB\n", ru.ru_maxrss);
+	fprintf(out, "  vm exits         %llu\n", (unsigned long long)total);
+	for (unsigned i = 0; i < STATS_EXIT_REASONS; i++)
+		if (stats->exits[i])
+			fprintf(out, "    %-16s %llu\n", stats_exit_name(i), (unsigned long long)stats->exits[i]);
+	fprintf(out, "  para-API calls   %llu\n", (unsigned long long)calls);
+	for (unsigned i = 0; i < PVMM_PORT_COUNT; i++)
+		if (stats->calls[i])
+			fprintf(out, "    %-16s %llu\n", stats_call_name(i), (unsigned long long)stats->calls[i]);
+	if (stats->stray_io)
+		fprintf(out, "  stray port I/O   %llu\n", (unsigned long long)stats->stray_io);
+	fprintf(out, "  console bytes    %llu out, %llu in\n",
+		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in);
+}

@@ -1,0 +1,25 @@
+/* Counters behind --stats: exits by reason, para-API calls by number. */
+#ifndef PVMM_STATS_H
+#define PVMM_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <pvmm/para.h>
+
+#define STATS_EXIT_REASONS 64
+
+struct vm_stats {
+	uint64_t start_ns;                      /* CLOCK_MONOTONIC at monitor start */
+	uint64_t exits[STATS_EXIT_REASONS];     /* by KVM_EXIT_* */
+	uint64_t calls[PVMM_PORT_COUNT];        /* para-API calls by number */
+	uint64_t stray_io;                      /* port I/O outside the para-API */
+	uint64_t console_bytes_out, console_bytes_in;
+};
+
+uint64_t stats_now_ns(void);
+const char *stats_exit_name(unsigned reason);
+const char *stats_call_name(unsigned call);
+void stats_print(const struct vm_stats *stats, FILE *out);
+
+#endif
