@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# make demo: build a guest from C with one command, run it, and show what
+# the run cost in VM exits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "A guest is plain C against the pvmm runtime"
+sed -n '/int main/,/^}/p' guest/examples/hello.c
+
+step "Build it with one command: guest/pvmm-cc -o build/demo-hello.elf guest/examples/hello.c"
+guest/pvmm-cc -o build/demo-hello.elf guest/examples/hello.c
+ls -l build/demo-hello.elf
+
+step "Run it: build/pvmm run --stats build/demo-hello.elf demo 'of pvmm'"
+build/pvmm run --stats build/demo-hello.elf demo "of pvmm"
+
+step "Every para-API call, checked by a guest: build/pvmm run build/examples/paratour.elf"
+echo "console input for the guest" | build/pvmm run build/examples/paratour.elf
+
+step "A failing guest is reported, not hung on: NULL dereference"
+build/pvmm run build/tests/guests/null_deref.elf || echo "(exit status $?: guest CPU fault)"
+
+step "A runaway guest is stopped: --timeout 0.5"
+build/pvmm run --timeout 0.5 build/tests/guests/spin.elf || echo "(exit status $?: timeout)"
+
+echo
+echo "Next: make check (all tests), make bench (start-up, hypercall cost, memory)."

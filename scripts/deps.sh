@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the Debian packages pvmm needs to build, test and benchmark.
+# Run as root, it installs what is missing with apt-get; otherwise it
+# prints the command to run and fails.
+set -euo pipefail
+
+# package → why
+packages=(
+	gcc            # monitor and guest compiler
+	make
+	libc6-dev
+	binutils       # objdump/readelf for image checks in the tests
+	clang          # the code must stay clean under clang too (make check builds with it)
+	libcmocka-dev  # unit tests
+	util-linux     # setpriv: the test of the /dev/kvm permission message
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "pvmm: missing Debian packages: ${missing[*]}" >&2
+	echo "pvmm: install them with: sudo apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "pvmm: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt="apt-get -o DPkg::Lock::Timeout=300"
+$apt update -qq
+$apt install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

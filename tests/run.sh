@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# make check: every test pvmm has, ending with the line "N passed, N failed".
+#   1. unit tests (cmocka), plain and under ASan+UBSan
+#   2. integration tests (real guests under KVM) against build/pvmm and
+#      against the ASan+UBSan monitor build/asan/pvmm
+#   3. the monitor, runtime and tests build warning-free under clang too
+set -u
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+
+# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)".
+run_unit() {
+	local bin=$1 out rc p f
+	out=$(CMOCKA_MESSAGE_OUTPUT=stdout "$bin" 2>&1)
+	rc=$?
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
+	p=${p:-0} f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1 # crashed or a sanitizer stopped it before the summary
+	fi
+	[ "$f" -ne 0 ] && printf '%s\n' "$out" | grep -E 'FAILED|ERROR|Sanitizer|runtime error' | head -20
+	echo "unit  $bin: $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+for bin in build/tests/unit/test_* build/asan/tests/unit/test_*; do
+	[ -x "$bin" ] && run_unit "$bin"
+done
+
+for monitor in build/pvmm build/asan/pvmm; do
+	echo "== integration tests with $monitor"
+	out=$(PVMM=$monitor tests/integration/run.sh 2>&1)
+	printf '%s\n' "$out" | grep -v '^PASS '
+	p=$(grep -c '^PASS ' <<<"$out")
+	f=$(grep -c '^FAIL ' <<<"$out")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "integration ($monitor): $p passed, $f failed"
+done
+
+echo "== clang build"
+if make -s --no-print-directory CC=clang BUILD=build/clang monitor guest tests-build bench-build >build/clang.log 2>&1; then
+	echo "PASS clang build"
+	passed=$((passed + 1))
+else
+	tail -20 build/clang.log
+	echo "FAIL clang build (see build/clang.log)"
+	failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
