@@ -99,7 +99,10 @@ int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem,
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type == PT_INTERP || ph[i].p_type == PT_DYNAMIC)
 			return fail(err, "dynamically linked ELF; guests must be static (build with guest/pvmm-cc)");
-		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+		if (ph[i].p_type != PT_LOAD)
+			continue;
+		/* An empty segment occupies nothing, wherever it claims to be. */
+		if (ph[i].p_memsz == 0 && ph[i].p_filesz == 0)
 			continue;
 		if (check_segment(&ph[i], i, size, mem, err))
 			return -1;

@@ -114,7 +114,7 @@ static uint64_t ready_devices(struct vm *vm, uint64_t interest)
 
 static int64_t poll_devices(struct vm *vm, struct pvmm_poll_args *a)
 {
-	uint64_t valid = (1ull << vm->device_count) - 1;
+	uint64_t valid = vm->device_count >= 64 ? ~0ull : (1ull << vm->device_count) - 1;
 	if (a->interest & ~valid)
 		return -PVMM_EINVAL;
 

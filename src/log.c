@@ -7,7 +7,8 @@ int log_quiet;
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
-	char line[1024];
+	/* Room for a whole sanitized abort message (up to 4 KiB escaped). */
+	char line[4608];
 	vsnprintf(line, sizeof(line), fmt, ap);
 	/* One write per message so lines from the monitor stay whole. */
 	fprintf(stderr, "pvmm: %s%s\n", prefix, line);

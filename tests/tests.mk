@@ -1,0 +1,25 @@
+# Unit tests: every tests/unit/test_X.c becomes two cmocka binaries,
+#   $(BUILD)/tests/unit/test_X        linked with the normal monitor objects
+#   $(BUILD)/asan/tests/unit/test_X   linked with the ASan+UBSan monitor objects
+# Both link every monitor object but main.o. tests/run.sh runs them all.
+
+UNIT_TEST_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS := $(UNIT_TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+UNIT_TESTS_ASAN := $(UNIT_TEST_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/unit/%)
+
+# The sanitizer build of MONITOR_LIB_OBJS: same objects, asan/obj instead of obj.
+MONITOR_LIB_SAN_OBJS := $(MONITOR_LIB_OBJS:$(BUILD)/obj/%.o=$(BUILD)/asan/obj/%.o)
+
+UNIT_TEST_HDRS := $(wildcard tests/unit/*.h)
+UNIT_TEST_LIBS := -lcmocka
+
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(MONITOR_LIB_OBJS) $(MONITOR_HDRS) $(UNIT_TEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $< $(MONITOR_LIB_OBJS) -o $@ $(HOST_LDFLAGS) $(UNIT_TEST_LIBS)
+
+$(BUILD)/asan/tests/unit/test_%: tests/unit/test_%.c $(MONITOR_LIB_SAN_OBJS) $(MONITOR_HDRS) $(UNIT_TEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $< $(MONITOR_LIB_SAN_OBJS) -o $@ $(HOST_LDFLAGS) $(UNIT_TEST_LIBS)
+
+tests-build: $(UNIT_TESTS) $(UNIT_TESTS_ASAN)
+.PHONY: tests-build

@@ -1,0 +1,808 @@
+/*
+ * Unit tests for the monitor's side of the para-API (src/hypercall.c). No
+ * KVM: a struct vm is put together by hand with 8 MiB of guest RAM and two
+ * pipes as the console, argument blocks are written into guest RAM the way
+ * a guest would, and hypercall_handle() is called as the run loop would on
+ * an `out` to the call's port.
+ *
+ * Timing: only lower bounds are asserted (a poll waits at least until its
+ * deadline), never upper ones, so a loaded machine cannot make a test fail.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <pvmm/para.h>
+
+#include "guest_mem.h"
+#include "hypercall.h"
+#include "stats.h"
+#include "status.h"
+#include "vm.h"
+
+#define RAM_SIZE (8ull << 20)
+#define BLOCK_GPA 0x2000ull   /* where tests put argument blocks */
+#define BUF_GPA   0x10000ull  /* and the buffers those blocks name */
+
+struct fixture {
+	struct vm vm;
+	int out_rd;  /* test reads what the guest wrote to the console */
+	int in_wr;   /* test writes what the guest will read; -1 once closed */
+	int saved_stderr;
+};
+
+static int setup_vm(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	int out[2], in[2];
+
+	assert_non_null(f);
+	assert_int_equal(guest_mem_init(&f->vm.mem, RAM_SIZE), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	/* The test's read end must never block if a test is wrong. */
+	assert_int_equal(fcntl(out[0], F_SETFL, O_NONBLOCK), 0);
+	f->vm.kvm_fd = f->vm.vm_fd = f->vm.vcpu_fd = -1;
+	f->vm.console_out_fd = out[1];
+	f->vm.console_in_fd = in[0];
+	f->vm.device_count = 1;
+	f->vm.mono_base_ns = stats_now_ns();
+	f->out_rd = out[0];
+	f->in_wr = in[1];
+	f->saved_stderr = -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown_vm(void **state)
+{
+	struct fixture *f = *state;
+	if (f->saved_stderr >= 0) {
+		fflush(stderr);
+		dup2(f->saved_stderr, STDERR_FILENO);
+		close(f->saved_stderr);
+	}
+	close(f->out_rd);
+	if (f->in_wr >= 0)
+		close(f->in_wr);
+	if (f->vm.console_out_fd >= 0)
+		close(f->vm.console_out_fd);
+	if (f->vm.console_in_fd >= 0)
+		close(f->vm.console_in_fd);
+	guest_mem_free(&f->vm.mem);
+	free(f);
+	return 0;
+}
+
+/* Sanitizer builds keep stderr open: a report must never be swallowed. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED_BUILD 1
+#endif
+#endif
+
+/* Calls that must fail log an error on stderr; keep test output readable.
+ * teardown_vm restores stderr even if an assertion fires in between. */
+static void mute_stderr(struct fixture *f)
+{
+#ifdef SANITIZED_BUILD
+	(void)f;
+	return;
+#endif
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	assert_true(null >= 0);
+	fflush(stderr);
+	f->saved_stderr = dup(STDERR_FILENO);
+	assert_true(f->saved_stderr >= 0);
+	dup2(null, STDERR_FILENO);
+	close(null);
+}
+
+static void close_console_input(struct fixture *f)
+{
+	close(f->in_wr);
+	f->in_wr = -1;
+}
+
+static void feed_input(struct fixture *f, const char *s)
+{
+	assert_int_equal(write(f->in_wr, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Bytes the guest wrote to the console so far (non-blocking). */
+static size_t drain_output(struct fixture *f, char *buf, size_t size)
+{
+	ssize_t n = read(f->out_rd, buf, size);
+	if (n < 0) {
+		assert_int_equal(errno, EAGAIN);
+		return 0;
+	}
+	return (size_t)n;
+}
+
+static void *gpa_ptr(struct fixture *f, uint64_t gpa, uint64_t len)
+{
+	void *p = guest_mem_ptr(&f->vm.mem, gpa, len);
+	assert_non_null(p);
+	return p;
+}
+
+/* Put the block at `gpa` in guest RAM, make call `call`, read it back. */
+static void do_call(struct fixture *f, unsigned call, uint64_t gpa, void *block, size_t size)
+{
+	memcpy(gpa_ptr(f, gpa, size), block, size);
+	hypercall_handle(&f->vm, call, gpa);
+	memcpy(block, gpa_ptr(f, gpa, size), size);
+}
+
+static int64_t console_call(struct fixture *f, unsigned call, uint64_t buf, uint64_t len)
+{
+	struct pvmm_console_args a = { .ret = 0x7777, .buf = buf, .len = len };
+	do_call(f, call, BLOCK_GPA, &a, sizeof(a));
+	assert_int_equal(a.buf, buf); /* the monitor writes back only `ret` */
+	assert_int_equal(a.len, len);
+	return a.ret;
+}
+
+#define CLOCK_SENTINEL 0x5555ull
+
+static int64_t clock_call(struct fixture *f, uint32_t clock, uint32_t reserved, uint64_t *ns)
+{
+	struct pvmm_clock_args a = { .ret = 0x7777, .clock = clock, .reserved = reserved, .ns = CLOCK_SENTINEL };
+	do_call(f, PVMM_CALL_CLOCK, BLOCK_GPA, &a, sizeof(a));
+	if (ns)
+		*ns = a.ns;
+	return a.ret;
+}
+
+static int64_t poll_call(struct fixture *f, uint64_t deadline_ns, uint64_t interest, uint64_t *ready)
+{
+	struct pvmm_poll_args a = { .ret = 0x7777, .deadline_ns = deadline_ns, .interest = interest,
+				    .ready = 0xdead };
+	do_call(f, PVMM_CALL_POLL, BLOCK_GPA, &a, sizeof(a));
+	if (ready)
+		*ready = a.ready;
+	return a.ret;
+}
+
+static int64_t random_call(struct fixture *f, uint64_t buf, uint64_t len)
+{
+	struct pvmm_random_args a = { .ret = 0x7777, .buf = buf, .len = len };
+	do_call(f, PVMM_CALL_RANDOM, BLOCK_GPA, &a, sizeof(a));
+	return a.ret;
+}
+
+static int64_t exit_call(struct fixture *f, uint64_t status)
+{
+	struct pvmm_exit_args a = { .ret = 0x7777, .status = status };
+	do_call(f, PVMM_CALL_EXIT, BLOCK_GPA, &a, sizeof(a));
+	return a.ret;
+}
+
+static int64_t abort_call(struct fixture *f, uint32_t kind, uint32_t reserved, uint64_t msg, uint64_t msg_len)
+{
+	struct pvmm_abort_args a = { .ret = 0x7777, .msg = msg, .msg_len = msg_len, .kind = kind,
+				     .reserved = reserved };
+	a.fault.vector = 14;
+	a.fault.rip = 0x100123;
+	do_call(f, PVMM_CALL_ABORT, BLOCK_GPA, &a, sizeof(a));
+	return a.ret;
+}
+
+/* Make an abort call with stderr captured into `log` (NUL-terminated). */
+static int64_t abort_capturing_log(struct fixture *f, uint32_t kind, uint64_t msg, uint64_t msg_len,
+				   char *log, size_t log_size)
+{
+	FILE *cap = tmpfile();
+	assert_non_null(cap);
+	fflush(stderr);
+	f->saved_stderr = dup(STDERR_FILENO);
+	assert_true(f->saved_stderr >= 0);
+	dup2(fileno(cap), STDERR_FILENO);
+	int64_t ret = abort_call(f, kind, 0, msg, msg_len);
+	fflush(stderr);
+	dup2(f->saved_stderr, STDERR_FILENO);
+	close(f->saved_stderr);
+	f->saved_stderr = -1;
+
+	rewind(cap);
+	size_t n = fread(log, 1, log_size - 1, cap);
+	fclose(cap);
+	log[n] = '\0';
+	return ret;
+}
+
+/* ---- NOP and call dispatch --------------------------------------------- */
+
+static void test_nop_returns_zero(void **state)
+{
+	struct fixture *f = *state;
+	struct pvmm_nop_args a = { .ret = 42 };
+	do_call(f, PVMM_CALL_NOP, BLOCK_GPA, &a, sizeof(a));
+	assert_int_equal(a.ret, 0);
+	assert_false(f->vm.stopped);
+}
+
+static void test_unknown_call_returns_enosys(void **state)
+{
+	struct fixture *f = *state;
+	for (unsigned call = PVMM_CALL_COUNT; call < PVMM_PORT_COUNT; call++) {
+		struct pvmm_nop_args a = { .ret = 42 };
+		do_call(f, call, BLOCK_GPA, &a, sizeof(a));
+		assert_int_equal(a.ret, -PVMM_ENOSYS);
+		assert_int_equal(f->vm.stats.calls[call], 1);
+	}
+	assert_false(f->vm.stopped);
+}
+
+static void test_unknown_call_15_touches_only_ret(void **state)
+{
+	/* An unknown call's block is just `ret`: the word after it is the
+	 * guest's and stays as it was. */
+	struct fixture *f = *state;
+	uint64_t words[2] = { 42, 0x1122334455667788ull };
+	do_call(f, 15, BLOCK_GPA, words, sizeof(words));
+	assert_int_equal((int64_t)words[0], -PVMM_ENOSYS);
+	assert_int_equal(words[1], 0x1122334455667788ull);
+}
+
+static void test_block_outside_ram_stops_with_badcall(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *tail = f->vm.mem.host + RAM_SIZE - 16;
+
+	mute_stderr(f);
+	memset(tail, 0xab, 16);
+	hypercall_handle(&f->vm, PVMM_CALL_NOP, RAM_SIZE - 4);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, PVMM_STATUS_BADCALL);
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(tail[i], 0xab); /* nothing written */
+}
+
+static void test_block_straddling_end_of_ram_stops_with_badcall(void **state)
+{
+	/* 8-aligned and starts in RAM, but a console block is 24 bytes. */
+	struct fixture *f = *state;
+	uint8_t *tail = f->vm.mem.host + RAM_SIZE - 16;
+
+	mute_stderr(f);
+	memset(tail, 0xab, 16);
+	hypercall_handle(&f->vm, PVMM_CALL_CONSOLE_WRITE, RAM_SIZE - 16);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, PVMM_STATUS_BADCALL);
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(tail[i], 0xab);
+	char out[8];
+	assert_int_equal(drain_output(f, out, sizeof(out)), 0);
+}
+
+static void test_block_far_outside_ram_stops_with_badcall(void **state)
+{
+	struct fixture *f = *state;
+	mute_stderr(f);
+	hypercall_handle(&f->vm, PVMM_CALL_NOP, UINT64_MAX - 7); /* gpa + 8 wraps */
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, PVMM_STATUS_BADCALL);
+}
+
+static void test_misaligned_block_stops_with_badcall(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *p = f->vm.mem.host + 0x2000;
+
+	mute_stderr(f);
+	memset(p, 0xcd, 16);
+	hypercall_handle(&f->vm, PVMM_CALL_NOP, 0x2001);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, PVMM_STATUS_BADCALL);
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(p[i], 0xcd);
+}
+
+static void test_call_counters_count_each_call(void **state)
+{
+	struct fixture *f = *state;
+	struct pvmm_nop_args nop = { 0 };
+	uint64_t ns;
+
+	for (int i = 0; i < 3; i++)
+		do_call(f, PVMM_CALL_NOP, BLOCK_GPA, &nop, sizeof(nop));
+	assert_int_equal(clock_call(f, PVMM_CLOCK_MONOTONIC, 0, &ns), 0);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, BUF_GPA, 0), 0);
+	assert_int_equal(random_call(f, BUF_GPA, 4), 4);
+	assert_int_equal(f->vm.stats.calls[PVMM_CALL_NOP], 3);
+	assert_int_equal(f->vm.stats.calls[PVMM_CALL_CLOCK], 1);
+	assert_int_equal(f->vm.stats.calls[PVMM_CALL_CONSOLE_WRITE], 1);
+	assert_int_equal(f->vm.stats.calls[PVMM_CALL_RANDOM], 1);
+	assert_int_equal(f->vm.stats.calls[PVMM_CALL_POLL], 0);
+}
+
+/* ---- console write ------------------------------------------------------- */
+
+static void test_console_write_reaches_output(void **state)
+{
+	struct fixture *f = *state;
+	char out[32];
+
+	memcpy(gpa_ptr(f, BUF_GPA, 6), "hello\n", 6);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, BUF_GPA, 6), 6);
+	assert_int_equal(drain_output(f, out, sizeof(out)), 6);
+	assert_memory_equal(out, "hello\n", 6);
+	assert_int_equal(f->vm.stats.console_bytes_out, 6);
+	assert_false(f->vm.stopped);
+}
+
+static void test_console_write_passes_bytes_unchanged(void **state)
+{
+	/* The guest's console is a byte stream: no escaping on this path. */
+	struct fixture *f = *state;
+	uint8_t bytes[256], out[300];
+	for (unsigned i = 0; i < 256; i++)
+		bytes[i] = (uint8_t)i;
+	memcpy(gpa_ptr(f, BUF_GPA, sizeof(bytes)), bytes, sizeof(bytes));
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, BUF_GPA, sizeof(bytes)), 256);
+	assert_int_equal(drain_output(f, (char *)out, sizeof(out)), 256);
+	assert_memory_equal(out, bytes, 256);
+}
+
+static void test_console_write_len_zero(void **state)
+{
+	struct fixture *f = *state;
+	char out[8];
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, BUF_GPA, 0), 0);
+	/* len 0 at the very end of RAM is still inside it. */
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, RAM_SIZE, 0), 0);
+	assert_int_equal(drain_output(f, out, sizeof(out)), 0);
+}
+
+static void test_console_write_outside_ram_is_efault(void **state)
+{
+	struct fixture *f = *state;
+	char out[8];
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, RAM_SIZE, 1), -PVMM_EFAULT);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, 0x100000000ull, 4), -PVMM_EFAULT);
+	/* Starts in RAM, ends past it. */
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, RAM_SIZE - 4, 8), -PVMM_EFAULT);
+	/* buf + len wraps around 2^64 to a small address. */
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, UINT64_MAX - 3, 8), -PVMM_EFAULT);
+	assert_int_equal(drain_output(f, out, sizeof(out)), 0);
+	assert_false(f->vm.stopped);
+}
+
+static void test_console_write_huge_len_is_einval(void **state)
+{
+	/* The length limit is checked before the range, so a wrapping
+	 * buf + len with an absurd len is EINVAL. */
+	struct fixture *f = *state;
+	char out[8];
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, 0x1000, UINT64_MAX), -PVMM_EINVAL);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, BUF_GPA, PVMM_CONSOLE_MAX + 1ull),
+			 -PVMM_EINVAL);
+	assert_int_equal(drain_output(f, out, sizeof(out)), 0);
+}
+
+static void test_console_write_to_failing_fd_is_eio(void **state)
+{
+	/* The output fd is the read end of a pipe, so write() fails. */
+	struct fixture *f = *state;
+	int fds[2];
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	close(f->vm.console_out_fd);
+	close(fds[1]);
+	f->vm.console_out_fd = fds[0];
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_WRITE, BUF_GPA, 4), -PVMM_EIO);
+	assert_int_equal(f->vm.stats.console_bytes_out, 0);
+}
+
+/* ---- console read -------------------------------------------------------- */
+
+static void test_console_read_returns_pending_input(void **state)
+{
+	struct fixture *f = *state;
+	memset(gpa_ptr(f, BUF_GPA, 16), 0xee, 16);
+	feed_input(f, "abc");
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 16), 3);
+	assert_memory_equal(gpa_ptr(f, BUF_GPA, 3), "abc", 3);
+	assert_int_equal(*(uint8_t *)gpa_ptr(f, BUF_GPA + 3, 1), 0xee); /* no more than returned */
+	assert_int_equal(f->vm.stats.console_bytes_in, 3);
+}
+
+static void test_console_read_respects_len(void **state)
+{
+	struct fixture *f = *state;
+	feed_input(f, "abcdef");
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 2), 2);
+	assert_memory_equal(gpa_ptr(f, BUF_GPA, 2), "ab", 2);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 16), 4);
+	assert_memory_equal(gpa_ptr(f, BUF_GPA, 4), "cdef", 4);
+}
+
+static void test_console_read_empty_is_eagain(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 16), -PVMM_EAGAIN);
+	assert_false(f->vm.console_in_eof);
+}
+
+static void test_console_read_after_close_is_eof_and_stays_eof(void **state)
+{
+	struct fixture *f = *state;
+	feed_input(f, "x");
+	close_console_input(f);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 16), 1);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 16), 0);
+	assert_true(f->vm.console_in_eof);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 16), 0);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 16), 0);
+	assert_false(f->vm.stopped);
+}
+
+static void test_console_read_without_input_fd_is_eof(void **state)
+{
+	/* --no-stdin style: no input at all reads as end of input. */
+	struct fixture *f = *state;
+	close(f->vm.console_in_fd);
+	f->vm.console_in_fd = -1;
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 16), 0);
+}
+
+static void test_console_read_len_zero_consumes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	feed_input(f, "q");
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 0), 0);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 8), 1);
+}
+
+static void test_console_read_bad_buffer_consumes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	feed_input(f, "zz");
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, RAM_SIZE - 1, 2), -PVMM_EFAULT);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, UINT64_MAX - 3, 8), -PVMM_EFAULT);
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, PVMM_CONSOLE_MAX + 1ull),
+			 -PVMM_EINVAL);
+	/* The input is still there for a good call. */
+	assert_int_equal(console_call(f, PVMM_CALL_CONSOLE_READ, BUF_GPA, 8), 2);
+}
+
+/* ---- clock ---------------------------------------------------------------- */
+
+static void test_clock_monotonic_advances(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t1, t2;
+	const struct timespec ms = { 0, 2000000 };
+
+	assert_int_equal(clock_call(f, PVMM_CLOCK_MONOTONIC, 0, &t1), 0);
+	nanosleep(&ms, NULL);
+	assert_int_equal(clock_call(f, PVMM_CLOCK_MONOTONIC, 0, &t2), 0);
+	assert_true(t2 > t1);
+	assert_true(t2 - t1 >= 2000000); /* slept at least 2 ms */
+	/* Guest time starts at VM start, not at host boot. */
+	assert_true(t2 <= hypercall_guest_now(&f->vm));
+}
+
+static void test_clock_wall_is_near_time(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ns;
+	time_t before = time(NULL);
+	assert_int_equal(clock_call(f, PVMM_CLOCK_WALL, 0, &ns), 0);
+	time_t after = time(NULL);
+	/* time() truncates, so allow one second of slack each way. */
+	assert_true(ns / 1000000000ull + 1 >= (uint64_t)before);
+	assert_true(ns / 1000000000ull <= (uint64_t)after + 1);
+}
+
+static void test_clock_unknown_id_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ns = 1;
+	assert_int_equal(clock_call(f, 2, 0, &ns), -PVMM_EINVAL);
+	assert_int_equal(ns, CLOCK_SENTINEL); /* untouched: the call had no effect */
+	assert_int_equal(clock_call(f, UINT32_MAX, 0, NULL), -PVMM_EINVAL);
+}
+
+static void test_clock_reserved_nonzero_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(clock_call(f, PVMM_CLOCK_MONOTONIC, 1, NULL), -PVMM_EINVAL);
+	assert_int_equal(clock_call(f, PVMM_CLOCK_WALL, 0x80000000u, NULL), -PVMM_EINVAL);
+}
+
+/* ---- poll ------------------------------------------------------------------ */
+
+static void test_poll_past_deadline_no_input_returns_zero(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ready = 1;
+	assert_int_equal(poll_call(f, 0, 1, &ready), 0);
+	assert_int_equal(ready, 0);
+	assert_int_equal(poll_call(f, 0, 0, &ready), 0);
+	assert_int_equal(ready, 0);
+}
+
+static void test_poll_with_input_reports_console_ready(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ready = 0;
+	feed_input(f, "k");
+	/* A far deadline: with input pending the call must not wait for it. */
+	assert_int_equal(poll_call(f, hypercall_guest_now(&f->vm) + 60 * 1000000000ull, 1, &ready), 1);
+	assert_int_equal(ready, 1);
+	/* A past deadline still reports what is ready now. */
+	assert_int_equal(poll_call(f, 0, 1, &ready), 1);
+	assert_int_equal(ready, 1);
+}
+
+static void test_poll_ready_is_subset_of_interest(void **state)
+{
+	/* Input is there, but the guest did not ask about the console. */
+	struct fixture *f = *state;
+	uint64_t ready = 1;
+	feed_input(f, "k");
+	assert_int_equal(poll_call(f, 0, 0, &ready), 0);
+	assert_int_equal(ready, 0);
+}
+
+static void test_poll_end_of_input_counts_as_ready(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ready = 0;
+	close_console_input(f);
+	assert_int_equal(poll_call(f, hypercall_guest_now(&f->vm) + 60 * 1000000000ull, 1, &ready), 1);
+	assert_int_equal(ready, 1);
+}
+
+static void test_poll_unknown_device_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(poll_call(f, 0, 2, NULL), -PVMM_EINVAL);      /* device 1 does not exist */
+	assert_int_equal(poll_call(f, 0, 3, NULL), -PVMM_EINVAL);      /* even with a valid bit */
+	assert_int_equal(poll_call(f, 0, 1ull << 63, NULL), -PVMM_EINVAL);
+	assert_int_equal(poll_call(f, 0, UINT64_MAX, NULL), -PVMM_EINVAL);
+}
+
+static void test_poll_waits_until_deadline(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ready = 1;
+	uint64_t start = hypercall_guest_now(&f->vm);
+	uint64_t deadline = start + 20 * 1000000ull;
+
+	assert_int_equal(poll_call(f, deadline, 1, &ready), 0);
+	assert_int_equal(ready, 0);
+	assert_true(hypercall_guest_now(&f->vm) >= deadline);
+}
+
+static void test_poll_without_interest_waits_until_deadline(void **state)
+{
+	/* interest 0 is a plain sleep. */
+	struct fixture *f = *state;
+	uint64_t deadline = hypercall_guest_now(&f->vm) + 20 * 1000000ull;
+	assert_int_equal(poll_call(f, deadline, 0, NULL), 0);
+	assert_true(hypercall_guest_now(&f->vm) >= deadline);
+}
+
+/* ---- random ------------------------------------------------------------------ */
+
+static void test_random_fills_buffer(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t zero[64];
+	uint8_t *buf = gpa_ptr(f, BUF_GPA, 64);
+	memset(buf, 0, 64);
+	assert_int_equal(random_call(f, BUF_GPA, 64), 64);
+	/* 2^-512 chance of a false failure. */
+	assert_memory_not_equal(buf, zero, 64);
+}
+
+static void test_random_max_len_is_accepted(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(random_call(f, BUF_GPA, PVMM_RANDOM_MAX), PVMM_RANDOM_MAX);
+	assert_int_equal(random_call(f, BUF_GPA, 0), 0);
+}
+
+static void test_random_too_long_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t zero[64];
+	assert_int_equal(random_call(f, BUF_GPA, PVMM_RANDOM_MAX + 1ull), -PVMM_EINVAL);
+	assert_int_equal(random_call(f, BUF_GPA, UINT64_MAX), -PVMM_EINVAL);
+	assert_memory_equal(gpa_ptr(f, BUF_GPA, 64), zero, 64); /* no effect */
+}
+
+static void test_random_outside_ram_is_efault(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(random_call(f, RAM_SIZE, 1), -PVMM_EFAULT);
+	assert_int_equal(random_call(f, RAM_SIZE - 8, 16), -PVMM_EFAULT);
+	assert_int_equal(random_call(f, UINT64_MAX - 7, 16), -PVMM_EFAULT);
+}
+
+/* ---- exit and abort ---------------------------------------------------------- */
+
+static void test_exit_stops_with_status(void **state)
+{
+	struct fixture *f = *state;
+	exit_call(f, 5);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, 5);
+}
+
+static void test_exit_zero_and_max_status(void **state)
+{
+	struct fixture *f = *state;
+	exit_call(f, 0);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, 0);
+
+	f->vm.stopped = false;
+	exit_call(f, PVMM_STATUS_GUEST_MAX);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, PVMM_STATUS_GUEST_MAX);
+}
+
+static void test_exit_status_above_63_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(exit_call(f, 64), -PVMM_EINVAL);
+	assert_false(f->vm.stopped);
+	/* A status that would truncate to a small int must not slip through. */
+	assert_int_equal(exit_call(f, (1ull << 32) + 5), -PVMM_EINVAL);
+	assert_int_equal(exit_call(f, UINT64_MAX), -PVMM_EINVAL);
+	assert_false(f->vm.stopped);
+}
+
+static void test_first_stop_wins(void **state)
+{
+	struct fixture *f = *state;
+	mute_stderr(f);
+	exit_call(f, 7);
+	abort_call(f, PVMM_ABORT_PANIC, 0, 0, 0);
+	assert_int_equal(f->vm.status, 7);
+}
+
+static void test_abort_panic_stops_with_abort_status(void **state)
+{
+	struct fixture *f = *state;
+	memcpy(gpa_ptr(f, BUF_GPA, 4), "boom", 4);
+	mute_stderr(f);
+	assert_int_equal(abort_call(f, PVMM_ABORT_PANIC, 0, BUF_GPA, 4), 0);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, PVMM_STATUS_ABORT);
+}
+
+static void test_abort_fault_stops_with_fault_status(void **state)
+{
+	struct fixture *f = *state;
+	mute_stderr(f);
+	assert_int_equal(abort_call(f, PVMM_ABORT_FAULT, 0, 0, 0), 0);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, PVMM_STATUS_FAULT);
+}
+
+static void test_abort_unknown_kind_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(abort_call(f, 2, 0, 0, 0), -PVMM_EINVAL);
+	assert_int_equal(abort_call(f, UINT32_MAX, 0, 0, 0), -PVMM_EINVAL);
+	assert_false(f->vm.stopped);
+}
+
+static void test_abort_reserved_nonzero_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(abort_call(f, PVMM_ABORT_PANIC, 1, 0, 0), -PVMM_EINVAL);
+	assert_false(f->vm.stopped);
+}
+
+static void test_abort_message_outside_ram_still_stops(void **state)
+{
+	/* The guest is failing anyway: a bad message pointer must not keep
+	 * the VM running; the report says where the message was instead. */
+	struct fixture *f = *state;
+	char log[4096];
+	int64_t ret = abort_capturing_log(f, PVMM_ABORT_PANIC, RAM_SIZE + 0x1000, 10, log, sizeof(log));
+	assert_int_equal(ret, 0);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, PVMM_STATUS_ABORT);
+	assert_non_null(strstr(log, "outside guest RAM"));
+}
+
+static void test_abort_long_message_is_truncated_not_refused(void **state)
+{
+	struct fixture *f = *state;
+	memset(gpa_ptr(f, BUF_GPA, 4096), 'm', 4096);
+	mute_stderr(f);
+	assert_int_equal(abort_call(f, PVMM_ABORT_PANIC, 0, BUF_GPA, UINT64_MAX), 0);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.status, PVMM_STATUS_ABORT);
+}
+
+static void test_abort_message_is_sanitized_in_log(void **state)
+{
+	/* The guest's ESC must come out escaped, never raw. */
+	struct fixture *f = *state;
+	static const char msg[] = "bad\x1b[2Jthing";
+	char log[4096];
+
+	memcpy(gpa_ptr(f, BUF_GPA, sizeof(msg) - 1), msg, sizeof(msg) - 1);
+	abort_capturing_log(f, PVMM_ABORT_PANIC, BUF_GPA, sizeof(msg) - 1, log, sizeof(log));
+	assert_true(f->vm.stopped);
+	assert_null(strchr(log, 0x1b));
+	assert_non_null(strstr(log, "guest aborted: bad\\x1b[2Jthing"));
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_vm, teardown_vm)
+	const struct CMUnitTest tests[] = {
+		T(test_nop_returns_zero),
+		T(test_unknown_call_returns_enosys),
+		T(test_unknown_call_15_touches_only_ret),
+		T(test_block_outside_ram_stops_with_badcall),
+		T(test_block_straddling_end_of_ram_stops_with_badcall),
+		T(test_block_far_outside_ram_stops_with_badcall),
+		T(test_misaligned_block_stops_with_badcall),
+		T(test_call_counters_count_each_call),
+		T(test_console_write_reaches_output),
+		T(test_console_write_passes_bytes_unchanged),
+		T(test_console_write_len_zero),
+		T(test_console_write_outside_ram_is_efault),
+		T(test_console_write_huge_len_is_einval),
+		T(test_console_write_to_failing_fd_is_eio),
+		T(test_console_read_returns_pending_input),
+		T(test_console_read_respects_len),
+		T(test_console_read_empty_is_eagain),
+		T(test_console_read_after_close_is_eof_and_stays_eof),
+		T(test_console_read_without_input_fd_is_eof),
+		T(test_console_read_len_zero_consumes_nothing),
+		T(test_console_read_bad_buffer_consumes_nothing),
+		T(test_clock_monotonic_advances),
+		T(test_clock_wall_is_near_time),
+		T(test_clock_unknown_id_is_einval),
+		T(test_clock_reserved_nonzero_is_einval),
+		T(test_poll_past_deadline_no_input_returns_zero),
+		T(test_poll_with_input_reports_console_ready),
+		T(test_poll_ready_is_subset_of_interest),
+		T(test_poll_end_of_input_counts_as_ready),
+		T(test_poll_unknown_device_is_einval),
+		T(test_poll_waits_until_deadline),
+		T(test_poll_without_interest_waits_until_deadline),
+		T(test_random_fills_buffer),
+		T(test_random_max_len_is_accepted),
+		T(test_random_too_long_is_einval),
+		T(test_random_outside_ram_is_efault),
+		T(test_exit_stops_with_status),
+		T(test_exit_zero_and_max_status),
+		T(test_exit_status_above_63_is_einval),
+		T(test_first_stop_wins),
+		T(test_abort_panic_stops_with_abort_status),
+		T(test_abort_fault_stops_with_fault_status),
+		T(test_abort_unknown_kind_is_einval),
+		T(test_abort_reserved_nonzero_is_einval),
+		T(test_abort_message_outside_ram_still_stops),
+		T(test_abort_long_message_is_truncated_not_refused),
+		T(test_abort_message_is_sanitized_in_log),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
