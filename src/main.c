@@ -96,9 +96,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	int c;
 
 	opt->mem_size = MEM_DEFAULT;
-	/* '+': stop at GUEST.elf so the guest's own flags pass through. */
+	/* '+': stop at GUEST.elf so the guest's own flags pass through;
+	 * ':': report a missing value as ':' rather than '?'. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+m:t:sqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:m:t:sqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (!parse_size(optarg, &opt->mem_size)) {

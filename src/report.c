@@ -104,15 +104,16 @@ void report_internal_error(struct vm *vm)
 	}
 	if (ndata > sizeof(run->internal.data) / sizeof(run->internal.data[0]))
 		ndata = sizeof(run->internal.data) / sizeof(run->internal.data[0]);
-	/* With the instruction-bytes flag, data[1] is a length, then the bytes. */
-	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && ndata >= 2 &&
-	    (run->internal.data[0] & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
-		uint8_t insn[16] = { 0 };
-		size_t len = run->internal.data[1] < sizeof(insn) ? run->internal.data[1] : sizeof(insn);
-		memcpy(insn, &run->internal.data[2], len);
+	/* The emulation-failure overlay is ABI: flags, then a length byte and
+	 * up to 15 instruction bytes (ndata counts the 8-byte words used). */
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && ndata >= 3 &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		size_t len = run->emulation_failure.insn_size;
+		if (len > sizeof(run->emulation_failure.insn_bytes))
+			len = sizeof(run->emulation_failure.insn_bytes);
 		fprintf(stderr, "  instruction bytes:");
 		for (size_t i = 0; i < len; i++)
-			fprintf(stderr, " %02x", insn[i]);
+			fprintf(stderr, " %02x", run->emulation_failure.insn_bytes[i]);
 		fprintf(stderr, "\n");
 	} else if (ndata) {
 		fprintf(stderr, "  data:");

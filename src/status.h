@@ -7,10 +7,12 @@
 #ifndef PVMM_STATUS_H
 #define PVMM_STATUS_H
 
+#include <pvmm/para.h>
+
 enum pvmm_status {
 	PVMM_STATUS_HOST = 1,         /* host problem: /dev/kvm, memory, a failed KVM ioctl */
 	PVMM_STATUS_USAGE = 2,        /* bad command line or bad guest image */
-	PVMM_STATUS_GUEST_MAX = 63,   /* highest status a guest may exit with */
+	PVMM_STATUS_GUEST_MAX = PVMM_EXIT_STATUS_MAX, /* highest status a guest may exit with */
 	PVMM_STATUS_ABORT = 64,       /* the guest called abort (panic, assert) */
 	PVMM_STATUS_FAULT = 65,       /* unhandled CPU exception, or access to unbacked memory */
 	PVMM_STATUS_TRIPLE_FAULT = 66,/* the CPU shut down (exception during exception delivery) */

@@ -29,6 +29,8 @@
  *    RAM (no wrap-around) before the monitor touches it (-PVMM_EFAULT).
  *  - Reserved and padding fields must be zero (-PVMM_EINVAL), so later minor
  *    versions can give them meaning.
+ *  - Checks run in this order: reserved fields and value limits
+ *    (-PVMM_EINVAL), then buffer ranges (-PVMM_EFAULT).
  */
 #ifndef PVMM_PARA_H
 #define PVMM_PARA_H
@@ -79,14 +81,18 @@ struct pvmm_nop_args {
 };
 
 struct pvmm_console_args {
-	int64_t ret;      /* out: bytes written/read (read: 0 = end of input) */
+	int64_t ret;      /* out: bytes written/read (read: 0 = end of input, or len 0) */
 	uint64_t buf;     /* guest-physical address of the bytes */
 	uint64_t len;     /* number of bytes, at most PVMM_CONSOLE_MAX */
 };
 
+/* Guests exit with 0..PVMM_EXIT_STATUS_MAX; the monitor's own verdicts
+ * (abort, fault, timeout...) use the statuses above. */
+#define PVMM_EXIT_STATUS_MAX 63
+
 struct pvmm_exit_args {
-	int64_t ret;      /* out: -PVMM_EINVAL for a status > 63; otherwise the call does not return */
-	uint64_t status;  /* 0..63: the monitor exits with this status */
+	int64_t ret;      /* out: -PVMM_EINVAL for a status > PVMM_EXIT_STATUS_MAX; otherwise no return */
+	uint64_t status;  /* the monitor process exits with this status */
 };
 
 /* CPU state at a guest exception, as the guest's handler saw it. */

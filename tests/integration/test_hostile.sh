@@ -34,3 +34,8 @@ test_hostile_block_outside_ram() { hostile_fatal block_outside_ram "is outside g
 test_hostile_block_misaligned() { hostile_fatal block_misaligned "is not 8-byte aligned"; }
 test_hostile_byte_out() { hostile_fatal byte_out "8-bit out"; }
 test_hostile_in_from_port() { hostile_fatal port_in "32-bit in"; }
+test_hostile_nop_baseline() { hostile_case nop 0; }
+test_hostile_buffer_straddles_ram_end() { hostile_case console_straddles_end $EFAULT; }
+test_hostile_short_length_wraps() { hostile_case console_wrap_short $EFAULT; }
+test_hostile_abort_unknown_kind() { hostile_case abort_bad_kind $EINVAL; }
+test_hostile_block_straddles_ram_end() { hostile_fatal block_straddles_end "is outside guest RAM; stopping the VM"; }

@@ -1,0 +1,80 @@
+/*
+ * Unhandled CPU exceptions: report to the monitor and stop.
+ *
+ * Runs on the IST1 stack (see idt.c), so a stack overflow still gets here.
+ * The handler copies the CPU state isr.S saved into struct pvmm_fault and
+ * makes the ABORT call with kind PVMM_ABORT_FAULT; the monitor prints it.
+ */
+#include <string.h>
+#include <pvmm/guest.h>
+#include "runtime.h"
+
+static const char *const exception_messages[32] = {
+	[0] = "unhandled exception #DE (divide error)",
+	[1] = "unhandled exception #DB (debug)",
+	[2] = "unhandled exception NMI (non-maskable interrupt)",
+	[3] = "unhandled exception #BP (breakpoint)",
+	[4] = "unhandled exception #OF (overflow)",
+	[5] = "unhandled exception #BR (bound range exceeded)",
+	[6] = "unhandled exception #UD (invalid opcode)",
+	[7] = "unhandled exception #NM (device not available)",
+	[8] = "unhandled exception #DF (double fault)",
+	[9] = "unhandled exception #9 (coprocessor segment overrun)",
+	[10] = "unhandled exception #TS (invalid TSS)",
+	[11] = "unhandled exception #NP (segment not present)",
+	[12] = "unhandled exception #SS (stack-segment fault)",
+	[13] = "unhandled exception #GP (general protection)",
+	[14] = "unhandled exception #PF (page fault)",
+	[15] = "unhandled exception #15 (reserved)",
+	[16] = "unhandled exception #MF (x87 floating-point error)",
+	[17] = "unhandled exception #AC (alignment check)",
+	[18] = "unhandled exception #MC (machine check)",
+	[19] = "unhandled exception #XM (SIMD floating-point)",
+	[20] = "unhandled exception #VE (virtualization exception)",
+	[21] = "unhandled exception #CP (control protection)",
+	[28] = "unhandled exception #HV (hypervisor injection)",
+	[29] = "unhandled exception #VC (VMM communication)",
+	[30] = "unhandled exception #SX (security exception)",
+};
+
+/* True if addr is in the guard page under the main stack. */
+static int in_stack_guard(uint64_t addr)
+{
+	const struct pvmm_boot_info *bi = pvmm_boot_info();
+	if (!bi)
+		return 0;
+	uint64_t stack_bottom = bi->stack_top - bi->stack_size;
+	return addr < stack_bottom && addr >= stack_bottom - PVMM_PAGE_SIZE;
+}
+
+void isr_handle_exception(struct isr_frame *frame)
+{
+	/* A fault while flushing stdout below must not loop: the second time
+	 * round, report straight away. */
+	static int reporting;
+
+	struct pvmm_fault fault = {
+		.vector = frame->vector, .error_code = frame->error_code,
+		.rip = frame->rip, .cs = frame->cs, .rflags = frame->rflags,
+		.rsp = frame->rsp, .ss = frame->ss,
+		.rax = frame->rax, .rbx = frame->rbx, .rcx = frame->rcx,
+		.rdx = frame->rdx, .rsi = frame->rsi, .rdi = frame->rdi,
+		.rbp = frame->rbp,
+		.r8 = frame->r8, .r9 = frame->r9, .r10 = frame->r10,
+		.r11 = frame->r11, .r12 = frame->r12, .r13 = frame->r13,
+		.r14 = frame->r14, .r15 = frame->r15,
+	};
+	__asm__ volatile("mov %%cr2, %0" : "=r"(fault.cr2));
+
+	const char *msg = frame->vector < 32 ? exception_messages[frame->vector] : NULL;
+	if (!msg)
+		msg = "unhandled exception (reserved vector)";
+	if (frame->vector == 14 && in_stack_guard(fault.cr2))
+		msg = "unhandled exception #PF (page fault): stack overflow";
+
+	if (!reporting) {
+		reporting = 1;
+		stdio_flush();
+	}
+	pvmm_abort_fault(msg, strlen(msg), &fault);
+}

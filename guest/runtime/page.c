@@ -1,0 +1,118 @@
+/*
+ * Page allocator over the boot info's usable RAM.
+ *
+ * Init only records the bounds: walking RAM would cost a few interpreted
+ * instructions per page. Fresh pages come from a bump pointer; freed runs
+ * go on an address-ordered list (their first bytes hold the list node),
+ * merged with their neighbours, and a run that ends at the bump pointer
+ * moves the pointer back instead. Allocation takes the first run that is
+ * big enough, else bumps. Pages are handed out as they are, not zeroed:
+ * zeroing is the caller's call (calloc does it), and reused pages hold old
+ * data.
+ */
+#include <stdint.h>
+#include <pvmm/guest.h>
+#include "runtime.h"
+
+struct free_run {
+	struct free_run *next;
+	size_t pages;
+};
+
+static uintptr_t bump;      /* next never-used page */
+static uintptr_t bump_end;  /* end of usable RAM */
+static struct free_run *free_runs; /* address order */
+static size_t free_run_pages;      /* pages on free_runs */
+
+void page_init(uint64_t start, uint64_t end)
+{
+	bump = (uintptr_t)((start + PVMM_PAGE_SIZE - 1) & ~(uint64_t)(PVMM_PAGE_SIZE - 1));
+	bump_end = (uintptr_t)(end & ~(uint64_t)(PVMM_PAGE_SIZE - 1));
+	if (bump > bump_end)
+		bump = bump_end;
+}
+
+void *page_alloc(size_t n)
+{
+	if (n == 0)
+		return NULL;
+	for (struct free_run **link = &free_runs; *link; link = &(*link)->next) {
+		struct free_run *run = *link;
+		if (run->pages < n)
+			continue;
+		if (run->pages == n) {
+			*link = run->next;
+		} else {
+			/* Hand out the tail: the node stays where it is. */
+			run->pages -= n;
+			run = (struct free_run *)((uintptr_t)run + run->pages * PVMM_PAGE_SIZE);
+		}
+		free_run_pages -= n;
+		return run;
+	}
+	if (n > (bump_end - bump) / PVMM_PAGE_SIZE)
+		return NULL;
+	void *p = (void *)bump;
+	bump += n * PVMM_PAGE_SIZE;
+	return p;
+}
+
+void page_free(void *p, size_t n)
+{
+	uintptr_t start = (uintptr_t)p;
+	if (!p || n == 0)
+		return;
+	if (start % PVMM_PAGE_SIZE || start >= bump || n > (bump - start) / PVMM_PAGE_SIZE)
+		panic("page_free(%p, %zu): not pages page_alloc handed out", p, n);
+	uintptr_t end = start + n * PVMM_PAGE_SIZE;
+
+	/* Find the neighbours: prev ends at or before start, next begins at
+	 * or after end. */
+	struct free_run *prev = NULL, *next = free_runs;
+	while (next && (uintptr_t)next < start) {
+		prev = next;
+		next = next->next;
+	}
+	uintptr_t prev_end = prev ? (uintptr_t)prev + prev->pages * PVMM_PAGE_SIZE : 0;
+	if ((prev && prev_end > start) || (next && (uintptr_t)next < end))
+		panic("page_free(%p, %zu): pages already free", p, n);
+
+	struct free_run *run;
+	if (prev && prev_end == start) {
+		prev->pages += n; /* grow prev over the freed pages */
+		run = prev;
+	} else {
+		run = (struct free_run *)start;
+		run->pages = n;
+		run->next = next;
+		if (prev)
+			prev->next = run;
+		else
+			free_runs = run;
+	}
+	free_run_pages += n;
+	if (next && (uintptr_t)next == end) {
+		run->pages += next->pages;
+		run->next = next->next;
+	}
+
+	/* The last run touching the bump pointer goes back to the bump area
+	 * (it is always the list's tail). */
+	if ((uintptr_t)run + run->pages * PVMM_PAGE_SIZE == bump && !run->next) {
+		bump = (uintptr_t)run;
+		free_run_pages -= run->pages;
+		if (run == free_runs) {
+			free_runs = NULL;
+		} else {
+			struct free_run *r = free_runs;
+			while (r->next != run)
+				r = r->next;
+			r->next = NULL;
+		}
+	}
+}
+
+size_t page_free_count(void)
+{
+	return (bump_end - bump) / PVMM_PAGE_SIZE + free_run_pages;
+}

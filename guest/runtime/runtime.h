@@ -1,0 +1,52 @@
+/* Internal interfaces between the runtime's files; not for guest programs. */
+#ifndef PVMM_RUNTIME_H
+#define PVMM_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pvmm/para.h>
+
+/* The stack isr.S builds before calling C: the GPRs it pushed (r15 pushed
+ * last, so lowest), the vector and error code the stub pushed, then what
+ * the CPU pushed. */
+struct isr_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error_code;
+	uint64_t rip, cs, rflags, rsp, ss;
+};
+
+/* idt.c: point the CPU at the (constant) IDT. */
+void idt_load(void);
+
+/* fault.c: called by isr.S on the IST stack; never returns. */
+__attribute__((noreturn)) void isr_handle_exception(struct isr_frame *frame);
+
+/* para.c: remember the boot info for pvmm_boot_info(). */
+void para_set_boot_info(const struct pvmm_boot_info *bi);
+
+/* page.c: hand [start, end) to the page allocator. */
+void page_init(uint64_t start, uint64_t end);
+
+/* stdio.c: write out whatever stdout holds. */
+void stdio_flush(void);
+
+/* exit.c: flush stdout and abort with a fixed message. */
+__attribute__((noreturn)) void runtime_abort(const char *msg);
+
+/* format.c: the printf engine, writing into a struct fmt_out. */
+struct fmt_out {
+	char *buf;       /* where bytes go */
+	size_t pos;      /* bytes now in buf */
+	size_t cap;      /* room in buf */
+	size_t total;    /* bytes produced: printf's return value */
+	/* Called when buf is full: may empty it (stdout) or not (snprintf,
+	 * which then drops the rest while still counting it). */
+	void (*full)(struct fmt_out *out);
+};
+
+void fmt_put(struct fmt_out *out, char c);
+void fmt_write(struct fmt_out *out, const char *s, size_t n);
+void fmt_vformat(struct fmt_out *out, const char *fmt, __builtin_va_list ap);
+
+#endif /* PVMM_RUNTIME_H */

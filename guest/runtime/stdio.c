@@ -1,0 +1,175 @@
+/*
+ * stdout/stderr: a static buffer written to the para console.
+ *
+ * Line buffered: an output call that wrote a newline flushes the buffer at
+ * its end, so each printf of a line costs one console-write exit (and a
+ * multi-line printf still one); a full buffer flushes on its own, as do
+ * fflush, exit, abort and the exception handler. stderr shares the buffer,
+ * so stdout and stderr text never reorder, and flushes after every call.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <pvmm/guest.h>
+#include "runtime.h"
+
+struct pvmm_file {
+	int unbuffered; /* flush after every call (stderr) */
+};
+
+static struct pvmm_file stdout_file = { 0 };
+static struct pvmm_file stderr_file = { 1 };
+FILE *const stdout = &stdout_file;
+FILE *const stderr = &stderr_file;
+
+static char console_buf[2048];
+
+static void console_full(struct fmt_out *out)
+{
+	const char *p = out->buf;
+	size_t n = out->pos;
+	/* pos never exceeds the buffer, far below PVMM_CONSOLE_MAX, so one
+	 * call normally does it; go round on a short write. */
+	while (n) {
+		int64_t ret = pvmm_console_write(p, n);
+		if (ret <= 0)
+			break; /* nothing sensible to do: drop it */
+		p += ret;
+		n -= (size_t)ret;
+	}
+	out->pos = 0;
+}
+
+static struct fmt_out console_out = {
+	.buf = console_buf,
+	.cap = sizeof(console_buf),
+	.full = console_full,
+};
+
+void stdio_flush(void)
+{
+	if (console_out.pos)
+		console_full(&console_out);
+}
+
+/* End of an output call on f that began when console_out.total was
+ * `before`: flush if the stream wants it or the call completed a line.
+ * Only the bytes this call added are searched (what was pending before
+ * held no newline, or it would have been flushed): a long run of
+ * newline-free putchar calls stays linear. */
+static int finish(FILE *f, size_t before)
+{
+	size_t added = console_out.total - before;
+	/* A flush during the call leaves only this call's bytes pending. */
+	size_t start = console_out.pos > added ? console_out.pos - added : 0;
+	if (f->unbuffered || memchr(console_buf + start, '\n', console_out.pos - start))
+		stdio_flush();
+	size_t n = added;
+	return n > 0x7fffffff ? 0x7fffffff : (int)n;
+}
+
+int vfprintf(FILE *f, const char *fmt, va_list ap)
+{
+	size_t before = console_out.total;
+	fmt_vformat(&console_out, fmt, ap);
+	return finish(f, before);
+}
+
+int fprintf(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vfprintf(f, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+int vprintf(const char *fmt, va_list ap)
+{
+	return vfprintf(stdout, fmt, ap);
+}
+
+int printf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+size_t fwrite(const void *p, size_t size, size_t count, FILE *f)
+{
+	if (size == 0 || count == 0)
+		return 0;
+	size_t before = console_out.total;
+	fmt_write(&console_out, p, size * count);
+	finish(f, before);
+	return count;
+}
+
+int fputs(const char *s, FILE *f)
+{
+	size_t before = console_out.total;
+	fmt_write(&console_out, s, strlen(s));
+	return finish(f, before);
+}
+
+int puts(const char *s)
+{
+	size_t before = console_out.total;
+	fmt_write(&console_out, s, strlen(s));
+	fmt_put(&console_out, '\n');
+	return finish(stdout, before);
+}
+
+int fputc(int c, FILE *f)
+{
+	size_t before = console_out.total;
+	fmt_put(&console_out, (char)c);
+	finish(f, before);
+	return (unsigned char)c;
+}
+
+int putchar(int c)
+{
+	return fputc(c, stdout);
+}
+
+int fflush(FILE *f)
+{
+	(void)f;
+	stdio_flush();
+	return 0;
+}
+
+/* snprintf: the buffer is the caller's; keep one byte for the NUL. */
+int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	struct fmt_out out = {
+		.buf = buf,
+		.cap = size ? size - 1 : 0,
+	};
+	fmt_vformat(&out, fmt, ap);
+	if (size)
+		buf[out.pos] = '\0';
+	return out.total > 0x7fffffff ? -1 : (int)out.total;
+}
+
+int snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+int sprintf(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, SIZE_MAX, fmt, ap);
+	va_end(ap);
+	return n;
+}
