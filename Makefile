@@ -15,15 +15,17 @@ VERSION := 0.1.0
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 HOST_CFLAGS := -std=gnu11 $(WARN) -O2 -g -Iinclude -Isrc -D_GNU_SOURCE -DPVMM_VERSION_STRING='"$(VERSION)"' $(CFLAGS)
-HOST_LDFLAGS := $(LDFLAGS)
+# liburing: virtio-blk's asynchronous I/O, linked statically so that start-up
+# loads no extra shared library; pthread: the I/O thread.
+HOST_LDFLAGS := $(LDFLAGS) -Wl,-Bstatic -luring -Wl,-Bdynamic -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-MONITOR_SRCS := $(wildcard src/*.c)
+MONITOR_SRCS := $(wildcard src/*.c src/*/*.c)
 MONITOR_OBJS := $(MONITOR_SRCS:src/%.c=$(BUILD)/obj/%.o)
 MONITOR_SAN_OBJS := $(MONITOR_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
 # Everything but main.c, for linking into unit tests.
 MONITOR_LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(MONITOR_OBJS))
-MONITOR_HDRS := $(wildcard src/*.h include/pvmm/*.h)
+MONITOR_HDRS := $(wildcard src/*.h src/*/*.h include/pvmm/*.h)
 
 .PHONY: all demo check check-fast bench deps clean monitor asan
 all: monitor guest tests-build bench-build

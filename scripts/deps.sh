@@ -12,6 +12,7 @@ packages=(
 	binutils       # objdump/readelf for image checks in the tests
 	clang          # the code must stay clean under clang too (make check builds with it)
 	libcmocka-dev  # unit tests
+	liburing-dev   # virtio-blk: many requests in flight without a thread each
 	util-linux     # setpriv: the test of the /dev/kvm permission message
 )
 

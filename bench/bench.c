@@ -1,0 +1,1075 @@
+/*
+ * pvmm-bench — runs pvmm's benchmark figures against a raw-KVM floor
+ * (bench/rawvm.c), prints a table and writes JSON. bench/README.md explains
+ * each figure; `make bench` runs it through bench/run.sh.
+ *
+ * Every measurement runs the programs as a user would, fork + exec, so no
+ * figure depends on monitor internals. The host is a noisy 2-core VM, so:
+ * pvmm and the floor always run interleaved in one invocation, figures are
+ * medians, and counts (exits, syscalls, resident pages) are used wherever
+ * they can stand in for clocks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+/* ---- configuration ------------------------------------------------------ */
+
+struct config {
+	const char *build;       /* build directory: pvmm, bench/rawvm, guests */
+	const char *out_dir;     /* where the JSON goes */
+	char pvmm[4096], rawvm[4096], hello[4096], hcloop[4096];
+	int cold_runs;           /* cold-start runs per program */
+	int rounds;              /* hypercall rounds per program */
+	unsigned calls;          /* N for the hypercall loops */
+	int mem_runs;            /* memory probes */
+	bool strict;             /* exit 3 when a target is missed */
+};
+
+#define WARMUP_RUNS 3
+/* Passed explicitly (it is pvmm's default too) so the probe can recognise
+ * the guest RAM mapping by its length. */
+#define GUEST_MEM_ARG "32M"
+#define GUEST_MEM_BYTES (32ull << 20)
+
+/* Targets from the issue. */
+#define TARGET_COLD_RATIO 1.5
+#define TARGET_CALL_RATIO 1.10
+#define TARGET_MONITOR_KIB 2048.0
+
+static int devnull_fd = -1;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("pvmm-bench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void progress(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("pvmm-bench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t timeval_ns(struct timeval tv)
+{
+	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
+/* ---- running a program -------------------------------------------------- */
+
+struct run_result {
+	int64_t wall_ns;   /* fork → wait4 returned, CLOCK_MONOTONIC */
+	int64_t cpu_ns;    /* user + system time of the child */
+	int status;        /* wait status */
+	char out[8192];    /* captured stdout (if asked), NUL-terminated */
+	char err[8192];    /* captured stderr, NUL-terminated */
+};
+
+static int make_capture_fd(void)
+{
+	int fd = memfd_create("pvmm-bench-capture", MFD_CLOEXEC);
+	if (fd < 0)
+		die("memfd_create: %s", strerror(errno));
+	return fd;
+}
+
+static void read_capture(int fd, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void exec_child(char *const argv[], int out_fd, int err_fd) __attribute__((noreturn));
+static void exec_child(char *const argv[], int out_fd, int err_fd)
+{
+	if (dup2(devnull_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+		_exit(126);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/*
+ * Run argv[0] with stdin and (unless capture_out) stdout on /dev/null and
+ * stderr captured. The clock brackets fork() and the reaping wait4(), so it
+ * covers exec, dynamic linking, the program and its teardown.
+ */
+static void run_program(char *const argv[], bool capture_out, struct run_result *r)
+{
+	int err_fd = make_capture_fd();
+	int out_fd = capture_out ? make_capture_fd() : devnull_fd;
+	struct rusage ru;
+	int status;
+
+	int64_t start = now_ns();
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0)
+		exec_child(argv, out_fd, err_fd);
+	while (wait4(pid, &status, 0, &ru) < 0)
+		if (errno != EINTR)
+			die("wait4: %s", strerror(errno));
+	int64_t end = now_ns();
+
+	r->wall_ns = end - start;
+	r->cpu_ns = timeval_ns(ru.ru_utime) + timeval_ns(ru.ru_stime);
+	r->status = status;
+	read_capture(err_fd, r->err, sizeof(r->err));
+	r->out[0] = '\0';
+	if (capture_out)
+		read_capture(out_fd, r->out, sizeof(r->out));
+}
+
+static void describe_status(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, size, "exit status %d%s", WEXITSTATUS(status),
+			 WEXITSTATUS(status) == 127 ? " (could not exec)" : "");
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, size, "wait status %#x", status);
+}
+
+static void print_argv(FILE *out, char *const argv[])
+{
+	for (int i = 0; argv[i]; i++)
+		fprintf(out, "%s%s", i ? " " : "", argv[i]);
+}
+
+/* Every benchmark run must succeed; a failing one invalidates the figure. */
+static void run_checked(char *const argv[], bool capture_out, struct run_result *r)
+{
+	run_program(argv, capture_out, r);
+	if (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0)
+		return;
+	char why[128];
+	describe_status(r->status, why, sizeof(why));
+	fprintf(stderr, "pvmm-bench: `");
+	print_argv(stderr, argv);
+	fprintf(stderr, "` failed: %s\n", why);
+	if (r->err[0])
+		fprintf(stderr, "---- its stderr ----\n%s\n--------------------\n", r->err);
+	exit(1);
+}
+
+/* A timed run (pvmm -q, rawvm) should print nothing; if it does, say so
+ * once per figure, since printing may have cost time. */
+static void warn_if_noisy(const char *figure, char *const argv[], const struct run_result *r, bool *warned)
+{
+	if (!r->err[0] || *warned)
+		return;
+	*warned = true;
+	fprintf(stderr, "pvmm-bench: warning (%s): `", figure);
+	print_argv(stderr, argv);
+	fprintf(stderr, "` succeeded but wrote to stderr:\n%s\n", r->err);
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(const double *values, int count)
+{
+	double *sorted = malloc((size_t)count * sizeof(*sorted));
+	if (!sorted)
+		die("out of memory");
+	memcpy(sorted, values, (size_t)count * sizeof(*sorted));
+	qsort(sorted, (size_t)count, sizeof(*sorted), compare_double);
+	double m = count % 2 ? sorted[count / 2] : (sorted[count / 2 - 1] + sorted[count / 2]) / 2;
+	free(sorted);
+	return m;
+}
+
+static double minimum(const double *values, int count)
+{
+	double m = values[0];
+	for (int i = 1; i < count; i++)
+		m = values[i] < m ? values[i] : m;
+	return m;
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+enum verdict { VERDICT_INFO, VERDICT_PASS, VERDICT_FAIL };
+
+struct figure {
+	const char *key;        /* JSON name */
+	const char *label;      /* table name */
+	double value;
+	const char *unit;
+	const char *target;     /* human-readable target, NULL for info rows */
+	double target_value;    /* NAN for info rows */
+	enum verdict verdict;
+	int decimals;
+};
+
+/* A named list of raw samples, kept for the JSON. */
+struct sample_set {
+	const char *key;
+	const char *unit;
+	double *values;
+	int count;
+};
+
+#define MAX_FIGURES 32
+#define MAX_SAMPLE_SETS 16
+static struct figure figures[MAX_FIGURES];
+static int figure_count;
+static struct sample_set sample_sets[MAX_SAMPLE_SETS];
+static int sample_set_count;
+
+static void add_info(const char *key, const char *label, double value, const char *unit, int decimals)
+{
+	if (figure_count == MAX_FIGURES)
+		die("too many figures");
+	figures[figure_count++] = (struct figure){
+		.key = key, .label = label, .value = value, .unit = unit,
+		.target = NULL, .target_value = NAN, .verdict = VERDICT_INFO, .decimals = decimals,
+	};
+}
+
+static void add_target(const char *key, const char *label, double value, const char *unit, int decimals,
+		       const char *target, double target_value, bool met)
+{
+	add_info(key, label, value, unit, decimals);
+	struct figure *f = &figures[figure_count - 1];
+	f->target = target;
+	f->target_value = target_value;
+	f->verdict = met ? VERDICT_PASS : VERDICT_FAIL;
+}
+
+static void add_samples(const char *key, const char *unit, const double *values, int count)
+{
+	if (sample_set_count == MAX_SAMPLE_SETS)
+		die("too many sample sets");
+	double *copy = malloc((size_t)count * sizeof(*copy));
+	if (!copy)
+		die("out of memory");
+	memcpy(copy, values, (size_t)count * sizeof(*copy));
+	sample_sets[sample_set_count++] = (struct sample_set){ key, unit, copy, count };
+}
+
+/* ---- 1. cold start ------------------------------------------------------ */
+
+static void bench_cold_start(const struct config *cfg)
+{
+	char *pvmm_argv[] = { (char *)cfg->pvmm, "run", "-q", (char *)cfg->hello, NULL };
+	char *raw_argv[] = { (char *)cfg->rawvm, NULL };
+	int n = cfg->cold_runs;
+	double *pvmm_ms = calloc((size_t)n, sizeof(double));
+	double *raw_ms = calloc((size_t)n, sizeof(double));
+	struct run_result r;
+	bool pvmm_warned = false, raw_warned = false;
+
+	if (!pvmm_ms || !raw_ms)
+		die("out of memory");
+	progress("cold start: %d warm-up + %d interleaved runs each of pvmm hello and rawvm", WARMUP_RUNS, n);
+	/* Warm-up: page cache, dynamic loader cache, KVM module state. */
+	for (int i = 0; i < WARMUP_RUNS; i++) {
+		run_checked(pvmm_argv, false, &r);
+		run_checked(raw_argv, false, &r);
+	}
+	for (int i = 0; i < n; i++) {
+		/* Alternate which goes first, so neither always follows the other. */
+		for (int k = 0; k < 2; k++) {
+			bool pvmm = (i + k) % 2 == 0;
+			run_checked(pvmm ? pvmm_argv : raw_argv, false, &r);
+			warn_if_noisy("cold start", pvmm ? pvmm_argv : raw_argv, &r, pvmm ? &pvmm_warned : &raw_warned);
+			(pvmm ? pvmm_ms : raw_ms)[i] = (double)r.wall_ns / 1e6;
+		}
+	}
+
+	double pvmm_med = median(pvmm_ms, n), raw_med = median(raw_ms, n);
+	double ratio = pvmm_med / raw_med;
+	add_info("cold_start_pvmm_ms", "cold start, pvmm hello (median)", pvmm_med, "ms", 3);
+	add_info("cold_start_raw_ms", "cold start, raw KVM (median)", raw_med, "ms", 3);
+	add_target("cold_start_ratio", "cold start ratio pvmm/raw", ratio, "x", 2, "<= 1.50",
+		   TARGET_COLD_RATIO, ratio <= TARGET_COLD_RATIO);
+	add_info("cold_start_pvmm_min_ms", "cold start, pvmm hello (min)", minimum(pvmm_ms, n), "ms", 3);
+	add_info("cold_start_raw_min_ms", "cold start, raw KVM (min)", minimum(raw_ms, n), "ms", 3);
+	add_samples("cold_start_pvmm_ms", "ms", pvmm_ms, n);
+	add_samples("cold_start_raw_ms", "ms", raw_ms, n);
+	free(pvmm_ms);
+	free(raw_ms);
+}
+
+/* ---- 2. hypercall round trip -------------------------------------------- */
+
+/* Wall and CPU time of one loop run with `iterations` calls. */
+static void run_loop_program(const struct config *cfg, bool pvmm, unsigned iterations, struct run_result *r)
+{
+	char count[16];
+	snprintf(count, sizeof(count), "%u", iterations);
+	char *pvmm_argv[] = { (char *)cfg->pvmm, "run", "-q", (char *)cfg->hcloop, count, NULL };
+	char *raw_argv[] = { (char *)cfg->rawvm, "loop", count, NULL };
+	static bool pvmm_warned, raw_warned;
+	run_checked(pvmm ? pvmm_argv : raw_argv, false, r);
+	warn_if_noisy("hypercall", pvmm ? pvmm_argv : raw_argv, r, pvmm ? &pvmm_warned : &raw_warned);
+}
+
+/* Find "<spaces>KEY<spaces>NUMBER" in pvmm's --stats output. */
+static bool stats_value(const char *text, const char *key, unsigned long long *value)
+{
+	size_t key_len = strlen(key);
+	const char *line = text;
+	while (line && *line) {
+		const char *p = line + strspn(line, " ");
+		if (strncmp(p, key, key_len) == 0 && (p[key_len] == ' ' || p[key_len] == '\t'))
+			return sscanf(p + key_len, "%llu", value) == 1;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return false;
+}
+
+struct exit_counts {
+	unsigned long long exits, nop_calls;
+};
+
+static struct exit_counts stats_exit_counts(const struct config *cfg, unsigned iterations)
+{
+	char count[16];
+	snprintf(count, sizeof(count), "%u", iterations);
+	char *argv[] = { (char *)cfg->pvmm, "run", "--stats", "-q", (char *)cfg->hcloop, count, NULL };
+	struct run_result r;
+	struct exit_counts c = { 0, 0 };
+
+	run_checked(argv, false, &r);
+	if (!stats_value(r.err, "vm exits", &c.exits))
+		die("`pvmm run --stats` printed no 'vm exits' line; its stderr was:\n%s", r.err);
+	stats_value(r.err, "nop", &c.nop_calls); /* absent when N = 0 */
+	return c;
+}
+
+static void bench_hypercall(const struct config *cfg)
+{
+	int rounds = cfg->rounds;
+	unsigned n = cfg->calls;
+	double *pvmm_ns = calloc((size_t)rounds, sizeof(double)), *raw_ns = calloc((size_t)rounds, sizeof(double));
+	double *pvmm_cpu = calloc((size_t)rounds, sizeof(double)), *raw_cpu = calloc((size_t)rounds, sizeof(double));
+	double *ratios = calloc((size_t)rounds, sizeof(double));
+	struct run_result p0, r0, long_runs[4];
+
+	if (!pvmm_ns || !raw_ns || !pvmm_cpu || !raw_cpu || !ratios)
+		die("out of memory");
+	progress("hypercall: %d rounds of N=%u (pvmm, raw, raw, pvmm or the reverse) and N=0", rounds, n);
+	run_loop_program(cfg, true, 0, &p0); /* warm-up */
+	run_loop_program(cfg, false, 0, &r0);
+	for (int i = 0; i < rounds; i++) {
+		/*
+		 * Each round runs the long loops A B B A (A = pvmm in even
+		 * rounds, raw in odd ones), back to back. On the development
+		 * VMs the cost of an exit drifts between ~11 and ~15 us within
+		 * seconds, and a loop that follows another one is measurably
+		 * slower; ABBA gives both programs the same positions, so
+		 * drift that is linear over a round cancels in their ratio.
+		 */
+		bool pvmm_a = i % 2 == 0;
+		for (int k = 0; k < 4; k++) {
+			bool is_a = k == 0 || k == 3;
+			run_loop_program(cfg, is_a == pvmm_a, n, &long_runs[k]);
+		}
+		run_loop_program(cfg, true, 0, &p0);
+		run_loop_program(cfg, false, 0, &r0);
+		/* long_runs[0] and [3] are A's; start-up and teardown cancel in
+		 * the difference with the N = 0 run. */
+		const struct run_result *a0 = &long_runs[0], *a1 = &long_runs[3];
+		const struct run_result *b0 = &long_runs[1], *b1 = &long_runs[2];
+		const struct run_result *pvmm_runs[2] = { pvmm_a ? a0 : b0, pvmm_a ? a1 : b1 };
+		const struct run_result *raw_runs[2] = { pvmm_a ? b0 : a0, pvmm_a ? b1 : a1 };
+		pvmm_ns[i] = ((double)(pvmm_runs[0]->wall_ns + pvmm_runs[1]->wall_ns) / 2 - (double)p0.wall_ns) / n;
+		raw_ns[i] = ((double)(raw_runs[0]->wall_ns + raw_runs[1]->wall_ns) / 2 - (double)r0.wall_ns) / n;
+		pvmm_cpu[i] = ((double)(pvmm_runs[0]->cpu_ns + pvmm_runs[1]->cpu_ns) / 2 - (double)p0.cpu_ns) / n;
+		raw_cpu[i] = ((double)(raw_runs[0]->cpu_ns + raw_runs[1]->cpu_ns) / 2 - (double)r0.cpu_ns) / n;
+		ratios[i] = pvmm_ns[i] / raw_ns[i];
+	}
+
+	double pvmm_med = median(pvmm_ns, rounds), raw_med = median(raw_ns, rounds);
+	/* The target is the median of the paired ratios: unlike the ratio of
+	 * the two medians, it does not depend on how many rounds of each
+	 * program happened to land on the slow host level. */
+	double ratio = median(ratios, rounds);
+	add_info("hypercall_pvmm_ns", "NOP para-API call, pvmm (median)", pvmm_med, "ns/call", 0);
+	add_info("hypercall_raw_ns", "out exit, raw KVM loop (median)", raw_med, "ns/exit", 0);
+	add_target("hypercall_ratio", "hypercall ratio pvmm/raw (paired)", ratio, "x", 3, "<= 1.10",
+		   TARGET_CALL_RATIO, ratio <= TARGET_CALL_RATIO);
+	add_info("hypercall_ratio_of_medians", "hypercall ratio of the two medians", pvmm_med / raw_med, "x", 3);
+	double pvmm_cpu_med = median(pvmm_cpu, rounds), raw_cpu_med = median(raw_cpu, rounds);
+	add_info("hypercall_pvmm_cpu_ns", "NOP call, pvmm, CPU time (median)", pvmm_cpu_med, "ns/call", 0);
+	add_info("hypercall_raw_cpu_ns", "out exit, raw, CPU time (median)", raw_cpu_med, "ns/exit", 0);
+	add_info("hypercall_cpu_ratio", "hypercall ratio of CPU-time medians", pvmm_cpu_med / raw_cpu_med, "x", 3);
+	add_samples("hypercall_pvmm_ns", "ns/call", pvmm_ns, rounds);
+	add_samples("hypercall_raw_ns", "ns/exit", raw_ns, rounds);
+	add_samples("hypercall_pvmm_cpu_ns", "ns/call", pvmm_cpu, rounds);
+	add_samples("hypercall_raw_cpu_ns", "ns/exit", raw_cpu, rounds);
+	add_samples("hypercall_ratio", "x", ratios, rounds);
+	free(ratios);
+	free(pvmm_ns);
+	free(raw_ns);
+	free(pvmm_cpu);
+	free(raw_cpu);
+
+	/* Counts: the monitor's own exit tally, N calls against none. */
+	progress("hypercall: exit counts from pvmm run --stats");
+	struct exit_counts c0 = stats_exit_counts(cfg, 0), cn = stats_exit_counts(cfg, n);
+	if (cn.nop_calls != n)
+		die("pvmm --stats counted %llu NOP calls for hcloop %u; the guest is not doing what the bench assumes",
+		    cn.nop_calls, n);
+	double per_call = (double)(cn.exits - c0.exits) / n;
+	/* A count, so the target is exact; 3 decimals tolerate one stray exit per 2000 calls. */
+	add_target("exits_per_call", "VM exits per NOP call", per_call, "exits", 3, "= 1.000", 1.0,
+		   fabs(per_call - 1.0) < 0.0005);
+	add_info("exits_hcloop_0", "VM exits, hcloop N=0 (start-up+exit)", (double)c0.exits, "exits", 0);
+}
+
+/* ---- 3. memory ---------------------------------------------------------- */
+
+struct mem_probe {
+	long hwm_kib;            /* VmHWM at exit: the process's peak RSS */
+	long anon_kib, file_kib; /* RssAnon, RssFile at exit (guest RAM already freed) */
+	long guest_kib;          /* resident pages of guest RAM before it is freed */
+	bool guest_found;
+	bool guest_at_munmap;    /* found at its munmap, not by the exit fallback */
+	unsigned long syscalls;  /* after exec */
+	unsigned long ioctls;
+	unsigned long kvm_runs;
+	unsigned long mmaps;     /* mmap + munmap + mprotect + brk */
+	int status;
+};
+
+/* "Key:   123 kB" from /proc/PID/status. */
+static long proc_status_kib(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	long value = -1;
+	size_t key_len = strlen(key);
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, key_len) == 0 && line[key_len] == ':') {
+			value = strtol(line + key_len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
+/* Resident 4 KiB pages in [start, start+len) of pid, from /proc/PID/pagemap
+ * (bit 63 = present, bit 62 = swapped). Exact for any range, whatever VMAs
+ * the kernel merged around it. -1 on failure. */
+static long resident_pages(pid_t pid, uint64_t start, uint64_t len)
+{
+	char path[64];
+	uint64_t entries[512];
+	long resident = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	uint64_t page = start / 4096, end = (start + len) / 4096;
+	while (page < end) {
+		size_t want = end - page < 512 ? (size_t)(end - page) : 512;
+		ssize_t got = pread(fd, entries, want * 8, (off_t)(page * 8));
+		if (got <= 0) {
+			resident = -1;
+			break;
+		}
+		for (ssize_t i = 0; i < got / 8; i++)
+			resident += (entries[i] >> 62) & 1 ? 1 : (long)(entries[i] >> 63);
+		page += (uint64_t)got / 8;
+	}
+	close(fd);
+	return resident;
+}
+
+/* Fallback when no munmap of guest RAM was seen: a mapping of exactly the
+ * guest's size. Returns its start or 0. */
+static uint64_t find_mapping_of_size(pid_t pid, uint64_t size)
+{
+	char path[64], line[512];
+	uint64_t found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && hi - lo == size) {
+			found = lo;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Run argv under ptrace, stopping at each system call. At the munmap of
+ * guest RAM (length guest_bytes) count its resident pages; at the exit event,
+ * with the address space still intact, read VmHWM. Tracing slows the run,
+ * which does not matter for memory; the syscall counts come along free.
+ */
+static void probe_memory(char *const argv[], uint64_t guest_bytes, struct mem_probe *p)
+{
+	int status;
+	memset(p, 0, sizeof(*p));
+	p->hwm_kib = -1;
+
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0)
+			_exit(125);
+		exec_child(argv, devnull_fd, devnull_fd);
+	}
+	/* First stop: the SIGTRAP after a successful exec. */
+	if (waitpid(pid, &status, 0) < 0 || !WIFSTOPPED(status))
+		die("memory probe: `%s` did not start under ptrace (status %#x)", argv[0], status);
+	if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
+		   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)) < 0)
+		die("PTRACE_SETOPTIONS: %s", strerror(errno));
+
+	int deliver = 0;
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, pid, NULL, (void *)(long)deliver) < 0)
+			die("PTRACE_SYSCALL: %s", strerror(errno));
+		deliver = 0;
+		if (waitpid(pid, &status, 0) < 0)
+			die("waitpid: %s", strerror(errno));
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			break;
+		if (!WIFSTOPPED(status))
+			continue;
+		int sig = WSTOPSIG(status);
+		if (sig == (SIGTRAP | 0x80)) {
+			struct __ptrace_syscall_info info;
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof(info), &info) < 0)
+				die("PTRACE_GET_SYSCALL_INFO: %s", strerror(errno));
+			if (info.op != PTRACE_SYSCALL_INFO_ENTRY)
+				continue;
+			uint64_t nr = info.entry.nr, a0 = info.entry.args[0], a1 = info.entry.args[1];
+			p->syscalls++;
+			if (nr == SYS_ioctl) {
+				p->ioctls++;
+				p->kvm_runs += a1 == KVM_RUN;
+			}
+			if (nr == SYS_mmap || nr == SYS_munmap || nr == SYS_mprotect || nr == SYS_brk)
+				p->mmaps++;
+			if (nr == SYS_munmap && a1 == guest_bytes && !p->guest_found) {
+				long pages = resident_pages(pid, a0, a1);
+				if (pages >= 0) {
+					p->guest_kib = pages * 4;
+					p->guest_found = p->guest_at_munmap = true;
+				}
+			}
+		} else if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
+			p->hwm_kib = proc_status_kib(pid, "VmHWM");
+			p->anon_kib = proc_status_kib(pid, "RssAnon");
+			p->file_kib = proc_status_kib(pid, "RssFile");
+			if (!p->guest_found && guest_bytes) {
+				uint64_t start = find_mapping_of_size(pid, guest_bytes);
+				long pages = start ? resident_pages(pid, start, guest_bytes) : -1;
+				if (pages >= 0) {
+					p->guest_kib = pages * 4;
+					p->guest_found = true;
+				}
+			}
+		} else if (sig != SIGTRAP) {
+			deliver = sig; /* a real signal: pass it on */
+		}
+	}
+	p->status = status;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char why[128];
+		describe_status(status, why, sizeof(why));
+		die("memory probe: `%s` failed under ptrace: %s", argv[0], why);
+	}
+	if (p->hwm_kib < 0)
+		die("memory probe: could not read VmHWM of `%s` at exit", argv[0]);
+}
+
+static void bench_memory(const struct config *cfg)
+{
+	char *pvmm_argv[] = { (char *)cfg->pvmm, "run", "-q", "--mem", GUEST_MEM_ARG, (char *)cfg->hello, NULL };
+	char *raw_argv[] = { (char *)cfg->rawvm, NULL };
+	int n = cfg->mem_runs;
+	double *hwm = calloc((size_t)n, sizeof(double)), *guest = calloc((size_t)n, sizeof(double));
+	double *monitor = calloc((size_t)n, sizeof(double));
+	struct mem_probe p, raw;
+
+	if (!hwm || !guest || !monitor)
+		die("out of memory");
+	progress("memory: %d ptrace probes of pvmm hello, 1 of rawvm", n);
+	for (int i = 0; i < n; i++) {
+		probe_memory(pvmm_argv, GUEST_MEM_BYTES, &p);
+		if (!p.guest_found)
+			die("memory probe: found no %s guest RAM mapping in pvmm (neither a munmap of that "
+			    "length nor a mapping of that size at exit)", GUEST_MEM_ARG);
+		hwm[i] = (double)p.hwm_kib;
+		guest[i] = (double)p.guest_kib;
+		monitor[i] = (double)(p.hwm_kib - p.guest_kib);
+	}
+	probe_memory(raw_argv, 0, &raw);
+
+	double monitor_med = median(monitor, n);
+	add_info("memory_peak_rss_kib", "pvmm hello peak RSS (VmHWM)", median(hwm, n), "KiB", 0);
+	add_info("memory_guest_touched_kib", "guest RAM resident at teardown", median(guest, n), "KiB", 0);
+	add_target("memory_monitor_kib", "monitor memory beyond guest RAM", monitor_med, "KiB", 0, "<= 2048",
+		   TARGET_MONITOR_KIB, monitor_med <= TARGET_MONITOR_KIB);
+	/* Where the monitor's share lives (last probe): its own anonymous
+	 * memory, and file pages (its binary, libc, the loader) that other
+	 * processes share. */
+	long monitor_anon = p.anon_kib - (p.guest_at_munmap ? 0 : p.guest_kib);
+	add_info("memory_monitor_anon_kib", "  of which anonymous, at exit", (double)monitor_anon, "KiB", 0);
+	add_info("memory_monitor_file_kib", "  of which file-backed, at exit", (double)p.file_kib, "KiB", 0);
+	add_info("memory_raw_peak_rss_kib", "raw KVM program peak RSS", (double)raw.hwm_kib, "KiB", 0);
+	if (!p.guest_at_munmap)
+		progress("memory: guest RAM was not unmapped before exit; measured it at the exit event instead");
+	add_samples("memory_monitor_kib", "KiB", monitor, n);
+
+	/* Counts from the last probes: what start-up costs in system calls. */
+	add_info("syscalls_pvmm_hello", "syscalls, pvmm hello (after exec)", (double)p.syscalls, "calls", 0);
+	add_info("syscalls_raw", "syscalls, raw KVM (after exec)", (double)raw.syscalls, "calls", 0);
+	add_info("ioctls_pvmm_hello", "ioctls, pvmm hello", (double)p.ioctls, "calls", 0);
+	add_info("ioctls_raw", "ioctls, raw KVM", (double)raw.ioctls, "calls", 0);
+	add_info("kvm_runs_pvmm_hello", "KVM_RUN calls, pvmm hello", (double)p.kvm_runs, "calls", 0);
+	add_info("mm_syscalls_pvmm_hello", "mmap/munmap/mprotect/brk, pvmm hello", (double)p.mmaps, "calls", 0);
+	free(hwm);
+	free(guest);
+	free(monitor);
+}
+
+/* ---- host description --------------------------------------------------- */
+
+struct host_info {
+	struct utsname uts;
+	char cpu_model[256];
+	bool vmx, svm, hypervisor;
+	long cpus;
+	char thp[32];
+	char loadavg[64];
+	char git_rev[64];
+	char git_describe[96];
+	char pvmm_version[128];
+};
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+}
+
+static void first_line_of_command(const char *command, char *buf, size_t size)
+{
+	snprintf(buf, size, "unknown");
+	FILE *p = popen(command, "re");
+	if (!p)
+		return;
+	if (!fgets(buf, (int)size, p))
+		snprintf(buf, size, "unknown");
+	trim(buf);
+	if (pclose(p) != 0 || !buf[0])
+		snprintf(buf, size, "unknown");
+}
+
+static bool has_flag(const char *flags, const char *flag)
+{
+	size_t len = strlen(flag);
+	for (const char *p = strstr(flags, flag); p; p = strstr(p + 1, flag))
+		if ((p == flags || p[-1] == ' ' || p[-1] == '\t') && (p[len] == ' ' || p[len] == '\n' || !p[len]))
+			return true;
+	return false;
+}
+
+static void collect_host_info(const struct config *cfg, struct host_info *h)
+{
+	char line[4096];
+	memset(h, 0, sizeof(*h));
+	uname(&h->uts);
+	snprintf(h->cpu_model, sizeof(h->cpu_model), "unknown");
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	bool have_model = false, have_flags = false;
+	while (f && fgets(line, sizeof(line), f) && !(have_model && have_flags)) {
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		if (!have_model && strncmp(line, "model name", 10) == 0) {
+			snprintf(h->cpu_model, sizeof(h->cpu_model), "%s", colon + 2);
+			trim(h->cpu_model);
+			have_model = true;
+		} else if (!have_flags && strncmp(line, "flags", 5) == 0) {
+			h->vmx = has_flag(colon + 1, "vmx");
+			h->svm = has_flag(colon + 1, "svm");
+			h->hypervisor = has_flag(colon + 1, "hypervisor");
+			have_flags = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	h->cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	/* "always [madvise] never" → "madvise" */
+	snprintf(h->thp, sizeof(h->thp), "unknown");
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+	if (f && fgets(line, sizeof(line), f)) {
+		char *open = strchr(line, '['), *close = open ? strchr(open, ']') : NULL;
+		if (open && close)
+			snprintf(h->thp, sizeof(h->thp), "%.*s", (int)(close - open - 1), open + 1);
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/loadavg", "re");
+	if (f && fgets(line, sizeof(line), f)) {
+		/* the three load averages only */
+		char *p = line;
+		for (int spaces = 0; *p && spaces < 3; p++)
+			spaces += *p == ' ';
+		snprintf(h->loadavg, sizeof(h->loadavg), "%.*s", (int)(p - line - (*p ? 1 : 0)), line);
+		trim(h->loadavg);
+	}
+	if (f)
+		fclose(f);
+
+	first_line_of_command("git rev-parse HEAD 2>/dev/null", h->git_rev, sizeof(h->git_rev));
+	first_line_of_command("git describe --always --dirty 2>/dev/null", h->git_describe, sizeof(h->git_describe));
+	char *argv[] = { (char *)cfg->pvmm, "--version", NULL };
+	struct run_result r;
+	run_program(argv, true, &r);
+	/* its first line only */
+	size_t len = strcspn(r.out, "\n");
+	len = len < sizeof(h->pvmm_version) ? len : sizeof(h->pvmm_version) - 1;
+	memcpy(h->pvmm_version, r.out, len);
+	h->pvmm_version[len] = '\0';
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+/* clang's __VERSION__ names itself; gcc's is the bare number. */
+#ifdef __clang__
+#define BENCH_COMPILER __VERSION__
+#else
+#define BENCH_COMPILER "gcc " __VERSION__
+#endif
+
+static const char *verdict_name(enum verdict v)
+{
+	return v == VERDICT_PASS ? "PASS" : v == VERDICT_FAIL ? "MISS" : "info";
+}
+
+static void print_table(const struct host_info *h)
+{
+	printf("\npvmm benchmark — %s, %s, %ld CPUs, vmx %s, svm %s, pvmm %s\n\n", h->uts.release, h->cpu_model,
+	       h->cpus, h->vmx ? "yes" : "no", h->svm ? "yes" : "no", h->git_describe);
+	printf("%-42s %12s  %-8s %-9s %s\n", "figure", "value", "unit", "target", "verdict");
+	printf("%-42s %12s  %-8s %-9s %s\n", "------------------------------------------", "------------",
+	       "--------", "---------", "-------");
+	for (int i = 0; i < figure_count; i++) {
+		const struct figure *f = &figures[i];
+		printf("%-42s %12.*f  %-8s %-9s %s\n", f->label, f->decimals, f->value, f->unit,
+		       f->target ? f->target : "", verdict_name(f->verdict));
+	}
+	printf("\n");
+}
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", out); break;
+		case '\\': fputs("\\\\", out); break;
+		case '\n': fputs("\\n", out); break;
+		case '\t': fputs("\\t", out); break;
+		default:
+			if (*p < 0x20)
+				fprintf(out, "\\u%04x", *p);
+			else
+				fputc(*p, out);
+		}
+	}
+	fputc('"', out);
+}
+
+/* JSON has no NaN or infinity. */
+static void json_number(FILE *out, double v)
+{
+	if (isfinite(v))
+		fprintf(out, "%.6g", v);
+	else
+		fputs("null", out);
+}
+
+static void write_json(FILE *out, const struct config *cfg, const struct host_info *h, const char *timestamp)
+{
+	fprintf(out, "{\n  \"schema\": \"pvmm-bench/1\",\n  \"timestamp_utc\": ");
+	json_string(out, timestamp);
+	fprintf(out, ",\n  \"host\": {\n    \"kernel\": ");
+	json_string(out, h->uts.release);
+	fprintf(out, ",\n    \"kernel_version\": ");
+	json_string(out, h->uts.version);
+	fprintf(out, ",\n    \"machine\": ");
+	json_string(out, h->uts.machine);
+	fprintf(out, ",\n    \"cpu_model\": ");
+	json_string(out, h->cpu_model);
+	fprintf(out, ",\n    \"cpus\": %ld,\n    \"vmx\": %s,\n    \"svm\": %s,\n    \"hypervisor\": %s,\n",
+		h->cpus, h->vmx ? "true" : "false", h->svm ? "true" : "false", h->hypervisor ? "true" : "false");
+	fprintf(out, "    \"transparent_hugepage\": ");
+	json_string(out, h->thp);
+	fprintf(out, ",\n    \"loadavg_at_start\": ");
+	json_string(out, h->loadavg);
+	fprintf(out, "\n  },\n  \"pvmm\": {\n    \"git_rev\": ");
+	json_string(out, h->git_rev);
+	fprintf(out, ",\n    \"git_describe\": ");
+	json_string(out, h->git_describe);
+	fprintf(out, ",\n    \"version\": ");
+	json_string(out, h->pvmm_version);
+	fprintf(out, ",\n    \"bench_compiler\": ");
+	json_string(out, BENCH_COMPILER);
+	fprintf(out, "\n  },\n  \"config\": {\n    \"build_dir\": ");
+	json_string(out, cfg->build);
+	fprintf(out, ",\n    \"cold_start_runs\": %d,\n    \"warmup_runs\": %d,\n    \"hypercall_rounds\": %d,\n"
+		     "    \"hypercall_calls\": %u,\n    \"memory_probes\": %d,\n    \"guest_mem\": ",
+		cfg->cold_runs, WARMUP_RUNS, cfg->rounds, cfg->calls, cfg->mem_runs);
+	json_string(out, GUEST_MEM_ARG);
+	fprintf(out, ",\n    \"rawvm_once_mode\": \"16-bit real mode: mov, out, hlt; no CPUID set\",\n"
+		     "    \"rawvm_loop_mode\": \"64-bit long mode, CPL0: out %%eax,%%dx; dec %%ecx; jnz\",\n"
+		     "    \"memory_method\": \"ptrace: guest RAM resident pages (pagemap) at its munmap, VmHWM at exit\"\n"
+		     "  },\n  \"figures\": {\n");
+	for (int i = 0; i < figure_count; i++) {
+		const struct figure *f = &figures[i];
+		fprintf(out, "    ");
+		json_string(out, f->key);
+		fprintf(out, ": { \"label\": ");
+		json_string(out, f->label);
+		fprintf(out, ", \"value\": ");
+		json_number(out, f->value);
+		fprintf(out, ", \"unit\": ");
+		json_string(out, f->unit);
+		fprintf(out, ", \"target\": ");
+		if (f->target)
+			json_string(out, f->target);
+		else
+			fputs("null", out);
+		fprintf(out, ", \"target_value\": ");
+		json_number(out, f->target_value);
+		fprintf(out, ", \"verdict\": ");
+		json_string(out, verdict_name(f->verdict));
+		fprintf(out, " }%s\n", i + 1 < figure_count ? "," : "");
+	}
+	fprintf(out, "  },\n  \"samples\": {\n");
+	for (int i = 0; i < sample_set_count; i++) {
+		const struct sample_set *s = &sample_sets[i];
+		fprintf(out, "    ");
+		json_string(out, s->key);
+		fprintf(out, ": { \"unit\": ");
+		json_string(out, s->unit);
+		fprintf(out, ", \"values\": [");
+		for (int k = 0; k < s->count; k++) {
+			fputs(k ? ", " : "", out);
+			json_number(out, s->values[k]);
+		}
+		fprintf(out, "] }%s\n", i + 1 < sample_set_count ? "," : "");
+	}
+	fprintf(out, "  }\n}\n");
+}
+
+/* Write to NAME.tmp, then rename: a reader never sees half a file. */
+static void write_json_file(const char *dir, const char *name, const struct config *cfg,
+			    const struct host_info *h, const char *timestamp)
+{
+	char path[4096], tmp[4200];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *out = fopen(tmp, "we");
+	if (!out)
+		die("cannot write %s: %s", tmp, strerror(errno));
+	write_json(out, cfg, h, timestamp);
+	if (fflush(out) || ferror(out) || fclose(out))
+		die("cannot write %s: %s", tmp, strerror(errno));
+	if (rename(tmp, path))
+		die("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	progress("wrote %s", path);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: pvmm-bench [options]\n"
+		"Run pvmm's benchmarks against a raw-KVM floor; print a table, write JSON.\n"
+		"  --build DIR     build directory (default build): DIR/pvmm, DIR/bench/rawvm,\n"
+		"                  DIR/examples/hello.elf, DIR/bench/guests/hcloop.elf\n"
+		"  --hello PATH    guest for cold start and memory (default DIR/examples/hello.elf)\n"
+		"  --hcloop PATH   NOP-loop guest (default DIR/bench/guests/hcloop.elf)\n"
+		"  --out DIR       results directory (default bench/results)\n"
+		"  --runs N        cold-start runs per program (default 40, at least 20)\n"
+		"  --rounds N      hypercall rounds per program (default 15)\n"
+		"  --calls N       NOP calls per loop run (default 20000, at least 10000)\n"
+		"  --strict        exit 3 if a target is missed\n"
+		"Exit status: 0 done, 1 a measurement failed, 2 bad usage, 3 target missed (--strict).\n");
+}
+
+static void check_file(const char *what, const char *path, bool executable)
+{
+	if (access(path, executable ? X_OK : R_OK) != 0)
+		die("%s '%s' is missing or not %s: %s (build it with make all)", what, path,
+		    executable ? "executable" : "readable", strerror(errno));
+}
+
+static int parse_int(const char *text, const char *option, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < lo || v > hi) {
+		fprintf(stderr, "pvmm-bench: %s needs a number from %ld to %ld, not '%s'\n", option, lo, hi, text);
+		exit(2);
+	}
+	return (int)v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "build", required_argument, NULL, 'b' },
+		{ "hello", required_argument, NULL, 'H' },
+		{ "hcloop", required_argument, NULL, 'L' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "rounds", required_argument, NULL, 'R' },
+		{ "calls", required_argument, NULL, 'c' },
+		{ "strict", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct config cfg = {
+		.build = "build", .out_dir = "bench/results",
+		.cold_runs = 40, .rounds = 15, .calls = 20000, .mem_runs = 3,
+	};
+	const char *hello = NULL, *hcloop = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b': cfg.build = optarg; break;
+		case 'H': hello = optarg; break;
+		case 'L': hcloop = optarg; break;
+		case 'o': cfg.out_dir = optarg; break;
+		case 'r': cfg.cold_runs = parse_int(optarg, "--runs", 20, 10000); break;
+		case 'R': cfg.rounds = parse_int(optarg, "--rounds", 1, 1000); break;
+		case 'c': cfg.calls = (unsigned)parse_int(optarg, "--calls", 10000, 100000000); break;
+		case 's': cfg.strict = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	snprintf(cfg.pvmm, sizeof(cfg.pvmm), "%s/pvmm", cfg.build);
+	snprintf(cfg.rawvm, sizeof(cfg.rawvm), "%s/bench/rawvm", cfg.build);
+	if (hello)
+		snprintf(cfg.hello, sizeof(cfg.hello), "%s", hello);
+	else
+		snprintf(cfg.hello, sizeof(cfg.hello), "%s/examples/hello.elf", cfg.build);
+	if (hcloop)
+		snprintf(cfg.hcloop, sizeof(cfg.hcloop), "%s", hcloop);
+	else
+		snprintf(cfg.hcloop, sizeof(cfg.hcloop), "%s/bench/guests/hcloop.elf", cfg.build);
+	check_file("monitor", cfg.pvmm, true);
+	check_file("raw KVM floor", cfg.rawvm, true);
+	check_file("guest", cfg.hello, false);
+	check_file("guest", cfg.hcloop, false);
+	struct stat st;
+	if (stat(cfg.out_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		die("results directory '%s' does not exist", cfg.out_dir);
+
+	devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull_fd < 0)
+		die("cannot open /dev/null: %s", strerror(errno));
+
+	struct host_info host;
+	collect_host_info(&cfg, &host);
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char timestamp[32], file_name[64];
+	strftime(timestamp, sizeof(timestamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(file_name, sizeof(file_name), "%Y%m%d-%H%M%S.json", &tm);
+
+	int64_t start = now_ns();
+	bench_cold_start(&cfg);
+	bench_hypercall(&cfg);
+	bench_memory(&cfg);
+	progress("all measurements took %.1f s", (double)(now_ns() - start) / 1e9);
+
+	print_table(&host);
+	write_json_file(cfg.out_dir, file_name, &cfg, &host, timestamp);
+	write_json_file(cfg.out_dir, "latest.json", &cfg, &host, timestamp);
+
+	int met = 0, targets = 0;
+	for (int i = 0; i < figure_count; i++)
+		if (figures[i].verdict != VERDICT_INFO) {
+			targets++;
+			met += figures[i].verdict == VERDICT_PASS;
+		}
+	printf("%d of %d targets met%s\n", met, targets,
+	       met == targets ? "" : " (MISS rows: see bench/README.md for what each figure means)");
+	return cfg.strict && met != targets ? 3 : 0;
+}
