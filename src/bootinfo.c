@@ -49,3 +49,22 @@ int bootinfo_write(struct guest_mem *mem, uint64_t image_end, int argc, char *co
 		       "boot info overlaps the argument area");
 	return 0;
 }
+
+int bootinfo_set_devices(struct guest_mem *mem, const struct pvmm_device_info *devices, uint32_t count,
+			 char err[BOOTINFO_ERR_MAX])
+{
+	struct pvmm_boot_info *bi = guest_mem_ptr(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+
+	if (count == 0 || count > PVMM_MAX_DEVICES) {
+		snprintf(err, BOOTINFO_ERR_MAX, "%u devices: the boot info lists 1 to %u", count, PVMM_MAX_DEVICES);
+		return -1;
+	}
+	if (!bi || bi->magic != PVMM_BOOT_MAGIC) {
+		snprintf(err, BOOTINFO_ERR_MAX, "internal error: no boot info to add devices to");
+		return -1;
+	}
+	memset(bi->devices, 0, sizeof(bi->devices));
+	memcpy(bi->devices, devices, count * sizeof(devices[0]));
+	bi->device_count = count;
+	return 0;
+}

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include <pvmm/para.h>
+
 #include "guest_mem.h"
 
 #define BOOTINFO_ERR_MAX 256
@@ -14,7 +16,15 @@
 int bootinfo_write(struct guest_mem *mem, uint64_t image_end, int argc, char *const argv[],
 		   char err[BOOTINFO_ERR_MAX]);
 
-/* Devices the boot info lists; the para-API poll call accepts these bits. */
+/* Devices bootinfo_write() lists: the para console alone. The VM's real
+ * list (console first, then its virtio devices) replaces it through
+ * bootinfo_set_devices() once the devices exist. */
 #define BOOTINFO_DEVICE_COUNT 1
+
+/* Write `count` (1..PVMM_MAX_DEVICES) device entries into the boot info
+ * that bootinfo_write() filled; unused entries become zero. Returns 0, or
+ * -1 with a message in `err`. */
+int bootinfo_set_devices(struct guest_mem *mem, const struct pvmm_device_info *devices, uint32_t count,
+			 char err[BOOTINFO_ERR_MAX]);
 
 #endif

@@ -103,12 +103,30 @@ static int64_t clock_read(struct vm *vm, struct pvmm_clock_args *a)
 	}
 }
 
-/* Devices of `interest` that are ready now. Device 0 is the console. */
+/* Device i's ready eventfd, if it has one (virtio devices; never 0, the
+ * para console). */
+static int device_ready_fd(const struct vm *vm, unsigned i)
+{
+	if (i == 0 || i >= vm->device_count || i >= PVMM_MAX_DEVICES ||
+	    vm->devices[i].type != PVMM_DEV_VIRTIO_MMIO)
+		return -1;
+	return vm->ready_fd[i];
+}
+
+/* Devices of `interest` that are ready now. Device 0 is the console; a
+ * virtio device is ready when it interrupted since the last POLL that
+ * reported it, which this consumes (its eventfd is read to zero). */
 static uint64_t ready_devices(struct vm *vm, uint64_t interest)
 {
 	uint64_t ready = 0;
 	if ((interest & 1) && console_input_ready(vm))
 		ready |= 1;
+	for (unsigned i = 1; i < vm->device_count && i < PVMM_MAX_DEVICES; i++) {
+		uint64_t count;
+		int fd = device_ready_fd(vm, i);
+		if ((interest & (1ull << i)) && fd >= 0 && read(fd, &count, sizeof(count)) == sizeof(count))
+			ready |= 1ull << i;
+	}
 	return ready;
 }
 
@@ -124,14 +142,22 @@ static int64_t poll_devices(struct vm *vm, struct pvmm_poll_args *a)
 		if (a->ready || now >= a->deadline_ns || vcpu_stop_requested())
 			return __builtin_popcountll(a->ready);
 
-		/* Sleep in the host until input or the deadline; a signal
-		 * (--timeout, SIGINT) interrupts and the loop rechecks. */
+		/* Sleep in the host until input, a device interrupt or the
+		 * deadline; a signal (--timeout, SIGINT) interrupts and the
+		 * loop rechecks. */
 		uint64_t wait = a->deadline_ns - now;
 		struct timespec ts = { .tv_sec = (time_t)(wait / 1000000000ull),
 				       .tv_nsec = (long)(wait % 1000000000ull) };
-		struct pollfd pfd = { .fd = vm->console_in_fd, .events = POLLIN };
-		bool watch_console = (a->interest & 1) && vm->console_in_fd >= 0;
-		ppoll(&pfd, watch_console ? 1 : 0, &ts, NULL);
+		struct pollfd pfd[PVMM_MAX_DEVICES];
+		nfds_t n = 0;
+		if ((a->interest & 1) && vm->console_in_fd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = vm->console_in_fd, .events = POLLIN };
+		for (unsigned i = 1; i < vm->device_count && i < PVMM_MAX_DEVICES; i++) {
+			int fd = device_ready_fd(vm, i);
+			if ((a->interest & (1ull << i)) && fd >= 0)
+				pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		}
+		ppoll(pfd, n, &ts, NULL);
 	}
 }
 

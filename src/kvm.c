@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "irq.h"
 #include "log.h"
 
 static int open_kvm(const char *path)
@@ -62,6 +63,10 @@ int kvm_create(struct vm *vm)
 			  strerror(errno));
 		return -1;
 	}
+	/* The irqchip must exist before the vCPU, whose local APIC it makes.
+	 * Without devices that interrupt, skip it: it costs start-up time. */
+	if (vm->irq.wanted && irq_create_chip(vm))
+		return -1;
 	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0) {
 		log_error("KVM_CREATE_VCPU failed: %s", strerror(errno));

@@ -14,21 +14,40 @@
 
 #include "bootinfo.h"
 #include "cpu.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_console.h"
+#include "devices/virtio_rng.h"
 #include "elf_loader.h"
+#include "iothread.h"
+#include "irq.h"
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
 #include "status.h"
 #include "vcpu.h"
+#include "virtio/mmio.h"
+
+struct disk_option {
+	const char *path;
+	bool readonly;
+};
 
 struct options {
 	uint64_t mem_size;
 	double timeout_s;
 	bool stats;
+	bool virtio_console;
+	bool rng;
+	unsigned disk_count;
+	struct disk_option disks[VIRTIO_MMIO_MAX_DEVICES];
+	char *disk_args[VIRTIO_MMIO_MAX_DEVICES]; /* copies that `disks` point into */
 	const char *image;
 	int guest_argc;
 	char **guest_argv;
 };
+
+/* Long options without a short form. */
+enum { OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK };
 
 static void usage(FILE *out)
 {
@@ -43,8 +62,16 @@ static void usage(FILE *out)
 		"  -m, --mem SIZE        guest RAM, 4M to 3G in whole 2 MiB (default 32M);\n"
 		"                        suffix K, M or G\n"
 		"  -t, --timeout SECS    stop the guest after SECS seconds (decimals allowed)\n"
-		"  -s, --stats           on exit, print wall time, VM exits by reason and\n"
-		"                        para-API calls by number to stderr\n"
+		"  -s, --stats           on exit, print wall time, VM exits by reason,\n"
+		"                        para-API calls by number and per-device counters\n"
+		"                        to stderr\n"
+		"      --console hypercall|virtio\n"
+		"                        the guest's console: the para-API console only\n"
+		"                        (default), or also a virtio console that owns stdin\n"
+		"      --rng             add a virtio-rng device\n"
+		"      --disk PATH[,readonly]\n"
+		"                        add a virtio-blk disk backed by the raw image PATH\n"
+		"                        (repeatable; at most 8 virtio devices in all)\n"
 		"  -q, --quiet           print only errors\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the pvmm and para-API versions\n"
@@ -81,9 +108,55 @@ static bool parse_size(const char *text, uint64_t *bytes)
 	return true;
 }
 
+static unsigned virtio_devices(const struct options *opt)
+{
+	return (opt->virtio_console ? 1u : 0u) + (opt->rng ? 1u : 0u) + opt->disk_count;
+}
+
+/* "PATH" or "PATH,readonly". */
+static int parse_disk(const char *arg, struct options *opt)
+{
+	if (opt->disk_count >= VIRTIO_MMIO_MAX_DEVICES) {
+		log_error("too many --disk options: a VM has at most %u virtio devices", VIRTIO_MMIO_MAX_DEVICES);
+		return -1;
+	}
+	char *copy = strdup(arg);
+	if (!copy) {
+		log_error("out of memory");
+		return -1;
+	}
+	struct disk_option *d = &opt->disks[opt->disk_count];
+	opt->disk_args[opt->disk_count++] = copy;
+	d->path = copy;
+	char *comma = strrchr(copy, ',');
+	if (comma) {
+		*comma = '\0';
+		if (strcmp(comma + 1, "readonly") != 0) {
+			log_error("--disk '%s': unknown disk option '%s'; the only one is 'readonly'", arg, comma + 1);
+			return -1;
+		}
+		d->readonly = true;
+	}
+	if (!*d->path) {
+		log_error("--disk '%s' names no image file", arg);
+		return -1;
+	}
+	return 0;
+}
+
+static void free_options(struct options *opt)
+{
+	for (unsigned i = 0; i < opt->disk_count; i++)
+		free(opt->disk_args[i]);
+	opt->disk_count = 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *opt)
 {
 	static const struct option longopts[] = {
+		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "stats", no_argument, NULL, 's' },
@@ -125,6 +198,21 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			}
 			break;
 		case 's': opt->stats = true; break;
+		case OPT_CONSOLE:
+			if (strcmp(optarg, "virtio") == 0) {
+				opt->virtio_console = true;
+			} else if (strcmp(optarg, "hypercall") == 0) {
+				opt->virtio_console = false;
+			} else {
+				log_error("--console '%s': use 'hypercall' or 'virtio'", optarg);
+				return -1;
+			}
+			break;
+		case OPT_RNG: opt->rng = true; break;
+		case OPT_DISK:
+			if (parse_disk(optarg, opt))
+				return -1;
+			break;
 		case 'q': log_quiet = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V':
@@ -138,6 +226,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			log_error("unknown option '%s'; see pvmm --help", argv[optind - 1]);
 			return -1;
 		}
+	}
+	if (virtio_devices(opt) > VIRTIO_MMIO_MAX_DEVICES) {
+		log_error("too many devices: a VM has at most %u virtio devices", VIRTIO_MMIO_MAX_DEVICES);
+		return -1;
 	}
 	if (optind >= argc) {
 		log_error("no guest image given; usage: pvmm run [options] GUEST.elf [args...]");
@@ -218,6 +310,38 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 	return 0;
 }
 
+/* Create the virtio devices the options ask for, then list them in the
+ * boot info. `stdin_fd` is the input the virtio console takes over.
+ * Returns an exit status or 0. */
+static int add_devices(struct vm *vm, const struct options *opt, int stdin_fd)
+{
+	char err[BOOTINFO_ERR_MAX];
+
+	if (opt->virtio_console && !virtio_console_create(vm, stdin_fd, vm->console_out_fd))
+		return PVMM_STATUS_HOST;
+	if (opt->rng && !virtio_rng_create(vm))
+		return PVMM_STATUS_HOST;
+	/* A disk that cannot be opened is a command-line mistake. */
+	for (unsigned i = 0; i < opt->disk_count; i++)
+		if (!virtio_blk_create(vm, opt->disks[i].path, opt->disks[i].readonly))
+			return PVMM_STATUS_USAGE;
+	if (bootinfo_set_devices(&vm->mem, vm->devices, vm->device_count, err)) {
+		log_error("%s", err);
+		return PVMM_STATUS_HOST;
+	}
+	return 0;
+}
+
+/* Stop the I/O thread first, so no handler runs while devices go away. */
+static void remove_devices(struct vm *vm)
+{
+	iothread_destroy(vm->iothread);
+	vm->iothread = NULL;
+	for (unsigned i = 0; i < vm->virtio_count; i++)
+		virtio_destroy(vm->virtio[i]);
+	vm->virtio_count = 0;
+}
+
 static int run_command(int argc, char **argv)
 {
 	struct options opt = { 0 };
@@ -226,16 +350,35 @@ static int run_command(int argc, char **argv)
 	int status;
 
 	vm.stats.start_ns = stats_now_ns();
-	if (parse_options(argc, argv, &opt))
+	for (unsigned i = 0; i < PVMM_MAX_DEVICES; i++)
+		vm.ready_fd[i] = -1;
+	if (parse_options(argc, argv, &opt)) {
+		free_options(&opt);
 		return PVMM_STATUS_USAGE;
+	}
 	if (fcntl(0, F_GETFD) < 0)
 		vm.console_in_fd = -1;
+	int stdin_fd = vm.console_in_fd;
+	/* stdin has one reader: with a virtio console the para console's
+	 * input reads as ended. */
+	if (opt.virtio_console)
+		vm.console_in_fd = -1;
 	vm.device_count = BOOTINFO_DEVICE_COUNT;
+	vm.devices[0] = (struct pvmm_device_info){ .type = PVMM_DEV_CONSOLE, .irq = PVMM_NO_IRQ };
+	/* Only a VM with devices pays for the irqchip and the I/O thread. */
+	vm.irq.wanted = virtio_devices(&opt) > 0;
 
 	status = prepare_guest(&vm, &opt, &entry);
 	if (status)
 		goto out;
-	if (kvm_create(&vm) || cpu_boot(&vm, entry)) {
+	if (kvm_create(&vm)) {
+		status = PVMM_STATUS_HOST;
+		goto out;
+	}
+	status = add_devices(&vm, &opt, stdin_fd);
+	if (status)
+		goto out;
+	if (cpu_boot(&vm, entry) || irq_setup(&vm)) {
 		status = PVMM_STATUS_HOST;
 		goto out;
 	}
@@ -244,13 +387,27 @@ static int run_command(int argc, char **argv)
 		status = PVMM_STATUS_HOST;
 		goto out;
 	}
+	if (vm.iothread && iothread_start(vm.iothread)) {
+		status = PVMM_STATUS_HOST;
+		goto out;
+	}
 	vm.mono_base_ns = stats_now_ns();
 	status = vcpu_run(&vm);
-	if (opt.stats)
+	/* Device work ends with the vCPU; once the thread is joined the
+	 * counters are final. */
+	iothread_destroy(vm.iothread);
+	vm.iothread = NULL;
+	if (opt.stats) {
 		stats_print(&vm.stats, stderr);
+		for (unsigned i = 0; i < vm.virtio_count; i++)
+			if (vm.virtio[i])
+				virtio_stats_print(vm.virtio[i], stderr);
+	}
 out:
+	remove_devices(&vm);
 	kvm_destroy(&vm);
 	guest_mem_free(&vm.mem);
+	free_options(&opt);
 	return status;
 }
 

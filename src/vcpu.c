@@ -10,6 +10,7 @@
 #include "log.h"
 #include "report.h"
 #include "status.h"
+#include "virtio/mmio.h"
 
 /* A stop asked for by a signal: 0, or the exit status to stop with. The
  * handler also sets immediate_exit so a KVM_RUN about to start returns. */
@@ -95,6 +96,9 @@ static void handle_exit(struct vm *vm)
 		handle_io(vm);
 		break;
 	case KVM_EXIT_MMIO:
+		if (virtio_mmio_access(vm, run->mmio.phys_addr, run->mmio.data,
+				       run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : 0, run->mmio.is_write))
+			break;
 		log_error("guest %s %u bytes at %#llx, which is neither RAM nor a device; stopping the VM",
 			  run->mmio.is_write ? "wrote" : "read", run->mmio.len,
 			  (unsigned long long)run->mmio.phys_addr);

@@ -1,6 +1,6 @@
 /*
- * One virtual machine: its KVM handles, its RAM, its console, its counters,
- * and why it stopped. Single vCPU; the run loop is in vcpu.c.
+ * One virtual machine: its KVM handles, its RAM, its console, its devices,
+ * its counters, and why it stopped. Single vCPU; the run loop is in vcpu.c.
  */
 #ifndef PVMM_VM_H
 #define PVMM_VM_H
@@ -11,8 +11,20 @@
 
 #include <linux/kvm.h>
 
+#include <pvmm/para.h>
+
 #include "guest_mem.h"
 #include "stats.h"
+
+struct iothread;
+struct virtio_dev;
+
+/* Interrupt controller state (irq.c). */
+struct vm_irq {
+	bool wanted;            /* the VM has interrupting devices: kvm_create() makes the irqchip */
+	bool chip;              /* KVM_CREATE_IRQCHIP done */
+	uint32_t pins;          /* bit p: IOAPIC pin p handed to a device */
+};
 
 struct vm {
 	int kvm_fd, vm_fd, vcpu_fd;
@@ -25,7 +37,20 @@ struct vm {
 	bool console_in_eof;
 
 	uint64_t mono_base_ns;   /* host CLOCK_MONOTONIC at VM start = guest 0 */
-	uint32_t device_count;   /* entries in the boot info device list */
+
+	/* The boot info device list; index i is bit i of PVMM_CALL_POLL.
+	 * Entry 0 is always the para console. ready_fd[i] is an eventfd the
+	 * device writes whenever it interrupts (-1: none; only entries of
+	 * type PVMM_DEV_VIRTIO_MMIO have one); POLL waits on and consumes it. */
+	uint32_t device_count;
+	struct pvmm_device_info devices[PVMM_MAX_DEVICES];
+	int ready_fd[PVMM_MAX_DEVICES];
+
+	/* Virtio devices in creation order (virtio-mmio slot n = virtio[n]). */
+	struct virtio_dev *virtio[PVMM_MAX_DEVICES];
+	unsigned virtio_count;
+	struct iothread *iothread;  /* created with the first device; NULL without */
+	struct vm_irq irq;
 
 	struct vm_stats stats;
 

@@ -40,7 +40,7 @@
 /* ABI version: a guest must refuse to run if MAJOR differs from the
  * monitor's (boot info `version`); MINOR only adds calls and fields. */
 #define PVMM_PARA_VERSION_MAJOR 1
-#define PVMM_PARA_VERSION_MINOR 0
+#define PVMM_PARA_VERSION_MINOR 1
 #define PVMM_PARA_VERSION ((PVMM_PARA_VERSION_MAJOR << 16) | PVMM_PARA_VERSION_MINOR)
 #define PVMM_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 
@@ -174,7 +174,21 @@ struct pvmm_random_args {
 
 enum pvmm_device_type {
 	PVMM_DEV_CONSOLE = 1,     /* the para-API console; ready = input available (or end of input) */
+	PVMM_DEV_VIRTIO_MMIO = 2, /* (1.1) a virtio-mmio version 2 device; ready = it raised an interrupt */
 };
+
+/* (1.1) Interrupts. The monitor creates the in-kernel irqchip only when
+ * the VM has interrupting devices, and programs it before boot: the 8259
+ * PICs fully masked, the local APIC enabled (spurious vector 0xff), and
+ * IOAPIC pin n routed, edge-triggered and unmasked, to vector
+ * PVMM_IRQ_VECTOR_BASE + n on the boot vCPU. A device's `irq` in the boot
+ * info is its IOAPIC pin. The guest takes interrupts by loading IDT gates
+ * for those vectors and setting RFLAGS.IF, and ends each with a write of 0
+ * to the local APIC's EOI register. A guest that prefers polling leaves
+ * IF clear and waits for devices with PVMM_CALL_POLL instead. */
+#define PVMM_IRQ_VECTOR_BASE 32
+#define PVMM_LAPIC_BASE 0xfee00000u
+#define PVMM_LAPIC_EOI  0xb0u
 
 struct pvmm_device_info {
 	uint32_t type;      /* enum pvmm_device_type */

@@ -232,6 +232,48 @@ static void test_image_filling_ram_is_refused(void **state)
 	assert_int_equal(boot_info(mem)->magic, 0);
 }
 
+static void test_set_devices_replaces_the_list(void **state)
+{
+	struct guest_mem *mem = *state;
+	char *argv[] = { "g", NULL };
+	char err[BOOTINFO_ERR_MAX];
+	static const struct pvmm_device_info none;
+	const struct pvmm_device_info devs[3] = {
+		{ .type = PVMM_DEV_CONSOLE, .irq = PVMM_NO_IRQ },
+		{ .type = PVMM_DEV_VIRTIO_MMIO, .irq = 16, .mmio_base = 0xd0000000, .mmio_size = 0x1000 },
+		{ .type = PVMM_DEV_VIRTIO_MMIO, .irq = 17, .mmio_base = 0xd0001000, .mmio_size = 0x1000 },
+	};
+
+	assert_int_equal(bootinfo_write(mem, 0x200000, 1, argv, err), 0);
+	assert_int_equal(bootinfo_set_devices(mem, devs, 3, err), 0);
+	const struct pvmm_boot_info *bi = boot_info(mem);
+	assert_int_equal(bi->device_count, 3);
+	assert_memory_equal(bi->devices, devs, sizeof(devs));
+	for (unsigned i = 3; i < PVMM_MAX_DEVICES; i++)
+		assert_memory_equal(&bi->devices[i], &none, sizeof(none));
+	assert_int_equal(bi->argc, 1); /* the rest is untouched */
+	/* A shorter list clears the old entries. */
+	assert_int_equal(bootinfo_set_devices(mem, devs, 1, err), 0);
+	assert_int_equal(bi->device_count, 1);
+	assert_memory_equal(&bi->devices[1], &none, sizeof(none));
+}
+
+static void test_set_devices_checks_count(void **state)
+{
+	struct guest_mem *mem = *state;
+	char *argv[] = { "g", NULL };
+	char err[BOOTINFO_ERR_MAX];
+	struct pvmm_device_info devs[PVMM_MAX_DEVICES + 1] = { { .type = PVMM_DEV_CONSOLE } };
+
+	/* Before bootinfo_write there is nothing to add to. */
+	expect_error(bootinfo_set_devices(mem, devs, 1, err), err, "no boot info");
+	assert_int_equal(bootinfo_write(mem, 0x200000, 1, argv, err), 0);
+	expect_error(bootinfo_set_devices(mem, devs, 0, err), err, "1 to 16");
+	expect_error(bootinfo_set_devices(mem, devs, PVMM_MAX_DEVICES + 1, err), err, "1 to 16");
+	assert_int_equal(bootinfo_set_devices(mem, devs, PVMM_MAX_DEVICES, err), 0);
+	assert_int_equal(boot_info(mem)->device_count, PVMM_MAX_DEVICES);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_ram, teardown_ram)
@@ -247,6 +289,8 @@ int main(void)
 		T(test_args_one_byte_too_long),
 		T(test_many_args_too_long),
 		T(test_image_filling_ram_is_refused),
+		T(test_set_devices_replaces_the_list),
+		T(test_set_devices_checks_count),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

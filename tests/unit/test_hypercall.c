@@ -19,8 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <pthread.h>
 
 #include <cmocka.h>
 
@@ -600,6 +603,106 @@ static void test_poll_without_interest_waits_until_deadline(void **state)
 	assert_true(hypercall_guest_now(&f->vm) >= deadline);
 }
 
+/* Give the fixture a virtio device at index 1 whose ready eventfd the
+ * test controls (the transport writes it when the device interrupts). */
+static int add_virtio_device(struct fixture *f)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(fd >= 0);
+	f->vm.devices[1] = (struct pvmm_device_info){ .type = PVMM_DEV_VIRTIO_MMIO, .irq = 16 };
+	f->vm.ready_fd[1] = fd;
+	f->vm.device_count = 2;
+	return fd;
+}
+
+static void signal_eventfd(int fd)
+{
+	uint64_t one = 1;
+	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+}
+
+static void test_poll_virtio_device_ready_is_consumed(void **state)
+{
+	struct fixture *f = *state;
+	int fd = add_virtio_device(f);
+	uint64_t ready;
+
+	assert_int_equal(poll_call(f, 0, 2, &ready), 0);
+	signal_eventfd(fd);
+	signal_eventfd(fd); /* two interrupts, one readiness */
+	assert_int_equal(poll_call(f, hypercall_guest_now(&f->vm) + 60 * 1000000000ull, 2, &ready), 1);
+	assert_int_equal(ready, 2);
+	assert_int_equal(poll_call(f, 0, 2, &ready), 0);
+	assert_int_equal(ready, 0);
+	close(fd);
+}
+
+static void test_poll_virtio_device_not_in_interest_stays_ready(void **state)
+{
+	struct fixture *f = *state;
+	int fd = add_virtio_device(f);
+	uint64_t ready;
+
+	signal_eventfd(fd);
+	feed_input(f, "x");
+	assert_int_equal(poll_call(f, 0, 1, &ready), 1); /* console only */
+	assert_int_equal(ready, 1);
+	assert_int_equal(poll_call(f, 0, 3, &ready), 2); /* both */
+	assert_int_equal(ready, 3);
+	assert_int_equal(poll_call(f, 0, 2, &ready), 0);
+	close(fd);
+}
+
+static void test_poll_device_zero_is_always_the_console(void **state)
+{
+	/* A ready fd for entry 0 or for an entry that is not a virtio
+	 * device is never used. */
+	struct fixture *f = *state;
+	int fd = add_virtio_device(f);
+	uint64_t ready;
+
+	f->vm.ready_fd[0] = fd;
+	f->vm.devices[1].type = PVMM_DEV_CONSOLE;
+	signal_eventfd(fd);
+	assert_int_equal(poll_call(f, 0, 3, &ready), 0);
+	uint64_t count;
+	assert_int_equal(read(fd, &count, sizeof(count)), sizeof(count)); /* still unconsumed */
+	f->vm.ready_fd[0] = 0;
+	close(fd);
+}
+
+struct delayed_signal {
+	int fd;
+	unsigned delay_ms;
+};
+
+static void *signal_later(void *arg)
+{
+	struct delayed_signal *d = arg;
+	uint64_t one = 1;
+	usleep(d->delay_ms * 1000);
+	if (write(d->fd, &one, sizeof(one)) != sizeof(one))
+		abort();
+	return NULL;
+}
+
+static void test_poll_wakes_on_device_interrupt(void **state)
+{
+	struct fixture *f = *state;
+	int fd = add_virtio_device(f);
+	struct delayed_signal d = { .fd = fd, .delay_ms = 30 };
+	pthread_t thread;
+	uint64_t ready;
+
+	uint64_t start = hypercall_guest_now(&f->vm);
+	assert_int_equal(pthread_create(&thread, NULL, signal_later, &d), 0);
+	assert_int_equal(poll_call(f, start + 60 * 1000000000ull, 3, &ready), 1);
+	assert_int_equal(ready, 2);
+	assert_true(hypercall_guest_now(&f->vm) - start >= 20 * 1000000ull);
+	pthread_join(thread, NULL);
+	close(fd);
+}
+
 /* ---- random ------------------------------------------------------------------ */
 
 static void test_random_fills_buffer(void **state)
@@ -787,6 +890,10 @@ int main(void)
 		T(test_poll_unknown_device_is_einval),
 		T(test_poll_waits_until_deadline),
 		T(test_poll_without_interest_waits_until_deadline),
+		T(test_poll_virtio_device_ready_is_consumed),
+		T(test_poll_virtio_device_not_in_interest_stays_ready),
+		T(test_poll_device_zero_is_always_the_console),
+		T(test_poll_wakes_on_device_interrupt),
 		T(test_random_fills_buffer),
 		T(test_random_max_len_is_accepted),
 		T(test_random_too_long_is_einval),

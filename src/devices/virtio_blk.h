@@ -1,0 +1,48 @@
+/*
+ * virtio-blk (virtio 1.2, section 5.2): a raw disk image as a virtio block
+ * device with one request queue, served asynchronously by blk_backend
+ * (io_uring). docs/virtio-blk.md has the features, the request checks and
+ * the durability guarantees.
+ */
+#ifndef PVMM_VIRTIO_BLK_H
+#define PVMM_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+struct virtio_dev;
+struct virtio_ops;
+struct virtio_blk;
+
+#define VIRTIO_BLK_QUEUE_MAX 256      /* queue size offered; also the most requests in flight */
+#define VIRTIO_BLK_SEG_MAX 128        /* data segments per request (chain minus header, status) */
+#define VIRTIO_BLK_DWZ_SEG_MAX 16     /* segments per discard / write-zeroes request */
+#define VIRTIO_BLK_DWZ_SECTORS_MAX (1u << 22) /* sectors per such segment (2 GiB) */
+
+/* Open the image at `path` (read-only if `readonly`) and put a virtio-blk
+ * device for it on the VM's virtio-mmio transport, its completions watched
+ * by the VM's I/O thread. Returns NULL after one log_error line (missing
+ * or unusable image, size not a multiple of 512, image locked by another
+ * VM, no transport slot). Call before the VM boots. */
+struct virtio_dev *virtio_blk_create(struct vm *vm, const char *path, bool readonly);
+
+/* ---- Below: the same device without a transport, for unit tests. ---- */
+
+/* The device state for `path`; NULL after a log_error line. */
+struct virtio_blk *virtio_blk_open(const char *path, bool readonly);
+/* Wait for in-flight requests, then free. NULL is fine. */
+void virtio_blk_close(struct virtio_blk *blk);
+/* The ops to put in a struct virtio_dev whose priv is `blk`. */
+const struct virtio_ops *virtio_blk_ops(const struct virtio_blk *blk);
+/* The backend's completion eventfd, and the I/O-thread handler for it
+ * (opaque: the struct virtio_dev). */
+int virtio_blk_event_fd(const struct virtio_blk *blk);
+void virtio_blk_io_event(void *opaque, uint32_t events);
+/* Test hook: wait up to `timeout_ms` for the completion eventfd, then run
+ * the handler as the I/O thread would. Returns 1 if it ran, 0 on timeout. */
+int virtio_blk_wait_io(struct virtio_dev *dev, int timeout_ms);
+/* Requests taken from the queue whose answer is not yet pushed. */
+unsigned virtio_blk_inflight(const struct virtio_blk *blk);
+
+#endif

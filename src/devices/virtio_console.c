@@ -1,0 +1,295 @@
+/*
+ * virtio-console without MULTIPORT: receiveq 0 carries input to the guest,
+ * transmitq 1 output from it. EMERG_WRITE lets an early guest print a byte
+ * with one config write, before any queue exists.
+ *
+ * Input. The I/O thread watches in_fd only while the guest has a receive
+ * buffer waiting and the device has no input of its own pending, so
+ * nothing is read from stdin before the guest can take it and an idle
+ * console costs no wake-ups. One popped buffer waits in the device
+ * (`held`) until input arrives. Input is read in chunks of up to 4 KiB
+ * into `pending` and handed out over as many buffers as it takes. At end
+ * of input the guest gets one used buffer of length 0 (Linux's console
+ * driver turns that into a read() of 0, i.e. EOF), then nothing more.
+ *
+ * Output is written to out_fd on the I/O thread. A terminal that stops
+ * reading stalls the I/O thread as it would stall a serial line; at
+ * monitor exit iothread_destroy() interrupts the write and the rest of
+ * that output is dropped.
+ */
+#include "devices/virtio_console.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <linux/virtio_console.h>
+#include <linux/virtio_ids.h>
+
+#include "iothread.h"
+#include "log.h"
+#include "virtio/mmio.h"
+#include "vm.h"
+
+enum { RX = 0, TX = 1 };
+
+struct console {
+	struct virtio_dev *dev;
+	int in_fd, out_fd;
+	bool watching;          /* in_fd is on the I/O thread's list */
+	bool in_eof;            /* in_fd reached its end (or there is none) */
+	bool eof_sent;          /* the zero-length buffer went to this driver */
+	bool out_warned;
+	bool held;              /* `elem` is a receive buffer taken from the ring */
+	struct virtq_elem elem;
+	size_t pending_off, pending_len;
+	uint8_t pending[4096];
+};
+
+/* ---- input ------------------------------------------------------------ */
+
+static void on_input(void *opaque, uint32_t events);
+
+static void set_watch(struct console *c, bool want)
+{
+	struct iothread *io = c->dev->vm->iothread;
+
+	if (want == c->watching)
+		return;
+	if (!want) {
+		iothread_unwatch(io, c->in_fd);
+		c->watching = false;
+		return;
+	}
+	int ret = iothread_watch(io, c->in_fd, EPOLLIN, on_input, c);
+	if (ret == 0) {
+		c->watching = true;
+		return;
+	}
+	/* Cannot happen for files poll() calls ready (those are read at
+	 * once); anything else: give the guest end of input, not a hang. */
+	log_warn("%s: cannot wait for input: %s; input ends here", c->dev->ops->name, strerror(-ret));
+	c->in_eof = true;
+}
+
+/* Read the next chunk of input if some is there now (never blocks). */
+static void read_input(struct console *c)
+{
+	if (c->pending_len || c->in_eof)
+		return;
+	struct pollfd p = { .fd = c->in_fd, .events = POLLIN };
+	if (poll(&p, 1, 0) <= 0)
+		return;
+	ssize_t n = read(c->in_fd, c->pending, sizeof(c->pending));
+	if (n > 0) {
+		c->pending_off = 0;
+		c->pending_len = (size_t)n;
+	} else if (n == 0) {
+		c->in_eof = true;
+	} else if (errno != EINTR && errno != EAGAIN) {
+		log_warn("%s: reading input failed: %s; input ends here", c->dev->ops->name, strerror(errno));
+		c->in_eof = true;
+	}
+}
+
+/* Move input into receive buffers until one or the other runs out. */
+static void rx_pump(struct console *c)
+{
+	struct virtio_dev *dev = c->dev;
+	struct virtq *vq = &dev->queues[RX];
+	bool used = false;
+
+	if (!virtio_queue_live(dev, RX)) {
+		c->held = false; /* a buffer of rings that are gone */
+		set_watch(c, false);
+		return;
+	}
+	for (;;) {
+		if (!c->held) {
+			enum virtq_pop_result r = virtq_pop(vq, &c->elem);
+			if (r == VIRTQ_EMPTY)
+				break;
+			if (r == VIRTQ_BROKEN) {
+				virtio_queue_broken(dev, RX);
+				set_watch(c, false);
+				return;
+			}
+			c->held = true;
+		}
+		read_input(c);
+		uint32_t len;
+		if (c->pending_len) {
+			len = (uint32_t)virtq_write_in(&c->elem, 0, c->pending + c->pending_off, c->pending_len);
+			if (len == 0)
+				dev->stats.errors++; /* a receive buffer with no writable space */
+			c->pending_off += len;
+			c->pending_len -= len;
+		} else if (c->in_eof && !c->eof_sent) {
+			len = 0;
+			c->eof_sent = true;
+		} else {
+			break; /* keep the buffer until input comes */
+		}
+		virtq_push(vq, c->elem.head, len);
+		c->held = false;
+		dev->stats.requests++;
+		used = true;
+	}
+	if (used)
+		virtio_notify_used(dev, RX);
+	set_watch(c, c->held && !c->pending_len && !c->in_eof);
+}
+
+static void on_input(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+
+	(void)events;
+	pthread_mutex_lock(&c->dev->lock);
+	rx_pump(c);
+	pthread_mutex_unlock(&c->dev->lock);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static void write_out(struct console *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = write(c->out_fd, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			/* Non-blocking out_fd: wait for room. EINTR here or in
+			 * write() means iothread_destroy() wants us to stop. */
+			if (errno == EAGAIN) {
+				struct pollfd pfd = { .fd = c->out_fd, .events = POLLOUT };
+				poll(&pfd, 1, -1);
+			}
+			if (iothread_stopping(c->dev->vm->iothread))
+				return;
+			continue;
+		}
+		if (!c->out_warned) {
+			c->out_warned = true;
+			log_warn("%s: writing output failed: %s; output is dropped", c->dev->ops->name,
+				 n < 0 ? strerror(errno) : "nothing written");
+		}
+		return;
+	}
+}
+
+static void tx_drain(struct console *c)
+{
+	struct virtio_dev *dev = c->dev;
+	struct virtq *vq = &dev->queues[TX];
+	struct virtq_elem elem;
+	bool used = false;
+
+	for (;;) {
+		enum virtq_pop_result r = virtq_pop(vq, &elem);
+		if (r == VIRTQ_EMPTY)
+			break;
+		if (r == VIRTQ_BROKEN) {
+			virtio_queue_broken(dev, TX);
+			return;
+		}
+		for (unsigned i = 0; i < elem.out_num; i++)
+			write_out(c, elem.iov[i].iov_base, elem.iov[i].iov_len);
+		virtq_push(vq, elem.head, 0); /* nothing written into the buffer */
+		dev->stats.requests++;
+		used = true;
+	}
+	if (used)
+		virtio_notify_used(dev, TX);
+}
+
+/* ---- ops -------------------------------------------------------------- */
+
+static void console_notify(struct virtio_dev *dev, unsigned q)
+{
+	struct console *c = dev->priv;
+	if (q == RX)
+		rx_pump(c);
+	else
+		tx_drain(c);
+}
+
+static void console_config_read(struct virtio_dev *dev, uint32_t offset, void *data, unsigned len)
+{
+	/* No SIZE, no MULTIPORT: all fields read as 0. */
+	struct virtio_console_config cfg = { 0 };
+	(void)dev;
+	memcpy(data, (const uint8_t *)&cfg + offset, len);
+}
+
+static void console_config_write(struct virtio_dev *dev, uint32_t offset, const void *data, unsigned len)
+{
+	struct console *c = dev->priv;
+	uint32_t ch;
+
+	if (offset != offsetof(struct virtio_console_config, emerg_wr) || len != sizeof(ch))
+		return; /* the other fields are read-only */
+	memcpy(&ch, data, sizeof(ch));
+	uint8_t byte = (uint8_t)ch;
+	/* On the vCPU thread: one attempt, never a wait. */
+	if (write(c->out_fd, &byte, 1) < 0) {
+		/* an emergency byte that cannot be written is lost */
+	}
+}
+
+static void console_reset(struct virtio_dev *dev)
+{
+	struct console *c = dev->priv;
+
+	/* Input already read stays pending for the next driver; the held
+	 * buffer belonged to the old rings. */
+	c->held = false;
+	c->eof_sent = false;
+	set_watch(c, false);
+}
+
+static void console_destroy(struct virtio_dev *dev)
+{
+	free(dev->priv);
+}
+
+static const struct virtio_ops console_ops = {
+	.name = "virtio-console",
+	.device_id = VIRTIO_ID_CONSOLE,
+	.features = 1ull << VIRTIO_CONSOLE_F_EMERG_WRITE,
+	.num_queues = 2,
+	.queue_max = 256,
+	.config_size = sizeof(struct virtio_console_config),
+	.config_read = console_config_read,
+	.config_write = console_config_write,
+	.queue_notify = console_notify,
+	.reset = console_reset,
+	.destroy = console_destroy,
+};
+
+struct virtio_dev *virtio_console_create(struct vm *vm, int in_fd, int out_fd)
+{
+	struct console *c = calloc(1, sizeof(*c));
+	if (!c) {
+		log_error("out of memory adding a virtio console");
+		return NULL;
+	}
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->in_eof = in_fd < 0;
+	c->dev = virtio_mmio_create(vm, &console_ops, c);
+	if (!c->dev) {
+		free(c);
+		return NULL;
+	}
+	return c->dev;
+}

@@ -1,0 +1,44 @@
+/*
+ * The I/O thread: one epoll loop per VM that serves device work (queue
+ * kicks via ioeventfd, io_uring completions, console input) so the vCPU
+ * thread never does device I/O.
+ */
+#ifndef PVMM_IOTHREAD_H
+#define PVMM_IOTHREAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct iothread;
+
+/* Called on the I/O thread with the epoll events that fired. */
+typedef void (*io_handler_fn)(void *opaque, uint32_t events);
+
+/* Create the loop (not yet running). Returns NULL with a message. */
+struct iothread *iothread_create(void);
+
+/* Watch `fd` for `events` (EPOLLIN...); may be called before or after
+ * iothread_start(), from any thread. Returns 0 or -errno (-EPERM: the fd
+ * cannot be polled, e.g. a regular file). Level-triggered: a handler must
+ * consume what woke it, or unwatch. */
+int iothread_watch(struct iothread *t, int fd, uint32_t events, io_handler_fn fn, void *opaque);
+/* Stop watching `fd`; never blocks (callers hold device locks that the
+ * handlers take). From a handler on the I/O thread it takes effect at once.
+ * From another thread, a call of the fd's handler may already be under
+ * way: handlers must tolerate that one late call, and `opaque` must stay
+ * valid until iothread_destroy(). Safe on NULL (returns 0). */
+int iothread_unwatch(struct iothread *t, int fd);
+
+/* Start the thread. It runs with every signal blocked except SIGUSR1,
+ * which iothread_destroy() uses to interrupt a handler stuck in a blocking
+ * write (say, to a terminal that stopped reading). */
+int iothread_start(struct iothread *t);
+
+/* True once iothread_destroy() began: a handler whose blocking call failed
+ * with EINTR should give up rather than retry. Safe on NULL (true). */
+bool iothread_stopping(const struct iothread *t);
+
+/* Stop the loop, join the thread, free it. Safe on NULL. */
+void iothread_destroy(struct iothread *t);
+
+#endif

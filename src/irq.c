@@ -1,0 +1,145 @@
+/*
+ * The in-kernel irqchip, programmed before the guest's first instruction
+ * the way include/pvmm/para.h (1.1) promises: both 8259s masked, the local
+ * APIC software-enabled, and each device pin routed by the IOAPIC,
+ * edge-triggered, to vector PVMM_IRQ_VECTOR_BASE + pin on APIC 0. Devices
+ * raise their pin through an irqfd, so an interrupt never passes through
+ * the vCPU thread.
+ */
+#include "irq.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <pvmm/para.h>
+
+#include "log.h"
+
+#define LAPIC_REG_TPR  0x80
+#define LAPIC_REG_SPIV 0xf0
+#define LAPIC_REG_LVT0 0x350
+#define LAPIC_SPIV_ENABLE 0x100u
+#define LAPIC_SPURIOUS_VECTOR 0xffu
+#define LAPIC_LVT_MASKED 0x10000u
+#define IOAPIC_PINS 24
+
+_Static_assert(IRQ_LAST_DEVICE_PIN < IOAPIC_PINS, "device pins must exist on the IOAPIC");
+_Static_assert(PVMM_IRQ_VECTOR_BASE + IRQ_LAST_DEVICE_PIN < LAPIC_SPURIOUS_VECTOR,
+	       "device vectors must stay below the spurious vector");
+
+int irq_create_chip(struct vm *vm)
+{
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_error("cannot create the in-kernel interrupt controller (KVM_CREATE_IRQCHIP): %s", strerror(errno));
+		return -1;
+	}
+	vm->irq.chip = true;
+	return 0;
+}
+
+static int mask_pic(struct vm *vm, uint32_t chip_id)
+{
+	struct kvm_irqchip chip = { .chip_id = chip_id };
+	if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chip) < 0)
+		return -1;
+	chip.chip.pic.imr = 0xff;
+	return ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &chip);
+}
+
+static int route_ioapic(struct vm *vm)
+{
+	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_IOAPIC };
+	if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chip) < 0)
+		return -1;
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
+		if (!(vm->irq.pins & (1u << pin)))
+			continue; /* unused pins keep KVM's reset state: masked */
+		chip.chip.ioapic.redirtbl[pin].bits = 0;
+		chip.chip.ioapic.redirtbl[pin].fields.vector = (uint8_t)(PVMM_IRQ_VECTOR_BASE + pin);
+		chip.chip.ioapic.redirtbl[pin].fields.delivery_mode = 0; /* fixed */
+		chip.chip.ioapic.redirtbl[pin].fields.dest_mode = 0;     /* physical */
+		chip.chip.ioapic.redirtbl[pin].fields.trig_mode = 0;     /* edge */
+		chip.chip.ioapic.redirtbl[pin].fields.mask = 0;
+		chip.chip.ioapic.redirtbl[pin].fields.dest_id = 0;       /* APIC 0: the boot vCPU */
+	}
+	return ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &chip);
+}
+
+static void lapic_set(struct kvm_lapic_state *s, unsigned reg, uint32_t value)
+{
+	memcpy(&s->regs[reg], &value, sizeof(value));
+}
+
+static int enable_lapic(struct vm *vm)
+{
+	struct kvm_lapic_state s;
+	if (ioctl(vm->vcpu_fd, KVM_GET_LAPIC, &s) < 0)
+		return -1;
+	lapic_set(&s, LAPIC_REG_SPIV, LAPIC_SPIV_ENABLE | LAPIC_SPURIOUS_VECTOR);
+	lapic_set(&s, LAPIC_REG_TPR, 0);
+	/* The PICs are masked, but say so at the LAPIC too: no ExtINT. */
+	lapic_set(&s, LAPIC_REG_LVT0, LAPIC_LVT_MASKED);
+	return ioctl(vm->vcpu_fd, KVM_SET_LAPIC, &s);
+}
+
+int irq_setup(struct vm *vm)
+{
+	if (!vm->irq.chip)
+		return 0;
+	if (mask_pic(vm, KVM_IRQCHIP_PIC_MASTER) < 0 || mask_pic(vm, KVM_IRQCHIP_PIC_SLAVE) < 0 ||
+	    route_ioapic(vm) < 0 || enable_lapic(vm) < 0) {
+		log_error("cannot program the interrupt controller: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int irq_alloc_pin(struct vm *vm)
+{
+	for (unsigned pin = IRQ_FIRST_DEVICE_PIN; pin <= IRQ_LAST_DEVICE_PIN; pin++) {
+		if (!(vm->irq.pins & (1u << pin))) {
+			vm->irq.pins |= 1u << pin;
+			return (int)pin;
+		}
+	}
+	return -1;
+}
+
+int irq_claim_pin(struct vm *vm, unsigned pin)
+{
+	if (pin >= IOAPIC_PINS || (vm->irq.pins & (1u << pin)))
+		return -1;
+	vm->irq.pins |= 1u << pin;
+	return 0;
+}
+
+int irq_set_level(struct vm *vm, unsigned pin, int level)
+{
+	static bool warned;
+	struct kvm_irq_level line = { .irq = pin, .level = level ? 1u : 0u };
+
+	if (!vm->irq.chip || pin >= IOAPIC_PINS)
+		return -1;
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &line) < 0) {
+		if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+			log_error("cannot set interrupt line %u (KVM_IRQ_LINE): %s", pin, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int irq_attach_eventfd(struct vm *vm, unsigned pin, int eventfd)
+{
+	if (!vm->irq.chip) {
+		log_error("internal error: a device interrupt without an irqchip");
+		return -1;
+	}
+	/* KVM's default routing maps GSI n to IOAPIC pin n for n < 24. */
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)eventfd, .gsi = pin };
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		log_error("cannot connect an interrupt to IOAPIC pin %u (KVM_IRQFD): %s", pin, strerror(errno));
+		return -1;
+	}
+	return 0;
+}

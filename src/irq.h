@@ -1,0 +1,38 @@
+/*
+ * Interrupts: the in-kernel irqchip (8259 PICs, IOAPIC, local APIC),
+ * programmed as include/pvmm/para.h promises, and irqfds that let the I/O
+ * thread raise a device interrupt without a trip through the vCPU thread.
+ */
+#ifndef PVMM_IRQ_H
+#define PVMM_IRQ_H
+
+#include "vm.h"
+
+/* IOAPIC pins handed to devices (the legacy pins below 16 stay free for
+ * the emulated ISA devices: UART 4, IDE 14). */
+#define IRQ_FIRST_DEVICE_PIN 16
+#define IRQ_LAST_DEVICE_PIN 23
+
+/* KVM_CREATE_IRQCHIP; must come before the vCPU is created. */
+int irq_create_chip(struct vm *vm);
+
+/* After the vCPU exists: PICs masked, LAPIC enabled, each allocated pin
+ * routed edge-triggered to PVMM_IRQ_VECTOR_BASE + pin. */
+int irq_setup(struct vm *vm);
+
+/* Allocate a device pin; -1 when all are taken. */
+int irq_alloc_pin(struct vm *vm);
+
+/* Claim a fixed pin (an emulated ISA device's: UART 4, IDE 14) so that
+ * irq_setup() routes it like the others. -1 if out of range or taken. */
+int irq_claim_pin(struct vm *vm, unsigned pin);
+
+/* Drive `pin` to `level` (KVM_IRQ_LINE), for devices that model a wire on
+ * the vCPU or I/O thread rather than an irqfd. Edge-triggered routing
+ * takes the 0 -> 1 transitions. Returns 0 or -1 (logged once). */
+int irq_set_level(struct vm *vm, unsigned pin, int level);
+
+/* Deliver an interrupt on `pin` whenever `eventfd` is written. */
+int irq_attach_eventfd(struct vm *vm, unsigned pin, int eventfd);
+
+#endif

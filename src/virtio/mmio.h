@@ -1,0 +1,47 @@
+/*
+ * virtio-mmio transport, version 2 (virtio 1.2, section 4.2).
+ *
+ * Each device gets a 4 KiB register window at VIRTIO_MMIO_BASE + 4 KiB * n
+ * and an IOAPIC pin, both listed in the boot info. QueueNotify is an
+ * ioeventfd (a kick never leaves the kernel; the I/O thread picks it up);
+ * every other register access is a KVM_EXIT_MMIO handled here on the vCPU
+ * thread; the interrupt is an irqfd (or, for a polling guest, the
+ * device's ready eventfd that PVMM_CALL_POLL waits on).
+ */
+#ifndef PVMM_VIRTIO_MMIO_H
+#define PVMM_VIRTIO_MMIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/virtio.h"
+
+#define VIRTIO_MMIO_BASE 0xd0000000ull
+#define VIRTIO_MMIO_WINDOW 0x1000ull
+#define VIRTIO_MMIO_MAX_DEVICES 8
+
+struct vm;
+
+/* The vendor ID the devices report: "PVMM" as a little-endian word. */
+#define VIRTIO_MMIO_VENDOR 0x4d4d5650u
+
+/* Create a device on the virtio-mmio transport: window, pin, ioeventfds,
+ * irqfd, boot info entry. `priv` becomes dev->priv. Returns the device, or
+ * NULL with a message. Call before the VM boots, after kvm_create() (the
+ * VM needs vm->irq.wanted set so that it has an irqchip). Creates
+ * vm->iothread if there is none yet, so a device's create function can
+ * watch its own fds on it right after this returns. A VM without a KVM fd
+ * (vm_fd < 0: unit tests) gets the device without ioeventfds and irqfd:
+ * QueueNotify writes then reach the I/O thread through the same eventfds,
+ * and an interrupt still sets InterruptStatus and the ready eventfd. */
+struct virtio_dev *virtio_mmio_create(struct vm *vm, const struct virtio_ops *ops, void *priv);
+
+/* A KVM_EXIT_MMIO: if `addr` is in a virtio-mmio window, serve it and
+ * return true. */
+bool virtio_mmio_access(struct vm *vm, uint64_t addr, uint8_t *data, unsigned len, bool is_write);
+
+/* One register access at `offset` in dev's window (what
+ * virtio_mmio_access does once it has found the device); for unit tests. */
+void virtio_mmio_handle(struct virtio_dev *dev, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
+
+#endif
