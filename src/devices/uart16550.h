@@ -1,0 +1,43 @@
+/*
+ * Emulated 16550A UART (COM1: ports 0x3f8-0x3ff, IRQ 4): the fully
+ * virtualized console, for guests with stock serial drivers and for
+ * measuring what a byte costs when every register access traps.
+ * docs/devices.md lists the registers and behaviours implemented.
+ */
+#ifndef PVMM_UART16550_H
+#define PVMM_UART16550_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define UART_COM1_BASE 0x3f8
+#define UART_COM1_IRQ 4
+#define UART_PORTS 8
+#define UART_FIFO_SIZE 16
+
+/* Drives the UART's interrupt line (level: 1 asserted, 0 deasserted). */
+typedef void (*uart_irq_fn)(void *ctx, int level);
+
+struct uart_stats {
+	uint64_t bytes_out, bytes_in, register_accesses;
+};
+
+struct uart;
+
+/* A UART writing transmitted bytes to out_fd. Input arrives through
+ * uart_receive(). Returns NULL on allocation failure. */
+struct uart *uart_create(int out_fd, uart_irq_fn irq, void *irq_ctx);
+void uart_destroy(struct uart *u);
+
+/* One register access (the pio_fn shape); serialised internally. */
+void uart_io(void *opaque, uint16_t offset, bool is_write, uint8_t *data, unsigned size);
+
+/* Offer input bytes; returns how many fitted in the receive FIFO. */
+unsigned uart_receive(struct uart *u, const uint8_t *bytes, unsigned len);
+
+/* Free space in the receive FIFO (the I/O thread reads no more than this). */
+unsigned uart_rx_room(struct uart *u);
+
+struct uart_stats uart_stats(struct uart *u);
+
+#endif
