@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <pvmm/guest.h>
+#include <pvmm/virtio_console.h>
 
 int pvmm_console_device(void)
 {
@@ -48,5 +49,5 @@ int pvmm_console_getc(void)
 
 int getchar(void)
 {
-	return pvmm_console_getc();
+	return vcons_is_stdio() ? vcons_getc() : pvmm_console_getc();
 }

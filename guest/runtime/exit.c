@@ -1,5 +1,6 @@
-/* Ways out: exit, abort, assert, panic. All flush stdout first so output
- * printed before the end is not lost. */
+/* Ways out: exit, abort, assert, panic. All flush stdout first (and wait
+ * for an asynchronous console to take it) so output printed before the
+ * end is not lost. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 
 void exit(int status)
 {
-	stdio_flush();
+	stdio_drain();
 	if (status < 0 || status > PVMM_EXIT_STATUS_MAX)
 		panic("exit(%d): status outside 0..63", status);
 	pvmm_exit((uint64_t)status);
@@ -17,7 +18,7 @@ void exit(int status)
 
 void runtime_abort(const char *msg)
 {
-	stdio_flush();
+	stdio_drain();
 	pvmm_abort(msg, strlen(msg));
 }
 
@@ -31,7 +32,7 @@ static char panic_msg[PVMM_ABORT_MSG_MAX];
 
 void panic(const char *fmt, ...)
 {
-	stdio_flush();
+	stdio_drain();
 	va_list ap;
 	va_start(ap, fmt);
 	int len = vsnprintf(panic_msg, sizeof(panic_msg), fmt, ap);

@@ -74,7 +74,7 @@ void isr_handle_exception(struct isr_frame *frame)
 
 	if (!reporting) {
 		reporting = 1;
-		stdio_flush();
+		stdio_drain();
 	}
 	pvmm_abort_fault(msg, strlen(msg), &fault);
 }

@@ -28,8 +28,19 @@ void para_set_boot_info(const struct pvmm_boot_info *bi);
 /* page.c: hand [start, end) to the page allocator. */
 void page_init(uint64_t start, uint64_t end);
 
-/* stdio.c: write out whatever stdout holds. */
+/* stdio.c: write out whatever stdout holds; stdio_drain also waits until
+ * the console has taken it (the virtio console is asynchronous). */
 void stdio_flush(void);
+void stdio_drain(void);
+
+/* stdio.c: send stdout's bytes to `write` (NULL: the para console);
+ * `drain` (may be NULL) waits until they have left. */
+typedef int64_t (*stdio_sink_fn)(const void *buf, size_t len);
+void stdio_set_sink(stdio_sink_fn write, int (*drain)(void));
+
+/* virtio_console.c: if the monitor lists a virtio console, open it and
+ * route stdio to it (called once, before main). */
+void vcons_stdio_autostart(void);
 
 /* exit.c: flush stdout and abort with a fixed message. */
 __attribute__((noreturn)) void runtime_abort(const char *msg);

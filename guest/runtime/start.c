@@ -29,6 +29,9 @@ void pvmm_start(struct pvmm_boot_info *bi)
 		      PVMM_PARA_VERSION_MAJOR, PVMM_PARA_VERSION_MINOR);
 	para_set_boot_info(bi);
 	page_init(bi->usable_start, bi->usable_end);
+	/* --console virtio: stdio moves to the virtio console (no device
+	 * access unless the monitor lists virtio devices). */
+	vcons_stdio_autostart();
 
 	/* argv[i] points into the monitor's argument area: argc NUL-terminated
 	 * strings back to back in args_len bytes. Each needs at least one

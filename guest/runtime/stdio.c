@@ -1,5 +1,7 @@
 /*
- * stdout/stderr: a static buffer written to the para console.
+ * stdout/stderr: a static buffer written to the console: the para console,
+ * or the virtio console once the runtime has switched to it (see
+ * virtio_console.c; stdio_set_sink).
  *
  * Line buffered: an output call that wrote a newline flushes the buffer at
  * its end, so each printf of a line costs one console-write exit (and a
@@ -24,6 +26,17 @@ FILE *const stderr = &stderr_file;
 
 static char console_buf[2048];
 
+/* Where the bytes go (NULL: the para console) and how to wait until they
+ * have left (NULL: nothing to wait for, the para call is synchronous). */
+static stdio_sink_fn sink;
+static int (*sink_drain)(void);
+
+void stdio_set_sink(stdio_sink_fn write, int (*drain)(void))
+{
+	sink = write;
+	sink_drain = drain;
+}
+
 static void console_full(struct fmt_out *out)
 {
 	const char *p = out->buf;
@@ -31,7 +44,7 @@ static void console_full(struct fmt_out *out)
 	/* pos never exceeds the buffer, far below PVMM_CONSOLE_MAX, so one
 	 * call normally does it; go round on a short write. */
 	while (n) {
-		int64_t ret = pvmm_console_write(p, n);
+		int64_t ret = sink ? sink(p, n) : pvmm_console_write(p, n);
 		if (ret <= 0)
 			break; /* nothing sensible to do: drop it */
 		p += ret;
@@ -50,6 +63,13 @@ void stdio_flush(void)
 {
 	if (console_out.pos)
 		console_full(&console_out);
+}
+
+void stdio_drain(void)
+{
+	stdio_flush();
+	if (sink_drain)
+		sink_drain();
 }
 
 /* End of an output call on f that began when console_out.total was
@@ -139,7 +159,7 @@ int putchar(int c)
 int fflush(FILE *f)
 {
 	(void)f;
-	stdio_flush();
+	stdio_drain();
 	return 0;
 }
 

@@ -97,9 +97,26 @@ void *memset(void *dst, int c, size_t n)
 
 int memcmp(const void *a, const void *b, size_t n)
 {
+	const unsigned char *pa = a, *pb = b;
+	/* Whole qwords first (one iteration per 8 bytes): repe cmpsq stops
+	 * just past the first differing qword, or at the end. If the last
+	 * qword it compared differs, the bytes compare below finds where. */
+	size_t words = n / 8;
+	if (words) {
+		__asm__ volatile("repe cmpsq"
+				 : "+S"(pa), "+D"(pb), "+c"(words)
+				 :
+				 : "memory", "cc");
+		if (LOAD(uint64_t, pa - 8) != LOAD(uint64_t, pb - 8)) {
+			pa -= 8;
+			pb -= 8;
+			n = 8;
+		} else {
+			n %= 8;
+		}
+	}
 	if (n == 0)
 		return 0;
-	const unsigned char *pa = a, *pb = b;
 	/* repe cmpsb stops just past the first difference, or past the end
 	 * when there is none; either way the last pair compared decides. */
 	__asm__ volatile("repe cmpsb"
