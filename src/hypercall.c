@@ -103,12 +103,11 @@ static int64_t clock_read(struct vm *vm, struct pvmm_clock_args *a)
 	}
 }
 
-/* Device i's ready eventfd, if it has one (virtio devices; never 0, the
- * para console). */
+/* Device i's ready eventfd, if it has one (virtio devices and the UART;
+ * never 0, the para console, whose readiness is stdin's). */
 static int device_ready_fd(const struct vm *vm, unsigned i)
 {
-	if (i == 0 || i >= vm->device_count || i >= PVMM_MAX_DEVICES ||
-	    vm->devices[i].type != PVMM_DEV_VIRTIO_MMIO)
+	if (i == 0 || i >= vm->device_count || i >= PVMM_MAX_DEVICES)
 		return -1;
 	return vm->ready_fd[i];
 }

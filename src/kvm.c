@@ -103,3 +103,40 @@ void kvm_destroy(struct vm *vm)
 	vm->run = NULL;
 	vm->vcpu_fd = vm->vm_fd = vm->kvm_fd = -1;
 }
+
+void kvm_read_counters(struct vm *vm)
+{
+	struct kvm_stats_header header;
+	int fd = ioctl(vm->vcpu_fd, KVM_GET_STATS_FD, NULL);
+
+	if (fd < 0)
+		return;
+	if (pread(fd, &header, sizeof(header), 0) != sizeof(header) || header.num_desc > 4096 ||
+	    header.name_size > 256) {
+		close(fd);
+		return;
+	}
+	size_t desc_size = sizeof(struct kvm_stats_desc) + header.name_size;
+	uint8_t *descs = malloc(desc_size * header.num_desc);
+	if (descs && pread(fd, descs, desc_size * header.num_desc, header.desc_offset) ==
+			     (ssize_t)(desc_size * header.num_desc)) {
+		for (uint32_t i = 0; i < header.num_desc; i++) {
+			const struct kvm_stats_desc *d = (const void *)(descs + i * desc_size);
+			uint64_t *slot = NULL, value;
+			if (d->size != 1)
+				continue;
+			if (strncmp(d->name, "exits", header.name_size) == 0)
+				slot = &vm->stats.kvm.exits;
+			else if (strncmp(d->name, "halt_exits", header.name_size) == 0)
+				slot = &vm->stats.kvm.halt_exits;
+			else if (strncmp(d->name, "irq_injections", header.name_size) == 0)
+				slot = &vm->stats.kvm.irq_injections;
+			if (slot && pread(fd, &value, sizeof(value), header.data_offset + d->offset) == sizeof(value)) {
+				*slot = value;
+				vm->stats.kvm.valid = true;
+			}
+		}
+	}
+	free(descs);
+	close(fd);
+}

@@ -13,4 +13,8 @@
 int kvm_create(struct vm *vm);
 void kvm_destroy(struct vm *vm);
 
+/* Fill vm->stats.kvm from the vCPU's binary stats (left invalid if the
+ * kernel has none). For --stats only: not on the start-up path. */
+void kvm_read_counters(struct vm *vm);
+
 #endif

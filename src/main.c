@@ -12,12 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench_compare.h"
 #include "bootinfo.h"
 #include "cpu.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
 #include "devices/virtio_rng.h"
 #include "elf_loader.h"
+#include "emulated.h"
 #include "iothread.h"
 #include "irq.h"
 #include "kvm.h"
@@ -36,7 +38,10 @@ struct options {
 	uint64_t mem_size;
 	double timeout_s;
 	bool stats;
+	const char *stats_json;  /* --stats-json FILE */
 	bool virtio_console;
+	bool uart_console;      /* --console uart: the emulated 16550A owns the console */
+	bool ide;               /* --disk-model ide: disks are emulated IDE, not virtio */
 	bool rng;
 	unsigned disk_count;
 	struct disk_option disks[VIRTIO_MMIO_MAX_DEVICES];
@@ -47,12 +52,13 @@ struct options {
 };
 
 /* Long options without a short form. */
-enum { OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK };
+enum { OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: pvmm run [options] GUEST.elf [guest args...]\n"
+		"       pvmm bench compare [options]   (see pvmm bench compare --help)\n"
 		"       pvmm --help | --version\n"
 		"\n"
 		"Run GUEST.elf, a static x86-64 guest built with guest/pvmm-cc, in a new KVM\n"
@@ -65,13 +71,18 @@ static void usage(FILE *out)
 		"  -s, --stats           on exit, print wall time, VM exits by reason,\n"
 		"                        para-API calls by number and per-device counters\n"
 		"                        to stderr\n"
-		"      --console hypercall|virtio\n"
+		"      --stats-json FILE on exit, write the same figures to FILE as JSON\n"
+		"      --console hypercall|virtio|uart\n"
 		"                        the guest's console: the para-API console only\n"
-		"                        (default), or also a virtio console that owns stdin\n"
+		"                        (default), or also a virtio console, or an emulated\n"
+		"                        16550A UART at 0x3f8; virtio and uart take stdin\n"
 		"      --rng             add a virtio-rng device\n"
 		"      --disk PATH[,readonly]\n"
-		"                        add a virtio-blk disk backed by the raw image PATH\n"
+		"                        add a disk backed by the raw image PATH\n"
 		"                        (repeatable; at most 8 virtio devices in all)\n"
+		"      --disk-model virtio|ide\n"
+		"                        how disks appear: virtio-blk (default), or one\n"
+		"                        emulated IDE disk on the primary channel\n"
 		"  -q, --quiet           print only errors\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the pvmm and para-API versions\n"
@@ -110,7 +121,7 @@ static bool parse_size(const char *text, uint64_t *bytes)
 
 static unsigned virtio_devices(const struct options *opt)
 {
-	return (opt->virtio_console ? 1u : 0u) + (opt->rng ? 1u : 0u) + opt->disk_count;
+	return (opt->virtio_console ? 1u : 0u) + (opt->rng ? 1u : 0u) + (opt->ide ? 0u : opt->disk_count);
 }
 
 /* "PATH" or "PATH,readonly". */
@@ -157,6 +168,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "disk-model", required_argument, NULL, OPT_DISK_MODEL },
+		{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "stats", no_argument, NULL, 's' },
@@ -199,16 +212,22 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case 's': opt->stats = true; break;
 		case OPT_CONSOLE:
-			if (strcmp(optarg, "virtio") == 0) {
-				opt->virtio_console = true;
-			} else if (strcmp(optarg, "hypercall") == 0) {
-				opt->virtio_console = false;
-			} else {
-				log_error("--console '%s': use 'hypercall' or 'virtio'", optarg);
+			opt->virtio_console = strcmp(optarg, "virtio") == 0;
+			opt->uart_console = strcmp(optarg, "uart") == 0;
+			if (!opt->virtio_console && !opt->uart_console && strcmp(optarg, "hypercall") != 0) {
+				log_error("--console '%s': use 'hypercall', 'virtio' or 'uart'", optarg);
+				return -1;
+			}
+			break;
+		case OPT_DISK_MODEL:
+			opt->ide = strcmp(optarg, "ide") == 0;
+			if (!opt->ide && strcmp(optarg, "virtio") != 0) {
+				log_error("--disk-model '%s': use 'virtio' or 'ide'", optarg);
 				return -1;
 			}
 			break;
 		case OPT_RNG: opt->rng = true; break;
+		case OPT_STATS_JSON: opt->stats_json = optarg; break;
 		case OPT_DISK:
 			if (parse_disk(optarg, opt))
 				return -1;
@@ -319,12 +338,16 @@ static int add_devices(struct vm *vm, const struct options *opt, int stdin_fd)
 
 	if (opt->virtio_console && !virtio_console_create(vm, stdin_fd, vm->console_out_fd))
 		return PVMM_STATUS_HOST;
+	if (opt->uart_console && emulated_add_uart(vm, stdin_fd))
+		return PVMM_STATUS_HOST;
 	if (opt->rng && !virtio_rng_create(vm))
 		return PVMM_STATUS_HOST;
 	/* A disk that cannot be opened is a command-line mistake. */
-	for (unsigned i = 0; i < opt->disk_count; i++)
-		if (!virtio_blk_create(vm, opt->disks[i].path, opt->disks[i].readonly))
+	for (unsigned i = 0; i < opt->disk_count; i++) {
+		if (opt->ide ? emulated_add_ide(vm, opt->disks[i].path, opt->disks[i].readonly)
+			     : !virtio_blk_create(vm, opt->disks[i].path, opt->disks[i].readonly))
 			return PVMM_STATUS_USAGE;
+	}
 	if (bootinfo_set_devices(&vm->mem, vm->devices, vm->device_count, err)) {
 		log_error("%s", err);
 		return PVMM_STATUS_HOST;
@@ -340,6 +363,32 @@ static void remove_devices(struct vm *vm)
 	for (unsigned i = 0; i < vm->virtio_count; i++)
 		virtio_destroy(vm->virtio[i]);
 	vm->virtio_count = 0;
+	emulated_destroy(vm);
+}
+
+/* --stats-json: every counter --stats prints, for scripts (pvmm bench compare). */
+static int write_stats_json(struct vm *vm, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		log_error("--stats-json: cannot write '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "{\n");
+	stats_print_json(&vm->stats, f);
+	fprintf(f, ",\n\"devices\": [");
+	for (unsigned i = 0; i < vm->virtio_count; i++) {
+		if (i)
+			fprintf(f, ", ");
+		virtio_stats_print_json(vm->virtio[i], f);
+	}
+	emulated_stats_print_json(vm, f, vm->virtio_count == 0);
+	fprintf(f, "]\n}\n");
+	if (fclose(f)) {
+		log_error("--stats-json: cannot write '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int run_command(int argc, char **argv)
@@ -361,12 +410,12 @@ static int run_command(int argc, char **argv)
 	int stdin_fd = vm.console_in_fd;
 	/* stdin has one reader: with a virtio console the para console's
 	 * input reads as ended. */
-	if (opt.virtio_console)
+	if (opt.virtio_console || opt.uart_console)
 		vm.console_in_fd = -1;
 	vm.device_count = BOOTINFO_DEVICE_COUNT;
 	vm.devices[0] = (struct pvmm_device_info){ .type = PVMM_DEV_CONSOLE, .irq = PVMM_NO_IRQ };
 	/* Only a VM with devices pays for the irqchip and the I/O thread. */
-	vm.irq.wanted = virtio_devices(&opt) > 0;
+	vm.irq.wanted = virtio_devices(&opt) > 0 || opt.uart_console || (opt.ide && opt.disk_count);
 
 	status = prepare_guest(&vm, &opt, &entry);
 	if (status)
@@ -397,11 +446,16 @@ static int run_command(int argc, char **argv)
 	 * counters are final. */
 	iothread_destroy(vm.iothread);
 	vm.iothread = NULL;
+	if (opt.stats || opt.stats_json)
+		kvm_read_counters(&vm);
+	if (opt.stats_json && write_stats_json(&vm, opt.stats_json) && status == 0)
+		status = PVMM_STATUS_HOST;
 	if (opt.stats) {
 		stats_print(&vm.stats, stderr);
 		for (unsigned i = 0; i < vm.virtio_count; i++)
 			if (vm.virtio[i])
 				virtio_stats_print(vm.virtio[i], stderr);
+		emulated_stats_print(&vm, stderr);
 	}
 out:
 	remove_devices(&vm);
@@ -415,6 +469,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return run_command(argc - 1, argv + 1);
+	if (argc >= 3 && strcmp(argv[1], "bench") == 0 && strcmp(argv[2], "compare") == 0)
+		return bench_compare_main(argc - 2, argv + 2);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return 0;

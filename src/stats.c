@@ -83,10 +83,14 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 		ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3,
 		ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3);
 	fprintf(out, "  peak rss         %ld KiB\n", peak_rss_kib());
-	fprintf(out, "  vm exits         %llu\n", (unsigned long long)total);
+	fprintf(out, "  vm exits         %llu to pvmm\n", (unsigned long long)total);
 	for (unsigned i = 0; i < STATS_EXIT_REASONS; i++)
 		if (stats->exits[i])
 			fprintf(out, "    %-16s %llu\n", stats_exit_name(i), (unsigned long long)stats->exits[i]);
+	if (stats->kvm.valid)
+		fprintf(out, "  kvm exits        %llu in all (incl. in-kernel), %llu halts, %llu interrupts injected\n",
+			(unsigned long long)stats->kvm.exits, (unsigned long long)stats->kvm.halt_exits,
+			(unsigned long long)stats->kvm.irq_injections);
 	fprintf(out, "  para-API calls   %llu\n", (unsigned long long)calls);
 	for (unsigned i = 0; i < PVMM_PORT_COUNT; i++)
 		if (stats->calls[i])
@@ -94,5 +98,46 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 	if (stats->stray_io)
 		fprintf(out, "  stray port I/O   %llu\n", (unsigned long long)stats->stray_io);
 	fprintf(out, "  console bytes    %llu out, %llu in\n",
+		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in);
+}
+
+static uint64_t timeval_ns(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull;
+}
+
+void stats_print_json(const struct vm_stats *stats, FILE *out)
+{
+	uint64_t total = 0;
+	struct rusage ru;
+	const char *sep = "";
+
+	for (unsigned i = 0; i < STATS_EXIT_REASONS; i++)
+		total += stats->exits[i];
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(out, "\"wall_ns\": %llu, \"cpu_user_ns\": %llu, \"cpu_sys_ns\": %llu, \"peak_rss_kib\": %ld,\n",
+		(unsigned long long)(stats_now_ns() - stats->start_ns), (unsigned long long)timeval_ns(ru.ru_utime),
+		(unsigned long long)timeval_ns(ru.ru_stime), peak_rss_kib());
+	fprintf(out, "\"exits\": %llu, \"exits_by_reason\": {", (unsigned long long)total);
+	for (unsigned i = 0; i < STATS_EXIT_REASONS; i++)
+		if (stats->exits[i]) {
+			fprintf(out, "%s\"%s\": %llu", sep, stats_exit_name(i), (unsigned long long)stats->exits[i]);
+			sep = ", ";
+		}
+	fprintf(out, "},\n");
+	if (stats->kvm.valid)
+		fprintf(out, "\"kvm_exits\": %llu, \"kvm_halt_exits\": %llu, \"kvm_irq_injections\": %llu,\n",
+			(unsigned long long)stats->kvm.exits, (unsigned long long)stats->kvm.halt_exits,
+			(unsigned long long)stats->kvm.irq_injections);
+	else
+		fprintf(out, "\"kvm_exits\": null, \"kvm_halt_exits\": null, \"kvm_irq_injections\": null,\n");
+	fprintf(out, "\"calls\": {");
+	sep = "";
+	for (unsigned i = 0; i < PVMM_PORT_COUNT; i++)
+		if (stats->calls[i]) {
+			fprintf(out, "%s\"%s\": %llu", sep, stats_call_name(i), (unsigned long long)stats->calls[i]);
+			sep = ", ";
+		}
+	fprintf(out, "},\n\"console_bytes_out\": %llu, \"console_bytes_in\": %llu",
 		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in);
 }

@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/time.h>
 
+#include "emulated.h"
 #include "hypercall.h"
 #include "log.h"
 #include "report.h"
@@ -76,12 +77,17 @@ static void handle_io(struct vm *vm)
 		return;
 	}
 
+	uint64_t bytes = (uint64_t)run->io.size * run->io.count;
+	if (run->io.data_offset + bytes <= vm->run_size &&
+	    emulated_pio(vm, (uint16_t)port, run->io.direction == KVM_EXIT_IO_OUT, data, run->io.size,
+			 run->io.count))
+		return;
+
 	/* No device lives there: reads see a floating bus, writes vanish. */
 	if (vm->stats.stray_io++ < 8)
 		log_warn("guest %s port %#x, which has no device; ignored",
 			 run->io.direction == KVM_EXIT_IO_OUT ? "wrote" : "read", port);
 	if (run->io.direction == KVM_EXIT_IO_IN) {
-		uint64_t bytes = (uint64_t)run->io.size * run->io.count;
 		if (run->io.data_offset + bytes <= vm->run_size)
 			memset(data, 0xff, bytes);
 	}

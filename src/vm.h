@@ -16,6 +16,7 @@
 #include "guest_mem.h"
 #include "stats.h"
 
+struct emulated;
 struct iothread;
 struct virtio_dev;
 
@@ -50,6 +51,7 @@ struct vm {
 	struct virtio_dev *virtio[PVMM_MAX_DEVICES];
 	unsigned virtio_count;
 	struct iothread *iothread;  /* created with the first device; NULL without */
+	struct emulated *emulated;  /* UART and IDE (emulated.c); NULL without */
 	struct vm_irq irq;
 
 	struct vm_stats stats;

@@ -175,6 +175,8 @@ struct pvmm_random_args {
 enum pvmm_device_type {
 	PVMM_DEV_CONSOLE = 1,     /* the para-API console; ready = input available (or end of input) */
 	PVMM_DEV_VIRTIO_MMIO = 2, /* (1.1) a virtio-mmio version 2 device; ready = it raised an interrupt */
+	PVMM_DEV_UART_16550 = 3,  /* (1.1) emulated 16550A UART; window in port space; ready = input arrived */
+	PVMM_DEV_IDE = 4,         /* (1.1) emulated IDE disk (primary channel, device 0); ports; never ready */
 };
 
 /* (1.1) Interrupts. The monitor creates the in-kernel irqchip only when
@@ -193,8 +195,8 @@ enum pvmm_device_type {
 struct pvmm_device_info {
 	uint32_t type;      /* enum pvmm_device_type */
 	uint32_t irq;       /* interrupt line, or PVMM_NO_IRQ */
-	uint64_t mmio_base; /* guest-physical window, 0 if none */
-	uint64_t mmio_size;
+	uint64_t mmio_base; /* guest-physical window, 0 if none; for the emulated */
+	uint64_t mmio_size; /* devices (UART, IDE) the first I/O port and port count */
 };
 #define PVMM_NO_IRQ 0xffffffffu
 

@@ -90,6 +90,15 @@ void virtio_destroy(struct virtio_dev *dev)
 		dev->transport->destroy(dev);
 }
 
+void virtio_stats_print_json(const struct virtio_dev *dev, FILE *out)
+{
+	fprintf(out, "{\"name\": \"%s\", \"index\": %u, \"kicks\": %llu, \"interrupts\": %llu, "
+		"\"requests\": %llu, \"errors\": %llu, \"resets_needed\": %u}",
+		dev->ops->name, dev->index, (unsigned long long)dev->stats.kicks,
+		(unsigned long long)dev->stats.interrupts, (unsigned long long)dev->stats.requests,
+		(unsigned long long)dev->stats.errors, dev->failures);
+}
+
 void virtio_stats_print(const struct virtio_dev *dev, FILE *out)
 {
 	fprintf(out, "  device %-2u %-14s kicks %llu, interrupts %llu, requests %llu, errors %llu", dev->index,

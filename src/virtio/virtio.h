@@ -132,5 +132,7 @@ void virtio_destroy(struct virtio_dev *dev);
 
 /* --stats: one line of counters for the device. */
 void virtio_stats_print(const struct virtio_dev *dev, FILE *out);
+/* The same as one JSON object, for --stats-json. */
+void virtio_stats_print_json(const struct virtio_dev *dev, FILE *out);
 
 #endif

@@ -1,0 +1,423 @@
+/*
+ * `pvmm bench compare`: the same guest workload over the paravirtual and
+ * the emulated path, and what each costs.
+ *
+ * It runs build/bench/guests/compare.elf (one binary for every path: the
+ * runtime picks its console and disk from the boot info) under
+ * `pvmm run --stats-json` once per path, and reads two things back: the
+ * monitor's counters (VM exits, including those KVM handles in-kernel;
+ * wall time; monitor CPU) and the guest's own result line
+ *
+ *     compare WORKLOAD bytes=N ops=N ns=N sum=HEX
+ *
+ * (guest-visible time and a checksum, so that what one disk path wrote
+ * is checked when the other reads it). Results: a table on stdout, JSON
+ * and a gnuplot data file in the output folder.
+ */
+#include "bench_compare.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "status.h"
+
+struct run {
+	const char *workload;   /* console, blk-write, blk-read */
+	const char *path;       /* hypercall, virtio, uart, ide */
+	bool paravirtual;
+	/* results */
+	bool ok;
+	double bytes, ops, guest_ns, exits, wall_ns, cpu_ns;
+	char sum[32];
+};
+
+struct compare {
+	const char *self;       /* the pvmm executable */
+	const char *guest;
+	const char *out_dir;
+	unsigned console_kib, blk_mib;
+	char tmp[32];           /* mkdtemp folder for images, stats and output */
+	struct run runs[8];
+	unsigned nruns;
+};
+
+/* Find "key": NUMBER in a flat JSON text; false if absent or null. */
+static bool json_number(const char *json, const char *key, double *value)
+{
+	char pattern[64];
+	snprintf(pattern, sizeof(pattern), "\"%s\": ", key);
+	const char *at = strstr(json, pattern);
+	if (!at)
+		return false;
+	char *end;
+	*value = strtod(at + strlen(pattern), &end);
+	return end != at + strlen(pattern);
+}
+
+/* Find key=VALUE in the guest's result line. */
+static bool line_field(const char *line, const char *key, char *value, size_t size)
+{
+	char pattern[32];
+	snprintf(pattern, sizeof(pattern), " %s=", key);
+	const char *at = strstr(line, pattern);
+	if (!at)
+		return false;
+	at += strlen(pattern);
+	size_t n = strcspn(at, " \n");
+	if (n >= size)
+		return false;
+	memcpy(value, at, n);
+	value[n] = '\0';
+	return true;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&text, &size);
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, mem);
+	fclose(f);
+	fclose(mem);
+	return text;
+}
+
+/* Run `pvmm run ...` with stdout to `out_path`; returns its exit status. */
+static int run_pvmm(struct compare *c, char *const argv[], const char *out_path, const char *err_path)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (in < 0 || out < 0 || err < 0)
+			_exit(127);
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(err, 2);
+		execv(c->self, argv);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void measure(struct compare *c, struct run *r, const char *image)
+{
+	char stats[PATH_MAX], out[PATH_MAX], err[PATH_MAX], amount[32], disk[PATH_MAX + 16];
+	char *argv[16];
+	unsigned n = 0;
+
+	snprintf(stats, sizeof(stats), "%s/%s-%s.json", c->tmp, r->workload, r->path);
+	snprintf(out, sizeof(out), "%s/%s-%s.out", c->tmp, r->workload, r->path);
+	snprintf(err, sizeof(err), "%s/%s-%s.err", c->tmp, r->workload, r->path);
+	argv[n++] = "pvmm";
+	argv[n++] = "run";
+	argv[n++] = "-q";
+	argv[n++] = "--stats-json";
+	argv[n++] = stats;
+	argv[n++] = "--timeout";
+	argv[n++] = "300";
+	if (strcmp(r->workload, "console") == 0) {
+		argv[n++] = "--console";
+		argv[n++] = (char *)r->path;
+		snprintf(amount, sizeof(amount), "%u", c->console_kib);
+	} else {
+		snprintf(disk, sizeof(disk), "%s", image);
+		argv[n++] = "--disk";
+		argv[n++] = disk;
+		argv[n++] = "--disk-model";
+		argv[n++] = (char *)r->path;
+		snprintf(amount, sizeof(amount), "%u", c->blk_mib);
+	}
+	argv[n++] = (char *)c->guest;
+	argv[n++] = (char *)r->workload;
+	argv[n++] = amount;
+	argv[n] = NULL;
+
+	int status = run_pvmm(c, argv, out, err);
+	char *json = read_file(stats), *text = read_file(out);
+	const char *line = text ? strstr(text, "compare ") : NULL;
+	char field[64];
+	double user = 0, sys = 0;
+
+	r->ok = status == 0 && json && line &&
+		(json_number(json, "kvm_exits", &r->exits) || json_number(json, "exits", &r->exits)) &&
+		json_number(json, "wall_ns", &r->wall_ns) && json_number(json, "cpu_user_ns", &user) &&
+		json_number(json, "cpu_sys_ns", &sys) && line_field(line, "bytes", field, sizeof(field));
+	if (r->ok) {
+		r->bytes = strtod(field, NULL);
+		r->ops = line_field(line, "ops", field, sizeof(field)) ? strtod(field, NULL) : 0;
+		r->guest_ns = line_field(line, "ns", field, sizeof(field)) ? strtod(field, NULL) : 0;
+		if (!line_field(line, "sum", r->sum, sizeof(r->sum)))
+			r->sum[0] = '\0';
+		r->cpu_ns = user + sys;
+	} else {
+		log_error("bench compare: %s over %s failed (exit status %d); see %s", r->workload, r->path,
+			  status, err);
+	}
+	free(json);
+	free(text);
+}
+
+static double per(double a, double b)
+{
+	return b > 0 ? a / b : 0;
+}
+
+static const struct run *find(const struct compare *c, const char *workload, const char *path)
+{
+	for (unsigned i = 0; i < c->nruns; i++)
+		if (strcmp(c->runs[i].workload, workload) == 0 && strcmp(c->runs[i].path, path) == 0)
+			return c->runs[i].ok ? &c->runs[i] : NULL;
+	return NULL;
+}
+
+/* Ratio of an emulated path's figure to a paravirtual one's (0 if either failed). */
+static double ratio(const struct compare *c, const char *workload, const char *slow, const char *fast,
+		    bool throughput)
+{
+	const struct run *s = find(c, workload, slow), *f = find(c, workload, fast);
+	if (!s || !f)
+		return 0;
+	if (throughput)
+		return per(per(f->bytes, f->guest_ns), per(s->bytes, s->guest_ns));
+	return per(per(s->exits, s->bytes / 1024), per(f->exits, f->bytes / 1024));
+}
+
+struct target {
+	const char *name, *workload, *slow, *fast;
+	bool throughput;
+	double goal;
+	double value;
+};
+
+static void report(struct compare *c)
+{
+	struct target targets[] = {
+		{ "block exits per KiB, ide / virtio (write)", "blk-write", "ide", "virtio", false, 20, 0 },
+		{ "block exits per KiB, ide / virtio (read)", "blk-read", "ide", "virtio", false, 20, 0 },
+		{ "block throughput, virtio / ide (write)", "blk-write", "ide", "virtio", true, 5, 0 },
+		{ "block throughput, virtio / ide (read)", "blk-read", "ide", "virtio", true, 5, 0 },
+		{ "console exits per KiB, uart / virtio", "console", "uart", "virtio", false, 20, 0 },
+		{ "console exits per KiB, uart / hypercall", "console", "uart", "hypercall", false, 0, 0 },
+	};
+	const unsigned ntargets = sizeof(targets) / sizeof(targets[0]);
+	char path[PATH_MAX];
+	unsigned met = 0, set = 0;
+
+	printf("%-10s %-10s %9s %8s %9s %10s %9s %9s %11s %10s\n", "workload", "path", "KiB", "ops", "exits",
+	       "exits/KiB", "exits/op", "wall ms", "monitor ms", "guest MB/s");
+	for (unsigned i = 0; i < c->nruns; i++) {
+		const struct run *r = &c->runs[i];
+		if (!r->ok) {
+			printf("%-10s %-10s   (failed)\n", r->workload, r->path);
+			continue;
+		}
+		printf("%-10s %-10s %9.0f %8.0f %9.0f %10.3f %9.2f %9.1f %11.1f %10.2f\n", r->workload, r->path,
+		       r->bytes / 1024, r->ops, r->exits, per(r->exits, r->bytes / 1024), per(r->exits, r->ops),
+		       r->wall_ns / 1e6, r->cpu_ns / 1e6, per(r->bytes / 1e6, r->guest_ns / 1e9));
+	}
+	printf("\n");
+	for (unsigned i = 0; i < ntargets; i++) {
+		struct target *t = &targets[i];
+		t->value = ratio(c, t->workload, t->slow, t->fast, t->throughput);
+		const char *verdict = t->goal == 0 ? "info" : t->value >= t->goal ? "PASS" : "MISS";
+		if (t->goal > 0) {
+			set++;
+			met += t->value >= t->goal;
+		}
+		printf("%-44s %9.1fx  %s%s\n", t->name, t->value, t->goal > 0 ? ">= " : "", verdict);
+	}
+	/* Both disk paths read back what the other wrote: same checksums. */
+	const struct run *rv = find(c, "blk-read", "virtio"), *ri = find(c, "blk-read", "ide");
+	const struct run *wv = find(c, "blk-write", "virtio"), *wi = find(c, "blk-write", "ide");
+	bool data_ok = rv && ri && wv && wi && rv->sum[0] && strcmp(rv->sum, ri->sum) == 0 &&
+		       strcmp(rv->sum, wv->sum) == 0 && strcmp(wv->sum, wi->sum) == 0;
+	printf("%-44s %s\n", "data written by one path, read by the other", data_ok ? "same checksum" : "MISMATCH");
+	printf("%u of %u targets met\n", met, set);
+
+	snprintf(path, sizeof(path), "%s/compare.json", c->out_dir);
+	FILE *json = fopen(path, "w");
+	snprintf(path, sizeof(path), "%s/compare.dat", c->out_dir);
+	FILE *dat = fopen(path, "w");
+	if (!json || !dat) {
+		log_error("bench compare: cannot write results in '%s': %s", c->out_dir, strerror(errno));
+		if (json)
+			fclose(json);
+		if (dat)
+			fclose(dat);
+		return;
+	}
+	fprintf(json, "{\n  \"console_kib\": %u, \"blk_mib\": %u,\n  \"runs\": [\n", c->console_kib, c->blk_mib);
+	fprintf(dat, "# workload path exits_per_kib mb_per_s monitor_cpu_ms paravirtual\n");
+	for (unsigned i = 0; i < c->nruns; i++) {
+		const struct run *r = &c->runs[i];
+		fprintf(json,
+			"    {\"workload\": \"%s\", \"path\": \"%s\", \"paravirtual\": %s, \"ok\": %s, \"bytes\": %.0f, "
+			"\"ops\": %.0f, \"exits\": %.0f, \"exits_per_kib\": %.4f, \"exits_per_op\": %.3f, "
+			"\"wall_ns\": %.0f, \"monitor_cpu_ns\": %.0f, \"guest_ns\": %.0f, \"guest_mb_per_s\": %.3f}%s\n",
+			r->workload, r->path, r->paravirtual ? "true" : "false", r->ok ? "true" : "false", r->bytes,
+			r->ops, r->exits, per(r->exits, r->bytes / 1024), per(r->exits, r->ops), r->wall_ns, r->cpu_ns,
+			r->guest_ns, per(r->bytes / 1e6, r->guest_ns / 1e9), i + 1 < c->nruns ? "," : "");
+		if (r->ok)
+			fprintf(dat, "%s %s %.5f %.4f %.3f %d\n", r->workload, r->path, per(r->exits, r->bytes / 1024),
+				per(r->bytes / 1e6, r->guest_ns / 1e9), r->cpu_ns / 1e6, r->paravirtual);
+	}
+	fprintf(json, "  ],\n  \"ratios\": [\n");
+	for (unsigned i = 0; i < ntargets; i++)
+		fprintf(json, "    {\"name\": \"%s\", \"value\": %.3f, \"target\": %.1f}%s\n", targets[i].name,
+			targets[i].value, targets[i].goal, i + 1 < ntargets ? "," : "");
+	fprintf(json, "  ],\n  \"data_check\": %s,\n  \"targets_met\": %u, \"targets\": %u\n}\n",
+		data_ok ? "true" : "false", met, set);
+	fclose(json);
+	fclose(dat);
+	printf("results: %s/compare.json, %s/compare.dat\n", c->out_dir, c->out_dir);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: pvmm bench compare [--guest PATH] [--out DIR] [--console-kib N] [--blk-mib N]\n"
+		"\n"
+		"Run one guest workload over the paravirtual path and over the emulated one\n"
+		"(console: para-API hypercall, virtio-console, 16550A UART; disk: virtio-blk,\n"
+		"IDE) and report VM exits per KiB and per operation, wall time, monitor CPU and\n"
+		"guest-visible throughput, with the PV/emulated ratios.\n"
+		"\n"
+		"  --guest PATH      the workload guest (default: bench/guests/compare.elf in\n"
+		"                    the build tree next to this pvmm)\n"
+		"  --out DIR         where compare.json and compare.dat go (default bench/results)\n"
+		"  --console-kib N   console output per run (default 16)\n"
+		"  --blk-mib N       disk data per run (default 2)\n");
+}
+
+int bench_compare_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "guest", required_argument, NULL, 'g' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "console-kib", required_argument, NULL, 'c' },
+		{ "blk-mib", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct compare c = { .out_dir = "bench/results", .console_kib = 16, .blk_mib = 2 };
+	char self[PATH_MAX], guest[PATH_MAX], image[PATH_MAX];
+	int opt;
+	char *end;
+
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0) {
+		log_error("bench compare: cannot find the pvmm executable: %s", strerror(errno));
+		return PVMM_STATUS_HOST;
+	}
+	self[len] = '\0';
+	c.self = self;
+	/* Default guest: <dir of pvmm>/bench/guests/compare.elf (build/ layout). */
+	snprintf(guest, sizeof(guest), "%.*s/bench/guests/compare.elf",
+		 (int)(strrchr(self, '/') - self), self);
+	c.guest = guest;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'g': c.guest = optarg; break;
+		case 'o': c.out_dir = optarg; break;
+		case 'c':
+		case 'b': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || end == optarg || v == 0 || v > 1024) {
+				log_error("bench compare: '%s' is not a size from 1 to 1024", optarg);
+				return PVMM_STATUS_USAGE;
+			}
+			*(opt == 'c' ? &c.console_kib : &c.blk_mib) = (unsigned)v;
+			break;
+		}
+		case 'h': usage(stdout); return 0;
+		case ':':
+			log_error("bench compare: option '%s' needs a value", argv[optind - 1]);
+			return PVMM_STATUS_USAGE;
+		default:
+			log_error("bench compare: unknown option '%s'; see pvmm bench compare --help", argv[optind - 1]);
+			return PVMM_STATUS_USAGE;
+		}
+	}
+	if (access(c.guest, R_OK)) {
+		log_error("bench compare: no workload guest at '%s'; build it with make (or pass --guest)", c.guest);
+		return PVMM_STATUS_USAGE;
+	}
+	if (mkdir(c.out_dir, 0755) && errno != EEXIST) {
+		log_error("bench compare: cannot create '%s': %s", c.out_dir, strerror(errno));
+		return PVMM_STATUS_USAGE;
+	}
+	snprintf(c.tmp, sizeof(c.tmp), "/tmp/pvmm-compare-XXXXXX");
+	if (!mkdtemp(c.tmp)) {
+		log_error("bench compare: cannot make a temporary folder: %s", strerror(errno));
+		return PVMM_STATUS_HOST;
+	}
+
+	/* One image, a little larger than the data: written over virtio,
+	 * read over both, then written over IDE and read over both again. */
+	snprintf(image, sizeof(image), "%s/disk.img", c.tmp);
+	int fd = open(image, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, ((off_t)c.blk_mib + 1) << 20)) {
+		log_error("bench compare: cannot create '%s': %s", image, strerror(errno));
+		return PVMM_STATUS_HOST;
+	}
+	close(fd);
+
+	static const struct { const char *workload, *path; bool pv; } plan[] = {
+		{ "console", "hypercall", true }, { "console", "virtio", true }, { "console", "uart", false },
+		{ "blk-write", "virtio", true }, { "blk-read", "virtio", true },
+		{ "blk-read", "ide", false }, { "blk-write", "ide", false },
+	};
+	for (unsigned i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
+		struct run *r = &c.runs[c.nruns++];
+		*r = (struct run){ .workload = plan[i].workload, .path = plan[i].path, .paravirtual = plan[i].pv };
+		fprintf(stderr, "pvmm: bench compare: %s over %s...\n", r->workload, r->path);
+		measure(&c, r, image);
+	}
+	report(&c);
+
+	/* Leave nothing behind but the results. */
+	nftw(c.tmp, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	for (unsigned i = 0; i < c.nruns; i++)
+		if (!c.runs[i].ok)
+			return PVMM_STATUS_HOST;
+	return 0;
+}

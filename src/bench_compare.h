@@ -1,0 +1,8 @@
+/* `pvmm bench compare`: paravirtual vs emulated, same workload. */
+#ifndef PVMM_BENCH_COMPARE_H
+#define PVMM_BENCH_COMPARE_H
+
+/* argv[0] is "compare". Returns the process exit status. */
+int bench_compare_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,236 @@
+#include "emulated.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "devices/ide.h"
+#include "devices/uart16550.h"
+#include "iothread.h"
+#include "irq.h"
+#include "log.h"
+#include "pio.h"
+
+struct emulated {
+	struct vm *vm;
+	struct pio_bus bus;
+
+	struct uart *uart;
+	int uart_in_fd;         /* stdin, watched while the FIFO has room; -1 at EOF */
+	bool uart_in_paused;    /* FIFO full: not watching until the guest reads */
+	bool uart_in_direct;    /* stdin cannot be epolled (a file): read it on access */
+	int uart_ready_fd;      /* POLL readiness: written when input arrives */
+
+	struct ide *ide;
+};
+
+static struct emulated *emulated_of(struct vm *vm)
+{
+	if (!vm->emulated) {
+		vm->emulated = calloc(1, sizeof(struct emulated));
+		if (!vm->emulated) {
+			log_error("out of memory");
+			return NULL;
+		}
+		vm->emulated->vm = vm;
+		vm->emulated->uart_in_fd = -1;
+		vm->emulated->uart_ready_fd = -1;
+	}
+	return vm->emulated;
+}
+
+static void uart_irq(void *ctx, int level)
+{
+	struct emulated *e = ctx;
+	irq_set_level(e->vm, UART_COM1_IRQ, level);
+}
+
+static void ide_irq(void *ctx, int level)
+{
+	struct emulated *e = ctx;
+	irq_set_level(e->vm, IDE_IRQ, level);
+}
+
+/* Add an entry to the boot info device list. */
+static int list_device(struct vm *vm, uint32_t type, unsigned pin, uint16_t port, uint16_t ports, int ready_fd)
+{
+	if (vm->device_count >= PVMM_MAX_DEVICES) {
+		log_error("too many devices: a VM has at most %d", PVMM_MAX_DEVICES);
+		return -1;
+	}
+	vm->ready_fd[vm->device_count] = ready_fd;
+	vm->devices[vm->device_count++] = (struct pvmm_device_info){
+		.type = type, .irq = pin, .mmio_base = port, .mmio_size = ports,
+	};
+	return 0;
+}
+
+/* I/O thread: move stdin bytes into the UART's receive FIFO. */
+static void uart_input(void *opaque, uint32_t events)
+{
+	struct emulated *e = opaque;
+	uint8_t buf[UART_FIFO_SIZE];
+	unsigned room = uart_rx_room(e->uart);
+	(void)events;
+
+	if (room == 0) {
+		/* Full: wait for the guest to read (emulated_pio resumes us). */
+		iothread_unwatch(e->vm->iothread, e->uart_in_fd);
+		__atomic_store_n(&e->uart_in_paused, true, __ATOMIC_RELEASE);
+		return;
+	}
+	ssize_t n = read(e->uart_in_fd, buf, room);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		iothread_unwatch(e->vm->iothread, e->uart_in_fd); /* end of input */
+		__atomic_store_n(&e->uart_in_fd, -1, __ATOMIC_RELEASE);
+		return;
+	}
+	uart_receive(e->uart, buf, (unsigned)n);
+	uint64_t one = 1;
+	if (write(e->uart_ready_fd, &one, sizeof(one)) < 0) {
+		/* a saturated eventfd is still readable: nothing lost */
+	}
+}
+
+int emulated_add_uart(struct vm *vm, int stdin_fd)
+{
+	struct emulated *e = emulated_of(vm);
+	if (!e)
+		return -1;
+	e->uart = uart_create(vm->console_out_fd, uart_irq, e);
+	e->uart_ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!e->uart || e->uart_ready_fd < 0 || irq_claim_pin(vm, UART_COM1_IRQ) ||
+	    pio_register(&e->bus, UART_COM1_BASE, UART_PORTS, "uart", uart_io, e->uart)) {
+		log_error("cannot create the UART");
+		return -1;
+	}
+	vm->irq.wanted = true;
+	if (stdin_fd >= 0) {
+		if (!vm->iothread && !(vm->iothread = iothread_create()))
+			return -1;
+		e->uart_in_fd = stdin_fd;
+		int ret = iothread_watch(vm->iothread, stdin_fd, EPOLLIN, uart_input, e);
+		/* A regular file (or /dev/null) is always readable and epoll
+		 * refuses it: read it whenever the guest touches the UART. */
+		if (ret == -EPERM)
+			e->uart_in_direct = true;
+		else if (ret) {
+			log_error("cannot watch stdin for the UART: %s", strerror(-ret));
+			return -1;
+		}
+	}
+	return list_device(vm, PVMM_DEV_UART_16550, UART_COM1_IRQ, UART_COM1_BASE, UART_PORTS,
+			   e->uart_ready_fd);
+}
+
+int emulated_add_ide(struct vm *vm, const char *path, bool readonly)
+{
+	struct emulated *e = emulated_of(vm);
+	if (!e)
+		return -1;
+	if (e->ide) {
+		log_error("--disk-model ide takes one disk (the primary master); use virtio for more");
+		return -1;
+	}
+	struct blk_backend *disk = blk_open(path, readonly, 1);
+	if (!disk)
+		return -1;
+	e->ide = ide_create(disk, ide_irq, e);
+	if (!e->ide || irq_claim_pin(vm, IDE_IRQ) ||
+	    pio_register(&e->bus, IDE_CMD_BASE, IDE_CMD_PORTS, "ide", ide_cmd_io, e->ide) ||
+	    pio_register(&e->bus, IDE_CTL_PORT, 1, "ide-control", ide_ctl_io, e->ide)) {
+		log_error("cannot create the IDE disk");
+		return -1;
+	}
+	vm->irq.wanted = true;
+	return list_device(vm, PVMM_DEV_IDE, IDE_IRQ, IDE_CMD_BASE, IDE_CMD_PORTS, -1);
+}
+
+bool emulated_pio(struct vm *vm, uint16_t port, bool is_write, uint8_t *data, unsigned size, unsigned reps)
+{
+	struct emulated *e = vm->emulated;
+	if (!e || !pio_dispatch(&e->bus, port, is_write, data, size, reps))
+		return false;
+	if (e->uart_in_direct && e->uart_in_fd >= 0) {
+		uint8_t buf[UART_FIFO_SIZE];
+		unsigned room = uart_rx_room(e->uart);
+		ssize_t n = room ? read(e->uart_in_fd, buf, room) : -1;
+		if (n > 0)
+			uart_receive(e->uart, buf, (unsigned)n);
+		else if (n == 0)
+			e->uart_in_fd = -1; /* end of input */
+		return true;
+	}
+	/* The guest read from a full FIFO: take input again. */
+	int in_fd = __atomic_load_n(&e->uart_in_fd, __ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&e->uart_in_paused, __ATOMIC_ACQUIRE) && in_fd >= 0 && uart_rx_room(e->uart)) {
+		__atomic_store_n(&e->uart_in_paused, false, __ATOMIC_RELEASE);
+		iothread_watch(vm->iothread, in_fd, EPOLLIN, uart_input, e);
+	}
+	return true;
+}
+
+void emulated_stats_print(struct vm *vm, FILE *out)
+{
+	struct emulated *e = vm->emulated;
+	if (!e)
+		return;
+	if (e->uart) {
+		struct uart_stats s = uart_stats(e->uart);
+		fprintf(out, "  uart16550        %llu register accesses, %llu bytes out, %llu in\n",
+			(unsigned long long)s.register_accesses, (unsigned long long)s.bytes_out,
+			(unsigned long long)s.bytes_in);
+	}
+	if (e->ide) {
+		struct ide_stats s = ide_stats(e->ide);
+		fprintf(out, "  ide              %llu register accesses, %llu commands, %llu sectors read, "
+			"%llu written, %llu errors\n",
+			(unsigned long long)s.register_accesses, (unsigned long long)s.commands,
+			(unsigned long long)s.sectors_read, (unsigned long long)s.sectors_written,
+			(unsigned long long)s.errors);
+	}
+}
+
+unsigned emulated_stats_print_json(struct vm *vm, FILE *out, bool first)
+{
+	struct emulated *e = vm->emulated;
+	unsigned n = 0;
+	if (!e)
+		return 0;
+	if (e->uart) {
+		struct uart_stats s = uart_stats(e->uart);
+		fprintf(out, "%s{\"name\": \"uart16550\", \"register_accesses\": %llu, \"bytes_out\": %llu, "
+			"\"bytes_in\": %llu}", first ? "" : ", ", (unsigned long long)s.register_accesses,
+			(unsigned long long)s.bytes_out, (unsigned long long)s.bytes_in);
+		first = false;
+		n++;
+	}
+	if (e->ide) {
+		struct ide_stats s = ide_stats(e->ide);
+		fprintf(out, "%s{\"name\": \"ide\", \"register_accesses\": %llu, \"commands\": %llu, "
+			"\"sectors_read\": %llu, \"sectors_written\": %llu, \"errors\": %llu}",
+			first ? "" : ", ", (unsigned long long)s.register_accesses, (unsigned long long)s.commands,
+			(unsigned long long)s.sectors_read, (unsigned long long)s.sectors_written,
+			(unsigned long long)s.errors);
+		n++;
+	}
+	return n;
+}
+
+void emulated_destroy(struct vm *vm)
+{
+	struct emulated *e = vm->emulated;
+	if (!e)
+		return;
+	uart_destroy(e->uart);
+	ide_destroy(e->ide);
+	if (e->uart_ready_fd >= 0)
+		close(e->uart_ready_fd);
+	free(e);
+	vm->emulated = NULL;
+}

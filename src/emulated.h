@@ -1,0 +1,33 @@
+/*
+ * The emulated (fully virtualized) devices of a VM: the 16550A UART and
+ * the IDE disk, put on the port I/O bus, their wires on the irqchip, the
+ * UART's input on the I/O thread, and both in the boot info device list.
+ */
+#ifndef PVMM_EMULATED_H
+#define PVMM_EMULATED_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "vm.h"
+
+/* A 16550A at COM1 that owns the console: output to vm->console_out_fd,
+ * input from `stdin_fd` (-1: none). Returns 0, or -1 with a message. */
+int emulated_add_uart(struct vm *vm, int stdin_fd);
+
+/* An IDE disk (primary master) on the raw image `path`. Returns 0, or -1
+ * with a message (a bad image is the user's mistake). */
+int emulated_add_ide(struct vm *vm, const char *path, bool readonly);
+
+/* Port I/O outside the para-API: true if an emulated device took it. */
+bool emulated_pio(struct vm *vm, uint16_t port, bool is_write, uint8_t *data, unsigned size, unsigned reps);
+
+void emulated_stats_print(struct vm *vm, FILE *out);
+/* One JSON object per emulated device, each preceded by ", " (for a list
+ * that already has entries) or nothing if `first`. Returns the count. */
+unsigned emulated_stats_print_json(struct vm *vm, FILE *out, bool first);
+
+/* After the I/O thread has stopped. */
+void emulated_destroy(struct vm *vm);
+
+#endif
