@@ -318,15 +318,10 @@ static void process_queue(struct virtio_blk *b)
 			b->starved = true;
 			break;
 		}
-		enum virtq_pop_result r = virtq_pop(vq, &b->elem);
-		if (r == VIRTQ_EMPTY)
+		/* If the queue breaks, requests in flight still finish; their
+		 * answers go nowhere (virtq_push ignores a broken queue). */
+		if (!virtio_pop(dev, 0, &b->elem))
 			break;
-		if (r == VIRTQ_BROKEN) {
-			/* Requests in flight still finish; their answers go
-			 * nowhere (virtq_push ignores a broken queue). */
-			virtio_queue_broken(dev, 0);
-			break;
-		}
 		struct blk_req *req = b->free;
 		b->free = req->next_free;
 		b->busy++;

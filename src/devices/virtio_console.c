@@ -110,13 +110,12 @@ static void rx_pump(struct console *c)
 	}
 	for (;;) {
 		if (!c->held) {
-			enum virtq_pop_result r = virtq_pop(vq, &c->elem);
-			if (r == VIRTQ_EMPTY)
+			if (!virtio_pop(dev, RX, &c->elem)) {
+				if (!virtio_queue_live(dev, RX)) {
+					set_watch(c, false); /* it broke */
+					return;
+				}
 				break;
-			if (r == VIRTQ_BROKEN) {
-				virtio_queue_broken(dev, RX);
-				set_watch(c, false);
-				return;
 			}
 			c->held = true;
 		}
@@ -194,14 +193,7 @@ static void tx_drain(struct console *c)
 	struct virtq_elem elem;
 	bool used = false;
 
-	for (;;) {
-		enum virtq_pop_result r = virtq_pop(vq, &elem);
-		if (r == VIRTQ_EMPTY)
-			break;
-		if (r == VIRTQ_BROKEN) {
-			virtio_queue_broken(dev, TX);
-			return;
-		}
+	while (virtio_pop(dev, TX, &elem)) {
 		for (unsigned i = 0; i < elem.out_num; i++)
 			write_out(c, elem.iov[i].iov_base, elem.iov[i].iov_len);
 		virtq_push(vq, elem.head, 0); /* nothing written into the buffer */

@@ -48,14 +48,7 @@ static void rng_notify(struct virtio_dev *dev, unsigned q)
 	struct virtq_elem elem;
 	bool used = false;
 
-	for (;;) {
-		enum virtq_pop_result r = virtq_pop(vq, &elem);
-		if (r == VIRTQ_EMPTY)
-			break;
-		if (r == VIRTQ_BROKEN) {
-			virtio_queue_broken(dev, q);
-			return;
-		}
+	while (virtio_pop(dev, q, &elem)) {
 		uint32_t n = fill_random(&elem);
 		/* No writable space, or the host's getrandom failed. */
 		if (n == 0)

@@ -54,6 +54,14 @@ void virtio_queue_broken(struct virtio_dev *dev, unsigned q)
 	virtio_fail(dev, "queue %u: %s", q, q < VIRTIO_MAX_QUEUES ? dev->queues[q].error : "no such queue");
 }
 
+bool virtio_pop(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem)
+{
+	enum virtq_pop_result r = virtq_pop(&dev->queues[q], elem);
+	if (r == VIRTQ_BROKEN)
+		virtio_queue_broken(dev, q);
+	return r == VIRTQ_GOT;
+}
+
 void virtio_config_changed(struct virtio_dev *dev)
 {
 	dev->config_generation++;

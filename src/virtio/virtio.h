@@ -110,6 +110,11 @@ void virtio_fail(struct virtio_dev *dev, const char *fmt, ...) __attribute__((fo
  * queue's own reason. Call with dev->lock held. */
 void virtio_queue_broken(struct virtio_dev *dev, unsigned q);
 
+/* The next request on queue q, for a device's serve loop: false when
+ * there is none, or when the queue just broke (then the device already
+ * needs a reset and virtio_queue_live() is false). dev->lock held. */
+bool virtio_pop(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem);
+
 /* The device changed its config space: bump the generation and raise a
  * config interrupt. Call with dev->lock held. */
 void virtio_config_changed(struct virtio_dev *dev);
