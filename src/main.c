@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -260,11 +261,13 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	return 0;
 }
 
-/* Read the whole image file; NULL with a message on failure. */
-static uint8_t *read_image(const char *path, size_t *size)
+/* Map the image file read-only; NULL with a message on failure. Mapped,
+ * not read: only the pages the loader touches (headers, loadable
+ * segments) are ever faulted in, not debug info. */
+static uint8_t *map_image(const char *path, size_t *size)
 {
 	struct stat st;
-	uint8_t *buf = NULL;
+	uint8_t *map = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -279,26 +282,16 @@ static uint8_t *read_image(const char *path, size_t *size)
 		log_error("guest image '%s' is %s", path, st.st_size ? "larger than any guest RAM" : "empty");
 		goto out;
 	}
-	buf = malloc((size_t)st.st_size);
-	if (!buf) {
-		log_error("out of memory reading '%s'", path);
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		log_error("cannot map guest image '%s': %s", path, strerror(errno));
+		map = NULL;
 		goto out;
 	}
-	size_t done = 0;
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-		if (n <= 0) {
-			log_error("cannot read guest image '%s': %s", path, n ? strerror(errno) : "file shrank");
-			free(buf);
-			buf = NULL;
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	*size = done;
+	*size = (size_t)st.st_size;
 out:
 	close(fd);
-	return buf;
+	return map;
 }
 
 /* Load the image and boot info into fresh RAM. Returns an exit status or 0. */
@@ -309,18 +302,20 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 	size_t size;
 	int ret;
 
-	uint8_t *file = read_image(opt->image, &size);
+	uint8_t *file = map_image(opt->image, &size);
 	if (!file)
 		return PVMM_STATUS_USAGE;
 	ret = guest_mem_init(&vm->mem, opt->mem_size);
 	if (ret) {
 		log_error("cannot allocate %llu MiB of guest RAM: %s",
 			  (unsigned long long)(opt->mem_size >> 20), strerror(-ret));
-		free(file);
+		munmap(file, size);
 		return PVMM_STATUS_HOST;
 	}
+	/* A file that shrinks under us would SIGBUS: images are not edited
+	 * while a VM starts from them (the same as exec). */
 	ret = elf_load(file, size, &vm->mem, &image, err);
-	free(file);
+	munmap(file, size);
 	if (ret || bootinfo_write(&vm->mem, image.image_end, opt->guest_argc, opt->guest_argv, err)) {
 		log_error("%s: %s", opt->image, err);
 		return PVMM_STATUS_USAGE;
