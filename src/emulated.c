@@ -151,22 +151,42 @@ int emulated_add_ide(struct vm *vm, const char *path, bool readonly)
 	return list_device(vm, PVMM_DEV_IDE, IDE_IRQ, IDE_CMD_BASE, IDE_CMD_PORTS, -1);
 }
 
+/* stdin that epoll refuses (a regular file, /dev/null) is always
+ * readable: top the FIFO up from it before each UART access, so the
+ * access sees the input, and mark the UART ready for POLL. */
+static void uart_input_direct(struct emulated *e)
+{
+	uint8_t buf[UART_FIFO_SIZE];
+	unsigned room = uart_rx_room(e->uart);
+	if (!room)
+		return;
+	ssize_t n = read(e->uart_in_fd, buf, room);
+	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+		e->uart_in_fd = -1; /* end of input */
+		return;
+	}
+	if (n > 0) {
+		uart_receive(e->uart, buf, (unsigned)n);
+		uint64_t one = 1;
+		if (write(e->uart_ready_fd, &one, sizeof(one)) < 0) {
+			/* a saturated eventfd is still readable: nothing lost */
+		}
+	}
+}
+
 bool emulated_pio(struct vm *vm, uint16_t port, bool is_write, uint8_t *data, unsigned size, unsigned reps)
 {
 	struct emulated *e = vm->emulated;
-	if (!e || !pio_dispatch(&e->bus, port, is_write, data, size, reps))
+	if (!e)
 		return false;
-	if (e->uart_in_direct && e->uart_in_fd >= 0) {
-		uint8_t buf[UART_FIFO_SIZE];
-		unsigned room = uart_rx_room(e->uart);
-		ssize_t n = room ? read(e->uart_in_fd, buf, room) : -1;
-		if (n > 0)
-			uart_receive(e->uart, buf, (unsigned)n);
-		else if (n == 0)
-			e->uart_in_fd = -1; /* end of input */
+	bool uart_port = e->uart && port >= UART_COM1_BASE && port < UART_COM1_BASE + UART_PORTS;
+	if (uart_port && e->uart_in_direct && e->uart_in_fd >= 0)
+		uart_input_direct(e);
+	if (!pio_dispatch(&e->bus, port, is_write, data, size, reps))
+		return false;
+	if (!uart_port || e->uart_in_direct)
 		return true;
-	}
-	/* The guest read from a full FIFO: take input again. */
+	/* The guest made room (read a byte, raised RTS): take input again. */
 	int in_fd = __atomic_load_n(&e->uart_in_fd, __ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&e->uart_in_paused, __ATOMIC_ACQUIRE) && in_fd >= 0 && uart_rx_room(e->uart)) {
 		__atomic_store_n(&e->uart_in_paused, false, __ATOMIC_RELEASE);

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <pvmm/guest.h>
+#include <pvmm/uart.h>
 #include <pvmm/virtio_console.h>
 
 int pvmm_console_device(void)
@@ -49,5 +50,9 @@ int pvmm_console_getc(void)
 
 int getchar(void)
 {
-	return vcons_is_stdio() ? vcons_getc() : pvmm_console_getc();
+	if (vcons_is_stdio())
+		return vcons_getc();
+	if (uart_is_stdio())
+		return uart_getc();
+	return pvmm_console_getc();
 }

@@ -2,6 +2,7 @@
 #ifndef PVMM_RUNTIME_H
 #define PVMM_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <pvmm/para.h>
@@ -41,6 +42,34 @@ void stdio_set_sink(stdio_sink_fn write, int (*drain)(void));
 /* virtio_console.c: if the monitor lists a virtio console, open it and
  * route stdio to it (called once, before main). */
 void vcons_stdio_autostart(void);
+
+/* uart.c: if the monitor lists a 16550A UART, program it and route stdio
+ * to it (called once, before main, when the virtio console did not). */
+void uart_stdio_autostart(void);
+
+/* ide.c: the ATA PIO driver behind <pvmm/blk.h> for an emulated IDE disk
+ * (boot info PVMM_DEV_IDE). Synchronous: each call returns when the
+ * device has finished. Errors are -BLK_E* (values of <pvmm/virtio.h>). */
+struct ide_disk {
+	uint16_t cmd, ctl;      /* command block base port, Device Control port */
+	unsigned pin;           /* IOAPIC pin (PVMM_NO_IRQ: none) */
+	uint64_t capacity;      /* sectors */
+	bool lba48;             /* IDENTIFY word 83 bit 10 */
+	bool flush, flush_ext;  /* FLUSH CACHE (EXT), word 83 bits 12, 13 */
+	bool readonly;          /* learnt: the device refused a write with ABRT */
+	unsigned multiple;      /* sectors per DRQ block of READ/WRITE MULTIPLE (0: off) */
+	char serial[20];        /* IDENTIFY words 10-19, space padded */
+	/* Interrupt-driven PIO (blk_set_mode(BLK_MODE_IRQ)). */
+	bool irq_mode;
+	volatile bool irq_expected, irq_seen;
+	volatile uint8_t irq_status;
+	uint64_t commands, interrupts, lost_interrupts, resets;
+};
+int ide_open(struct ide_disk *d, const struct pvmm_device_info *info);
+int ide_rw(struct ide_disk *d, bool write, uint64_t lba, void *buf, uint32_t count);
+int ide_flush(struct ide_disk *d);
+int ide_set_irq_mode(struct ide_disk *d, bool on);
+uint32_t ide_max_sectors(const struct ide_disk *d);
 
 /* exit.c: flush stdout and abort with a fixed message. */
 __attribute__((noreturn)) void runtime_abort(const char *msg);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pvmm/guest.h>
+#include <pvmm/virtio_console.h>
 #include "runtime.h"
 
 int main(int argc, char **argv);
@@ -29,9 +30,11 @@ void pvmm_start(struct pvmm_boot_info *bi)
 		      PVMM_PARA_VERSION_MAJOR, PVMM_PARA_VERSION_MINOR);
 	para_set_boot_info(bi);
 	page_init(bi->usable_start, bi->usable_end);
-	/* --console virtio: stdio moves to the virtio console (no device
-	 * access unless the monitor lists virtio devices). */
+	/* --console virtio / uart: stdio moves to the virtio console or the
+	 * UART (no device access unless the monitor lists such devices). */
 	vcons_stdio_autostart();
+	if (!vcons_is_stdio())
+		uart_stdio_autostart();
 
 	/* argv[i] points into the monitor's argument area: argc NUL-terminated
 	 * strings back to back in args_len bytes. Each needs at least one

@@ -270,7 +270,7 @@ static void start_transfer(struct ide *ide, enum xfer xfer, bool lba48, bool mul
 static void flush(struct ide *ide)
 {
 	if (disk_io(ide, BLK_OP_FLUSH, 0, NULL, 0) < 0)
-		finish_error(ide, ERR_ABRT);
+		finish_error(ide, ERR_UNC); /* the host could not make the data stable */
 	else {
 		finish_ok(ide);
 		raise_irq(ide);

@@ -68,6 +68,18 @@ static unsigned rx_capacity(const struct uart *u)
 	return (u->fcr & FCR_ENABLE) ? UART_FIFO_SIZE : 1;
 }
 
+/* Room for host input. The host side honours hardware flow control: it
+ * sends only while the guest holds RTS up, and never in loopback (the
+ * line is disconnected then). So input waits until the driver has set the
+ * UART up, instead of landing in a holding register that its FIFO enable
+ * then empties. */
+static unsigned host_rx_room(const struct uart *u)
+{
+	if (!(u->mcr & MCR_RTS) || (u->mcr & MCR_LOOP))
+		return 0;
+	return rx_capacity(u) - u->rx_count;
+}
+
 static void rx_push(struct uart *u, uint8_t byte)
 {
 	if (u->rx_count == rx_capacity(u)) {
@@ -246,7 +258,8 @@ unsigned uart_receive(struct uart *u, const uint8_t *bytes, unsigned len)
 	unsigned taken = 0;
 
 	pthread_mutex_lock(&u->lock);
-	while (taken < len && u->rx_count < rx_capacity(u))
+	unsigned room = host_rx_room(u);
+	while (taken < len && taken < room)
 		rx_push(u, bytes[taken++]);
 	u->stats.bytes_in += taken;
 	update_irq(u);
@@ -257,7 +270,7 @@ unsigned uart_receive(struct uart *u, const uint8_t *bytes, unsigned len)
 unsigned uart_rx_room(struct uart *u)
 {
 	pthread_mutex_lock(&u->lock);
-	unsigned room = rx_capacity(u) - u->rx_count;
+	unsigned room = host_rx_room(u);
 	pthread_mutex_unlock(&u->lock);
 	return room;
 }

@@ -32,10 +32,13 @@ void uart_destroy(struct uart *u);
 /* One register access (the pio_fn shape); serialised internally. */
 void uart_io(void *opaque, uint16_t offset, bool is_write, uint8_t *data, unsigned size);
 
-/* Offer input bytes; returns how many fitted in the receive FIFO. */
+/* Offer input bytes; returns how many were taken. Host input follows
+ * hardware flow control: none while the guest holds RTS low or the UART
+ * is in loopback, and no more than the receive FIFO has room for. */
 unsigned uart_receive(struct uart *u, const uint8_t *bytes, unsigned len);
 
-/* Free space in the receive FIFO (the I/O thread reads no more than this). */
+/* How many input bytes uart_receive() would take now (the I/O thread
+ * reads no more than this from stdin). */
 unsigned uart_rx_room(struct uart *u);
 
 struct uart_stats uart_stats(struct uart *u);

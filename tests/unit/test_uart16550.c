@@ -128,6 +128,13 @@ static void assert_nothing_sent(struct fx *f)
 	assert_int_equal(drain_out(f, b, sizeof(b)), 0);
 }
 
+/* Host input follows hardware flow control: it flows only while the
+ * guest holds RTS up (outside loopback), as a driver does after setup. */
+static void rts_on(struct fx *f)
+{
+	wr(f, MCR, (uint8_t)(rd(f, MCR) | 0x02));
+}
+
 /* ---- transmit, LSR, divisor latch, plain registers ---------------------- */
 
 static void test_power_on_register_values(void **state)
@@ -141,7 +148,21 @@ static void test_power_on_register_values(void **state)
 	assert_int_equal(rd(f, MSR), 0xb0);         /* CTS|DSR|DCD, no deltas */
 	assert_int_equal(f->level, 0);
 	assert_int_equal(f->rises + f->falls, 0);
-	assert_int_equal(uart_rx_room(f->u), 1);
+	assert_int_equal(uart_rx_room(f->u), 0); /* RTS low: the host holds input back */
+}
+
+static void test_host_input_follows_rts_flow_control(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(uart_receive(f->u, (const uint8_t *)"a", 1), 0); /* RTS low */
+	wr(f, MCR, 0x02);
+	assert_int_equal(uart_receive(f->u, (const uint8_t *)"a", 1), 1);
+	assert_int_equal(rd(f, RBR_THR), 'a');
+	wr(f, MCR, 0x12); /* loopback: the line is disconnected */
+	assert_int_equal(uart_rx_room(f->u), 0);
+	assert_int_equal(uart_receive(f->u, (const uint8_t *)"b", 1), 0);
+	wr(f, MCR, 0x00);
+	assert_int_equal(uart_rx_room(f->u), 0);
 }
 
 static void test_thr_write_sends_byte_to_out_fd(void **state)
@@ -186,6 +207,7 @@ static void test_dlab_makes_offsets_0_and_1_the_divisor_latch(void **state)
 	assert_nothing_sent(f);                     /* DLL writes are not THR writes */
 
 	/* A received byte stays put while DLAB hides RBR. */
+	rts_on(f);
 	assert_int_equal(uart_receive(f->u, (const uint8_t *)"R", 1), 1);
 	assert_int_equal(rd(f, RBR_THR), 0x0c);
 	assert_true(rd(f, LSR) & LSR_DR);
@@ -295,6 +317,7 @@ static void test_receive_sets_dr_and_rda_interrupt(void **state)
 	wr(f, MCR, MCR_OUT2);
 	wr(f, IER, IER_RDA);
 	assert_int_equal(f->level, 0);
+	rts_on(f);
 	assert_int_equal(uart_receive(f->u, (const uint8_t *)"k", 1), 1);
 	assert_int_equal(f->level, 1);
 	assert_int_equal(rd(f, LSR), LSR_THRE | LSR_TEMT | LSR_DR);
@@ -311,6 +334,7 @@ static void test_holding_register_takes_one_byte_with_fifo_off(void **state)
 {
 	struct fx *f = *state;
 
+	rts_on(f);
 	assert_int_equal(uart_rx_room(f->u), 1);
 	assert_int_equal(uart_receive(f->u, (const uint8_t *)"xyz", 3), 1);
 	assert_int_equal(uart_rx_room(f->u), 0);
@@ -332,6 +356,7 @@ static void test_fifo_holds_16_in_order_and_refuses_the_17th(void **state)
 	for (unsigned i = 0; i < sizeof(in); i++)
 		in[i] = (uint8_t)(0xa0 + i);
 	wr(f, IIR_FCR, 0x01);
+	rts_on(f);
 	assert_int_equal(uart_rx_room(f->u), 16);
 	assert_int_equal(uart_receive(f->u, in, 20), 16);
 	assert_int_equal(uart_rx_room(f->u), 0);
@@ -357,6 +382,7 @@ static void test_fcr_clear_rx_empties_fifo(void **state)
 	struct fx *f = *state;
 
 	wr(f, IIR_FCR, 0x01);
+	rts_on(f);
 	assert_int_equal(uart_receive(f->u, (const uint8_t *)"abcde", 5), 5);
 	wr(f, IIR_FCR, 0x03);                       /* enable + clear RX */
 	assert_int_equal(rd(f, LSR) & LSR_DR, 0);
@@ -371,6 +397,7 @@ static void test_switching_fifo_mode_empties_receiver(void **state)
 {
 	struct fx *f = *state;
 
+	rts_on(f);
 	assert_int_equal(uart_receive(f->u, (const uint8_t *)"a", 1), 1);
 	wr(f, IIR_FCR, 0x01);
 	assert_int_equal(rd(f, LSR) & LSR_DR, 0);
@@ -410,6 +437,7 @@ static void test_empty_rbr_read_is_harmless(void **state)
 	for (unsigned i = 0; i < 4; i++)
 		(void)rd(f, RBR_THR);
 	assert_int_equal(rd(f, LSR), LSR_THRE | LSR_TEMT);
+	rts_on(f);
 	assert_int_equal(uart_rx_room(f->u), 1);
 	assert_int_equal(uart_receive(f->u, (const uint8_t *)"q", 1), 1);
 	assert_int_equal(rd(f, RBR_THR), 'q');
@@ -499,6 +527,7 @@ static void test_modem_status_interrupt_and_loopback_keeps_line_low(void **state
 static void test_refused_input_is_backpressure_not_overrun(void **state)
 {
 	struct fx *f = *state;
+	rts_on(f);
 	/* uart_receive() takes only what fits (the I/O thread asks rx_room
 	 * first), so host input never overruns; the caller keeps the rest. */
 	wr(f, IER, IER_RLS);
@@ -576,6 +605,7 @@ static void test_iir_read_does_not_ack_thre_hidden_behind_rda(void **state)
 {
 	struct fx *f = *state;
 	wr(f, IER, IER_RDA | IER_THRE);
+	rts_on(f);
 	assert_int_equal(uart_receive(f->u, (const uint8_t *)"z", 1), 1);
 	assert_int_equal(rd(f, IIR_FCR), 0x04);
 	assert_int_equal(rd(f, IIR_FCR), 0x04);
@@ -634,6 +664,7 @@ static void test_wide_accesses_act_on_first_byte(void **state)
 	assert_int_equal(drain_out(f, out, sizeof(out)), 1);
 	assert_int_equal(out[0], 'A');
 	wr(f, IIR_FCR, 0x01);
+	rts_on(f);
 	assert_int_equal(uart_receive(f->u, (const uint8_t *)"xy", 2), 2);
 	memset(d, 0, sizeof(d));
 	uart_io(f->u, RBR_THR, false, d, 4);
@@ -666,6 +697,7 @@ static void test_string_io_like_rep_outsb_and_insb(void **state)
 
 	/* rep insb of a full FIFO. */
 	wr(f, IIR_FCR, 0x01);
+	rts_on(f);
 	assert_int_equal(uart_receive(f->u, msg, 16), 16);
 	for (unsigned i = 0; i < sizeof(in); i++)
 		uart_io(f->u, RBR_THR, false, &in[i], 1);
@@ -698,9 +730,10 @@ static void test_stats_count_every_access(void **state)
 	wr(f, RBR_THR, 'a');
 	(void)rd(f, LSR);
 	(void)rd(f, SCR);
+	rts_on(f);
 	assert_int_equal(uart_receive(f->u, (const uint8_t *)"b", 1), 1);
 	struct uart_stats s = uart_stats(f->u);
-	assert_int_equal(s.register_accesses, 3);
+	assert_int_equal(s.register_accesses, 5); /* 3 above, and rts_on's read and write */
 	assert_int_equal(s.bytes_out, 1);
 	assert_int_equal(s.bytes_in, 1);
 }
@@ -746,6 +779,7 @@ static void test_random_access_sequence_keeps_invariants(void **state)
 
 		if (rnd() % 8 == 0) {
 			uint8_t in[20];
+			/* room is 0 while the random MCR holds RTS low or loops back */
 			unsigned n = rnd() % 20, room = uart_rx_room(f->u);
 			for (unsigned i = 0; i < n; i++)
 				in[i] = (uint8_t)rnd();
@@ -812,6 +846,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_power_on_register_values),
+		T(test_host_input_follows_rts_flow_control),
 		T(test_thr_write_sends_byte_to_out_fd),
 		T(test_lsr_always_reads_thre_and_temt),
 		T(test_dlab_makes_offsets_0_and_1_the_divisor_latch),

@@ -1,6 +1,9 @@
 /*
- * Block devices (virtio-blk over virtio-mmio): the disks given to
- * `pvmm run --disk PATH[,readonly]`, in command-line order.
+ * Block devices: the disks given to `pvmm run --disk PATH[,readonly]`,
+ * in command-line order, whichever way the monitor presents them:
+ * virtio-blk over virtio-mmio (the default), or the emulated IDE disk
+ * (`--disk-model ide`, boot info PVMM_DEV_IDE), which guest/runtime/ide.c
+ * drives with ATA PIO commands. The same program works on both.
  *
  *     struct blk_dev *d = blk_open(0);           // first disk, or NULL
  *     int err = blk_read(d, 0, buf, 8);          // sectors 0..7 into buf
@@ -25,6 +28,19 @@
  * blk_poll_completions finds them without any device access), and the
  * runtime turns interrupts on. Either way a request costs the guest about
  * a hundred instructions (see guest/README.md).
+ *
+ * IDE: the device takes one command at a time and the driver does it
+ * start to end with PIO (every register access an exit). A synchronous
+ * call runs at once; an asynchronous request waits in the driver until
+ * blk_kick (or blk_wait / blk_poll_completions, which kick), which runs
+ * everything pending in submission order, so it is complete by the time
+ * anything waits for it. Differences a program can see: no discard or
+ * write zeroes (-BLK_EUNSUPP); blk_get_id gives the IDENTIFY serial
+ * ("PVMM" and 16 hex digits); blk_readonly is false until the device has
+ * refused a write (IDENTIFY cannot say read-only; the monitor answers a
+ * write to a read-only image with ABRT, reported as -BLK_EIO like
+ * virtio-blk's); BLK_MODE_IRQ makes the PIO interrupt-driven (nIEN
+ * clear, one interrupt per DRQ block).
  *
  * Not thread- or interrupt-safe: call from the program, not from handlers.
  */
@@ -75,13 +91,13 @@ int blk_open_error(void); /* -BLK_E* of the last failed blk_open */
 
 uint64_t blk_capacity(const struct blk_dev *dev);  /* in 512-byte sectors */
 uint32_t blk_block_size(const struct blk_dev *dev); /* the device's preferred I/O size in bytes (512 if it does not say) */
-bool blk_readonly(const struct blk_dev *dev);      /* VIRTIO_BLK_F_RO: writes fail with -BLK_EIO */
+bool blk_readonly(const struct blk_dev *dev);      /* VIRTIO_BLK_F_RO (IDE: a write was refused): writes fail with -BLK_EIO */
 bool blk_can_flush(const struct blk_dev *dev);     /* VIRTIO_BLK_F_FLUSH (else writes are write-through) */
 bool blk_can_discard(const struct blk_dev *dev);
 bool blk_can_write_zeroes(const struct blk_dev *dev);
 unsigned blk_queue_size(const struct blk_dev *dev); /* most requests in flight at once */
 uint32_t blk_max_sectors(const struct blk_dev *dev); /* most sectors one request may carry */
-const struct virtio_dev *blk_virtio(const struct blk_dev *dev); /* the transport (index, irq, features) */
+const struct virtio_dev *blk_virtio(const struct blk_dev *dev); /* the transport (index, irq, features; IDE: index and irq only) */
 
 /* ---- Modes ------------------------------------------------------------ */
 
@@ -158,6 +174,12 @@ struct blk_req {
  * -BLK_EINVAL / -BLK_ERANGE / -BLK_EUNSUPP (bad request, which is left
  * idle), -BLK_EAGAIN (queue full), -BLK_EBROKEN. */
 int blk_submit(struct blk_dev *dev, struct blk_req *req);
+
+/* Queue n requests at once: blk_submit's work without its per-call
+ * costs. Returns how many were queued (reqs[0..k-1], in order): n, or
+ * fewer when one fails (blk_submit on it says why), or that -BLK_E* when
+ * the first fails. Nothing reaches the device before blk_kick. */
+int blk_submit_batch(struct blk_dev *dev, struct blk_req *const *reqs, unsigned n);
 
 /* Tell the device about everything submitted (one notification for any
  * number of requests, skipped when the device is already busy with the
