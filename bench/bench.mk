@@ -19,4 +19,4 @@ $(BENCH_OUT)/rawvm: bench/rawvm.c include/pvmm/para.h
 
 $(BENCH_OUT)/pvmm-bench: bench/bench.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $< -o $@ $(LDFLAGS) -lm
+	$(CC) $(HOST_CFLAGS) -pthread $< -o $@ $(LDFLAGS) -lm

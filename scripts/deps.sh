@@ -14,6 +14,8 @@ packages=(
 	libcmocka-dev  # unit tests
 	liburing-dev   # virtio-blk: many requests in flight without a thread each
 	util-linux     # setpriv: the test of the /dev/kvm permission message
+	gnuplot-nox    # make bench: bench/compare_chart.sh draws docs/img/compare.png and .svg
+	fonts-dejavu-core # the font those charts' labels are drawn in (gnuplot's pngcairo uses fontconfig)
 )
 
 missing=()

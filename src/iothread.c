@@ -36,6 +36,8 @@ struct iothread {
 	int epfd, stopfd;
 	pthread_t thread;
 	bool started;
+	bool joined;
+	struct thread_cpu cpu;   /* written by the thread as it ends; read after the join */
 	bool stopping;           /* atomic: set by iothread_destroy */
 	pthread_mutex_t lock;    /* guards the lists */
 	struct watch *watches;   /* live */
@@ -132,6 +134,14 @@ bool iothread_stopping(const struct iothread *t)
 	return !t || __atomic_load_n(&t->stopping, __ATOMIC_ACQUIRE);
 }
 
+/* The loop's last act: its own CPU time, for --stats (RUSAGE_THREAD and
+ * CLOCK_THREAD_CPUTIME_ID only read the calling thread). */
+static void *finish(struct iothread *t)
+{
+	stats_thread_cpu(&t->cpu);
+	return NULL;
+}
+
 static void *loop(void *arg)
 {
 	struct iothread *t = arg;
@@ -148,12 +158,12 @@ static void *loop(void *arg)
 			if (errno == EINTR)
 				continue;
 			log_error("I/O thread: epoll_wait failed: %s; device I/O stops", strerror(errno));
-			return NULL;
+			return finish(t);
 		}
 		for (int i = 0; i < n; i++) {
 			struct watch *w = evs[i].data.ptr;
 			if (!w)
-				return NULL; /* stop requested */
+				return finish(t); /* stop requested */
 			pthread_mutex_lock(&t->lock);
 			bool dead = w->dead;
 			pthread_mutex_unlock(&t->lock);
@@ -191,12 +201,15 @@ int iothread_start(struct iothread *t)
 	return 0;
 }
 
-void iothread_destroy(struct iothread *t)
+void iothread_stop(struct iothread *t, struct thread_cpu *cpu)
 {
-	if (!t)
+	if (!t) {
+		if (cpu)
+			*cpu = (struct thread_cpu){ 0 };
 		return;
+	}
 	__atomic_store_n(&t->stopping, true, __ATOMIC_RELEASE);
-	if (t->started) {
+	if (t->started && !t->joined) {
 		uint64_t one = 1;
 		if (write(t->stopfd, &one, sizeof(one)) < 0)
 			log_error("cannot stop the I/O thread: %s", strerror(errno));
@@ -215,7 +228,17 @@ void iothread_destroy(struct iothread *t)
 				break;
 			pthread_kill(t->thread, SIGUSR1);
 		}
+		t->joined = true;
 	}
+	if (cpu)
+		*cpu = t->cpu;
+}
+
+void iothread_destroy(struct iothread *t)
+{
+	if (!t)
+		return;
+	iothread_stop(t, NULL);
 	free_list(t->watches);
 	free_list(t->graveyard);
 	close(t->epfd);

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "stats.h"
+
 struct iothread;
 
 /* Called on the I/O thread with the epoll events that fired. */
@@ -37,6 +39,12 @@ int iothread_start(struct iothread *t);
 /* True once iothread_destroy() began: a handler whose blocking call failed
  * with EINTR should give up rather than retry. Safe on NULL (true). */
 bool iothread_stopping(const struct iothread *t);
+
+/* Stop the loop and join the thread; idempotent (iothread_destroy() does
+ * it too). If `cpu` is not NULL it receives the CPU time the thread used
+ * in all, which the thread reads itself as it ends (cpu->valid is false if
+ * it never ran). Safe on NULL (then *cpu is marked invalid). */
+void iothread_stop(struct iothread *t, struct thread_cpu *cpu);
 
 /* Stop the loop, join the thread, free it. Safe on NULL. */
 void iothread_destroy(struct iothread *t);

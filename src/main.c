@@ -436,9 +436,12 @@ static int run_command(int argc, char **argv)
 		goto out;
 	}
 	vm.mono_base_ns = stats_now_ns();
+	stats_vcpu_begin(&vm.stats);
 	status = vcpu_run(&vm);
+	stats_vcpu_end(&vm.stats);
 	/* Device work ends with the vCPU; once the thread is joined the
-	 * counters are final. */
+	 * counters (and its CPU time) are final. */
+	iothread_stop(vm.iothread, &vm.stats.iothread);
 	iothread_destroy(vm.iothread);
 	vm.iothread = NULL;
 	if (opt.stats || opt.stats_json)
