@@ -5,40 +5,6 @@
 
 BLK_BENCH=build/bench/guests
 
-# blk_image NAME SECTORS: a zero-filled image in $TEST_TMP; prints its path.
-blk_image() {
-	local img=$TEST_TMP/$1.img
-	rm -f "$img"
-	dd if=/dev/zero of="$img" bs=512 count="$2" status=none
-	echo "$img"
-}
-
-# blk_pattern P START COUNT: the bytes the guest's pattern P has in those
-# sectors (blk_rw.c: each sector is 64 copies of printf '%c%06u\n' P s).
-blk_pattern() {
-	local s line i
-	for ((s = $2; s < $2 + $3; s++)); do
-		printf -v line '%s%06u\n' "$1" "$s"
-		for ((i = 0; i < 6; i++)); do line=$line$line; done
-		printf '%s' "$line"
-	done
-}
-
-# blk_sectors IMG START COUNT: those sectors of the image, on stdout.
-blk_sectors() {
-	dd if="$1" bs=512 skip="$2" count="$3" status=none
-}
-
-# blk_cksum IMG START COUNT: "CRC LENGTH" as the guest prints it.
-blk_cksum() {
-	blk_sectors "$@" | cksum
-}
-
-# blk_expect_sectors IMG START COUNT P: the image holds pattern P there.
-blk_expect_sectors() {
-	cmp -s <(blk_sectors "$1" "$2" "$3") <(blk_pattern "$4" "$2" "$3") ||
-		fail_because "image sectors $2..$(($2 + $3 - 1)) do not hold pattern $4"
-}
 
 # blk_expect_zero IMG START COUNT
 blk_expect_zero() {

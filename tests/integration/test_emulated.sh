@@ -10,35 +10,6 @@
 
 EMU_BENCH=build/bench/guests
 
-# emu_image NAME SECTORS: a zero-filled image in $TEST_TMP; prints its path.
-emu_image() {
-	local img=$TEST_TMP/emu-$1.img
-	rm -f "$img"
-	dd if=/dev/zero of="$img" bs=512 count="$2" status=none
-	echo "$img"
-}
-
-# emu_pattern P START COUNT: tests/guests/blk_rw.c's pattern P for those
-# sectors (each is 64 copies of printf '%c%06u\n' P SECTOR).
-emu_pattern() {
-	local s line i
-	for ((s = $2; s < $2 + $3; s++)); do
-		printf -v line '%s%06u\n' "$1" "$s"
-		for ((i = 0; i < 6; i++)); do line=$line$line; done
-		printf '%s' "$line"
-	done
-}
-
-# emu_sectors IMG START COUNT: those sectors, on stdout.
-emu_sectors() {
-	dd if="$1" bs=512 skip="$2" count="$3" status=none
-}
-
-# emu_expect_pattern IMG START COUNT P
-emu_expect_pattern() {
-	cmp -s <(emu_sectors "$1" "$2" "$3") <(emu_pattern "$4" "$2" "$3") ||
-		fail_because "image sectors $2..$(($2 + $3 - 1)) do not hold pattern $4"
-}
 
 # emu_field KEY: the value of KEY=VALUE in the "compare ..." line of $OUT.
 emu_field() {
@@ -127,15 +98,15 @@ test_emulated_uart_hostile_registers() {
 
 test_emulated_ide_write_flush_read_back() {
 	local img
-	img=$(emu_image ide-rw 2048)
+	img=$(blk_image emu-ide-rw 2048)
 	run_pvmm run -s --disk "$img" --disk-model ide "$GUESTS/blk_rw.elf" rw 16
 	expect_status 0
 	expect_out "rw ok sectors=17"
-	expect_out "cksum 0 16: $(emu_sectors "$img" 0 16 | cksum)"
-	expect_out "cksum 2047 1: $(emu_sectors "$img" 2047 1 | cksum)"
-	emu_expect_pattern "$img" 0 16 A
-	emu_expect_pattern "$img" 2047 1 A
-	cmp -s <(emu_sectors "$img" 16 2031) <(head -c $((2031 * 512)) /dev/zero) ||
+	expect_out "cksum 0 16: $(blk_sectors "$img" 0 16 | cksum)"
+	expect_out "cksum 2047 1: $(blk_sectors "$img" 2047 1 | cksum)"
+	blk_expect_sectors "$img" 0 16 A
+	blk_expect_sectors "$img" 2047 1 A
+	cmp -s <(blk_sectors "$img" 16 2031) <(head -c $((2031 * 512)) /dev/zero) ||
 		fail_because "sectors 16..2046 changed"
 	# IDENTIFY, SET MULTIPLE, 2 writes, FLUSH CACHE EXT, 18 reads (33
 	# sectors): the
@@ -145,7 +116,7 @@ test_emulated_ide_write_flush_read_back() {
 
 test_emulated_ide_info_and_interrupt_mode() {
 	local img
-	img=$(emu_image ide-info 4096)
+	img=$(blk_image emu-ide-info 4096)
 	run_pvmm run --disk "$img" --disk-model ide "$GUESTS/blk_rw.elf" info
 	expect_status 0
 	# Capacity from IDENTIFY words 100-103 (LBA48), FLUSH CACHE EXT from
@@ -166,7 +137,7 @@ test_emulated_ide_info_and_interrupt_mode() {
 
 test_emulated_ide_capacity_edges() {
 	local img
-	img=$(emu_image ide-cap 1001) # odd size: the last sector is 1000
+	img=$(blk_image emu-ide-cap 1001) # odd size: the last sector is 1000
 	run_pvmm run --disk "$img" --disk-model ide "$GUESTS/blk_rw.elf" capacity
 	expect_status 0
 	expect_out "capacity=1001"
@@ -181,8 +152,8 @@ test_emulated_ide_capacity_edges() {
 
 test_emulated_ide_readonly_refuses_writes() {
 	local img copy
-	img=$(emu_image ide-ro 2048)
-	emu_pattern R 0 4 | dd of="$img" bs=512 conv=notrunc status=none
+	img=$(blk_image emu-ide-ro 2048)
+	blk_pattern R 0 4 | dd of="$img" bs=512 conv=notrunc status=none
 	copy=$TEST_TMP/emu-ide-ro-copy.img
 	cp "$img" "$copy"
 	run_pvmm run -s --disk "$img,readonly" --disk-model ide "$GUESTS/blk_rw.elf" readonly
@@ -192,7 +163,7 @@ test_emulated_ide_readonly_refuses_writes() {
 	# then on blk_readonly() says so.
 	expect_out "readonly=0"
 	expect_out "read=0 (OK)"
-	expect_out "cksum 0 1: $(emu_sectors "$img" 0 1 | cksum)"
+	expect_out "cksum 0 1: $(blk_sectors "$img" 0 1 | cksum)"
 	expect_out "write=-5 (EIO)"
 	expect_out "read_after=0 (OK)"
 	expect_out "readonly ok"
@@ -202,7 +173,7 @@ test_emulated_ide_readonly_refuses_writes() {
 
 test_emulated_ide_flushed_write_survives_kill() {
 	local img pid i
-	img=$(emu_image ide-flush 2048)
+	img=$(blk_image emu-ide-flush 2048)
 	# pvmm itself in the background (its own --timeout as the safety net),
 	# so that the kill below hits the monitor and leaves nothing behind.
 	"$PVMM" run --timeout 60 --disk "$img" --disk-model ide "$GUESTS/blk_rw.elf" flush 77 >"$OUT" 2>"$ERR" &
@@ -217,13 +188,13 @@ test_emulated_ide_flushed_write_survives_kill() {
 	status=$?
 	# 137: killed by SIGKILL, so it was a crash mid-run, not a clean exit.
 	[ "$status" -eq 137 ] || fail_because "pvmm was not running when killed (status $status)"
-	emu_expect_pattern "$img" 77 1 F
+	blk_expect_sectors "$img" 77 1 F
 }
 
 test_emulated_ide_hostile_registers() {
 	local img copy
-	img=$(emu_image ide-hostile 2048)
-	emu_pattern H 0 8 | dd of="$img" bs=512 conv=notrunc status=none
+	img=$(blk_image emu-ide-hostile 2048)
+	blk_pattern H 0 8 | dd of="$img" bs=512 conv=notrunc status=none
 	copy=$TEST_TMP/emu-ide-hostile-copy.img
 	cp "$img" "$copy"
 	run_pvmm run --disk "$img" --disk-model ide "$GUESTS/ide_hostile.elf"
@@ -251,36 +222,36 @@ test_emulated_ide_hostile_registers() {
 	expect_out "after read=0 (OK) pattern=1 write=0 (OK) readback=1"
 	expect_out "ide_hostile ok"
 	# Only sector 100 changed (the aborted write to sector 5 did nothing).
-	cmp -s <(emu_sectors "$img" 0 100) <(emu_sectors "$copy" 0 100) || fail_because "sectors 0..99 changed"
-	emu_expect_pattern "$img" 100 1 W
-	cmp -s <(emu_sectors "$img" 101 1947) <(emu_sectors "$copy" 101 1947) || fail_because "sectors 101.. changed"
+	cmp -s <(blk_sectors "$img" 0 100) <(blk_sectors "$copy" 0 100) || fail_because "sectors 0..99 changed"
+	blk_expect_sectors "$img" 100 1 W
+	cmp -s <(blk_sectors "$img" 101 1947) <(blk_sectors "$copy" 101 1947) || fail_because "sectors 101.. changed"
 }
 
 # ---- One binary, both disk paths ---------------------------------------------
 
 test_emulated_virtio_writes_ide_reads() {
 	local img
-	img=$(emu_image v2i 4096)
+	img=$(blk_image emu-v2i 4096)
 	run_pvmm run --disk "$img" "$GUESTS/blk_rw.elf" writepattern H 1000 40
 	expect_status 0
 	expect_out "writepattern ok"
-	emu_expect_pattern "$img" 1000 40 H
+	blk_expect_sectors "$img" 1000 40 H
 	run_pvmm run --disk "$img" --disk-model ide "$GUESTS/blk_rw.elf" readhost 1000 40
 	expect_status 0
-	expect_out "cksum 1000 40: $(emu_sectors "$img" 1000 40 | cksum)"
+	expect_out "cksum 1000 40: $(blk_sectors "$img" 1000 40 | cksum)"
 	expect_out "host_pattern_mismatches=0"
 }
 
 test_emulated_ide_writes_virtio_reads() {
 	local img twin
-	img=$(emu_image i2v 4096)
-	twin=$(emu_image i2v-twin 4096)
+	img=$(blk_image emu-i2v 4096)
+	twin=$(blk_image emu-i2v-twin 4096)
 	run_pvmm run --disk "$img" --disk-model ide "$GUESTS/blk_rw.elf" writepattern H 3000 40
 	expect_status 0
 	expect_out "writepattern ok"
 	run_pvmm run --disk "$img" "$GUESTS/blk_rw.elf" readhost 3000 40
 	expect_status 0
-	expect_out "cksum 3000 40: $(emu_sectors "$img" 3000 40 | cksum)"
+	expect_out "cksum 3000 40: $(blk_sectors "$img" 3000 40 | cksum)"
 	expect_out "host_pattern_mismatches=0"
 	# The same write over virtio gives the same image, byte for byte.
 	run_pvmm run --disk "$twin" "$GUESTS/blk_rw.elf" writepattern H 3000 40
@@ -290,7 +261,7 @@ test_emulated_ide_writes_virtio_reads() {
 
 test_emulated_compare_guest_same_data_both_paths() {
 	local img sum_w sum_v sum_i
-	img=$(emu_image compare 4096)
+	img=$(blk_image emu-compare 4096)
 	run_pvmm run --disk "$img" "$EMU_BENCH/compare.elf" blk-write 1
 	expect_status 0
 	expect_out "compare blk-write bytes=1048576 ops=256 ns="
