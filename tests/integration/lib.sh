@@ -55,6 +55,10 @@ expect_err_lines() {
 
 run_test() {
 	test_failed=0
+	if ! declare -F "$1" >/dev/null; then
+		echo "FAIL ${1#test_}: no such test function"
+		return
+	fi
 	"$1"
 	if [ "$test_failed" -eq 0 ]; then
 		echo "PASS ${1#test_}"
