@@ -103,3 +103,26 @@ blk_expect_sectors() {
 	cmp -s <(blk_sectors "$1" "$2" "$3") <(blk_pattern "$4" "$2" "$3") ||
 		fail_because "image sectors $2..$(($2 + $3 - 1)) do not hold pattern $4"
 }
+
+# blk_flush_then_kill IMG PVMM-OPTIONS...: blk_rw.elf writes pattern F to
+# sector 77 and flushes, prints "flushed" and spins; the monitor is then
+# killed with SIGKILL, a crash mid-run, and the sector must be on the image.
+blk_flush_then_kill() {
+	local img=$1 pid i
+	shift
+	# pvmm itself in the background (its own --timeout as the safety net),
+	# so that the kill hits the monitor and leaves nothing behind.
+	"$PVMM" run --timeout 60 "$@" "$GUESTS/blk_rw.elf" flush 77 >"$OUT" 2>"$ERR" &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q flushed "$OUT" && break
+		sleep 0.1
+	done
+	expect_out "flushed"
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	status=$?
+	# 137: killed by SIGKILL, so it was a crash mid-run, not a clean exit.
+	[ "$status" -eq 137 ] || fail_because "pvmm was not running when killed (status $status)"
+	blk_expect_sectors "$img" 77 1 F
+}

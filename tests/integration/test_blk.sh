@@ -90,23 +90,9 @@ test_blk_readonly_disk_refuses_writes() {
 }
 
 test_blk_flushed_write_survives_kill() {
-	local img pid i
+	local img
 	img=$(blk_image flush 2048)
-	# pvmm itself in the background (its own --timeout as the safety net),
-	# so that the kill below hits the monitor and leaves nothing behind.
-	"$PVMM" run --timeout 60 --disk "$img" "$GUESTS/blk_rw.elf" flush 77 >"$OUT" 2>"$ERR" &
-	pid=$!
-	for ((i = 0; i < 300; i++)); do
-		grep -q flushed "$OUT" && break
-		sleep 0.1
-	done
-	expect_out "flushed"
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	status=$?
-	# 137: killed by SIGKILL, so it was a crash mid-run, not a clean exit.
-	[ "$status" -eq 137 ] || fail_because "pvmm was not running when killed (status $status)"
-	blk_expect_sectors "$img" 77 1 F
+	blk_flush_then_kill "$img" --disk "$img"
 }
 
 test_blk_many_in_flight_polling() {
