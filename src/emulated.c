@@ -16,7 +16,6 @@
 
 struct emulated {
 	struct vm *vm;
-	struct pio_bus bus;
 
 	struct uart *uart;
 	int uart_in_fd;         /* stdin, watched while the FIFO has room; -1 at EOF */
@@ -68,6 +67,8 @@ static int list_device(struct vm *vm, uint32_t type, unsigned pin, uint16_t port
 	return 0;
 }
 
+static void uart_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *data, unsigned size);
+
 /* I/O thread: move stdin bytes into the UART's receive FIFO. */
 static void uart_input(void *opaque, uint32_t events)
 {
@@ -105,7 +106,7 @@ int emulated_add_uart(struct vm *vm, int stdin_fd)
 	e->uart = uart_create(vm->console_out_fd, uart_irq, e);
 	e->uart_ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!e->uart || e->uart_ready_fd < 0 || irq_claim_pin(vm, UART_COM1_IRQ) ||
-	    pio_register(&e->bus, UART_COM1_BASE, UART_PORTS, "uart", uart_io, e->uart)) {
+	    pio_register(&vm->pio, UART_COM1_BASE, UART_PORTS, "uart", uart_port_io, e)) {
 		log_error("cannot create the UART");
 		return -1;
 	}
@@ -142,8 +143,8 @@ int emulated_add_ide(struct vm *vm, const char *path, bool readonly)
 		return -1;
 	e->ide = ide_create(disk, ide_irq, e);
 	if (!e->ide || irq_claim_pin(vm, IDE_IRQ) ||
-	    pio_register(&e->bus, IDE_CMD_BASE, IDE_CMD_PORTS, "ide", ide_cmd_io, e->ide) ||
-	    pio_register(&e->bus, IDE_CTL_PORT, 1, "ide-control", ide_ctl_io, e->ide)) {
+	    pio_register(&vm->pio, IDE_CMD_BASE, IDE_CMD_PORTS, "ide", ide_cmd_io, e->ide) ||
+	    pio_register(&vm->pio, IDE_CTL_PORT, 1, "ide-control", ide_ctl_io, e->ide)) {
 		log_error("cannot create the IDE disk");
 		return -1;
 	}
@@ -174,25 +175,23 @@ static void uart_input_direct(struct emulated *e)
 	}
 }
 
-bool emulated_pio(struct vm *vm, uint16_t port, bool is_write, uint8_t *data, unsigned size, unsigned reps)
+/* The UART's ports: the register model, plus its input plumbing around
+ * each access. */
+static void uart_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *data, unsigned size)
 {
-	struct emulated *e = vm->emulated;
-	if (!e)
-		return false;
-	bool uart_port = e->uart && port >= UART_COM1_BASE && port < UART_COM1_BASE + UART_PORTS;
-	if (uart_port && e->uart_in_direct && e->uart_in_fd >= 0)
+	struct emulated *e = opaque;
+
+	if (e->uart_in_direct && e->uart_in_fd >= 0)
 		uart_input_direct(e);
-	if (!pio_dispatch(&e->bus, port, is_write, data, size, reps))
-		return false;
-	if (!uart_port || e->uart_in_direct)
-		return true;
+	uart_io(e->uart, offset, is_write, data, size);
+	if (e->uart_in_direct)
+		return;
 	/* The guest made room (read a byte, raised RTS): take input again. */
 	int in_fd = __atomic_load_n(&e->uart_in_fd, __ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&e->uart_in_paused, __ATOMIC_ACQUIRE) && in_fd >= 0 && uart_rx_room(e->uart)) {
 		__atomic_store_n(&e->uart_in_paused, false, __ATOMIC_RELEASE);
-		iothread_watch(vm->iothread, in_fd, EPOLLIN, uart_input, e);
+		iothread_watch(e->vm->iothread, in_fd, EPOLLIN, uart_input, e);
 	}
-	return true;
 }
 
 void emulated_stats_print(struct vm *vm, FILE *out)

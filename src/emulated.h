@@ -1,6 +1,6 @@
 /*
  * The emulated (fully virtualized) devices of a VM: the 16550A UART and
- * the IDE disk, put on the port I/O bus, their wires on the irqchip, the
+ * the IDE disk, put on the VM's port I/O bus, their wires on the irqchip, the
  * UART's input on the I/O thread, and both in the boot info device list.
  */
 #ifndef PVMM_EMULATED_H
@@ -18,9 +18,6 @@ int emulated_add_uart(struct vm *vm, int stdin_fd);
 /* An IDE disk (primary master) on the raw image `path`. Returns 0, or -1
  * with a message (a bad image is the user's mistake). */
 int emulated_add_ide(struct vm *vm, const char *path, bool readonly);
-
-/* Port I/O outside the para-API: true if an emulated device took it. */
-bool emulated_pio(struct vm *vm, uint16_t port, bool is_write, uint8_t *data, unsigned size, unsigned reps);
 
 void emulated_stats_print(struct vm *vm, FILE *out);
 /* One JSON object per emulated device, each preceded by ", " (for a list

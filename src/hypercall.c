@@ -253,3 +253,27 @@ void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
 	}
 	memcpy(block, &b, size);
 }
+
+/* The para-API's ports on the port bus: a call is one 32-bit `out` of its
+ * block's address; anything else there is a malformed call. */
+static void para_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *data, unsigned size,
+			 unsigned reps)
+{
+	struct vm *vm = opaque;
+	unsigned port = PVMM_PORT_BASE + offset;
+
+	if (!is_write || size != 4 || reps != 1) {
+		log_error("para-API port %#x: guest made a %u-bit %s%s; a call is one 32-bit out; stopping the VM",
+			  port, size * 8, is_write ? "out" : "in", reps > 1 ? " (string I/O)" : "");
+		vm_stop(vm, PVMM_STATUS_BADCALL);
+		return;
+	}
+	uint32_t gpa;
+	memcpy(&gpa, data, sizeof(gpa));
+	hypercall_handle(vm, offset, gpa);
+}
+
+int hypercall_attach(struct vm *vm)
+{
+	return pio_register_whole(&vm->pio, PVMM_PORT_BASE, PVMM_PORT_COUNT, "para-API", para_port_io, vm);
+}

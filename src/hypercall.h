@@ -15,6 +15,9 @@
  * (vm_stop) for EXIT, ABORT, and blocks it cannot write a result into. */
 void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa);
 
+/* Put the para-API ports on the VM's port bus. Returns 0 or -1. */
+int hypercall_attach(struct vm *vm);
+
 /* Guest monotonic time in ns (the para-API's PVMM_CLOCK_MONOTONIC). */
 uint64_t hypercall_guest_now(const struct vm *vm);
 

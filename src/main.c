@@ -21,6 +21,7 @@
 #include "devices/virtio_rng.h"
 #include "elf_loader.h"
 #include "emulated.h"
+#include "hypercall.h"
 #include "iothread.h"
 #include "irq.h"
 #include "kvm.h"
@@ -415,6 +416,11 @@ static int run_command(int argc, char **argv)
 	status = prepare_guest(&vm, &opt, &entry);
 	if (status)
 		goto out;
+	if (hypercall_attach(&vm)) {
+		log_error("internal error: cannot put the para-API on the port bus");
+		status = PVMM_STATUS_HOST;
+		goto out;
+	}
 	if (kvm_create(&vm)) {
 		status = PVMM_STATUS_HOST;
 		goto out;

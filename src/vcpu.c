@@ -6,12 +6,9 @@
 #include <sys/ioctl.h>
 #include <sys/time.h>
 
-#include "emulated.h"
-#include "hypercall.h"
 #include "log.h"
 #include "report.h"
 #include "status.h"
-#include "virtio/mmio.h"
 
 /* A stop asked for by a signal: 0, or the exit status to stop with. The
  * handler also sets immediate_exit so a KVM_RUN about to start returns. */
@@ -55,42 +52,30 @@ int vcpu_install_stops(struct vm *vm, double timeout_s)
 	return 0;
 }
 
-/* Port I/O: the para-API ports, or a stray access. */
+/* Port I/O: whoever claims the port on the bus (the para-API, the UART,
+ * the IDE disk), or a stray access. */
 static void handle_io(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	unsigned port = run->io.port;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	uint64_t bytes = (uint64_t)run->io.size * run->io.count;
 
-	if (port - PVMM_PORT_BASE < PVMM_PORT_COUNT) {
-		unsigned call = port - PVMM_PORT_BASE;
-		if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1) {
-			log_error("para-API port %#x: guest made a %u-bit %s%s; a call is one 32-bit out; stopping the VM",
-				  port, run->io.size * 8, run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
-				  run->io.count > 1 ? " (string I/O)" : "");
-			vm_stop(vm, PVMM_STATUS_BADCALL);
-			return;
-		}
-		uint32_t gpa;
-		memcpy(&gpa, data, sizeof(gpa));
-		hypercall_handle(vm, call, gpa);
+	/* KVM puts the data inside the run area; never trust it blindly. */
+	if (run->io.data_offset + bytes > vm->run_size) {
+		log_error("KVM reported port I/O data outside the run area; stopping the VM");
+		vm_stop(vm, PVMM_STATUS_HOST);
 		return;
 	}
-
-	uint64_t bytes = (uint64_t)run->io.size * run->io.count;
-	if (run->io.data_offset + bytes <= vm->run_size &&
-	    emulated_pio(vm, (uint16_t)port, run->io.direction == KVM_EXIT_IO_OUT, data, run->io.size,
-			 run->io.count))
+	if (pio_dispatch(&vm->pio, (uint16_t)port, is_write, data, run->io.size, run->io.count))
 		return;
 
 	/* No device lives there: reads see a floating bus, writes vanish. */
 	if (vm->stats.stray_io++ < 8)
-		log_warn("guest %s port %#x, which has no device; ignored",
-			 run->io.direction == KVM_EXIT_IO_OUT ? "wrote" : "read", port);
-	if (run->io.direction == KVM_EXIT_IO_IN) {
-		if (run->io.data_offset + bytes <= vm->run_size)
-			memset(data, 0xff, bytes);
-	}
+		log_warn("guest %s port %#x, which has no device; ignored", is_write ? "wrote" : "read", port);
+	if (!is_write)
+		memset(data, 0xff, bytes);
 }
 
 static void handle_exit(struct vm *vm)
@@ -102,8 +87,8 @@ static void handle_exit(struct vm *vm)
 		handle_io(vm);
 		break;
 	case KVM_EXIT_MMIO:
-		if (virtio_mmio_access(vm, run->mmio.phys_addr, run->mmio.data,
-				       run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : 0, run->mmio.is_write))
+		if (run->mmio.len >= 1 && run->mmio.len <= sizeof(run->mmio.data) &&
+		    mmio_dispatch(&vm->mmio, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, run->mmio.len))
 			break;
 		log_error("guest %s %u bytes at %#llx, which is neither RAM nor a device; stopping the VM",
 			  run->mmio.is_write ? "wrote" : "read", run->mmio.len,

@@ -14,6 +14,8 @@
 #include <pvmm/para.h>
 
 #include "guest_mem.h"
+#include "mmio_bus.h"
+#include "pio.h"
 #include "stats.h"
 
 struct emulated;
@@ -53,6 +55,11 @@ struct vm {
 	struct iothread *iothread;  /* created with the first device; NULL without */
 	struct emulated *emulated;  /* UART and IDE (emulated.c); NULL without */
 	struct vm_irq irq;
+
+	/* Where the run loop sends KVM_EXIT_IO and KVM_EXIT_MMIO. Filled
+	 * before the vCPU runs, then only read. */
+	struct pio_bus pio;
+	struct mmio_bus mmio;
 
 	struct vm_stats stats;
 

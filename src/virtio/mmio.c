@@ -458,23 +458,9 @@ void virtio_mmio_handle(struct virtio_dev *dev, uint64_t offset, uint8_t *data, 
 	pthread_mutex_unlock(&dev->lock);
 }
 
-static const struct virtio_transport mmio_transport;
-
-bool virtio_mmio_access(struct vm *vm, uint64_t addr, uint8_t *data, unsigned len, bool is_write)
+static void window_io(void *opaque, uint64_t offset, bool is_write, uint8_t *data, unsigned len)
 {
-	if (addr < VIRTIO_MMIO_BASE || addr - VIRTIO_MMIO_BASE >= VIRTIO_MMIO_MAX_DEVICES * VIRTIO_MMIO_WINDOW)
-		return false;
-	uint64_t rel = addr - VIRTIO_MMIO_BASE;
-	unsigned slot = (unsigned)(rel / VIRTIO_MMIO_WINDOW);
-
-	for (unsigned i = 0; i < vm->virtio_count; i++) {
-		struct virtio_dev *dev = vm->virtio[i];
-		if (dev && dev->transport == &mmio_transport && to_mmio(dev)->slot == slot) {
-			virtio_mmio_handle(dev, rel % VIRTIO_MMIO_WINDOW, data, len, is_write);
-			return true;
-		}
-	}
-	return false; /* an empty window: neither RAM nor a device */
+	virtio_mmio_handle(opaque, offset, data, len, is_write);
 }
 
 /* ---- creation and teardown ------------------------------------------- */
@@ -508,6 +494,7 @@ static void mmio_destroy(struct virtio_dev *dev)
 		close(m->ready_fd);
 	if (vm->ready_fd[dev->index] == m->ready_fd)
 		vm->ready_fd[dev->index] = -1;
+	mmio_unregister(&vm->mmio, m->base);
 	for (unsigned i = 0; i < vm->virtio_count; i++)
 		if (vm->virtio[i] == dev)
 			vm->virtio[i] = NULL;
@@ -614,6 +601,10 @@ struct virtio_dev *virtio_mmio_create(struct vm *vm, const struct virtio_ops *op
 	}
 	if (vm->vm_fd >= 0 && wire_kvm(m))
 		goto fail;
+	if (mmio_register(&vm->mmio, m->base, VIRTIO_MMIO_WINDOW, ops->name, window_io, dev)) {
+		log_error("cannot add %s: its window at %#llx is taken", ops->name, (unsigned long long)m->base);
+		goto fail;
+	}
 
 	vm->devices[dev->index] = (struct pvmm_device_info){
 		.type = PVMM_DEV_VIRTIO_MMIO,

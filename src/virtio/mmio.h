@@ -36,12 +36,8 @@ struct vm;
  * and an interrupt still sets InterruptStatus and the ready eventfd. */
 struct virtio_dev *virtio_mmio_create(struct vm *vm, const struct virtio_ops *ops, void *priv);
 
-/* A KVM_EXIT_MMIO: if `addr` is in a virtio-mmio window, serve it and
- * return true. */
-bool virtio_mmio_access(struct vm *vm, uint64_t addr, uint8_t *data, unsigned len, bool is_write);
-
-/* One register access at `offset` in dev's window (what
- * virtio_mmio_access does once it has found the device); for unit tests. */
+/* One register access at `offset` in dev's window (what the VM's MMIO
+ * bus calls for an access in the window). */
 void virtio_mmio_handle(struct virtio_dev *dev, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 
 #endif

@@ -943,13 +943,13 @@ static void test_pool_exhausted(void **state)
 static uint32_t mmio_rd(struct vm *vm, uint64_t base, uint64_t off)
 {
 	uint32_t v = 0;
-	assert_true(virtio_mmio_access(vm, base + off, (uint8_t *)&v, 4, false));
+	assert_true(mmio_dispatch(&vm->mmio, base + off, false, (uint8_t *)&v, 4));
 	return v;
 }
 
 static void mmio_wr(struct vm *vm, uint64_t base, uint64_t off, uint32_t v)
 {
-	assert_true(virtio_mmio_access(vm, base + off, (uint8_t *)&v, 4, true));
+	assert_true(mmio_dispatch(&vm->mmio, base + off, true, (uint8_t *)&v, 4));
 }
 
 /* Poll the used ring (the I/O thread answers, not us). */
@@ -1018,8 +1018,8 @@ static void test_transport_end_to_end(void **state)
 	mmio_wr(&vm, base, VIRTIO_MMIO_STATUS, st);
 	assert_true(mmio_rd(&vm, base, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK);
 	uint64_t cap = 0;
-	assert_true(virtio_mmio_access(&vm, base + VIRTIO_MMIO_CONFIG + offsetof(struct virtio_blk_config, capacity),
-				       (uint8_t *)&cap, 8, false));
+	assert_true(mmio_dispatch(&vm.mmio, base + VIRTIO_MMIO_CONFIG + offsetof(struct virtio_blk_config, capacity),
+				  false, (uint8_t *)&cap, 8));
 	assert_int_equal(cap, IMAGE_SECTORS);
 
 	mmio_wr(&vm, base, VIRTIO_MMIO_QUEUE_SEL, 0);

@@ -3,7 +3,7 @@
  * device logic (src/virtio/virtio.c), the I/O thread, POLL on a virtio
  * device, and the rng and console devices. No KVM: the VM has no KVM fd,
  * so devices come without ioeventfds and irqfd; register accesses go
- * straight to virtio_mmio_handle()/virtio_mmio_access() as the vCPU loop
+ * straight to virtio_mmio_handle() and the VM's MMIO bus as the vCPU loop
  * would send them, and QueueNotify reaches the (optionally running) I/O
  * thread through the same eventfds KVM would signal.
  */
@@ -847,14 +847,14 @@ static void test_windows_pins_and_boot_info(void **state)
 	assert_true(f->vm.ready_fd[1] >= 0 && f->vm.ready_fd[2] >= 0);
 	assert_true(f->vm.irq.pins & (1u << IRQ_FIRST_DEVICE_PIN));
 
-	/* virtio_mmio_access routes by window. */
+	/* The MMIO bus routes by window. */
 	uint8_t data[4];
-	assert_true(virtio_mmio_access(&f->vm, VIRTIO_MMIO_BASE + VIRTIO_MMIO_DEVICE_ID, data, 4, false));
+	assert_true(mmio_dispatch(&f->vm.mmio, VIRTIO_MMIO_BASE + VIRTIO_MMIO_DEVICE_ID, false, data, 4));
 	assert_int_equal(data[0], 42);
-	assert_true(virtio_mmio_access(&f->vm, b->mmio_base + VIRTIO_MMIO_STATUS, data, 4, false));
-	assert_false(virtio_mmio_access(&f->vm, VIRTIO_MMIO_BASE + 2 * VIRTIO_MMIO_WINDOW, data, 4, false));
-	assert_false(virtio_mmio_access(&f->vm, VIRTIO_MMIO_BASE - 4, data, 4, false));
-	assert_false(virtio_mmio_access(&f->vm, 0xfee000b0, data, 4, true));
+	assert_true(mmio_dispatch(&f->vm.mmio, b->mmio_base + VIRTIO_MMIO_STATUS, false, data, 4));
+	assert_false(mmio_dispatch(&f->vm.mmio, VIRTIO_MMIO_BASE + 2 * VIRTIO_MMIO_WINDOW, false, data, 4));
+	assert_false(mmio_dispatch(&f->vm.mmio, VIRTIO_MMIO_BASE - 4, false, data, 4));
+	assert_false(mmio_dispatch(&f->vm.mmio, 0xfee000b0, true, data, 4));
 }
 
 static void test_device_limit(void **state)
