@@ -714,12 +714,14 @@ static void bench_memory(const struct config *cfg)
 #define BLKRW_IMAGE_BYTES (4ull << 20)
 /* blkrw tests every 10th sector: 820 of a 4 MiB image's 8192, as Solo5's. */
 #define BLKRW_SECTORS ((BLKRW_IMAGE_BYTES / 512 + 9) / 10)
-/* Solo5's hvt monitor runs its block test (tests/test_blk) in about 17 s
- * on these machines (docs: /work/shared/docs/host-kvm.md, "A peer on the
- * same machine"); blkrw.elf does the same work. A documented constant,
- * not measured here: Solo5 is not part of this tree. */
+/* Solo5's hvt monitor was timed at about 17 s for its own block test
+ * (tests/test_blk) on these machines. That figure comes from elsewhere:
+ * Solo5 is not in this tree, and its test guest is not blkrw.elf, which
+ * does the same requests with far fewer guest instructions. Run side by
+ * side on the same guest code the two monitors take about the same time,
+ * so 17 s / blkrw's time measures the guest code, not the monitor. It is
+ * shown for information and is never a verdict. */
 #define SOLO5_HVT_BLK_S 17.0
-#define TARGET_BLKRW_SPEEDUP 10.0
 #define TARGET_EXITS_QD32 0.05
 #define TARGET_EXITS_QD1 1.0
 #define TARGET_MONITOR_US 5.0
@@ -1169,12 +1171,13 @@ static void bench_blkrw(const struct config *cfg, int runs)
 		guest_s[i] = ms / 1e3;
 	}
 	double wall = median(wall_s, runs), guest = median(guest_s, runs);
-	add_info("blkrw_wall_s", "blkrw (Solo5 block test), pvmm wall", wall, "s", 3);
+	add_info("blkrw_wall_s", "blkrw (Solo5 test_blk's requests), pvmm wall", wall, "s", 3);
 	add_info("blkrw_guest_s", "blkrw, guest-measured loop time", guest, "s", 3);
-	add_info("blkrw_solo5_reference_s", "blkrw, Solo5 hvt reference (constant)", SOLO5_HVT_BLK_S, "s", 1);
-	double speedup = SOLO5_HVT_BLK_S / wall;
-	add_target("blkrw_speedup", "blkrw speed-up over Solo5 hvt", speedup, "x", 1, ">= 10", TARGET_BLKRW_SPEEDUP,
-		   speedup >= TARGET_BLKRW_SPEEDUP);
+	/* Information only: a figure from elsewhere, for other guest code. */
+	add_info("blkrw_solo5_reference_s", "blkrw: Solo5 hvt, its own guest, figure from elsewhere",
+		 SOLO5_HVT_BLK_S, "s", 1);
+	add_info("blkrw_solo5_ratio", "blkrw: that figure / pvmm wall (different guest code)",
+		 SOLO5_HVT_BLK_S / wall, "x", 1);
 	add_samples("blkrw_wall_s", "s", wall_s, runs);
 	add_samples("blkrw_guest_s", "s", guest_s, runs);
 	free(wall_s);
@@ -1566,7 +1569,10 @@ static void write_json(FILE *out, const struct config *cfg, const struct host_in
 		     "minus a 1-request run's\",\n"
 		     "    \"monitor_cpu_definition\": \"I/O thread CPU + vCPU thread user CPU in the run loop + "
 		     "other threads (io_uring workers), summed over runs, per request\",\n"
-		     "    \"solo5_hvt_blk_reference_s\": %.1f\n  },\n  \"figures\": {\n", SOLO5_HVT_BLK_S);
+		     "    \"solo5_hvt_blk_reference_s\": %.1f,\n"
+		     "    \"solo5_hvt_blk_reference_note\": \"timed elsewhere, for Solo5's own test guest, not "
+		     "blkrw.elf: information, never a verdict\"\n  },\n  \"figures\": {\n",
+		SOLO5_HVT_BLK_S);
 	for (int i = 0; i < figure_count; i++) {
 		const struct figure *f = &figures[i];
 		fprintf(out, "    ");

@@ -1,7 +1,8 @@
 /*
- * blkrw: the Solo5 block test (tests/test_blk in Solo5) done the pvmm
- * way, for comparison with Solo5's hvt monitor (about 17 s here, nearly
- * all interpreted guest code).
+ * blkrw: the requests of Solo5's block test (tests/test_blk in Solo5),
+ * done the pvmm way. Its time is not comparable with Solo5's: the guest
+ * code below is much leaner than Solo5's test, and on hosts without VT-x
+ * guest instructions, not the monitor, dominate (see bench/README.md).
  *
  * Same work: for every 10th 512-byte sector of the first disk, write the
  * sector with the pattern '0' + i % 10, read it back, compare; run with
