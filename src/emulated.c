@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "devices/device.h"
 #include "devices/ide.h"
 #include "devices/uart16550.h"
 #include "iothread.h"
@@ -98,22 +99,19 @@ static void uart_input(void *opaque, uint32_t events)
 	}
 }
 
-int emulated_add_uart(struct vm *vm, int stdin_fd)
+static int add_uart(struct vm *vm, int stdin_fd, int out_fd)
 {
 	struct emulated *e = emulated_of(vm);
 	if (!e)
 		return -1;
-	e->uart = uart_create(vm->console_out_fd, uart_irq, e);
+	e->uart = uart_create(out_fd, uart_irq, e);
 	e->uart_ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!e->uart || e->uart_ready_fd < 0 || irq_claim_pin(vm, UART_COM1_IRQ) ||
 	    pio_register(&vm->pio, UART_COM1_BASE, UART_PORTS, "uart", uart_port_io, e)) {
 		log_error("cannot create the UART");
 		return -1;
 	}
-	vm->irq.wanted = true;
 	if (stdin_fd >= 0) {
-		if (!vm->iothread && !(vm->iothread = iothread_create()))
-			return -1;
 		e->uart_in_fd = stdin_fd;
 		int ret = iothread_watch(vm->iothread, stdin_fd, EPOLLIN, uart_input, e);
 		/* A regular file (or /dev/null) is always readable and epoll
@@ -129,7 +127,7 @@ int emulated_add_uart(struct vm *vm, int stdin_fd)
 			   e->uart_ready_fd);
 }
 
-int emulated_add_ide(struct vm *vm, const char *path, bool readonly)
+static int add_ide(struct vm *vm, const char *path, bool readonly)
 {
 	struct emulated *e = emulated_of(vm);
 	if (!e)
@@ -148,9 +146,53 @@ int emulated_add_ide(struct vm *vm, const char *path, bool readonly)
 		log_error("cannot create the IDE disk");
 		return -1;
 	}
-	vm->irq.wanted = true;
 	return list_device(vm, PVMM_DEV_IDE, IDE_IRQ, IDE_CMD_BASE, IDE_CMD_PORTS, -1);
 }
+
+static int uart_attach(struct vm *vm, const struct device_env *env, const char *arg)
+{
+	(void)arg;
+	return add_uart(vm, env->in_fd, env->out_fd);
+}
+
+const struct device_type uart16550_type = {
+	.name = "uart16550",
+	.kind = DEVICE_ISA,
+	.max_count = 1,
+	.interrupts = true,
+	.attach_isa = uart_attach,
+};
+
+static int ide_parse(const char *arg)
+{
+	char *path;
+	bool readonly;
+	if (device_parse_disk(arg, &path, &readonly))
+		return -1;
+	free(path);
+	return 0;
+}
+
+static int ide_attach(struct vm *vm, const struct device_env *env, const char *arg)
+{
+	char *path;
+	bool readonly;
+	(void)env;
+	if (device_parse_disk(arg, &path, &readonly))
+		return -1;
+	int ret = add_ide(vm, path, readonly);
+	free(path);
+	return ret;
+}
+
+const struct device_type ide_type = {
+	.name = "ide",
+	.kind = DEVICE_ISA,
+	.max_count = 1,
+	.interrupts = true,
+	.parse = ide_parse,
+	.attach_isa = ide_attach,
+};
 
 /* stdin that epoll refuses (a regular file, /dev/null) is always
  * readable: top the FIFO up from it before each UART access, so the

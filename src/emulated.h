@@ -11,13 +11,9 @@
 
 #include "vm.h"
 
-/* A 16550A at COM1 that owns the console: output to vm->console_out_fd,
- * input from `stdin_fd` (-1: none). Returns 0, or -1 with a message. */
-int emulated_add_uart(struct vm *vm, int stdin_fd);
-
-/* An IDE disk (primary master) on the raw image `path`. Returns 0, or -1
- * with a message (a bad image is the user's mistake). */
-int emulated_add_ide(struct vm *vm, const char *path, bool readonly);
+/* The device types (devices/device.h): uart16550_type, a 16550A at COM1
+ * that owns the console (output to the console fd, input from stdin), and
+ * ide_type, one IDE disk (primary master) on a raw image. */
 
 void emulated_stats_print(struct vm *vm, FILE *out);
 /* One JSON object per emulated device, each preceded by ", " (for a list

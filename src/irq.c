@@ -143,3 +143,16 @@ int irq_attach_eventfd(struct vm *vm, unsigned pin, int eventfd)
 	}
 	return 0;
 }
+
+void irq_free_pin(struct vm *vm, unsigned pin)
+{
+	if (pin < IOAPIC_PINS)
+		vm->irq.pins &= ~(1u << pin);
+}
+
+void irq_detach_eventfd(struct vm *vm, unsigned pin, int eventfd)
+{
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)eventfd, .gsi = pin, .flags = KVM_IRQFD_FLAG_DEASSIGN };
+	if (vm->irq.chip && ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		log_warn("cannot disconnect the interrupt of IOAPIC pin %u: %s", pin, strerror(errno));
+}

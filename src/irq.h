@@ -34,5 +34,9 @@ int irq_set_level(struct vm *vm, unsigned pin, int level);
 
 /* Deliver an interrupt on `pin` whenever `eventfd` is written. */
 int irq_attach_eventfd(struct vm *vm, unsigned pin, int eventfd);
+/* Undo irq_attach_eventfd (a device going away). */
+void irq_detach_eventfd(struct vm *vm, unsigned pin, int eventfd);
+/* Give back a pin from irq_alloc_pin() or irq_claim_pin(). */
+void irq_free_pin(struct vm *vm, unsigned pin);
 
 #endif

@@ -16,9 +16,7 @@
 #include "bench_compare.h"
 #include "bootinfo.h"
 #include "cpu.h"
-#include "devices/virtio_blk.h"
-#include "devices/virtio_console.h"
-#include "devices/virtio_rng.h"
+#include "devices/device.h"
 #include "elf_loader.h"
 #include "emulated.h"
 #include "hypercall.h"
@@ -27,14 +25,10 @@
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
+#include "machine.h"
 #include "status.h"
 #include "vcpu.h"
 #include "virtio/mmio.h"
-
-struct disk_option {
-	const char *path;
-	bool readonly;
-};
 
 struct options {
 	uint64_t mem_size;
@@ -46,8 +40,8 @@ struct options {
 	bool ide;               /* --disk-model ide: disks are emulated IDE, not virtio */
 	bool rng;
 	unsigned disk_count;
-	struct disk_option disks[VIRTIO_MMIO_MAX_DEVICES];
-	char *disk_args[VIRTIO_MMIO_MAX_DEVICES]; /* copies that `disks` point into */
+	const char *disks[MACHINE_MAX_DEVICES];  /* --disk values, in order */
+	struct machine_devices devices;          /* what the flags above ask for */
 	const char *image;
 	int guest_argc;
 	char **guest_argv;
@@ -121,47 +115,28 @@ static bool parse_size(const char *text, uint64_t *bytes)
 	return true;
 }
 
-static unsigned virtio_devices(const struct options *opt)
+/* The devices the flags ask for, in the order the boot info lists them:
+ * virtio console, rng, disks, then the UART. Each type's parser checks its
+ * argument here, before anything touches KVM. */
+static int request_devices(struct options *opt)
 {
-	return (opt->virtio_console ? 1u : 0u) + (opt->rng ? 1u : 0u) + (opt->ide ? 0u : opt->disk_count);
-}
+	struct machine_devices *m = &opt->devices;
 
-/* "PATH" or "PATH,readonly". */
-static int parse_disk(const char *arg, struct options *opt)
-{
-	if (opt->disk_count >= VIRTIO_MMIO_MAX_DEVICES) {
-		log_error("too many --disk options: a VM has at most %u virtio devices", VIRTIO_MMIO_MAX_DEVICES);
+	if (opt->virtio_console && machine_request(m, &virtio_console_type, NULL))
 		return -1;
-	}
-	char *copy = strdup(arg);
-	if (!copy) {
-		log_error("out of memory");
+	if (opt->uart_console && machine_request(m, &uart16550_type, NULL))
 		return -1;
-	}
-	struct disk_option *d = &opt->disks[opt->disk_count];
-	opt->disk_args[opt->disk_count++] = copy;
-	d->path = copy;
-	char *comma = strrchr(copy, ',');
-	if (comma) {
-		*comma = '\0';
-		if (strcmp(comma + 1, "readonly") != 0) {
-			log_error("--disk '%s': unknown disk option '%s'; the only one is 'readonly'", arg, comma + 1);
+	if (opt->rng && machine_request(m, &virtio_rng_type, NULL))
+		return -1;
+	for (unsigned i = 0; i < opt->disk_count; i++) {
+		if (opt->ide && i > 0) {
+			log_error("--disk-model ide takes one disk (the primary master); use virtio for more");
 			return -1;
 		}
-		d->readonly = true;
-	}
-	if (!*d->path) {
-		log_error("--disk '%s' names no image file", arg);
-		return -1;
+		if (machine_request(m, opt->ide ? &ide_type : &virtio_blk_type, opt->disks[i]))
+			return -1;
 	}
 	return 0;
-}
-
-static void free_options(struct options *opt)
-{
-	for (unsigned i = 0; i < opt->disk_count; i++)
-		free(opt->disk_args[i]);
-	opt->disk_count = 0;
 }
 
 static int parse_options(int argc, char **argv, struct options *opt)
@@ -231,8 +206,11 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		case OPT_RNG: opt->rng = true; break;
 		case OPT_STATS_JSON: opt->stats_json = optarg; break;
 		case OPT_DISK:
-			if (parse_disk(optarg, opt))
+			if (opt->disk_count >= MACHINE_MAX_DEVICES) {
+				log_error("too many --disk options: a VM has at most %u devices", MACHINE_MAX_DEVICES);
 				return -1;
+			}
+			opt->disks[opt->disk_count++] = optarg;
 			break;
 		case 'q': log_quiet = 1; break;
 		case 'h': usage(stdout); exit(0);
@@ -248,10 +226,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			return -1;
 		}
 	}
-	if (virtio_devices(opt) > VIRTIO_MMIO_MAX_DEVICES) {
-		log_error("too many devices: a VM has at most %u virtio devices", VIRTIO_MMIO_MAX_DEVICES);
+	if (request_devices(opt))
 		return -1;
-	}
 	if (optind >= argc) {
 		log_error("no guest image given; usage: pvmm run [options] GUEST.elf [args...]");
 		return -1;
@@ -325,41 +301,21 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 	return 0;
 }
 
-/* Create the virtio devices the options ask for, then list them in the
- * boot info. `stdin_fd` is the input the virtio console takes over.
+/* Create the devices the options ask for, then list them in the boot
+ * info. `stdin_fd` is the input the virtio console or UART takes over.
  * Returns an exit status or 0. */
 static int add_devices(struct vm *vm, const struct options *opt, int stdin_fd)
 {
 	char err[BOOTINFO_ERR_MAX];
 
-	if (opt->virtio_console && !virtio_console_create(vm, stdin_fd, vm->console_out_fd))
-		return PVMM_STATUS_HOST;
-	if (opt->uart_console && emulated_add_uart(vm, stdin_fd))
-		return PVMM_STATUS_HOST;
-	if (opt->rng && !virtio_rng_create(vm))
-		return PVMM_STATUS_HOST;
 	/* A disk that cannot be opened is a command-line mistake. */
-	for (unsigned i = 0; i < opt->disk_count; i++) {
-		if (opt->ide ? emulated_add_ide(vm, opt->disks[i].path, opt->disks[i].readonly)
-			     : !virtio_blk_create(vm, opt->disks[i].path, opt->disks[i].readonly))
-			return PVMM_STATUS_USAGE;
-	}
+	if (machine_create(vm, &opt->devices, stdin_fd, vm->console_out_fd))
+		return PVMM_STATUS_USAGE;
 	if (bootinfo_set_devices(&vm->mem, vm->devices, vm->device_count, err)) {
 		log_error("%s", err);
 		return PVMM_STATUS_HOST;
 	}
 	return 0;
-}
-
-/* Stop the I/O thread first, so no handler runs while devices go away. */
-static void remove_devices(struct vm *vm)
-{
-	iothread_destroy(vm->iothread);
-	vm->iothread = NULL;
-	for (unsigned i = 0; i < vm->virtio_count; i++)
-		virtio_destroy(vm->virtio[i]);
-	vm->virtio_count = 0;
-	emulated_destroy(vm);
 }
 
 /* --stats-json: every counter --stats prints, for scripts (pvmm bench compare). */
@@ -397,10 +353,8 @@ static int run_command(int argc, char **argv)
 	vm.stats.start_ns = stats_now_ns();
 	for (unsigned i = 0; i < PVMM_MAX_DEVICES; i++)
 		vm.ready_fd[i] = -1;
-	if (parse_options(argc, argv, &opt)) {
-		free_options(&opt);
+	if (parse_options(argc, argv, &opt))
 		return PVMM_STATUS_USAGE;
-	}
 	if (fcntl(0, F_GETFD) < 0)
 		vm.console_in_fd = -1;
 	int stdin_fd = vm.console_in_fd;
@@ -411,7 +365,7 @@ static int run_command(int argc, char **argv)
 	vm.device_count = BOOTINFO_DEVICE_COUNT;
 	vm.devices[0] = (struct pvmm_device_info){ .type = PVMM_DEV_CONSOLE, .irq = PVMM_NO_IRQ };
 	/* Only a VM with devices pays for the irqchip and the I/O thread. */
-	vm.irq.wanted = virtio_devices(&opt) > 0 || opt.uart_console || (opt.ide && opt.disk_count);
+	vm.irq.wanted = machine_needs_irqchip(&opt.devices);
 
 	status = prepare_guest(&vm, &opt, &entry);
 	if (status)
@@ -448,8 +402,6 @@ static int run_command(int argc, char **argv)
 	/* Device work ends with the vCPU; once the thread is joined the
 	 * counters (and its CPU time) are final. */
 	iothread_stop(vm.iothread, &vm.stats.iothread);
-	iothread_destroy(vm.iothread);
-	vm.iothread = NULL;
 	if (opt.stats || opt.stats_json)
 		kvm_read_counters(&vm);
 	if (opt.stats_json && write_stats_json(&vm, opt.stats_json) && status == 0)
@@ -462,10 +414,9 @@ static int run_command(int argc, char **argv)
 		emulated_stats_print(&vm, stderr);
 	}
 out:
-	remove_devices(&vm);
+	machine_destroy(&vm);
 	kvm_destroy(&vm);
 	guest_mem_free(&vm.mem);
-	free_options(&opt);
 	return status;
 }
 

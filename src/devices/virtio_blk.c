@@ -30,11 +30,10 @@
 #include <linux/virtio_ids.h>
 
 #include "blk_backend.h"
+#include "devices/device.h"
 #include "iothread.h"
 #include "log.h"
-#include "virtio/mmio.h"
 #include "virtio/virtio.h"
-#include "vm.h"
 
 #define HDR_SIZE sizeof(struct virtio_blk_outhdr)  /* 16 */
 #define SEG_SIZE sizeof(struct virtio_blk_discard_write_zeroes)  /* 16 */
@@ -79,6 +78,7 @@ struct virtio_blk {
 static void config_read(struct virtio_dev *dev, uint32_t offset, void *data, unsigned len);
 static int activate(struct virtio_dev *dev);
 static void queue_notify(struct virtio_dev *dev, unsigned q);
+static void queue_stop(struct virtio_dev *dev, unsigned q);
 static void reset(struct virtio_dev *dev);
 static void destroy(struct virtio_dev *dev);
 
@@ -93,6 +93,7 @@ static const struct virtio_ops ops_template = {
 	.config_write = NULL,   /* nothing writable: no CONFIG_WCE */
 	.activate = activate,
 	.queue_notify = queue_notify,
+	.queue_stop = queue_stop,
 	.reset = reset,
 	.destroy = destroy,
 };
@@ -385,16 +386,27 @@ static void queue_notify(struct virtio_dev *dev, unsigned q)
 	flush_notify(b);
 }
 
+/* The queue is going away (disabled, or the device reset). In-flight
+ * reads write into guest memory: they must be over before the driver may
+ * reuse it, and their answers must not land in whatever ring the driver
+ * sets up next. Blocks (with the lock held) only as long as the host
+ * takes to finish them. */
+static void queue_stop(struct virtio_dev *dev, unsigned q)
+{
+	struct virtio_blk *b = dev->priv;
+	b->dev = dev;
+	(void)q;
+	b->resetting = true;
+	blk_drain(b->be);
+	b->resetting = false;
+	b->starved = false;
+	b->need_notify = false;
+}
+
 static void reset(struct virtio_dev *dev)
 {
 	struct virtio_blk *b = dev->priv;
 	b->dev = dev;
-	/* In-flight reads write into guest memory: they must be over before
-	 * the driver may reuse it. Blocks (with the lock held) only as long
-	 * as the host takes to finish them. */
-	b->resetting = true;
-	blk_drain(b->be);
-	b->resetting = false;
 	b->starved = false;
 	b->need_notify = false;
 	/* The "logged once" flags stay set: a guest that resets in a loop
@@ -518,23 +530,51 @@ unsigned virtio_blk_inflight(const struct virtio_blk *b)
 	return b->busy;
 }
 
-struct virtio_dev *virtio_blk_create(struct vm *vm, const char *path, bool readonly)
+struct virtio_dev *virtio_blk_new(const struct virtio_ctx *ctx, const char *path, bool readonly)
 {
 	struct virtio_blk *b = virtio_blk_open(path, readonly);
 	if (!b)
 		return NULL;
-	struct virtio_dev *dev = virtio_mmio_create(vm, &b->ops, b);
+	struct virtio_dev *dev = virtio_dev_new(ctx, &b->ops, b);
 	if (!dev) {
 		virtio_blk_close(b);
 		return NULL;
 	}
 	b->dev = dev;
-	int ret = iothread_watch(vm->iothread, blk_event_fd(b->be), EPOLLIN, virtio_blk_io_event, dev);
+	int ret = iothread_watch(ctx->io, blk_event_fd(b->be), EPOLLIN, virtio_blk_io_event, dev);
 	if (ret < 0) {
-		/* The transport has no way to take the device back; the VM
-		 * is not started when this fails, so the process exits. */
 		log_error("disk '%s': cannot watch its completions: %s", path, strerror(-ret));
+		virtio_destroy(dev);
 		return NULL;
 	}
 	return dev;
 }
+
+static int blk_parse(const char *arg)
+{
+	char *path;
+	bool readonly;
+	if (device_parse_disk(arg, &path, &readonly))
+		return -1;
+	free(path);
+	return 0;
+}
+
+static struct virtio_dev *blk_create(const struct device_env *env, const char *arg)
+{
+	char *path;
+	bool readonly;
+	if (device_parse_disk(arg, &path, &readonly))
+		return NULL;
+	struct virtio_dev *dev = virtio_blk_new(&env->virtio, path, readonly);
+	free(path);
+	return dev;
+}
+
+const struct device_type virtio_blk_type = {
+	.name = "virtio-blk",
+	.kind = DEVICE_VIRTIO,
+	.interrupts = true,
+	.parse = blk_parse,
+	.create_virtio = blk_create,
+};

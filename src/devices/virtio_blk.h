@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vm;
 struct virtio_dev;
 struct virtio_ops;
+struct virtio_ctx;
 struct virtio_blk;
 
 #define VIRTIO_BLK_QUEUE_MAX 256      /* queue size offered; also the most requests in flight */
@@ -20,12 +20,12 @@ struct virtio_blk;
 #define VIRTIO_BLK_DWZ_SEG_MAX 16     /* segments per discard / write-zeroes request */
 #define VIRTIO_BLK_DWZ_SECTORS_MAX (1u << 22) /* sectors per such segment (2 GiB) */
 
-/* Open the image at `path` (read-only if `readonly`) and put a virtio-blk
- * device for it on the VM's virtio-mmio transport, its completions watched
- * by the VM's I/O thread. Returns NULL after one log_error line (missing
- * or unusable image, size not a multiple of 512, image locked by another
- * VM, no transport slot). Call before the VM boots. */
-struct virtio_dev *virtio_blk_create(struct vm *vm, const char *path, bool readonly);
+/* Open the image at `path` (read-only if `readonly`) as a virtio-blk
+ * device, its completions watched on ctx->io, not yet on a transport.
+ * Returns NULL after one log_error line (missing or unusable image, size
+ * not a multiple of 512, image locked by another VM). Its device type,
+ * for --disk, is virtio_blk_type (devices/device.h). */
+struct virtio_dev *virtio_blk_new(const struct virtio_ctx *ctx, const char *path, bool readonly);
 
 /* ---- Below: the same device without a transport, for unit tests. ---- */
 

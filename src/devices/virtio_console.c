@@ -30,10 +30,9 @@
 #include <linux/virtio_console.h>
 #include <linux/virtio_ids.h>
 
+#include "devices/device.h"
 #include "iothread.h"
 #include "log.h"
-#include "virtio/mmio.h"
-#include "vm.h"
 
 enum { RX = 0, TX = 1 };
 
@@ -56,7 +55,7 @@ static void on_input(void *opaque, uint32_t events);
 
 static void set_watch(struct console *c, bool want)
 {
-	struct iothread *io = c->dev->vm->iothread;
+	struct iothread *io = c->dev->io;
 
 	if (want == c->watching)
 		return;
@@ -173,7 +172,7 @@ static void write_out(struct console *c, const void *buf, size_t len)
 				struct pollfd pfd = { .fd = c->out_fd, .events = POLLOUT };
 				poll(&pfd, 1, -1);
 			}
-			if (iothread_stopping(c->dev->vm->iothread))
+			if (iothread_stopping(c->dev->io))
 				return;
 			continue;
 		}
@@ -238,15 +237,23 @@ static void console_config_write(struct virtio_dev *dev, uint32_t offset, const 
 	}
 }
 
+/* The receive buffer held from the old ring is the driver's again. */
+static void console_queue_stop(struct virtio_dev *dev, unsigned q)
+{
+	struct console *c = dev->priv;
+
+	if (q == RX) {
+		c->held = false;
+		set_watch(c, false);
+	}
+}
+
 static void console_reset(struct virtio_dev *dev)
 {
 	struct console *c = dev->priv;
 
-	/* Input already read stays pending for the next driver; the held
-	 * buffer belonged to the old rings. */
-	c->held = false;
+	/* Input already read stays pending for the next driver. */
 	c->eof_sent = false;
-	set_watch(c, false);
 }
 
 static void console_destroy(struct virtio_dev *dev)
@@ -264,11 +271,12 @@ static const struct virtio_ops console_ops = {
 	.config_read = console_config_read,
 	.config_write = console_config_write,
 	.queue_notify = console_notify,
+	.queue_stop = console_queue_stop,
 	.reset = console_reset,
 	.destroy = console_destroy,
 };
 
-struct virtio_dev *virtio_console_create(struct vm *vm, int in_fd, int out_fd)
+struct virtio_dev *virtio_console_new(const struct virtio_ctx *ctx, int in_fd, int out_fd)
 {
 	struct console *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -278,10 +286,24 @@ struct virtio_dev *virtio_console_create(struct vm *vm, int in_fd, int out_fd)
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	c->in_eof = in_fd < 0;
-	c->dev = virtio_mmio_create(vm, &console_ops, c);
+	c->dev = virtio_dev_new(ctx, &console_ops, c);
 	if (!c->dev) {
 		free(c);
 		return NULL;
 	}
 	return c->dev;
 }
+
+static struct virtio_dev *console_create(const struct device_env *env, const char *arg)
+{
+	(void)arg;
+	return virtio_console_new(&env->virtio, env->in_fd, env->out_fd);
+}
+
+const struct device_type virtio_console_type = {
+	.name = "virtio-console",
+	.kind = DEVICE_VIRTIO,
+	.max_count = 1,
+	.interrupts = true,
+	.create_virtio = console_create,
+};

@@ -4,9 +4,10 @@
 
 #include "virtio/virtio.h"
 
-/* Add a virtio console reading `in_fd` (-1: no input, end of input at
- * once) and writing `out_fd`. The device owns neither fd. NULL with a
- * message on failure. */
-struct virtio_dev *virtio_console_create(struct vm *vm, int in_fd, int out_fd);
+/* A virtio console reading `in_fd` (-1: no input, end of input at once)
+ * and writing `out_fd`, not yet on a transport. The device owns neither
+ * fd. NULL with a message on failure. Its device type is
+ * virtio_console_type (devices/device.h). */
+struct virtio_dev *virtio_console_new(const struct virtio_ctx *ctx, int in_fd, int out_fd);
 
 #endif

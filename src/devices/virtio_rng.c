@@ -12,8 +12,8 @@
 
 #include <linux/virtio_ids.h>
 
+#include "devices/device.h"
 #include "log.h"
-#include "virtio/mmio.h"
 
 /* Bounds the time one request holds the device lock. */
 #define RNG_MAX_PER_REQUEST (64u * 1024)
@@ -71,7 +71,16 @@ static const struct virtio_ops rng_ops = {
 	.queue_notify = rng_notify,
 };
 
-struct virtio_dev *virtio_rng_create(struct vm *vm)
+static struct virtio_dev *rng_create(const struct device_env *env, const char *arg)
 {
-	return virtio_mmio_create(vm, &rng_ops, NULL);
+	(void)arg;
+	return virtio_dev_new(&env->virtio, &rng_ops, NULL);
 }
+
+const struct device_type virtio_rng_type = {
+	.name = "virtio-rng",
+	.kind = DEVICE_VIRTIO,
+	.max_count = 1,
+	.interrupts = true,
+	.create_virtio = rng_create,
+};

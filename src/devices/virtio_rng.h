@@ -1,10 +1,8 @@
-/* virtio-rng (virtio 1.2, 5.4): random bytes from the host's getrandom(). */
+/* virtio-rng (virtio 1.2, 5.4): entropy from the host's getrandom(). The
+ * device type is virtio_rng_type (devices/device.h). */
 #ifndef PVMM_VIRTIO_RNG_H
 #define PVMM_VIRTIO_RNG_H
 
-#include "virtio/virtio.h"
-
-/* Add a virtio-rng device to the VM. NULL with a message on failure. */
-struct virtio_dev *virtio_rng_create(struct vm *vm);
+#include "devices/device.h"
 
 #endif

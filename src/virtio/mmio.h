@@ -25,16 +25,16 @@ struct vm;
 /* The vendor ID the devices report: "PVMM" as a little-endian word. */
 #define VIRTIO_MMIO_VENDOR 0x4d4d5650u
 
-/* Create a device on the virtio-mmio transport: window, pin, ioeventfds,
- * irqfd, boot info entry. `priv` becomes dev->priv. Returns the device, or
- * NULL with a message. Call before the VM boots, after kvm_create() (the
- * VM needs vm->irq.wanted set so that it has an irqchip). Creates
- * vm->iothread if there is none yet, so a device's create function can
- * watch its own fds on it right after this returns. A VM without a KVM fd
- * (vm_fd < 0: unit tests) gets the device without ioeventfds and irqfd:
- * QueueNotify writes then reach the I/O thread through the same eventfds,
- * and an interrupt still sets InterruptStatus and the ready eventfd. */
-struct virtio_dev *virtio_mmio_create(struct vm *vm, const struct virtio_ops *ops, void *priv);
+/* Put `dev` (made by a device file with virtio_dev_new()) on the
+ * virtio-mmio transport: a window on the VM's MMIO bus, an IOAPIC pin, an
+ * ioeventfd per queue on the device's kick fds, an irqfd, and an entry in
+ * the boot info device list. Returns 0, or -1 with a message (the device
+ * is then still the caller's to destroy). Call before the VM boots, after
+ * kvm_create(). A VM without a KVM fd (vm_fd < 0: unit tests) gets the
+ * device without ioeventfds and irqfd: QueueNotify writes then reach the
+ * I/O loop through the same eventfds, and an interrupt still sets
+ * InterruptStatus and the ready eventfd. */
+int virtio_mmio_attach(struct vm *vm, struct virtio_dev *dev);
 
 /* One register access at `offset` in dev's window (what the VM's MMIO
  * bus calls for an access in the window). */

@@ -1,28 +1,42 @@
 /*
- * Transport-independent virtio device logic: interrupts after used
- * buffers, the failure path (DEVICE_NEEDS_RESET), kick dispatch, teardown.
+ * Transport-independent virtio device logic (virtio 1.2, 2.1-2.7): the
+ * status machine, feature negotiation, queue set-up, enable and stop,
+ * reset, interrupt status, config space checks, kicks, failures, teardown.
+ * A transport only maps its registers onto these.
  */
 #include "virtio/virtio.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include "iothread.h"
 #include "log.h"
 
 /* A guest that breaks its device in a loop must not flood the log. */
 #define FAILURES_LOGGED 4
+#define WARNINGS_LOGGED 8
 
-void virtio_interrupt(struct virtio_dev *dev, uint32_t isr_bits)
-{
-	dev->stats.interrupts++;
-	if (dev->transport && dev->transport->interrupt)
-		dev->transport->interrupt(dev, isr_bits);
-}
+/* ---- messages ----------------------------------------------------------- */
 
-void virtio_notify_used(struct virtio_dev *dev, unsigned q)
+void virtio_warn(struct virtio_dev *dev, const char *fmt, ...)
 {
-	if (q < VIRTIO_MAX_QUEUES && virtq_should_interrupt(&dev->queues[q]))
-		virtio_interrupt(dev, VIRTIO_ISR_QUEUE);
+	char what[200];
+	va_list ap;
+
+	if (dev->warnings >= WARNINGS_LOGGED)
+		return;
+	dev->warnings++;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_warn("%s (device %u): %s%s", dev->ops->name, dev->index, what,
+		 dev->warnings == WARNINGS_LOGGED ? " (further warnings of this device are not shown)" : "");
 }
 
 void virtio_fail(struct virtio_dev *dev, const char *fmt, ...)
@@ -54,18 +68,51 @@ void virtio_queue_broken(struct virtio_dev *dev, unsigned q)
 	virtio_fail(dev, "queue %u: %s", q, q < VIRTIO_MAX_QUEUES ? dev->queues[q].error : "no such queue");
 }
 
-bool virtio_pop(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem)
+/* ---- interrupts ----------------------------------------------------------- */
+
+void virtio_interrupt(struct virtio_dev *dev, uint32_t isr_bits)
 {
-	enum virtq_pop_result r = virtq_pop(&dev->queues[q], elem);
-	if (r == VIRTQ_BROKEN)
-		virtio_queue_broken(dev, q);
-	return r == VIRTQ_GOT;
+	__atomic_fetch_add(&dev->stats.interrupts, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_or(&dev->isr, isr_bits, __ATOMIC_SEQ_CST);
+	if (dev->transport && dev->transport->interrupt)
+		dev->transport->interrupt(dev);
+}
+
+void virtio_notify_used(struct virtio_dev *dev, unsigned q)
+{
+	if (q < VIRTIO_MAX_QUEUES && virtq_should_interrupt(&dev->queues[q]))
+		virtio_interrupt(dev, VIRTIO_ISR_QUEUE);
 }
 
 void virtio_config_changed(struct virtio_dev *dev)
 {
 	dev->config_generation++;
 	virtio_interrupt(dev, VIRTIO_ISR_CONFIG);
+}
+
+uint32_t virtio_isr_read(struct virtio_dev *dev)
+{
+	return __atomic_load_n(&dev->isr, __ATOMIC_SEQ_CST);
+}
+
+void virtio_isr_ack(struct virtio_dev *dev, uint32_t bits)
+{
+	__atomic_fetch_and(&dev->isr, ~bits, __ATOMIC_SEQ_CST);
+}
+
+uint32_t virtio_isr_take(struct virtio_dev *dev)
+{
+	return __atomic_exchange_n(&dev->isr, 0, __ATOMIC_SEQ_CST);
+}
+
+/* ---- queues ---------------------------------------------------------------- */
+
+bool virtio_pop(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem)
+{
+	enum virtq_pop_result r = virtq_pop(&dev->queues[q], elem);
+	if (r == VIRTQ_BROKEN)
+		virtio_queue_broken(dev, q);
+	return r == VIRTQ_GOT;
 }
 
 bool virtio_queue_live(const struct virtio_dev *dev, unsigned q)
@@ -76,6 +123,227 @@ bool virtio_queue_live(const struct virtio_dev *dev, unsigned q)
 	return (dev->status & (live | dead)) == live && q < dev->ops->num_queues && q < VIRTIO_MAX_QUEUES &&
 	       dev->queues[q].ready && !dev->queues[q].broken;
 }
+
+static void signal_fd(int fd)
+{
+	uint64_t one = 1;
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, the reader is woken anyway. */
+	}
+}
+
+void virtio_queue_notify(struct virtio_dev *dev, unsigned q)
+{
+	if (q < dev->ops->num_queues)
+		signal_fd(dev->kicks[q].fd);
+	else
+		virtio_warn(dev, "notify for queue %u, which does not exist; ignored", q);
+}
+
+struct virtq *virtio_queue_setup(struct virtio_dev *dev, unsigned q, const char *what)
+{
+	if (q >= dev->ops->num_queues) {
+		virtio_warn(dev, "%s for queue %u, which does not exist; ignored", what, q);
+		return NULL;
+	}
+	if (dev->queues[q].ready) {
+		virtio_warn(dev, "%s for queue %u while it is ready; ignored", what, q);
+		return NULL;
+	}
+	return &dev->queues[q];
+}
+
+void virtio_queue_set_num(struct virtio_dev *dev, unsigned q, uint32_t num)
+{
+	if (virtio_queue_setup(dev, q, "queue size"))
+		dev->queue_num[q] = num;
+}
+
+/* Forget queue q, after the device has let go of everything from it. */
+static void queue_stop(struct virtio_dev *dev, unsigned q)
+{
+	if (dev->queues[q].ready && dev->ops->queue_stop)
+		dev->ops->queue_stop(dev, q);
+	virtq_reset(&dev->queues[q]);
+}
+
+void virtio_queue_set_ready(struct virtio_dev *dev, unsigned q, uint32_t value)
+{
+	if (q >= dev->ops->num_queues) {
+		virtio_warn(dev, "queue enable for queue %u, which does not exist; ignored", q);
+		return;
+	}
+	struct virtq *vq = &dev->queues[q];
+	if (value == 0) {
+		if (vq->ready)
+			queue_stop(dev, q);
+		return;
+	}
+	if (value != 1) {
+		virtio_warn(dev, "queue enable %#x for queue %u is neither 0 nor 1; ignored", value, q);
+		return;
+	}
+	if (vq->ready || (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return;
+	if (!(dev->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		virtio_fail(dev, "queue %u made ready before FEATURES_OK", q);
+		return;
+	}
+	if (dev->queue_num[q] > dev->ops->queue_max) {
+		virtio_fail(dev, "queue %u: size %u is larger than the maximum %u", q, dev->queue_num[q],
+			    dev->ops->queue_max);
+		return;
+	}
+	vq->size = (uint16_t)dev->queue_num[q];
+	vq->event_idx = dev->driver_features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+	vq->indirect = dev->driver_features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
+	if (virtq_enable(vq, dev->mem))
+		virtio_fail(dev, "queue %u: %s", q, vq->error);
+}
+
+/* ---- features and status ----------------------------------------------------- */
+
+uint64_t virtio_offered_features(const struct virtio_dev *dev)
+{
+	return dev->ops->features | VIRTIO_COMMON_FEATURES;
+}
+
+uint32_t virtio_device_features_word(const struct virtio_dev *dev, uint32_t sel)
+{
+	uint64_t features = virtio_offered_features(dev);
+	if (sel == 0)
+		return (uint32_t)features;
+	return sel == 1 ? (uint32_t)(features >> 32) : 0;
+}
+
+void virtio_driver_features_write(struct virtio_dev *dev, uint32_t sel, uint32_t value)
+{
+	if (dev->status & VIRTIO_CONFIG_S_FEATURES_OK) {
+		virtio_warn(dev, "driver features written after FEATURES_OK; ignored");
+	} else if (sel <= 1) {
+		unsigned shift = sel * 32;
+		dev->staged_features = (dev->staged_features & ~(0xffffffffull << shift)) | (uint64_t)value << shift;
+	} else if (value) {
+		virtio_warn(dev, "driver features word %u = %#x: no such features; ignored", sel, value);
+	}
+}
+
+void virtio_reset(struct virtio_dev *dev)
+{
+	/* The device finishes what it took from each ring while the rings
+	 * are still valid, then everything the driver set up is forgotten. */
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		if (q < dev->ops->num_queues)
+			queue_stop(dev, q);
+	if (dev->ops->reset)
+		dev->ops->reset(dev);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		virtq_reset(&dev->queues[q]);
+		dev->queue_num[q] = 0;
+	}
+	dev->status = 0;
+	dev->driver_features = 0;
+	dev->staged_features = 0;
+	__atomic_store_n(&dev->isr, 0, __ATOMIC_SEQ_CST);
+}
+
+static bool features_acceptable(struct virtio_dev *dev)
+{
+	uint64_t extra = dev->staged_features & ~virtio_offered_features(dev);
+	bool v1 = dev->staged_features & (1ull << VIRTIO_F_VERSION_1);
+
+	if (extra || !v1) {
+		virtio_warn(dev, "FEATURES_OK refused: driver features %#llx %s",
+			    (unsigned long long)dev->staged_features,
+			    extra ? "include bits the device did not offer"
+				  : "lack VERSION_1 (legacy drivers are not supported)");
+		return false;
+	}
+	return true;
+}
+
+static void activate(struct virtio_dev *dev)
+{
+	if (dev->ops->activate && dev->ops->activate(dev) != 0) {
+		virtio_fail(dev, "the device could not start");
+		return;
+	}
+	/* One kick per ready queue, through the I/O loop like any other:
+	 * buffers the driver made available before DRIVER_OK get served
+	 * even if it (rightly) did not notify before DRIVER_OK. */
+	for (unsigned q = 0; q < dev->ops->num_queues; q++) {
+		if (dev->queues[q].ready) {
+			__atomic_fetch_add(&dev->kicks[q].own, 1, __ATOMIC_RELAXED);
+			signal_fd(dev->kicks[q].fd);
+		}
+	}
+}
+
+void virtio_status_write(struct virtio_dev *dev, uint32_t value)
+{
+	const uint32_t device_owned = VIRTIO_CONFIG_S_NEEDS_RESET;
+	uint32_t old = dev->status;
+
+	if (value == 0) {
+		virtio_reset(dev);
+		return;
+	}
+	if (value > 0xff)
+		virtio_warn(dev, "Status %#x has bits above the 8 the spec defines; they are ignored", value);
+	uint32_t new = (value & 0xff & ~device_owned) | (old & device_owned);
+	if (old & ~new) {
+		virtio_warn(dev, "Status %#x would clear bits of %#x; only a reset (0) clears them; ignored", value,
+			    old);
+		return;
+	}
+	uint32_t added = new & ~old;
+	if (added & VIRTIO_CONFIG_S_FEATURES_OK) {
+		if (features_acceptable(dev))
+			dev->driver_features = dev->staged_features;
+		else
+			new &= ~VIRTIO_CONFIG_S_FEATURES_OK; /* the driver reads it back and gives up */
+	}
+	if ((added & VIRTIO_CONFIG_S_DRIVER_OK) && !(new & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		virtio_warn(dev, "DRIVER_OK without FEATURES_OK; ignored");
+		new &= ~VIRTIO_CONFIG_S_DRIVER_OK;
+	}
+	dev->status = new;
+	added = new & ~old;
+	if ((added & VIRTIO_CONFIG_S_DRIVER_OK) && !(new & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)))
+		activate(dev);
+}
+
+/* ---- config space --------------------------------------------------------- */
+
+void virtio_config_access(struct virtio_dev *dev, uint32_t off, uint8_t *data, unsigned len, bool is_write)
+{
+	const struct virtio_ops *ops = dev->ops;
+	bool width_ok = (len == 1 || len == 2 || len == 4 || len == 8) && off % len == 0;
+	bool inside = (uint64_t)off + len <= ops->config_size;
+
+	if (!is_write)
+		memset(data, 0, len);
+	if (!width_ok) {
+		virtio_warn(dev, "%u-byte %s at config offset %#x: config fields take aligned 1, 2, 4 or 8-byte "
+			    "accesses; %s", len, is_write ? "write" : "read", off, is_write ? "ignored" : "reads as 0");
+		return;
+	}
+	if (!inside) {
+		virtio_warn(dev, "%s at config offset %#x, past the %u-byte config space; %s",
+			    is_write ? "write" : "read", off, ops->config_size, is_write ? "ignored" : "reads as 0");
+		return;
+	}
+	if (!is_write) {
+		if (ops->config_read)
+			ops->config_read(dev, off, data, len);
+	} else if (ops->config_write) {
+		ops->config_write(dev, off, data, len);
+	} else {
+		virtio_warn(dev, "write to config offset %#x: the config space is read-only; ignored", off);
+	}
+}
+
+/* ---- kicks, creation, teardown ---------------------------------------------- */
 
 void virtio_queue_kick(struct virtio_dev *dev, unsigned q, uint64_t count)
 {
@@ -88,15 +356,92 @@ void virtio_queue_kick(struct virtio_dev *dev, unsigned q, uint64_t count)
 	pthread_mutex_unlock(&dev->lock);
 }
 
+/* I/O loop: a queue's kick fd fired. */
+static void on_kick(void *opaque, uint32_t events)
+{
+	struct virtio_kick *k = opaque;
+	uint64_t count;
+
+	(void)events;
+	if (read(k->fd, &count, sizeof(count)) != sizeof(count))
+		return; /* nothing pending (a late call after a reset) */
+	uint64_t own = __atomic_exchange_n(&k->own, 0, __ATOMIC_RELAXED);
+	virtio_queue_kick(k->dev, k->q, count > own ? count - own : 0);
+}
+
+static bool ops_valid(const struct virtio_ops *ops)
+{
+	uint16_t n = ops->queue_max;
+	return ops->name && ops->queue_notify && ops->num_queues >= 1 && ops->num_queues <= VIRTIO_MAX_QUEUES &&
+	       n >= 1 && n <= VIRTQ_MAX_SIZE && !(n & (n - 1)) && ops->config_size <= VIRTIO_CONFIG_MAX;
+}
+
+static void free_dev(struct virtio_dev *dev)
+{
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (dev->kicks[q].fd < 0)
+			continue;
+		iothread_unwatch(dev->io, dev->kicks[q].fd);
+		close(dev->kicks[q].fd);
+	}
+	pthread_mutex_destroy(&dev->lock);
+	free(dev);
+}
+
+struct virtio_dev *virtio_dev_new(const struct virtio_ctx *ctx, const struct virtio_ops *ops, void *priv)
+{
+	if (!ops_valid(ops)) {
+		log_error("internal error: %s has invalid virtio_ops", ops->name ? ops->name : "a device");
+		return NULL;
+	}
+	struct virtio_dev *dev = calloc(1, sizeof(*dev));
+	if (!dev) {
+		log_error("out of memory adding %s", ops->name);
+		return NULL;
+	}
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->mem = ctx->mem;
+	dev->io = ctx->io;
+	pthread_mutex_init(&dev->lock, NULL);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		dev->kicks[q] = (struct virtio_kick){ .dev = dev, .q = q, .fd = -1 };
+	for (unsigned q = 0; q < ops->num_queues; q++) {
+		dev->kicks[q].fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (dev->kicks[q].fd < 0) {
+			log_error("cannot create eventfds for %s: %s", ops->name, strerror(errno));
+			goto fail;
+		}
+		int ret = iothread_watch(dev->io, dev->kicks[q].fd, EPOLLIN, on_kick, &dev->kicks[q]);
+		if (ret) {
+			log_error("cannot watch %s's queue %u notifier: %s", ops->name, q, strerror(-ret));
+			goto fail;
+		}
+	}
+	return dev;
+fail:
+	free_dev(dev);
+	return NULL;
+}
+
+void virtio_set_transport(struct virtio_dev *dev, const struct virtio_transport *t, void *priv)
+{
+	dev->transport = t;
+	dev->transport_priv = priv;
+}
+
 void virtio_destroy(struct virtio_dev *dev)
 {
 	if (!dev)
 		return;
+	if (dev->transport && dev->transport->detach)
+		dev->transport->detach(dev);
 	if (dev->ops->destroy)
 		dev->ops->destroy(dev);
-	if (dev->transport && dev->transport->destroy)
-		dev->transport->destroy(dev);
+	free_dev(dev);
 }
+
+/* ---- stats ------------------------------------------------------------------ */
 
 void virtio_stats_print_json(const struct virtio_dev *dev, FILE *out)
 {

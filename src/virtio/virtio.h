@@ -1,15 +1,19 @@
 /*
- * A virtio device, independent of its transport.
+ * A virtio device, independent of its transport and of the VM.
  *
  * A device is one file in src/devices/ that fills in struct virtio_ops and
- * calls virtio_register(); the transport (virtio-mmio today, virtio-pci
- * later) owns the register file, feature negotiation and the status
- * machine, and calls the ops. Queue work runs on the I/O thread, never on
- * the vCPU thread.
+ * calls virtio_dev_new() with the context it was given (guest memory and
+ * the I/O loop that serves it). Everything a transport would otherwise
+ * duplicate lives here: the status machine, feature negotiation, queue
+ * set-up, enable and stop, reset, the interrupt status bits, config space
+ * checks, and the per-queue kick eventfds. A transport (virtio-mmio today,
+ * virtio-pci or a vhost-user server later) decodes its own register layout
+ * into these calls and wires kicks and interrupts to KVM or a socket.
  *
- * Locking: dev->lock is held around every op the transport calls and
- * around queue processing; a device's completion path (e.g. io_uring) takes
- * it too. Ops must not block on I/O while holding it.
+ * Locking: dev->lock is held around every op and around queue processing;
+ * a device's completion path (e.g. io_uring) takes it too. Transports call
+ * the register-level functions below with dev->lock held. Ops must not
+ * block on I/O while holding it.
  */
 #ifndef PVMM_VIRTIO_H
 #define PVMM_VIRTIO_H
@@ -22,12 +26,21 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "guest_mem.h"
 #include "virtio/queue.h"
 
 #define VIRTIO_MAX_QUEUES 4
+#define VIRTIO_CONFIG_MAX 256   /* largest device config space */
 
-struct vm;
+struct iothread;
 struct virtio_dev;
+
+/* What hosts a device: the memory its rings live in and the I/O loop its
+ * kicks and completions are served on. Neither the VM nor a transport. */
+struct virtio_ctx {
+	const struct guest_mem *mem;
+	struct iothread *io;
+};
 
 struct virtio_ops {
 	const char *name;       /* "virtio-blk", used in messages */
@@ -36,9 +49,9 @@ struct virtio_ops {
 	unsigned num_queues;
 	uint16_t queue_max;     /* largest queue size accepted */
 
-	/* Device config space: `len` bytes (1, 2, 4 or 8) at `offset`.
-	 * Reads past the config return zeros (the transport checks bounds
-	 * against config_size). config_write may be NULL (read-only). */
+	/* Device config space: `len` bytes (1, 2, 4 or 8) at `offset`,
+	 * already checked to lie inside config_size. config_write may be
+	 * NULL (read-only). */
 	uint32_t config_size;
 	void (*config_read)(struct virtio_dev *dev, uint32_t offset, void *data, unsigned len);
 	void (*config_write)(struct virtio_dev *dev, uint32_t offset, const void *data, unsigned len);
@@ -47,11 +60,17 @@ struct virtio_ops {
 	int (*activate)(struct virtio_dev *dev);
 	/* Queue `q` has new buffers (a kick, on the I/O thread). */
 	void (*queue_notify)(struct virtio_dev *dev, unsigned q);
-	/* Device reset: wait for in-flight requests, forget everything. */
+	/* Queue `q` is about to be forgotten (the driver disabled it, or
+	 * the device is reset): finish or cancel everything taken from it
+	 * and drop any buffer held from it, so that nothing from the old
+	 * ring is ever pushed into the next one. Optional. */
+	void (*queue_stop)(struct virtio_dev *dev, unsigned q);
+	/* Device reset, after queue_stop for every queue: forget the rest
+	 * of the driver's state. Optional. */
 	void (*reset)(struct virtio_dev *dev);
 	/* Optional: free the device's own state at monitor exit. Called
-	 * without dev->lock, after the I/O thread has stopped (so
-	 * dev->vm->iothread is NULL); wait for anything still in flight. */
+	 * without dev->lock, after the I/O loop has stopped; wait for
+	 * anything still in flight. */
 	void (*destroy)(struct virtio_dev *dev);
 };
 
@@ -60,11 +79,12 @@ struct virtio_ops {
 #define VIRTIO_ISR_QUEUE  1u    /* used buffer notification */
 #define VIRTIO_ISR_CONFIG 2u    /* configuration change (or NEEDS_RESET) */
 
-/* How a transport raises interrupts; filled in by the transport. */
+/* What a transport provides: raising its interrupt (dev->isr already
+ * holds the reason) and releasing what it set up for the device. */
 struct virtio_transport {
-	void (*interrupt)(struct virtio_dev *dev, uint32_t isr_bits);
-	/* Release the transport's resources and the device itself. */
-	void (*destroy)(struct virtio_dev *dev);
+	const char *name;
+	void (*interrupt)(struct virtio_dev *dev);
+	void (*detach)(struct virtio_dev *dev);
 };
 
 struct virtio_stats {
@@ -74,16 +94,30 @@ struct virtio_stats {
 	uint64_t errors;        /* requests answered with an error */
 };
 
+/* A queue's kick: an eventfd the transport makes the driver's notify
+ * write (KVM ioeventfd, vhost-user kick fd), served on the I/O loop. */
+struct virtio_kick {
+	struct virtio_dev *dev;
+	unsigned q;
+	int fd;
+	uint64_t own;           /* atomic: kicks the core sent itself, not counted */
+};
+
 struct virtio_dev {
 	const struct virtio_ops *ops;
 	void *priv;                     /* the device's own state */
-	struct vm *vm;
-	unsigned index;                 /* position in the boot info device list */
+	const struct guest_mem *mem;
+	struct iothread *io;
+	unsigned index;                 /* the host's name for it in messages (boot info index) */
 
 	pthread_mutex_t lock;
 	uint64_t driver_features;       /* accepted at FEATURES_OK */
+	uint64_t staged_features;       /* as the driver wrote them so far */
 	uint32_t status;                /* VIRTIO_CONFIG_S_* */
+	uint32_t isr;                   /* VIRTIO_ISR_*; atomic, set off the lock */
 	struct virtq queues[VIRTIO_MAX_QUEUES];
+	uint32_t queue_num[VIRTIO_MAX_QUEUES]; /* size the driver asked for */
+	struct virtio_kick kicks[VIRTIO_MAX_QUEUES];
 
 	const struct virtio_transport *transport;
 	void *transport_priv;
@@ -91,12 +125,20 @@ struct virtio_dev {
 
 	uint32_t config_generation;     /* bumped by virtio_config_changed() */
 	unsigned failures;              /* virtio_fail() calls; only the first few are logged */
+	unsigned warnings;              /* virtio_warn() calls; likewise */
 };
 
 /* The feature bits every pvmm virtio device offers on top of its own. */
 #define VIRTIO_COMMON_FEATURES \
 	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_EVENT_IDX) | \
 	 (1ull << VIRTIO_RING_F_INDIRECT_DESC))
+
+/* ---- for device files -------------------------------------------------- */
+
+/* A device with `ops` and state `priv`, its kick eventfds watched on
+ * ctx->io, not yet on any transport. NULL with a message on failure (priv
+ * is then the caller's to free). */
+struct virtio_dev *virtio_dev_new(const struct virtio_ctx *ctx, const struct virtio_ops *ops, void *priv);
 
 /* After pushing used buffers on queue q: interrupt the driver if it asked
  * (event idx), counting it. Call with dev->lock held. */
@@ -119,20 +161,63 @@ bool virtio_pop(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem);
  * config interrupt. Call with dev->lock held. */
 void virtio_config_changed(struct virtio_dev *dev);
 
-/* Raise an interrupt with VIRTIO_ISR_* bits, counting it. */
-void virtio_interrupt(struct virtio_dev *dev, uint32_t isr_bits);
-
-/* The transport saw `count` kicks of queue q (on the I/O thread): take
- * dev->lock and call ops->queue_notify if the device is live (DRIVER_OK,
- * no NEEDS_RESET) and the queue is ready. Transports share this. */
-void virtio_queue_kick(struct virtio_dev *dev, unsigned q, uint64_t count);
-
 /* True if the device may use queue q now: DRIVER_OK without NEEDS_RESET,
  * and the queue ready and not broken. Call with dev->lock held. */
 bool virtio_queue_live(const struct virtio_dev *dev, unsigned q);
 
-/* At monitor exit, after the I/O thread has stopped: ops->destroy, then
- * the transport frees the device. Safe on NULL. */
+/* ---- for transports (dev->lock held unless said otherwise) ------------- */
+
+/* A rate-limited warning about something the driver did wrong. */
+void virtio_warn(struct virtio_dev *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Put the device on a transport. */
+void virtio_set_transport(struct virtio_dev *dev, const struct virtio_transport *t, void *priv);
+
+uint64_t virtio_offered_features(const struct virtio_dev *dev);
+/* 32-bit word `sel` of the offered features (0 past the end). */
+uint32_t virtio_device_features_word(const struct virtio_dev *dev, uint32_t sel);
+/* The driver writes word `sel` of its features; refused after FEATURES_OK. */
+void virtio_driver_features_write(struct virtio_dev *dev, uint32_t sel, uint32_t value);
+
+/* The device status register: reading, and writing it (0 resets). */
+void virtio_status_write(struct virtio_dev *dev, uint32_t value);
+/* Full device reset, as a status write of 0. */
+void virtio_reset(struct virtio_dev *dev);
+
+/* Queue set-up. virtio_queue_setup() is queue q's state if it exists and
+ * may be configured now (not ready), else NULL after a warning naming
+ * register `what`. */
+struct virtq *virtio_queue_setup(struct virtio_dev *dev, unsigned q, const char *what);
+void virtio_queue_set_num(struct virtio_dev *dev, unsigned q, uint32_t num);
+/* QueueReady / queue_enable: 1 checks and maps the rings, 0 stops the
+ * queue (ops->queue_stop first) and forgets it. */
+void virtio_queue_set_ready(struct virtio_dev *dev, unsigned q, uint32_t value);
+/* A notify the transport saw itself (no ioeventfd): forward it to the
+ * I/O loop like any other kick. Any thread, no lock needed. */
+void virtio_queue_notify(struct virtio_dev *dev, unsigned q);
+
+/* `count` kicks of queue q arrived (the I/O loop's handler for a kick fd
+ * calls this): take dev->lock and call ops->queue_notify if the device is
+ * live and the queue ready. Without dev->lock held. */
+void virtio_queue_kick(struct virtio_dev *dev, unsigned q, uint64_t count);
+
+/* Interrupt status: read, acknowledge bits, or read-and-clear (PCI ISR).
+ * Any thread. */
+uint32_t virtio_isr_read(struct virtio_dev *dev);
+void virtio_isr_ack(struct virtio_dev *dev, uint32_t bits);
+uint32_t virtio_isr_take(struct virtio_dev *dev);
+
+/* A driver access of `len` bytes at `offset` of the device config space:
+ * checked for width, alignment and bounds (reads outside see 0, writes are
+ * dropped, with a warning), then handed to the device. */
+void virtio_config_access(struct virtio_dev *dev, uint32_t offset, uint8_t *data, unsigned len, bool is_write);
+
+/* Raise an interrupt with VIRTIO_ISR_* bits, counting it. Any thread. */
+void virtio_interrupt(struct virtio_dev *dev, uint32_t isr_bits);
+
+/* At monitor exit, after the I/O loop has stopped: the transport
+ * detaches, ops->destroy runs, the kick fds close, the device is freed.
+ * Safe on NULL. */
 void virtio_destroy(struct virtio_dev *dev);
 
 /* --stats: one line of counters for the device. */

@@ -72,11 +72,22 @@ struct fixture {
 
 static struct fixture *current;
 
-static void count_interrupt(struct virtio_dev *dev, uint32_t isr)
+static void count_interrupt(struct virtio_dev *dev)
 {
 	(void)dev;
-	(void)isr;
 	current->interrupts++;
+}
+
+/* virtio-blk on a VM's virtio-mmio transport, as start-up makes it. */
+static struct virtio_dev *blk_on_mmio(struct vm *vm, const char *path, bool readonly)
+{
+	struct virtio_ctx ctx = { .mem = &vm->mem, .io = vm->iothread };
+	struct virtio_dev *dev = virtio_blk_new(&ctx, path, readonly);
+	if (dev && virtio_mmio_attach(vm, dev)) {
+		virtio_destroy(dev);
+		return NULL;
+	}
+	return dev;
 }
 
 /* ---- images ---------------------------------------------------------- */
@@ -166,6 +177,7 @@ static void attach(struct fixture *f, bool readonly)
 	memset(&f->dev, 0, sizeof(f->dev));
 	f->dev.ops = virtio_blk_ops(f->blk);
 	f->dev.priv = f->blk;
+	f->dev.mem = &f->mem;
 	pthread_mutex_init(&f->dev.lock, NULL);
 	f->transport.interrupt = count_interrupt;
 	f->dev.transport = &f->transport;
@@ -853,6 +865,42 @@ static void test_short_read_is_error(void **state)
 	assert_int_equal(run_one(f, 2, VIRTIO_BLK_T_IN, 98, 1024, 1025), VIRTIO_BLK_S_OK);
 }
 
+/* The driver disables the queue (QueueReady = 0) while reads are in
+ * flight, then sets up a fresh ring and posts nothing: the device must
+ * finish the old requests before the queue is forgotten, and none of
+ * their answers may land in the new ring (seen before the queue_stop
+ * hook: used->idx = 16 on a ring the driver never posted to). */
+static void test_queue_disable_then_new_ring(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 32 };
+	attach(f, false);
+	for (unsigned i = 0; i < N; i++)
+		queue_req(f, i, VIRTIO_BLK_T_IN, 8ull * i, 4096);
+	kick(f);
+	pthread_mutex_lock(&f->dev.lock);
+	virtio_queue_set_ready(&f->dev, 0, 0);
+	pthread_mutex_unlock(&f->dev.lock);
+	assert_false(f->dev.queues[0].ready);
+	assert_int_equal(virtio_blk_inflight(f->blk), 0);
+
+	/* A fresh ring at the same place, nothing posted. */
+	memset(f->mem.host, 0, 0x10000);
+	struct virtq *vq = &f->dev.queues[0];
+	vq->desc_gpa = DESC_GPA;
+	vq->avail_gpa = AVAIL_GPA;
+	vq->used_gpa = USED_GPA;
+	f->dev.queue_num[0] = QSIZE;
+	pthread_mutex_lock(&f->dev.lock);
+	virtio_queue_set_ready(&f->dev, 0, 1);
+	pthread_mutex_unlock(&f->dev.lock);
+	assert_true(vq->ready);
+	/* Give any stale completion every chance to arrive. */
+	for (int i = 0; i < N && virtio_blk_wait_io(&f->dev, 50); i++)
+		;
+	assert_int_equal(used_idx(f), 0);
+}
+
 /* Reset waits for every in-flight request and answers none of them. */
 static void test_reset_waits(void **state)
 {
@@ -867,7 +915,9 @@ static void test_reset_waits(void **state)
 		queue_req(f, i, VIRTIO_BLK_T_IN, 0, sizeof(pattern));
 	}
 	kick(f);
+	/* What virtio_reset() asks of the device: stop each queue, reset. */
 	pthread_mutex_lock(&f->dev.lock);
+	f->dev.ops->queue_stop(&f->dev, 0);
 	f->dev.ops->reset(&f->dev);
 	pthread_mutex_unlock(&f->dev.lock);
 	assert_int_equal(virtio_blk_inflight(f->blk), 0);
@@ -960,7 +1010,7 @@ static void wait_used_async(struct fixture *f, uint16_t total)
 	assert_int_equal(used_idx(f), total);
 }
 
-/* The whole path a guest takes: virtio_blk_create() on a VM without KVM,
+/* The whole path a guest takes: virtio_blk_new() on a VM without KVM,
  * the virtio-mmio handshake, kicks through QueueNotify, completions
  * answered by the I/O thread, a reset while reads are in flight, teardown
  * with virtio_destroy(). */
@@ -982,18 +1032,20 @@ static void test_transport_end_to_end(void **state)
 	fflush(stderr);
 	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	dup2(null, STDERR_FILENO);
-	struct virtio_dev *none = virtio_blk_create(&vm, missing, false);
+	vm.iothread = iothread_create();
+	assert_non_null(vm.iothread);
+	struct virtio_dev *none = blk_on_mmio(&vm, missing, false);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	close(null);
 	assert_null(none);
 	assert_int_equal(vm.virtio_count, 0);
-	assert_null(vm.iothread);
+	assert_int_equal(vm.device_count, 1);
+	assert_int_equal(vm.mmio.count, 0);
 
-	struct virtio_dev *dev = virtio_blk_create(&vm, f->path, false);
+	struct virtio_dev *dev = blk_on_mmio(&vm, f->path, false);
 	assert_non_null(dev);
-	assert_non_null(vm.iothread);
 	assert_int_equal(iothread_start(vm.iothread), 0);
 	uint64_t base = vm.devices[dev->index].mmio_base;
 	assert_int_equal(vm.devices[dev->index].type, PVMM_DEV_VIRTIO_MMIO);
@@ -1071,9 +1123,10 @@ static void test_transport_end_to_end(void **state)
 	assert_int_equal(virtio_blk_inflight(dev->priv), 0);
 	pthread_mutex_unlock(&dev->lock);
 
+	iothread_stop(vm.iothread, NULL);
+	virtio_destroy(dev);
 	iothread_destroy(vm.iothread);
 	vm.iothread = NULL;
-	virtio_destroy(dev);
 }
 
 /* ---- opening ------------------------------------------------------------ */
@@ -1232,6 +1285,7 @@ int main(void)
 		BOTH(test_write_zeroes_fallback),
 		BOTH(test_writethrough),
 		BOTH(test_short_read_is_error),
+		BOTH(test_queue_disable_then_new_ring),
 		BOTH(test_reset_waits),
 		BOTH(test_full_queue),
 		BOTH(test_pool_exhausted),

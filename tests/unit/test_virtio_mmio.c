@@ -27,6 +27,7 @@
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 
+#include "devices/device.h"
 #include "devices/virtio_console.h"
 #include "devices/virtio_rng.h"
 #include "guest_mem.h"
@@ -160,12 +161,42 @@ static int setup(void **state)
 	return 0;
 }
 
+/* A device of `ops` on the fixture VM's virtio-mmio transport, the way
+ * start-up makes one (machine.c): on the VM's I/O loop, then attached. */
+static struct virtio_dev *mmio_new(struct vm *vm, const struct virtio_ops *ops, void *priv)
+{
+	if (!vm->iothread)
+		vm->iothread = iothread_create();
+	struct virtio_ctx ctx = { .mem = &vm->mem, .io = vm->iothread };
+	struct virtio_dev *dev = virtio_dev_new(&ctx, ops, priv);
+	if (dev && virtio_mmio_attach(vm, dev)) {
+		virtio_destroy(dev);
+		return NULL;
+	}
+	return dev;
+}
+
+/* A device of `type` (devices/device.h) on the fixture VM, with the
+ * console fds given. */
+static struct virtio_dev *type_new(struct vm *vm, const struct device_type *type, int in_fd, int out_fd)
+{
+	if (!vm->iothread)
+		vm->iothread = iothread_create();
+	struct device_env env = { .virtio = { .mem = &vm->mem, .io = vm->iothread }, .in_fd = in_fd, .out_fd = out_fd };
+	struct virtio_dev *dev = type->create_virtio(&env, NULL);
+	if (dev && virtio_mmio_attach(vm, dev)) {
+		virtio_destroy(dev);
+		return NULL;
+	}
+	return dev;
+}
+
 /* setup + the test device at boot info index 1. */
 static int setup_dev(void **state)
 {
 	setup(state);
 	struct fixture *f = *state;
-	f->dev = virtio_mmio_create(&f->vm, &test_ops, &f->t);
+	f->dev = mmio_new(&f->vm, &test_ops, &f->t);
 	assert_non_null(f->dev);
 	return 0;
 }
@@ -173,10 +204,11 @@ static int setup_dev(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	iothread_destroy(f->vm.iothread);
-	f->vm.iothread = NULL;
+	iothread_stop(f->vm.iothread, NULL);
 	for (unsigned i = 0; i < f->vm.virtio_count; i++)
 		virtio_destroy(f->vm.virtio[i]);
+	iothread_destroy(f->vm.iothread);
+	f->vm.iothread = NULL;
 	if (f->saved_stderr >= 0) {
 		fflush(stderr);
 		dup2(f->saved_stderr, STDERR_FILENO);
@@ -831,7 +863,7 @@ static void test_windows_pins_and_boot_info(void **state)
 {
 	struct fixture *f = *state;
 	struct testdev t2 = { 0 };
-	struct virtio_dev *d2 = virtio_mmio_create(&f->vm, &test_ops, &t2);
+	struct virtio_dev *d2 = mmio_new(&f->vm, &test_ops, &t2);
 	assert_non_null(d2);
 
 	assert_int_equal(f->vm.device_count, 3);
@@ -864,8 +896,8 @@ static void test_device_limit(void **state)
 	mute_stderr(f);
 	memset(t, 0, sizeof(t));
 	for (unsigned i = 1; i < VIRTIO_MMIO_MAX_DEVICES; i++)
-		assert_non_null(virtio_mmio_create(&f->vm, &test_ops, &t[i]));
-	assert_null(virtio_mmio_create(&f->vm, &test_ops, &t[0]));
+		assert_non_null(mmio_new(&f->vm, &test_ops, &t[i]));
+	assert_null(mmio_new(&f->vm, &test_ops, &t[0]));
 	assert_int_equal(f->vm.device_count, 1 + VIRTIO_MMIO_MAX_DEVICES);
 }
 
@@ -929,7 +961,7 @@ static int setup_rng(void **state)
 {
 	setup(state);
 	struct fixture *f = *state;
-	f->dev = virtio_rng_create(&f->vm);
+	f->dev = type_new(&f->vm, &virtio_rng_type, -1, -1);
 	assert_non_null(f->dev);
 	return 0;
 }
@@ -1009,7 +1041,7 @@ static int setup_console(void **state)
 	struct fixture *f = *state;
 	assert_int_equal(pipe2(f->pipe_in, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(f->pipe_out, O_CLOEXEC | O_NONBLOCK), 0);
-	f->dev = virtio_console_create(&f->vm, f->pipe_in[0], f->pipe_out[1]);
+	f->dev = type_new(&f->vm, &virtio_console_type, f->pipe_in[0], f->pipe_out[1]);
 	assert_non_null(f->dev);
 	return 0;
 }

@@ -1,0 +1,50 @@
+/*
+ * One kind of device a VM can have. Each device file declares its type;
+ * start-up (src/machine.c) turns the command line into a list of requested
+ * devices, checks each argument with the type's parser before KVM is
+ * touched, learns from the types whether the VM needs an irqchip and an
+ * I/O thread, then creates each device and puts it on its transport.
+ *
+ * A virtio device type gets only a struct device_env: guest memory, the
+ * I/O loop and the console fds. It never sees the VM or a transport.
+ */
+#ifndef PVMM_DEVICES_DEVICE_H
+#define PVMM_DEVICES_DEVICE_H
+
+#include <stdbool.h>
+
+#include "virtio/virtio.h"
+
+struct vm;
+
+struct device_env {
+	struct virtio_ctx virtio;   /* guest memory and the I/O loop */
+	int in_fd, out_fd;          /* console input (-1: none) and output */
+};
+
+enum device_kind {
+	DEVICE_VIRTIO,  /* create_virtio(); start-up attaches it to a virtio transport */
+	DEVICE_ISA,     /* an emulated device on the port bus and ISA pins: attach_isa() */
+};
+
+struct device_type {
+	const char *name;       /* "virtio-blk", as messages and --stats name it */
+	enum device_kind kind;
+	unsigned max_count;     /* most of this type per VM; 0: only the transport limits it */
+	bool interrupts;        /* the VM needs the in-kernel irqchip for it */
+
+	/* Check the argument the command line gave (NULL for a plain flag):
+	 * 0, or -1 after one line saying what is wrong. Optional. */
+	int (*parse)(const char *arg);
+	struct virtio_dev *(*create_virtio)(const struct device_env *env, const char *arg);
+	int (*attach_isa)(struct vm *vm, const struct device_env *env, const char *arg);
+};
+
+extern const struct device_type virtio_blk_type, virtio_console_type, virtio_rng_type;
+extern const struct device_type uart16550_type, ide_type;
+
+/* "PATH" or "PATH,readonly", as --disk takes it for any disk model. Fills
+ * `path` (a copy the caller frees) and `readonly`; -1 after a message. */
+int device_parse_disk(const char *arg, char **path, bool *readonly);
+
+#endif
