@@ -6,6 +6,7 @@
 #include <linux/memfd.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -74,10 +75,11 @@ int guest_mem_init(struct guest_mem *mem, uint64_t size, uint32_t flags)
 	int fd = memfd_create("pvmm-guest-ram",
 			      MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	if (fd < 0) {
-		int err = errno;
-		if (huge)
-			log_error("this kernel cannot give 2 MiB huge pages (memfd_create: %s)", strerror(err));
-		return -err;
+		/* EINVAL (no hugetlbfs at all), ENODEV (no 2 MiB size), ENOENT (not
+		 * mounted): all mean this kernel has none to give. */
+		if (huge && (errno == EINVAL || errno == ENODEV || errno == ENOENT))
+			return -EOPNOTSUPP;
+		return -errno;
 	}
 	/* Whoever we share the fd with may write guest RAM, but must not shrink
 	 * it (a SIGBUS in the monitor) nor seal it against growing or writes. */
@@ -89,14 +91,27 @@ int guest_mem_init(struct guest_mem *mem, uint64_t size, uint32_t flags)
 	mem->fd = fd;
 	int ret = map_region(mem, 0, size, GUEST_MEM_RAM | flags);
 	if (ret) {
-		if (huge && ret == -ENOMEM)
-			log_error("guest RAM needs %llu free 2 MiB huge pages: reserve them as root through "
-				  "/proc/sys/vm/nr_hugepages (HugePages_Free in /proc/meminfo shows how many are free)",
-				  (unsigned long long)(size / HUGE_PAGE));
 		close(fd);
 		*mem = (struct guest_mem){ .fd = -1 };
 	}
 	return ret;
+}
+
+const char *guest_mem_strerror(int err, uint64_t size, uint32_t flags)
+{
+	/* Only start-up failures come here, once: a static buffer will do. */
+	static char text[128];
+
+	if (!(flags & GUEST_MEM_HUGEPAGES))
+		return strerror(err);
+	if (err == EOPNOTSUPP)
+		return "this kernel has no 2 MiB huge pages (hugetlbfs)";
+	if (err != ENOMEM)
+		return strerror(err);
+	unsigned long long pages = size / HUGE_PAGE;
+	snprintf(text, sizeof(text), "needs %llu free 2 MiB huge pages; reserve them as root: echo %llu > %s",
+		 pages, pages, "/proc/sys/vm/nr_hugepages");
+	return text;
 }
 
 int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, uint32_t flags)
@@ -129,8 +144,13 @@ int guest_mem_register(const struct guest_mem *mem, int vm_fd)
 		};
 		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
 			int err = errno;
-			log_error("cannot give the VM %llu MiB of RAM at guest-physical %#llx: %s",
-				  (unsigned long long)(r->size >> 20), (unsigned long long)r->gpa, strerror(err));
+			/* Region 0 in the words used before there were regions. */
+			if (r->gpa == 0)
+				log_error("cannot give the VM %llu MiB of RAM: %s", (unsigned long long)(r->size >> 20),
+					  strerror(err));
+			else
+				log_error("cannot give the VM %llu KiB at guest-physical %#llx: %s",
+					  (unsigned long long)(r->size >> 10), (unsigned long long)r->gpa, strerror(err));
 			return -err;
 		}
 	}

@@ -44,8 +44,15 @@ struct guest_mem {
  * flags: 0, or GUEST_MEM_HUGEPAGES (then size must be whole 2 MiB pages,
  * and the pages must be reserved: no fallback to small ones). Memory the
  * guest never touches costs nothing, except that huge pages are taken from
- * the host's pool up front. Returns 0, or -errno with mem left empty. */
+ * the host's pool up front. Returns 0, or -errno with mem left empty:
+ * with huge pages, -ENOMEM for too few free and -EOPNOTSUPP for a kernel
+ * without them. Logs nothing; see guest_mem_strerror(). */
 int guest_mem_init(struct guest_mem *mem, uint64_t size, uint32_t flags);
+
+/* guest_mem_init(size, flags)'s -err in words for the user, on one line:
+ * strerror(), or for huge pages what to do about it (how many to reserve
+ * through /proc/sys/vm/nr_hugepages). Valid until the next call. */
+const char *guest_mem_strerror(int err, uint64_t size, uint32_t flags);
 
 /* Map another `size` bytes of zeroed memory at `gpa`, from the same memfd.
  * flags: GUEST_MEM_RAM and/or GUEST_MEM_READONLY; huge pages if the memfd

@@ -312,7 +312,7 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 	ret = guest_mem_init(&vm->mem, opt->mem_size, opt->mem_flags);
 	if (ret) {
 		log_error("cannot allocate %llu MiB of guest RAM: %s",
-			  (unsigned long long)(opt->mem_size >> 20), strerror(-ret));
+			  (unsigned long long)(opt->mem_size >> 20), guest_mem_strerror(-ret, opt->mem_size, opt->mem_flags));
 		munmap(file, size);
 		return PVMM_STATUS_HOST;
 	}
