@@ -1,25 +1,179 @@
 #include "guest_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <linux/memfd.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
-int guest_mem_init(struct guest_mem *mem, uint64_t size)
+#include "log.h"
+
+#define SMALL_PAGE (4096ull)
+#define HUGE_PAGE (2ull << 20)
+
+/* Map [gpa, gpa + size) from the next `size` bytes of the memfd and file
+ * the region in order. Returns 0 or -errno, mem unchanged on failure
+ * (except that the file may have grown: see below). */
+static int map_region(struct guest_mem *mem, uint64_t gpa, uint64_t size, uint32_t flags)
 {
-	/* NORESERVE: a guest given 1 GiB that touches 2 MiB costs 2 MiB. */
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	uint64_t page = flags & GUEST_MEM_HUGEPAGES ? HUGE_PAGE : SMALL_PAGE;
+	unsigned at = 0;
+
+	if (!size || size % page || gpa % page || size > UINT64_MAX - gpa)
+		return -EINVAL;
+	if (mem->nregions == GUEST_MEM_MAX_REGIONS)
+		return -ENOSPC;
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct guest_mem_region *r = &mem->region[i];
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return -EEXIST;
+		if (r->gpa < gpa)
+			at = i + 1;
+	}
+	if (size > (uint64_t)INT64_MAX - mem->fd_size)
+		return -EFBIG;
+	uint64_t offset = mem->fd_size;
+	if (ftruncate(mem->fd, (off_t)(offset + size)))
 		return -errno;
-	mem->host = p;
-	mem->size = size;
+	/* The file cannot shrink back (it is sealed against that, so a peer
+	 * holding the fd cannot pull pages from under us), so count the space
+	 * as used even if the mapping fails: an unused stretch costs nothing. */
+	mem->fd_size = offset + size;
+	/* NORESERVE: a guest given 1 GiB that touches 2 MiB costs 2 MiB. Huge
+	 * pages are reserved at mmap instead, so that a short pool fails here
+	 * and not as a SIGBUS when the guest first touches a page. */
+	int map_flags = MAP_SHARED | (flags & GUEST_MEM_HUGEPAGES ? 0 : MAP_NORESERVE);
+	void *host = mmap(NULL, size, PROT_READ | PROT_WRITE, map_flags, mem->fd, (off_t)offset);
+	if (host == MAP_FAILED)
+		return -errno;
+
+	memmove(&mem->region[at + 1], &mem->region[at], (mem->nregions - at) * sizeof(mem->region[0]));
+	mem->region[at] = (struct guest_mem_region){
+		.gpa = gpa, .size = size, .host = host, .flags = flags, .fd = mem->fd, .fd_offset = offset,
+	};
+	mem->nregions++;
+	if (gpa == 0) {
+		mem->host = host;
+		mem->size = size;
+	}
 	return 0;
+}
+
+int guest_mem_init(struct guest_mem *mem, uint64_t size, uint32_t flags)
+{
+	*mem = (struct guest_mem){ .fd = -1 };
+	if (flags & ~GUEST_MEM_HUGEPAGES)
+		return -EINVAL;
+	bool huge = flags & GUEST_MEM_HUGEPAGES;
+
+	int fd = memfd_create("pvmm-guest-ram",
+			      MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
+	if (fd < 0) {
+		/* EINVAL (no hugetlbfs at all), ENODEV (no 2 MiB size), ENOENT (not
+		 * mounted): all mean this kernel has none to give. */
+		if (huge && (errno == EINVAL || errno == ENODEV || errno == ENOENT))
+			return -EOPNOTSUPP;
+		return -errno;
+	}
+	/* Whoever we share the fd with may write guest RAM, but must not shrink
+	 * it (a SIGBUS in the monitor) nor seal it against growing or writes. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL)) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	mem->fd = fd;
+	int ret = map_region(mem, 0, size, GUEST_MEM_RAM | flags);
+	if (ret) {
+		close(fd);
+		*mem = (struct guest_mem){ .fd = -1 };
+	}
+	return ret;
+}
+
+const char *guest_mem_strerror(int err, uint64_t size, uint32_t flags)
+{
+	/* Only start-up failures come here, once: a static buffer will do. */
+	static char text[128];
+
+	if (!(flags & GUEST_MEM_HUGEPAGES))
+		return strerror(err);
+	if (err == EOPNOTSUPP)
+		return "this kernel has no 2 MiB huge pages (hugetlbfs)";
+	if (err != ENOMEM)
+		return strerror(err);
+	unsigned long long pages = size / HUGE_PAGE;
+	snprintf(text, sizeof(text), "needs %llu free 2 MiB huge pages; reserve them as root: echo %llu > %s",
+		 pages, pages, "/proc/sys/vm/nr_hugepages");
+	return text;
+}
+
+int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, uint32_t flags)
+{
+	if (!mem->nregions || flags & ~(GUEST_MEM_RAM | GUEST_MEM_READONLY))
+		return -EINVAL;
+	return map_region(mem, gpa, size, flags | (mem->region[0].flags & GUEST_MEM_HUGEPAGES));
 }
 
 void guest_mem_free(struct guest_mem *mem)
 {
-	if (mem->host)
-		munmap(mem->host, mem->size);
-	mem->host = NULL;
-	mem->size = 0;
+	for (unsigned i = 0; i < mem->nregions; i++)
+		munmap(mem->region[i].host, mem->region[i].size);
+	/* A zeroed struct has fd 0 but no regions: not ours to close. */
+	if (mem->nregions)
+		close(mem->fd);
+	*mem = (struct guest_mem){ .fd = -1 };
+}
+
+int guest_mem_register(const struct guest_mem *mem, int vm_fd)
+{
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct guest_mem_region *r = &mem->region[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.flags = r->flags & GUEST_MEM_READONLY ? KVM_MEM_READONLY : 0,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->host,
+		};
+		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+			int err = errno;
+			/* Region 0 in the words used before there were regions. */
+			if (r->gpa == 0)
+				log_error("cannot give the VM %llu MiB of RAM: %s", (unsigned long long)(r->size >> 20),
+					  strerror(err));
+			else
+				log_error("cannot give the VM %llu KiB at guest-physical %#llx: %s",
+					  (unsigned long long)(r->size >> 10), (unsigned long long)r->gpa, strerror(err));
+			return -err;
+		}
+	}
+	return 0;
+}
+
+const struct guest_mem_region *guest_mem_find(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct guest_mem_region *r = &mem->region[i];
+		if (gpa < r->gpa)
+			break; /* sorted: no later region can hold it */
+		if (len <= r->size && gpa - r->gpa <= r->size - len)
+			return r;
+	}
+	return NULL;
+}
+
+int guest_mem_fd(const struct guest_mem *mem, uint64_t gpa, uint64_t *fd_offset)
+{
+	const struct guest_mem_region *r = guest_mem_find(mem, gpa, 1);
+	if (!r)
+		return -1;
+	*fd_offset = r->fd_offset + (gpa - r->gpa);
+	return r->fd;
 }

@@ -52,17 +52,8 @@ int kvm_create(struct vm *vm)
 		log_error("KVM_CREATE_VM failed: %s", strerror(errno));
 		return -1;
 	}
-	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = vm->mem.size,
-		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		log_error("cannot give the VM %llu MiB of RAM: %s", (unsigned long long)(vm->mem.size >> 20),
-			  strerror(errno));
+	if (guest_mem_register(&vm->mem, vm->vm_fd))
 		return -1;
-	}
 	/* The irqchip must exist before the vCPU, whose local APIC it makes.
 	 * Without devices that interrupt, skip it: it costs start-up time. */
 	if (vm->irq.wanted && irq_create_chip(vm))

@@ -32,6 +32,7 @@
 
 struct options {
 	uint64_t mem_size;
+	uint32_t mem_flags;      /* GUEST_MEM_HUGEPAGES with --mem-hugepages */
 	double timeout_s;
 	bool stats;
 	const char *stats_json;  /* --stats-json FILE */
@@ -48,7 +49,7 @@ struct options {
 };
 
 /* Long options without a short form. */
-enum { OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON };
+enum { OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES };
 
 static void usage(FILE *out)
 {
@@ -63,6 +64,7 @@ static void usage(FILE *out)
 		"Options (before GUEST.elf; what follows it goes to the guest):\n"
 		"  -m, --mem SIZE        guest RAM, 4M to 3G in whole 2 MiB (default 32M);\n"
 		"                        suffix K, M or G\n"
+		"      --mem-hugepages   back guest RAM with reserved 2 MiB huge pages\n"
 		"  -t, --timeout SECS    stop the guest after SECS seconds (decimals allowed)\n"
 		"  -s, --stats           on exit, print wall time, VM exits by reason,\n"
 		"                        para-API calls by number and per-device counters\n"
@@ -148,6 +150,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "disk-model", required_argument, NULL, OPT_DISK_MODEL },
 		{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
 		{ "mem", required_argument, NULL, 'm' },
+		{ "mem-hugepages", no_argument, NULL, OPT_MEM_HUGEPAGES },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -205,6 +208,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case OPT_RNG: opt->rng = true; break;
 		case OPT_STATS_JSON: opt->stats_json = optarg; break;
+		case OPT_MEM_HUGEPAGES: opt->mem_flags |= GUEST_MEM_HUGEPAGES; break;
 		case OPT_DISK:
 			if (opt->disk_count >= MACHINE_MAX_DEVICES) {
 				log_error("too many --disk options: a VM has at most %u devices", MACHINE_MAX_DEVICES);
@@ -282,10 +286,10 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 	uint8_t *file = map_image(opt->image, &size);
 	if (!file)
 		return PVMM_STATUS_USAGE;
-	ret = guest_mem_init(&vm->mem, opt->mem_size);
+	ret = guest_mem_init(&vm->mem, opt->mem_size, opt->mem_flags);
 	if (ret) {
 		log_error("cannot allocate %llu MiB of guest RAM: %s",
-			  (unsigned long long)(opt->mem_size >> 20), strerror(-ret));
+			  (unsigned long long)(opt->mem_size >> 20), guest_mem_strerror(-ret, opt->mem_size, opt->mem_flags));
 		munmap(file, size);
 		return PVMM_STATUS_HOST;
 	}

@@ -25,7 +25,7 @@ static int setup_ram(void **state)
 {
 	struct guest_mem *mem = calloc(1, sizeof(*mem));
 	assert_non_null(mem);
-	assert_int_equal(guest_mem_init(mem, RAM_SIZE), 0);
+	assert_int_equal(guest_mem_init(mem, RAM_SIZE, 0), 0);
 	*state = mem;
 	return 0;
 }

@@ -112,7 +112,7 @@ static struct guest_mem *new_ram(void)
 {
 	struct guest_mem *mem = calloc(1, sizeof(*mem));
 	assert_non_null(mem);
-	assert_int_equal(guest_mem_init(mem, RAM_SIZE), 0);
+	assert_int_equal(guest_mem_init(mem, RAM_SIZE, 0), 0);
 	return mem;
 }
 

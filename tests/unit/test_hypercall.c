@@ -52,7 +52,7 @@ static int setup_vm(void **state)
 	int out[2], in[2];
 
 	assert_non_null(f);
-	assert_int_equal(guest_mem_init(&f->vm.mem, RAM_SIZE), 0);
+	assert_int_equal(guest_mem_init(&f->vm.mem, RAM_SIZE, 0), 0);
 	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
 	/* The test's read end must never block if a test is wrong. */

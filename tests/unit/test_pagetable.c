@@ -30,7 +30,7 @@ static int setup_tables(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	assert_int_equal(guest_mem_init(&f->mem, RAM_SIZE), 0);
+	assert_int_equal(guest_mem_init(&f->mem, RAM_SIZE, 0), 0);
 	f->cr3 = cpu_write_tables(&f->mem);
 	*state = f;
 	return 0;

@@ -224,7 +224,7 @@ static int setup_common(void **state, bool sync)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/disk.img", f->dir);
 	make_image(f->path, IMAGE_SECTORS * 512);
-	assert_int_equal(guest_mem_init(&f->mem, RAM_SIZE), 0);
+	assert_int_equal(guest_mem_init(&f->mem, RAM_SIZE, 0), 0);
 	current = f;
 	*state = f;
 	return 0;

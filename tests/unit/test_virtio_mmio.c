@@ -146,7 +146,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	assert_int_equal(guest_mem_init(&f->vm.mem, RAM_SIZE), 0);
+	assert_int_equal(guest_mem_init(&f->vm.mem, RAM_SIZE, 0), 0);
 	f->vm.kvm_fd = f->vm.vm_fd = f->vm.vcpu_fd = -1;
 	f->vm.console_in_fd = -1;
 	f->vm.console_out_fd = -1;

@@ -41,7 +41,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	assert_int_equal(guest_mem_init(&f->mem, RAM_SIZE), 0);
+	assert_int_equal(guest_mem_init(&f->mem, RAM_SIZE, 0), 0);
 	*state = f;
 	return 0;
 }
