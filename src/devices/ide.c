@@ -545,8 +545,10 @@ struct ide_stats ide_stats(struct ide *ide)
 struct ide *ide_create(struct blk_backend *disk, ide_irq_fn irq, void *irq_ctx)
 {
 	struct ide *ide = calloc(1, sizeof(*ide));
-	if (!ide)
+	if (!ide) {
+		blk_close(disk); /* ours even on failure: the caller has nothing to undo */
 		return NULL;
+	}
 	pthread_mutex_init(&ide->lock, NULL);
 	ide->disk = disk;
 	ide->sectors = blk_size(disk) / BLK_SECTOR_SIZE;

@@ -1122,6 +1122,49 @@ static void test_write_cache_off_writes_survive_a_crash(void **state)
 	unlink(f->path);
 }
 
+/* ---- ownership of the disk ------------------------------------------------- */
+
+/* Test only: make the next `calloc_failures` calloc calls fail. Defined
+ * here, this calloc replaces libc's for the whole test program; malloc
+ * and free stay the real ones (or ASan's), so every block still pairs. */
+static int calloc_failures;
+
+void *calloc(size_t n, size_t size)
+{
+	if (calloc_failures > 0) {
+		calloc_failures--;
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (size && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = malloc(n * size);
+	if (p)
+		explicit_bzero(p, n * size); /* not memset: the compiler would turn malloc+memset back into calloc */
+	return p;
+}
+
+/* ide_create takes the disk over even when it fails: it is closed, so
+ * its exclusive lock on the image is gone and nothing leaks (ASan). */
+static void test_create_failure_closes_the_disk(void **state)
+{
+	struct fx *f = *state;
+
+	ide_destroy(f->ide);
+	f->ide = NULL;
+	struct blk_backend *b = blk_open(f->path, false, 4);
+	assert_non_null(b);
+	calloc_failures = 1;
+	assert_null(ide_create(b, irq_cb, f));
+	assert_int_equal(calloc_failures, 0);       /* the failure did happen */
+	b = blk_open(f->path, false, 4);            /* fails if the first one is still open */
+	assert_non_null(b);
+	blk_close(b);
+	unlink(f->path);
+}
+
 /* ---- errors with defined results ------------------------------------------ */
 
 static void test_lba_past_end_is_idnf(void **state)
@@ -1641,6 +1684,7 @@ int main(void)
 		BOTH(test_set_features_and_power_commands),
 		BOTH(test_write_cache_switch_is_reported_and_honoured),
 		BOTH(test_write_cache_off_writes_survive_a_crash),
+		BOTH(test_create_failure_closes_the_disk),
 		BOTH(test_lba_past_end_is_idnf),
 		BOTH(test_last_sector_ok_count_past_end_idnf),
 		BOTH(test_lba48_counts_that_would_overflow_are_idnf),
