@@ -135,13 +135,17 @@ void blk_vcache_forget(struct blk_vcache *c, uint64_t off, uint64_t len)
 
 ssize_t blk_vcache_read(struct blk_vcache *c, int fd, const struct iovec *iov, unsigned n, uint64_t off)
 {
+	if (off % SECTOR) {
+		errno = EINVAL; /* a cached sector would be half patched in */
+		return -1;
+	}
 	pthread_mutex_lock(&c->mu);
 	ssize_t res = preadv(fd, iov, (int)n, (off_t)off);
 	int err = errno;
 	/* The file is the stable media; what is cached is newer. */
 	for (uint64_t done = 0; res > 0 && c->dirty && done + SECTOR <= (uint64_t)res; done += SECTOR) {
 		uint64_t s = (off + done) / SECTOR;
-		if (off % SECTOR == 0 && s < c->sectors && c->sec[s])
+		if (s < c->sectors && c->sec[s])
 			iov_copy(iov, n, done, c->sec[s], SECTOR, true);
 	}
 	pthread_mutex_unlock(&c->mu);
