@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blk_test_hook.h"
 #include "log.h"
 
 enum stage {
@@ -53,6 +54,7 @@ struct blk_backend {
 	uint32_t granularity;
 	uint64_t fingerprint;
 	bool no_zero_range;     /* ZERO_RANGE refused once: go straight to writes (atomic) */
+	struct blk_vcache *vcache; /* test only (blk_test_hook.h); NULL in real use */
 
 	unsigned total;         /* submitted, `done` not yet called */
 	struct io_list ready;   /* finished without touching the disk; caller's lock */
@@ -237,25 +239,34 @@ static bool ring_start(struct blk_backend *b, struct blk_io *io)
 	}
 	switch ((enum stage)io->stage) {
 	case ST_RW:
-		if (io->op == BLK_OP_READ)
+		if (io->op == BLK_OP_READ) {
 			io_uring_prep_readv(sqe, b->fd, io->iov, io->iovcnt, io->offset);
-		else
+			blk_trace(BLK_TRACE_READ, io->offset, io->remaining);
+		} else {
 			io_uring_prep_writev2(sqe, b->fd, io->iov, io->iovcnt, io->offset, wflags);
+			blk_trace(sqe->rw_flags & RWF_DSYNC ? BLK_TRACE_WRITE_DSYNC : BLK_TRACE_WRITE,
+				  io->offset, io->remaining);
+		}
 		break;
 	case ST_FSYNC:
 		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+		blk_trace(BLK_TRACE_FDATASYNC, 0, 0);
 		break;
 	case ST_PUNCH:
 		io_uring_prep_fallocate(sqe, b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					(off_t)io->offset, (off_t)io->remaining);
+		blk_trace(BLK_TRACE_PUNCH, io->offset, io->remaining);
 		break;
 	case ST_ZERO_RANGE:
 		io_uring_prep_fallocate(sqe, b->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
 					(off_t)io->offset, (off_t)io->remaining);
+		blk_trace(BLK_TRACE_ZERO_RANGE, io->offset, io->remaining);
 		break;
 	case ST_ZERO_WRITE:
 		io_uring_prep_write(sqe, b->fd, zero_buf, (unsigned)zero_chunk(io), io->offset);
 		sqe->rw_flags = wflags;
+		blk_trace(sqe->rw_flags & RWF_DSYNC ? BLK_TRACE_WRITE_DSYNC : BLK_TRACE_WRITE, io->offset,
+			  zero_chunk(io));
 		break;
 	}
 	io_uring_sqe_set_data(sqe, io);
@@ -303,27 +314,47 @@ static int64_t sync_step(struct blk_backend *b, struct blk_io *io)
 {
 	int64_t res;
 	int wflags = io->dsync ? RWF_DSYNC : 0;
+	struct blk_vcache *vc = b->vcache;
 
 	do {
 		switch ((enum stage)io->stage) {
 		case ST_RW:
-			res = io->op == BLK_OP_READ
-				? preadv(b->fd, io->iov, (int)io->iovcnt, (off_t)io->offset)
-				: pwritev2(b->fd, io->iov, (int)io->iovcnt, (off_t)io->offset, wflags);
+			if (io->op == BLK_OP_READ) {
+				blk_trace(BLK_TRACE_READ, io->offset, io->remaining);
+				res = vc ? blk_vcache_read(vc, b->fd, io->iov, io->iovcnt, io->offset)
+					 : preadv(b->fd, io->iov, (int)io->iovcnt, (off_t)io->offset);
+			} else {
+				blk_trace(wflags & RWF_DSYNC ? BLK_TRACE_WRITE_DSYNC : BLK_TRACE_WRITE,
+					  io->offset, io->remaining);
+				res = vc ? blk_vcache_write(vc, b->fd, io->iov, io->iovcnt, io->offset,
+							    io->remaining, wflags)
+					 : pwritev2(b->fd, io->iov, (int)io->iovcnt, (off_t)io->offset, wflags);
+			}
 			break;
 		case ST_FSYNC:
-			res = fdatasync(b->fd);
+			blk_trace(BLK_TRACE_FDATASYNC, 0, 0);
+			res = vc ? blk_vcache_flush(vc, b->fd) : fdatasync(b->fd);
 			break;
 		case ST_PUNCH:
+			blk_trace(BLK_TRACE_PUNCH, io->offset, io->remaining);
+			if (vc)
+				blk_vcache_forget(vc, io->offset, io->remaining);
 			res = fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					(off_t)io->offset, (off_t)io->remaining);
 			break;
 		case ST_ZERO_RANGE:
+			blk_trace(BLK_TRACE_ZERO_RANGE, io->offset, io->remaining);
+			if (vc)
+				blk_vcache_forget(vc, io->offset, io->remaining);
 			res = fallocate(b->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
 					(off_t)io->offset, (off_t)io->remaining);
 			break;
 		case ST_ZERO_WRITE: {
 			struct iovec v = { (void *)zero_buf, zero_chunk(io) };
+			blk_trace(wflags & RWF_DSYNC ? BLK_TRACE_WRITE_DSYNC : BLK_TRACE_WRITE, io->offset,
+				  v.iov_len);
+			if (vc)
+				blk_vcache_forget(vc, io->offset, v.iov_len);
 			res = pwritev2(b->fd, &v, 1, (off_t)io->offset, wflags);
 			break;
 		}
@@ -670,9 +701,23 @@ struct blk_backend *blk_open(const char *path, bool readonly, unsigned depth)
 		log_error("disk image '%s': cannot create an eventfd: %s", path, strerror(errno));
 		goto fail;
 	}
+	if (!readonly && blk_vcache_wanted()) {
+		/* Test only: see blk_test_hook.h. Said aloud, so that no one
+		 * runs a real VM this way unawares, and a test can check it. */
+		if (!(b->vcache = blk_vcache_new(b->size))) {
+			log_error("out of memory opening disk image '%s'", path);
+			goto fail;
+		}
+		log_warn("disk '%s': test mode PVMM_BLK_TEST_CRASH_LOSES_UNFLUSHED: "
+			 "writes not flushed are lost when pvmm stops", path);
+		b->async = false;
+		return b;
+	}
 	b->async = ring_init(b, depth);
 	return b;
 fail:
+	if (b->event_fd >= 0)
+		close(b->event_fd);
 	if (b->fd >= 0)
 		close(b->fd);
 	pthread_mutex_destroy(&b->mu);
@@ -691,6 +736,7 @@ void blk_close(struct blk_backend *b)
 		io_uring_queue_exit(&b->ring);
 	close(b->event_fd);
 	close(b->fd);
+	blk_vcache_free(b->vcache); /* test only: the unflushed writes are lost */
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->idle);
 	free(b->path);

@@ -14,6 +14,9 @@
  * PVMM_BLK_NO_URING=1 in the environment) the same API runs each operation
  * synchronously with preadv/pwritev in blk_poll(), on the I/O thread.
  *
+ * Tests can trace what the backend issues and make unflushed writes
+ * vanish at exit: blk_test_hook.h (test only, off by default).
+ *
  * Threading: the caller serialises blk_submit/blk_kick/blk_complete/
  * blk_drain/blk_close under its own lock (e.g. the device lock);
  * blk_poll() runs on the I/O thread *without* that lock, because in the

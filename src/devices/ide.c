@@ -8,6 +8,11 @@
  * completion, cleared by reading Status or writing Command, and gated by
  * Device Control nIEN.
  *
+ * The write cache is the host page cache. With it on (the power-on
+ * default) a write completes once the host has the data and FLUSH CACHE
+ * makes it stable; SET FEATURES 82h turns it off, after flushing, and
+ * from then on every write is write-through (RWF_DSYNC), until 02h.
+ *
  * Every guest mistake has a defined answer: a command written while a
  * transfer is in progress aborts both (ERR, ABRT); an address or count
  * past the end of the disk is IDNF; an unknown command is ABRT; data port
@@ -63,6 +68,7 @@ struct ide {
 	uint8_t count[2], lba_low[2], lba_mid[2], lba_high[2]; /* [0] current, [1] previous */
 	bool in_reset;
 	unsigned multiple;      /* SET MULTIPLE MODE sectors per block, 0 = off */
+	bool write_cache;       /* off: writes complete only once stable */
 
 	/* The transfer in progress. */
 	enum xfer xfer;
@@ -125,6 +131,7 @@ static int disk_io(struct ide *ide, enum blk_op op, uint64_t lba, void *buf, uns
 	struct iovec iov = { buf, (size_t)sectors * BLK_SECTOR_SIZE };
 	struct blk_io io = {
 		.op = op, .offset = lba * BLK_SECTOR_SIZE, .iov = &iov, .iovcnt = op == BLK_OP_FLUSH ? 0 : 1,
+		.dsync = op == BLK_OP_WRITE && !ide->write_cache,
 		.done = sync_done, .opaque = &s,
 	};
 	blk_submit(ide->disk, &io);
@@ -180,10 +187,10 @@ static void build_identify(struct ide *ide)
 	id[64] = 0x0003;                /* PIO modes 3 and 4 */
 	id[65] = id[66] = id[67] = id[68] = 120;
 	id[80] = 0x00f0;                /* ATA/ATAPI-4 to -7 */
-	id[82] = 0x4020;                /* NOP, write cache */
+	id[82] = 0x4020;                /* NOP, write cache supported */
 	id[83] = 0x7400;                /* FLUSH CACHE (EXT), LBA48 */
 	id[84] = 0x4000;
-	id[85] = 0x4020;
+	id[85] = (uint16_t)(0x4000 | (ide->write_cache ? 0x0020 : 0)); /* write cache enabled */
 	id[86] = 0x3400;
 	id[87] = 0x4000;
 	for (unsigned i = 0; i < 4; i++)
@@ -277,6 +284,19 @@ static void flush(struct ide *ide)
 	}
 }
 
+/* SET FEATURES 02h / 82h. Turning the cache off first makes what it holds
+ * stable: the guest may count on every completed write being so now. */
+static void set_write_cache(struct ide *ide, bool on)
+{
+	if (!on && ide->write_cache && disk_io(ide, BLK_OP_FLUSH, 0, NULL, 0) < 0) {
+		finish_error(ide, ERR_ABRT); /* still on, as IDENTIFY keeps saying */
+		return;
+	}
+	ide->write_cache = on;
+	finish_ok(ide);
+	raise_irq(ide);
+}
+
 static void reset_device(struct ide *ide)
 {
 	ide->xfer = XFER_NONE;
@@ -323,8 +343,10 @@ static void execute(struct ide *ide, uint8_t command)
 			raise_irq(ide);
 		}
 		break;
-	case 0xef: /* SET FEATURES: write cache on/off and transfer mode are accepted */
-		if (ide->feature == 0x02 || ide->feature == 0x82 || ide->feature == 0x03) {
+	case 0xef: /* SET FEATURES: write cache on/off, and transfer mode accepted */
+		if (ide->feature == 0x02 || ide->feature == 0x82) {
+			set_write_cache(ide, ide->feature == 0x02);
+		} else if (ide->feature == 0x03) {
 			finish_ok(ide);
 			raise_irq(ide);
 		} else {
@@ -523,13 +545,16 @@ struct ide_stats ide_stats(struct ide *ide)
 struct ide *ide_create(struct blk_backend *disk, ide_irq_fn irq, void *irq_ctx)
 {
 	struct ide *ide = calloc(1, sizeof(*ide));
-	if (!ide)
+	if (!ide) {
+		blk_close(disk); /* ours even on failure: the caller has nothing to undo */
 		return NULL;
+	}
 	pthread_mutex_init(&ide->lock, NULL);
 	ide->disk = disk;
 	ide->sectors = blk_size(disk) / BLK_SECTOR_SIZE;
 	ide->irq = irq;
 	ide->irq_ctx = irq_ctx;
+	ide->write_cache = true;
 	reset_device(ide);
 	return ide;
 }

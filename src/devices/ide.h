@@ -26,7 +26,8 @@ struct ide_stats {
 
 struct ide;
 
-/* The disk takes over `disk` (closed by ide_destroy). */
+/* The disk takes over `disk`: closed by ide_destroy, or at once if this
+ * fails (NULL), so a caller never closes it itself. */
 struct ide *ide_create(struct blk_backend *disk, ide_irq_fn irq, void *irq_ctx);
 void ide_destroy(struct ide *ide);
 

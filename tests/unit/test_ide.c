@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "blk_backend.h"
+#include "blk_test_hook.h"
 #include "devices/ide.h"
 #include "pio.h"
 
@@ -67,6 +68,13 @@ enum { DATA = 0, ERROR_FEATURE = 1, COUNT = 2, LBA_LOW = 3, LBA_MID = 4, LBA_HIG
 #define CMD_FLUSH_CACHE_EXT    0xea
 #define CMD_IDENTIFY           0xec
 #define CMD_SET_FEATURES       0xef
+#define SF_WRITE_CACHE_ON      0x02
+#define SF_WRITE_CACHE_OFF     0x82
+#define ID_WRITE_CACHE         0x0020  /* word 82: supported; word 85: enabled */
+
+/* blk_test_hook.h: a backend opened with this set loses unflushed writes
+ * when it closes, as a disk does in a power cut. */
+#define CRASH_ENV "PVMM_BLK_TEST_CRASH_LOSES_UNFLUSHED"
 
 #define SECTOR 512u
 #define SMALL_BYTES (1ull << 20)        /* 2048 sectors */
@@ -171,6 +179,8 @@ static int teardown(void **state)
 	if (f->ide)
 		detach(f);
 	unsetenv("PVMM_BLK_NO_URING");
+	unsetenv(CRASH_ENV);
+	blk_trace_stop();
 	free(f);
 	return 0;
 }
@@ -1008,6 +1018,153 @@ static void test_set_features_and_power_commands(void **state)
 	assert_int_equal(inb(f, COUNT), 0xff);      /* active or idle */
 }
 
+/* ---- the write cache --------------------------------------------------------- */
+
+static void set_features(struct fx *f, uint8_t feature)
+{
+	outb(f, ERROR_FEATURE, feature);
+	command(f, CMD_SET_FEATURES);
+	expect_completion(f, ST_IDLE, 0);
+}
+
+static uint8_t id_sum(const uint16_t id[256])
+{
+	const uint8_t *bytes = (const uint8_t *)id;
+	uint8_t sum = 0;
+	for (unsigned i = 0; i < 512; i++)
+		sum = (uint8_t)(sum + bytes[i]);
+	return sum;
+}
+
+#define TRACE_MAX 64
+static struct blk_trace trace[TRACE_MAX];
+
+/* WRITE SECTORS of one sector at `lba`; returns how the backend issued
+ * it (BLK_TRACE_WRITE or BLK_TRACE_WRITE_DSYNC), checking it was one write
+ * of that sector and nothing else. */
+static enum blk_trace_op traced_write(struct fx *f, uint32_t lba)
+{
+	uint8_t buf[SECTOR];
+	fill_pattern(buf, lba, 1);
+	blk_trace_start(trace, TRACE_MAX);
+	write_sectors(f, lba, 1, buf);
+	assert_int_equal(blk_trace_stop(), 1);
+	assert_int_equal(trace[0].offset, (uint64_t)lba * SECTOR);
+	assert_int_equal(trace[0].len, SECTOR);
+	return trace[0].op;
+}
+
+/* IDENTIFY word 85 says what SET FEATURES last chose (word 82: supported,
+ * always), and the choice is real: with the cache off every write is
+ * issued write-through; turning it off flushes what it held first. */
+static void test_write_cache_switch_is_reported_and_honoured(void **state)
+{
+	struct fx *f = *state;
+	uint16_t id[256];
+
+	identify(f, id);
+	assert_true(id[82] & ID_WRITE_CACHE);
+	assert_true(id[85] & ID_WRITE_CACHE);       /* on at power-on */
+	assert_int_equal(traced_write(f, 7), BLK_TRACE_WRITE);
+
+	blk_trace_start(trace, TRACE_MAX);
+	set_features(f, SF_WRITE_CACHE_OFF);
+	assert_int_equal(blk_trace_stop(), 1);
+	assert_int_equal(trace[0].op, BLK_TRACE_FDATASYNC);
+	identify(f, id);
+	assert_true(id[82] & ID_WRITE_CACHE);
+	assert_false(id[85] & ID_WRITE_CACHE);
+	assert_int_equal(id[85] & 0xc000, 0x4000);
+	assert_int_equal(id_sum(id), 0);
+	assert_int_equal(traced_write(f, 8), BLK_TRACE_WRITE_DSYNC);
+	assert_int_equal(traced_write(f, 9), BLK_TRACE_WRITE_DSYNC);
+
+	set_features(f, SF_WRITE_CACHE_ON);
+	identify(f, id);
+	assert_true(id[85] & ID_WRITE_CACHE);
+	assert_int_equal(id_sum(id), 0);
+	assert_int_equal(traced_write(f, 10), BLK_TRACE_WRITE);
+}
+
+/* What "durable" means for the guest, with unflushed writes lost when the
+ * backend closes: written with the cache on and then turned off - kept;
+ * written with it off - kept; written with it on and never flushed -
+ * lost (which shows the test can tell). */
+static void test_write_cache_off_writes_survive_a_crash(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[SECTOR], back[SECTOR], zero[SECTOR] = { 0 };
+
+	detach(f);
+	setenv(CRASH_ENV, "1", 1);
+	new_image(f, SMALL_BYTES);
+	attach(f, false);
+	fill_pattern(buf, 20, 1);
+	write_sectors(f, 20, 1, buf);
+	set_features(f, SF_WRITE_CACHE_OFF);
+	fill_pattern(buf, 21, 1);
+	write_sectors(f, 21, 1, buf);
+	set_features(f, SF_WRITE_CACHE_ON);
+	fill_pattern(buf, 22, 1);
+	write_sectors(f, 22, 1, buf);
+	read_sectors(f, 22, 1, back);               /* the device sees its cache */
+	assert_pattern(back, 22, 1);
+	ide_destroy(f->ide);                        /* the crash */
+	f->ide = NULL;
+	unsetenv(CRASH_ENV);
+
+	host_read(f, 20, back, SECTOR);
+	assert_pattern(back, 20, 1);
+	host_read(f, 21, back, SECTOR);
+	assert_pattern(back, 21, 1);
+	host_read(f, 22, back, SECTOR);
+	assert_memory_equal(back, zero, SECTOR);
+	unlink(f->path);
+}
+
+/* ---- ownership of the disk ------------------------------------------------- */
+
+/* Test only: make the next `calloc_failures` calloc calls fail. Defined
+ * here, this calloc replaces libc's for the whole test program; malloc
+ * and free stay the real ones (or ASan's), so every block still pairs. */
+static int calloc_failures;
+
+void *calloc(size_t n, size_t size)
+{
+	if (calloc_failures > 0) {
+		calloc_failures--;
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (size && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = malloc(n * size);
+	if (p)
+		explicit_bzero(p, n * size); /* not memset: the compiler would turn malloc+memset back into calloc */
+	return p;
+}
+
+/* ide_create takes the disk over even when it fails: it is closed, so
+ * its exclusive lock on the image is gone and nothing leaks (ASan). */
+static void test_create_failure_closes_the_disk(void **state)
+{
+	struct fx *f = *state;
+
+	ide_destroy(f->ide);
+	f->ide = NULL;
+	struct blk_backend *b = blk_open(f->path, false, 4);
+	assert_non_null(b);
+	calloc_failures = 1;
+	assert_null(ide_create(b, irq_cb, f));
+	assert_int_equal(calloc_failures, 0);       /* the failure did happen */
+	b = blk_open(f->path, false, 4);            /* fails if the first one is still open */
+	assert_non_null(b);
+	blk_close(b);
+	unlink(f->path);
+}
+
 /* ---- errors with defined results ------------------------------------------ */
 
 static void test_lba_past_end_is_idnf(void **state)
@@ -1525,6 +1682,9 @@ int main(void)
 		BOTH(test_set_multiple_rejects_bad_sizes),
 		BOTH(test_flush_cache_and_flush_cache_ext_succeed),
 		BOTH(test_set_features_and_power_commands),
+		BOTH(test_write_cache_switch_is_reported_and_honoured),
+		BOTH(test_write_cache_off_writes_survive_a_crash),
+		BOTH(test_create_failure_closes_the_disk),
 		BOTH(test_lba_past_end_is_idnf),
 		BOTH(test_last_sector_ok_count_past_end_idnf),
 		BOTH(test_lba48_counts_that_would_overflow_are_idnf),
