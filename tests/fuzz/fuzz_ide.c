@@ -22,8 +22,9 @@
  *     writes: size * reps bytes of data
  *
  * Checked besides memory safety: the IRQ callback only reports changes of
- * level; BSY and DRQ are never both set; unclaimed ports reach nobody; the
- * device counts exactly the register accesses made.
+ * level; BSY and DRQ are never both set; bytes of a read wider than the
+ * register read as FFh; unclaimed ports reach nobody; the device counts
+ * exactly the register accesses made.
  */
 #include <fcntl.h>
 #include <unistd.h>
@@ -133,9 +134,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(claimed == (reg <= IDE_CMD_PORTS));
 		if (claimed)
 			accesses += reps;
-		if (!is_write && (port == IDE_CMD_BASE + 7 || port == IDE_CTL_PORT))
-			for (unsigned i = 0; i < reps; i++)
-				FUZZ_CHECK((buf[i * io_size] & 0x88) != 0x88); /* BSY with DRQ */
+		if (is_write || !claimed)
+			continue;
+		for (unsigned i = 0; i < reps; i++) {
+			const uint8_t *item = buf + i * io_size;
+			if (port == IDE_CMD_BASE + 7 || port == IDE_CTL_PORT)
+				FUZZ_CHECK((item[0] & 0x88) != 0x88); /* BSY with DRQ */
+			/* Registers are 8 bits wide: the rest of a wider read is FFh.
+			 * The data port moves words; a byte read of it is all FFh. */
+			if (port != IDE_CMD_BASE)
+				for (unsigned b = 1; b < io_size; b++)
+					FUZZ_CHECK(item[b] == 0xff);
+			else if (io_size == 1)
+				FUZZ_CHECK(item[0] == 0xff);
+		}
 	}
 	FUZZ_CHECK(ide_stats(ide).register_accesses == accesses);
 	ide_destroy(ide);
