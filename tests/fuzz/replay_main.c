@@ -59,6 +59,8 @@ static int replay_file(const char *path)
 		free(buf);
 		return -1;
 	}
+	/* Names the input a sanitizer report that follows is about. */
+	fprintf(stderr, "replay: %s\n", path);
 	LLVMFuzzerTestOneInput(buf, size);
 	free(buf);
 	return 0;
