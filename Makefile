@@ -52,6 +52,7 @@ $(BUILD)/asan/pvmm: $(MONITOR_SAN_OBJS)
 
 include guest/guest.mk
 include tests/tests.mk
+include tests/fuzz/fuzz.mk
 include bench/bench.mk
 
 deps:

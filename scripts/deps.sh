@@ -11,6 +11,7 @@ packages=(
 	libc6-dev
 	binutils       # objdump/readelf for image checks in the tests
 	clang          # the code must stay clean under clang too (make check builds with it)
+	libclang-rt-dev # make fuzz: clang's libFuzzer and sanitizer runtimes (only recommended by clang)
 	libcmocka-dev  # unit tests
 	liburing-dev   # virtio-blk: many requests in flight without a thread each
 	util-linux     # setpriv: the test of the /dev/kvm permission message

@@ -3,7 +3,8 @@
 #   1. unit tests (cmocka), plain and under ASan+UBSan
 #   2. integration tests (real guests under KVM) against build/pvmm and
 #      against the ASan+UBSan monitor build/asan/pvmm
-#   3. the monitor, runtime and tests build warning-free under clang too
+#   3. the fuzz targets' regression corpora, replayed under ASan+UBSan
+#   4. the monitor, runtime and tests build warning-free under clang too
 set -u
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,23 @@ for monitor in build/pvmm build/asan/pvmm; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 	echo "integration ($monitor): $p passed, $f failed"
+done
+
+# Each fuzz target's regression corpus, replayed under ASan+UBSan: one
+# PASS/FAIL per target (tests/fuzz/README.md).
+echo "== fuzz corpus replay"
+for bin in build/fuzz/replay/fuzz_*; do
+	[ -x "$bin" ] || continue
+	t=${bin##*/}
+	if out=$("$bin" "tests/fuzz/corpus/$t" 2>&1); then
+		echo "PASS fuzz replay $t: ${out##*$'\n'}"
+		passed=$((passed + 1))
+	else
+		printf '%s\n' "$out" | grep '^replay: ' | tail -1
+		printf '%s\n' "$out" | grep -E 'ERROR|SUMMARY|runtime error|fuzz check|#[0-9] |^replayed' | head -20
+		echo "FAIL fuzz replay $t"
+		failed=$((failed + 1))
+	fi
 done
 
 echo "== clang build"
