@@ -60,6 +60,15 @@ for bin in build/fuzz/replay/fuzz_*; do
 	fi
 done
 
+echo "== device files stand apart from the VM and the transports"
+if tests/check_layering.sh; then
+	echo "PASS device layering"
+	passed=$((passed + 1))
+else
+	echo "FAIL device layering: a file in src/devices/ includes a VM or transport header"
+	failed=$((failed + 1))
+fi
+
 echo "== clang build"
 if make -s --no-print-directory CC=clang BUILD=build/clang monitor guest tests-build bench-build >build/clang.log 2>&1; then
 	echo "PASS clang build"
