@@ -4,7 +4,8 @@
 #   2. integration tests (real guests under KVM) against build/pvmm and
 #      against the ASan+UBSan monitor build/asan/pvmm
 #   3. the fuzz targets' regression corpora, replayed under ASan+UBSan
-#   4. the monitor, runtime and tests build warning-free under clang too
+#   4. device files compile without the VM's or any transport's headers
+#   5. the monitor, runtime and tests build warning-free under clang too
 set -u
 cd "$(dirname "$0")/.."
 
