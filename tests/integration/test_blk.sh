@@ -153,20 +153,16 @@ test_blk_guest_without_disk() {
 	expect_out "info FAIL: no disk: -1 (ENODEV) (blk_count=0)"
 }
 
-# Solo5's test_blk, done the pvmm way: every 10th sector of a 4 MiB disk
-# written, read back and compared (820 sectors). Solo5's hvt monitor takes
-# about 17 s here; pvmm is expected well under 1.7 s. Timing is for
-# bench/, on a loaded machine: here only a gross regression (slower than
-# half of Solo5's time) fails.
+# Solo5's test_blk's requests, done the pvmm way: every 10th sector of a
+# 4 MiB disk written, read back and compared (820 sectors). Only what it
+# does is tested here; how long it takes is make bench's business.
 test_blk_solo5_block_test_equivalent() {
-	local img ms i
+	local img i
 	img=$(blk_image solo5 8192)
 	run_pvmm run --disk "$img" "$BLK_BENCH/blkrw.elf"
 	expect_status 0
 	expect_out "blkrw sectors=820 bytes=419840"
 	expect_out "SUCCESS"
-	ms=$(sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p' "$OUT")
-	[ -n "$ms" ] && [ "$ms" -lt 8500 ] || fail_because "blkrw took ${ms:-?} ms (Solo5: ~17000)"
 	local s
 	for s in 0 10 4090 8190; do
 		cmp -s <(blk_sectors "$img" "$s" 1) <(for ((i = 0; i < 512; i++)); do printf "$((i % 10))"; done) ||
