@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "console_out.h"
+#include "vm.h"
+
 /* Register offsets. */
 enum { REG_DATA = 0, REG_IER = 1, REG_IIR_FCR = 2, REG_LCR = 3, REG_MCR = 4, REG_LSR = 5, REG_MSR = 6, REG_SCR = 7 };
 
@@ -153,10 +156,10 @@ static void transmit(struct uart *u, uint8_t byte)
 	if (u->mcr & MCR_LOOP) {
 		rx_push(u, byte);
 	} else {
-		/* Unbuffered: a byte the guest sent is out even if pvmm dies next. */
-		while (write(u->out_fd, &byte, 1) < 0 && errno == EINTR)
-			;
-		u->stats.bytes_out++;
+		/* Unbuffered: a byte the guest sent is out even if pvmm dies next.
+		 * On the vCPU thread, so a stop of its VM ends a stalled write. */
+		struct vcpu *self = vcpu_current();
+		u->stats.bytes_out += console_out_write(self ? self->vm : NULL, u->out_fd, &byte, 1);
 	}
 	u->thre_pending = true;
 }

@@ -30,6 +30,7 @@
 #include <linux/virtio_console.h>
 #include <linux/virtio_ids.h>
 
+#include "console_out.h"
 #include "iothread.h"
 #include "log.h"
 #include "virtio/mmio.h"
@@ -157,32 +158,11 @@ static void on_input(void *opaque, uint32_t events)
 
 static void write_out(struct console *c, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = write(c->out_fd, p, len);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			/* Non-blocking out_fd: wait for room. EINTR here or in
-			 * write() means iothread_destroy() wants us to stop. */
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { .fd = c->out_fd, .events = POLLOUT };
-				poll(&pfd, 1, -1);
-			}
-			if (iothread_stopping(c->dev->vm->iothread))
-				return;
-			continue;
-		}
-		if (!c->out_warned) {
-			c->out_warned = true;
-			log_warn("%s: writing output failed: %s; output is dropped", c->dev->ops->name,
-				 n < 0 ? strerror(errno) : "nothing written");
-		}
-		return;
+	/* Waits while nobody reads; gives up (counting the loss) once the VM
+	 * stops, so a stalled terminal never holds up the exit. */
+	if (console_out_write(c->dev->vm, c->out_fd, buf, len) < len && !vm_stopped(c->dev->vm) && !c->out_warned) {
+		c->out_warned = true;
+		log_warn("%s: writing output failed; output is dropped", c->dev->ops->name);
 	}
 }
 
