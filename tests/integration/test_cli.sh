@@ -115,3 +115,15 @@ test_cli_kvm_permission_denied() {
 	expect_err "usermod -aG kvm"
 	expect_err_lines 1
 }
+
+test_cli_bad_cpus() {
+	local bad
+	for bad in 0 65 -1 abc 4x ""; do
+		run_pvmm run --cpus "$bad" "$EXAMPLES/hello.elf"
+		expect_status 2
+		expect_err "--cpus"
+		expect_err_lines 1
+	done
+	run_pvmm run --cpus 64 "$EXAMPLES/hello.elf"
+	expect_status 0
+}
