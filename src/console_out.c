@@ -18,13 +18,13 @@
 #include "stats.h"
 #include "vm.h"
 
-size_t console_out_write(struct vm *vm, int fd, const void *buf, size_t len)
+size_t console_out_write(struct vm *vm, int fd, const void *buf, size_t len, bool may_park)
 {
 	const uint8_t *p = buf;
 	size_t done = 0;
 
 	while (done < len) {
-		if (vm && vm_checkpoint(vm))
+		if (vm && (may_park ? vm_checkpoint(vm) : vm_stopped(vm)))
 			break;
 		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 		int ready = poll(&pfd, 1, CONSOLE_OUT_TICK_MS);

@@ -5,6 +5,7 @@
 #ifndef PVMM_CONSOLE_OUT_H
 #define PVMM_CONSOLE_OUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct vm;
@@ -15,10 +16,12 @@ struct vm;
 /* Write all `len` bytes to `fd`, waiting (poll) while it has no room, so
  * a slow reader slows the guest down. Gives up when `vm` stops (a waiting
  * write notices within CONSOLE_OUT_TICK_MS, a blocked one at the kick
- * signal) and when the fd fails (reader gone). A vCPU thread waiting here
- * parks if the VM is paused. Bytes not written are added to
+ * signal) and when the fd fails (reader gone). With `may_park`, a vCPU
+ * thread waiting here parks while the VM is paused; only callers holding
+ * no lock may park (a parked lock holder could block the I/O thread, and
+ * so the pause itself). Bytes not written are added to
  * vm->stats.console_bytes_dropped. `vm` may be NULL (no stop to obey).
  * Returns the bytes written. */
-size_t console_out_write(struct vm *vm, int fd, const void *buf, size_t len);
+size_t console_out_write(struct vm *vm, int fd, const void *buf, size_t len, bool may_park);
 
 #endif

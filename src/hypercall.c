@@ -43,8 +43,9 @@ static int64_t console_write(struct vm *vm, const struct pvmm_console_args *a)
 	if (!buf)
 		return -PVMM_EFAULT;
 
-	/* Waits while nobody reads, but a stop always ends the wait. */
-	uint64_t done = console_out_write(vm, vm->console_out_fd, buf, a->len);
+	/* Waits while nobody reads, but a stop always ends the wait; no lock
+	 * is held here, so a pause may park this vCPU meanwhile. */
+	uint64_t done = console_out_write(vm, vm->console_out_fd, buf, a->len, true);
 	STATS_ADD(vm->stats.console_bytes_out, done);
 	/* A short write is reported as such; nothing written at all is an error. */
 	return done || a->len == 0 ? (int64_t)done : -PVMM_EIO;

@@ -157,9 +157,10 @@ static void transmit(struct uart *u, uint8_t byte)
 		rx_push(u, byte);
 	} else {
 		/* Unbuffered: a byte the guest sent is out even if pvmm dies next.
-		 * On the vCPU thread, so a stop of its VM ends a stalled write. */
+		 * On the vCPU thread, so a stop of its VM ends a stalled write;
+		 * the UART lock is held, so no parking for a pause. */
 		struct vcpu *self = vcpu_current();
-		u->stats.bytes_out += console_out_write(self ? self->vm : NULL, u->out_fd, &byte, 1);
+		u->stats.bytes_out += console_out_write(self ? self->vm : NULL, u->out_fd, &byte, 1, false);
 	}
 	u->thre_pending = true;
 }

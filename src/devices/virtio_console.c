@@ -160,7 +160,7 @@ static void write_out(struct console *c, const void *buf, size_t len)
 {
 	/* Waits while nobody reads; gives up (counting the loss) once the VM
 	 * stops, so a stalled terminal never holds up the exit. */
-	if (console_out_write(c->dev->vm, c->out_fd, buf, len) < len && !vm_stopped(c->dev->vm) && !c->out_warned) {
+	if (console_out_write(c->dev->vm, c->out_fd, buf, len, false) < len && !vm_stopped(c->dev->vm) && !c->out_warned) {
 		c->out_warned = true;
 		log_warn("%s: writing output failed; output is dropped", c->dev->ops->name);
 	}
