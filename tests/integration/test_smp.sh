@@ -176,3 +176,17 @@ test_stop_stalled_console_stats() {
 	grep -qE 'console bytes +[0-9]+ out, [0-9]+ in, [0-9]+ could not be delivered' "$ERR" ||
 		fail_because "--stats does not count the undelivered console bytes"
 }
+
+test_smp_with_irqchip() {
+	# With a device the VM has the in-kernel irqchip, which holds
+	# secondaries in wait-for-SIPI unless the monitor makes them runnable.
+	run_pvmm run --cpus 4 --rng "$GUESTS/smp.elf"
+	expect_status 0
+	expect_out "all 4 CPUs checked in"
+}
+
+test_smp_sixty_four_cpus() {
+	run_pvmm run --cpus 64 "$GUESTS/smp.elf"
+	expect_status 0
+	expect_out "all 64 CPUs checked in"
+}
