@@ -43,6 +43,7 @@ int bootinfo_write(struct guest_mem *mem, uint64_t image_end, int argc, char *co
 		.args_len = (uint32_t)used,
 		.argc = (uint32_t)argc,
 		.device_count = BOOTINFO_DEVICE_COUNT,
+		.cpu_count = 1,
 		.devices[0] = { .type = PVMM_DEV_CONSOLE, .irq = PVMM_NO_IRQ },
 	};
 	_Static_assert(sizeof(struct pvmm_boot_info) <= LAYOUT_ARGS - LAYOUT_BOOT_INFO,
@@ -66,5 +67,21 @@ int bootinfo_set_devices(struct guest_mem *mem, const struct pvmm_device_info *d
 	memset(bi->devices, 0, sizeof(bi->devices));
 	memcpy(bi->devices, devices, count * sizeof(devices[0]));
 	bi->device_count = count;
+	return 0;
+}
+
+int bootinfo_set_cpu_count(struct guest_mem *mem, uint32_t count, char err[BOOTINFO_ERR_MAX])
+{
+	struct pvmm_boot_info *bi = guest_mem_ptr(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+
+	if (count == 0 || count > PVMM_MAX_CPUS) {
+		snprintf(err, BOOTINFO_ERR_MAX, "%u CPUs: the boot info lists 1 to %u", count, PVMM_MAX_CPUS);
+		return -1;
+	}
+	if (!bi || bi->magic != PVMM_BOOT_MAGIC) {
+		snprintf(err, BOOTINFO_ERR_MAX, "internal error: no boot info to set the CPU count in");
+		return -1;
+	}
+	bi->cpu_count = count;
 	return 0;
 }

@@ -27,4 +27,8 @@ int bootinfo_write(struct guest_mem *mem, uint64_t image_end, int argc, char *co
 int bootinfo_set_devices(struct guest_mem *mem, const struct pvmm_device_info *devices, uint32_t count,
 			 char err[BOOTINFO_ERR_MAX]);
 
+/* Tell the guest it has `count` (1..PVMM_MAX_CPUS) vCPUs; bootinfo_write()
+ * says 1. Returns 0, or -1 with a message in `err`. */
+int bootinfo_set_cpu_count(struct guest_mem *mem, uint32_t count, char err[BOOTINFO_ERR_MAX]);
+
 #endif

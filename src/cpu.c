@@ -28,10 +28,22 @@
 #define TSS_IST1_OFFSET 36
 #define TSS_IOMAP_OFFSET 102
 
-static void write_tss(struct guest_mem *mem)
+uint64_t cpu_tss_base(unsigned cpu)
 {
-	uint8_t *tss = guest_mem_ptr(mem, LAYOUT_TSS, TSS_SIZE);
-	uint64_t ist1 = LAYOUT_IST_TOP;
+	return cpu == 0 ? LAYOUT_TSS : LAYOUT_AP_TSS + (cpu - 1) * LAYOUT_TSS_STRIDE;
+}
+
+uint64_t cpu_ist_top(unsigned cpu)
+{
+	return cpu == 0 ? LAYOUT_IST_TOP : LAYOUT_AP_IST + cpu * LAYOUT_AP_IST_SIZE;
+}
+
+/* Every CPU has a TSS of its own: IST1 is where the CPU switches stacks on
+ * an exception, and two CPUs faulting at once must not share one. */
+static void write_tss(struct guest_mem *mem, unsigned cpu)
+{
+	uint8_t *tss = guest_mem_ptr(mem, cpu_tss_base(cpu), TSS_SIZE);
+	uint64_t ist1 = cpu_ist_top(cpu);
 	uint16_t no_iomap = TSS_SIZE;
 
 	memset(tss, 0, TSS_SIZE);
@@ -41,23 +53,27 @@ static void write_tss(struct guest_mem *mem)
 
 static void write_gdt(struct guest_mem *mem)
 {
-	uint64_t *gdt = guest_mem_ptr(mem, LAYOUT_GDT, 5 * sizeof(uint64_t));
-	uint64_t base = LAYOUT_TSS, limit = TSS_SIZE - 1;
+	uint64_t *gdt = guest_mem_ptr(mem, LAYOUT_GDT, LAYOUT_GDT_ENTRIES * sizeof(uint64_t));
+	uint64_t limit = TSS_SIZE - 1;
 
 	gdt[0] = 0;
 	gdt[PVMM_SEL_CODE / 8] = GDT_CODE64;
 	gdt[PVMM_SEL_DATA / 8] = GDT_DATA;
 	/* A 64-bit TSS descriptor takes two slots. */
-	gdt[PVMM_SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
-				((uint64_t)TSS_TYPE_BUSY << 40) | (1ull << 47) |
-				((base >> 24 & 0xff) << 56);
-	gdt[PVMM_SEL_TSS / 8 + 1] = base >> 32;
+	for (unsigned cpu = 0; cpu < LAYOUT_MAX_CPUS; cpu++) {
+		uint64_t base = cpu_tss_base(cpu);
+		unsigned slot = PVMM_SEL_TSS_CPU(cpu) / 8;
+		gdt[slot] = (limit & 0xffff) | ((base & 0xffffff) << 16) | ((uint64_t)TSS_TYPE_BUSY << 40) |
+			    (1ull << 47) | ((base >> 24 & 0xff) << 56);
+		gdt[slot + 1] = base >> 32;
+	}
 }
 
 uint64_t cpu_write_tables(struct guest_mem *mem)
 {
 	write_gdt(mem);
-	write_tss(mem);
+	for (unsigned cpu = 0; cpu < LAYOUT_MAX_CPUS; cpu++)
+		write_tss(mem, cpu);
 	return pagetable_build(mem);
 }
 
@@ -69,22 +85,22 @@ static void flat_segment(struct kvm_segment *seg, uint16_t selector, uint8_t typ
 	};
 }
 
-int cpu_boot(struct vm *vm, uint64_t entry)
+/* Long mode with the monitor's GDT and page tables, on CPU `cpu`'s TSS. */
+static int load_registers(int fd, unsigned cpu, uint64_t cr3, uint64_t rip, uint64_t rsp, uint64_t rdi)
 {
 	struct kvm_sregs sregs;
-	uint64_t cr3 = cpu_write_tables(&vm->mem);
 
-	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
-		goto fail;
+	if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
+		return -1;
 	flat_segment(&sregs.cs, PVMM_SEL_CODE, 0xb, true);
 	flat_segment(&sregs.ds, PVMM_SEL_DATA, 0x3, false);
 	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
 	sregs.tr = (struct kvm_segment){
-		.base = LAYOUT_TSS, .limit = TSS_SIZE - 1, .selector = PVMM_SEL_TSS,
+		.base = cpu_tss_base(cpu), .limit = TSS_SIZE - 1, .selector = (uint16_t)PVMM_SEL_TSS_CPU(cpu),
 		.type = TSS_TYPE_BUSY, .present = 1,
 	};
 	sregs.gdt.base = LAYOUT_GDT;
-	sregs.gdt.limit = 5 * 8 - 1;
+	sregs.gdt.limit = LAYOUT_GDT_ENTRIES * 8 - 1;
 	/* No IDT until the guest loads one: an early exception triple-faults,
 	 * which the monitor reports. */
 	sregs.idt.base = 0;
@@ -93,19 +109,39 @@ int cpu_boot(struct vm *vm, uint64_t entry)
 	sregs.cr3 = cr3;
 	sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	sregs.efer = EFER_LME | EFER_LMA;
-	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
-		goto fail;
+	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0)
+		return -1;
 
 	struct kvm_regs regs = {
-		.rip = entry,
-		.rsp = LAYOUT_STACK_TOP,
-		.rdi = LAYOUT_BOOT_INFO,
+		.rip = rip,
+		.rsp = rsp,
+		.rdi = rdi,
 		.rflags = 0x2, /* bit 1 is always set; interrupts off */
 	};
-	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
-		goto fail;
+	return ioctl(fd, KVM_SET_REGS, &regs) < 0 ? -1 : 0;
+}
+
+int cpu_boot(struct vm *vm, uint64_t entry)
+{
+	uint64_t cr3 = cpu_write_tables(&vm->mem);
+
+	if (load_registers(vm->vcpus[0].fd, 0, cr3, entry, LAYOUT_STACK_TOP, LAYOUT_BOOT_INFO) < 0) {
+		log_error("cannot load the vCPU's boot registers: %s", strerror(errno));
+		return -1;
+	}
 	return 0;
-fail:
-	log_error("cannot load the vCPU's boot registers: %s", strerror(errno));
-	return -1;
+}
+
+int cpu_boot_secondary(struct vcpu *v)
+{
+	/* With an irqchip KVM holds secondaries in wait-for-SIPI; the
+	 * para-API starts them directly instead. */
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+
+	if ((v->vm->irq.chip && ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0) ||
+	    load_registers(v->fd, v->index, LAYOUT_PML4, v->start_rip, v->start_rsp, v->start_rdi) < 0) {
+		log_error("cannot load CPU %u's start registers: %s", v->index, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

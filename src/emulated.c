@@ -99,12 +99,12 @@ static void uart_input(void *opaque, uint32_t events)
 	}
 }
 
-static int add_uart(struct vm *vm, int stdin_fd, int out_fd)
+static int add_uart(struct vm *vm, int stdin_fd, const struct console_sink *out)
 {
 	struct emulated *e = emulated_of(vm);
 	if (!e)
 		return -1;
-	e->uart = uart_create(out_fd, uart_irq, e);
+	e->uart = uart_create(out, uart_irq, e);
 	e->uart_ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!e->uart || e->uart_ready_fd < 0 || irq_claim_pin(vm, UART_COM1_IRQ) ||
 	    pio_register(&vm->pio, UART_COM1_BASE, UART_PORTS, "uart", uart_port_io, e)) {
@@ -152,7 +152,7 @@ static int add_ide(struct vm *vm, const char *path, bool readonly)
 static int uart_attach(struct vm *vm, const struct device_env *env, const char *arg)
 {
 	(void)arg;
-	return add_uart(vm, env->in_fd, env->out_fd);
+	return add_uart(vm, env->in_fd, &env->out);
 }
 
 const struct device_type uart16550_type = {

@@ -9,11 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "console_out.h"
 #include "log.h"
 #include "report.h"
 #include "stats.h"
 #include "status.h"
-#include "vcpu.h"
+#include "vmctl.h"
 
 /* Argument block size per call; an unknown call's block is just `ret`. */
 static const uint32_t block_size[PVMM_CALL_COUNT] = {
@@ -25,11 +26,13 @@ static const uint32_t block_size[PVMM_CALL_COUNT] = {
 	[PVMM_CALL_CLOCK] = sizeof(struct pvmm_clock_args),
 	[PVMM_CALL_POLL] = sizeof(struct pvmm_poll_args),
 	[PVMM_CALL_RANDOM] = sizeof(struct pvmm_random_args),
+	[PVMM_CALL_CPU_START] = sizeof(struct pvmm_cpu_start_args),
 };
 
 uint64_t hypercall_guest_now(const struct vm *vm)
 {
-	return stats_now_ns() - vm->mono_base_ns;
+	/* vm_resume() moves the base forward by each pause. */
+	return stats_now_ns() - __atomic_load_n(&vm->mono_base_ns, __ATOMIC_ACQUIRE);
 }
 
 static int64_t console_write(struct vm *vm, const struct pvmm_console_args *a)
@@ -40,16 +43,10 @@ static int64_t console_write(struct vm *vm, const struct pvmm_console_args *a)
 	if (!buf)
 		return -PVMM_EFAULT;
 
-	uint64_t done = 0;
-	while (done < a->len) {
-		ssize_t n = write(vm->console_out_fd, buf + done, a->len - done);
-		if (n < 0 && errno == EINTR && !vcpu_stop_requested())
-			continue;
-		if (n <= 0)
-			break;
-		done += (uint64_t)n;
-	}
-	vm->stats.console_bytes_out += done;
+	/* Waits while nobody reads, but a stop always ends the wait; no lock
+	 * is held here, so a pause may park this vCPU meanwhile. */
+	uint64_t done = console_out_write(vm, vm->console_out_fd, buf, a->len, true);
+	STATS_ADD(vm->stats.console_bytes_out, done);
 	/* A short write is reported as such; nothing written at all is an error. */
 	return done || a->len == 0 ? (int64_t)done : -PVMM_EIO;
 }
@@ -80,7 +77,7 @@ static int64_t console_read(struct vm *vm, const struct pvmm_console_args *a)
 		return errno == EINTR || errno == EAGAIN ? -PVMM_EAGAIN : -PVMM_EIO;
 	if (n == 0)
 		vm->console_in_eof = true;
-	vm->stats.console_bytes_in += (uint64_t)n;
+	STATS_ADD(vm->stats.console_bytes_in, (uint64_t)n);
 	return n;
 }
 
@@ -138,12 +135,15 @@ static int64_t poll_devices(struct vm *vm, struct pvmm_poll_args *a)
 	for (;;) {
 		a->ready = ready_devices(vm, a->interest);
 		uint64_t now = hypercall_guest_now(vm);
-		if (a->ready || now >= a->deadline_ns || vcpu_stop_requested())
+		/* vm_checkpoint parks this vCPU during a pause (guest time
+		 * stands still, so the deadline still holds) and is true once
+		 * the VM stops. */
+		if (a->ready || now >= a->deadline_ns || vm_checkpoint(vm))
 			return __builtin_popcountll(a->ready);
 
 		/* Sleep in the host until input, a device interrupt or the
-		 * deadline; a signal (--timeout, SIGINT) interrupts and the
-		 * loop rechecks. */
+		 * deadline; a kick (stop, pause) interrupts and the loop
+		 * rechecks. */
 		uint64_t wait = a->deadline_ns - now;
 		struct timespec ts = { .tv_sec = (time_t)(wait / 1000000000ull),
 				       .tv_nsec = (long)(wait % 1000000000ull) };
@@ -200,14 +200,34 @@ static int64_t guest_abort(struct vm *vm, const struct pvmm_abort_args *a)
 	else
 		snprintf(msg, sizeof(msg), "(message at %#llx is outside guest RAM)", (unsigned long long)a->msg);
 
+	/* Name the CPU in a VM with several; only the first stop reports. */
+	char where[24] = "";
+	struct vcpu *self = vcpu_current();
+	if (self && vm->cpu_count > 1)
+		snprintf(where, sizeof(where), " on CPU %u", self->index);
+	if (vm_stopped(vm))
+		return 0;
 	if (a->kind == PVMM_ABORT_FAULT) {
-		log_error("guest fault: %s", msg);
+		log_error("guest fault%s: %s", where, msg);
 		report_fault(&a->fault);
 		vm_stop(vm, PVMM_STATUS_FAULT);
 	} else {
-		log_error("guest aborted: %s", msg);
+		log_error("guest aborted%s: %s", where, msg);
 		vm_stop(vm, PVMM_STATUS_ABORT);
 	}
+	return 0;
+}
+
+/* CPU_START: every field checked before the vCPU is touched (para.h). */
+static int64_t cpu_start(struct vm *vm, const struct pvmm_cpu_start_args *a)
+{
+	if (a->reserved || a->cpu == 0 || a->cpu >= vm->cpu_count || (a->stack & 15))
+		return -PVMM_EINVAL;
+	/* The entry's first byte and the 16 bytes under the stack top. */
+	if (!guest_mem_ptr(&vm->mem, a->entry, 1) || a->stack < 16 || !guest_mem_ptr(&vm->mem, a->stack - 16, 16))
+		return -PVMM_EFAULT;
+	if (vmctl_request_start(vm, a->cpu, a->entry, a->stack, a->arg) < 0)
+		return -PVMM_EBUSY;
 	return 0;
 }
 
@@ -222,6 +242,7 @@ union call_block {
 	struct pvmm_clock_args clock;
 	struct pvmm_poll_args poll;
 	struct pvmm_random_args random;
+	struct pvmm_cpu_start_args cpu_start;
 };
 
 void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
@@ -237,7 +258,7 @@ void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
 		vm_stop(vm, PVMM_STATUS_BADCALL);
 		return;
 	}
-	vm->stats.calls[call]++;
+	STATS_ADD(vm->stats.calls[call], 1);
 	memcpy(&b, block, size);
 
 	switch (call) {
@@ -249,6 +270,7 @@ void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
 	case PVMM_CALL_CLOCK: b.ret = clock_read(vm, &b.clock); break;
 	case PVMM_CALL_POLL: b.ret = poll_devices(vm, &b.poll); break;
 	case PVMM_CALL_RANDOM: b.ret = random_fill(vm, &b.random); break;
+	case PVMM_CALL_CPU_START: b.ret = cpu_start(vm, &b.cpu_start); break;
 	default: b.ret = -PVMM_ENOSYS; break;
 	}
 	memcpy(block, &b, size);

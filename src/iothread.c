@@ -33,13 +33,16 @@ struct watch {
 };
 
 struct iothread {
-	int epfd, stopfd;
+	int epfd, stopfd, pausefd;
 	pthread_t thread;
 	bool started;
 	bool joined;
 	struct thread_cpu cpu;   /* written by the thread as it ends; read after the join */
 	bool stopping;           /* atomic: set by iothread_destroy */
-	pthread_mutex_t lock;    /* guards the lists */
+	pthread_mutex_t lock;    /* guards the lists and the pause state */
+	pthread_cond_t cond;     /* pause state changed */
+	bool pause_wanted;       /* iothread_pause() until iothread_resume() */
+	bool paused;             /* the loop is parked (dispatching nothing) */
 	struct watch *watches;   /* live */
 	struct watch *graveyard; /* unwatched, freed by the loop between batches */
 };
@@ -62,18 +65,24 @@ struct iothread *iothread_create(void)
 	}
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	t->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	/* data.ptr NULL marks the stop event. */
+		t->pausefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* data.ptr NULL marks the stop event, &t->pausefd the pause event. */
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-	if (t->epfd < 0 || t->stopfd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stopfd, &ev) < 0) {
+	struct epoll_event pev = { .events = EPOLLIN, .data.ptr = &t->pausefd };
+	if (t->epfd < 0 || t->stopfd < 0 || t->pausefd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stopfd, &ev) < 0 ||
+	    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->pausefd, &pev) < 0) {
 		log_error("cannot create the I/O thread's event loop: %s", strerror(errno));
 		if (t->epfd >= 0)
 			close(t->epfd);
 		if (t->stopfd >= 0)
 			close(t->stopfd);
+		if (t->pausefd >= 0)
+			close(t->pausefd);
 		free(t);
 		return NULL;
 	}
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
 	return t;
 }
 
@@ -142,6 +151,25 @@ static void *finish(struct iothread *t)
 	return NULL;
 }
 
+/* The pause event: consume it and park until resumed or stopped. */
+static void park(struct iothread *t)
+{
+	uint64_t count;
+	if (read(t->pausefd, &count, sizeof(count)) < 0) {
+		/* already consumed */
+	}
+	pthread_mutex_lock(&t->lock);
+	if (t->pause_wanted && !iothread_stopping(t)) {
+		t->paused = true;
+		pthread_cond_broadcast(&t->cond);
+		while (t->pause_wanted && !iothread_stopping(t))
+			pthread_cond_wait(&t->cond, &t->lock);
+		t->paused = false;
+		pthread_cond_broadcast(&t->cond);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 static void *loop(void *arg)
 {
 	struct iothread *t = arg;
@@ -164,6 +192,10 @@ static void *loop(void *arg)
 			struct watch *w = evs[i].data.ptr;
 			if (!w)
 				return finish(t); /* stop requested */
+			if ((void *)w == &t->pausefd) {
+				park(t);
+				continue;
+			}
 			pthread_mutex_lock(&t->lock);
 			bool dead = w->dead;
 			pthread_mutex_unlock(&t->lock);
@@ -201,6 +233,43 @@ int iothread_start(struct iothread *t)
 	return 0;
 }
 
+void iothread_pause(struct iothread *t)
+{
+	uint64_t one = 1;
+
+	if (!t || !t->started || t->joined)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->pause_wanted = true;
+	if (write(t->pausefd, &one, sizeof(one)) < 0)
+		log_error("cannot pause the I/O thread: %s", strerror(errno));
+	/* The handler under way finishes first (a console write gives up
+	 * once the VM stops, so this wait ends). */
+	while (!t->paused && !iothread_stopping(t))
+		pthread_cond_wait(&t->cond, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void iothread_resume(struct iothread *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->pause_wanted = false;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool iothread_paused(struct iothread *t)
+{
+	if (!t)
+		return false;
+	pthread_mutex_lock(&t->lock);
+	bool paused = t->paused;
+	pthread_mutex_unlock(&t->lock);
+	return paused;
+}
+
 void iothread_stop(struct iothread *t, struct thread_cpu *cpu)
 {
 	if (!t) {
@@ -208,7 +277,10 @@ void iothread_stop(struct iothread *t, struct thread_cpu *cpu)
 			*cpu = (struct thread_cpu){ 0 };
 		return;
 	}
+	pthread_mutex_lock(&t->lock);
 	__atomic_store_n(&t->stopping, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&t->cond); /* a paused loop or pauser wakes up */
+	pthread_mutex_unlock(&t->lock);
 	if (t->started && !t->joined) {
 		uint64_t one = 1;
 		if (write(t->stopfd, &one, sizeof(one)) < 0)
@@ -243,6 +315,8 @@ void iothread_destroy(struct iothread *t)
 	free_list(t->graveyard);
 	close(t->epfd);
 	close(t->stopfd);
+	close(t->pausefd);
+	pthread_cond_destroy(&t->cond);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }

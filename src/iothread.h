@@ -40,6 +40,14 @@ int iothread_start(struct iothread *t);
  * with EINTR should give up rather than retry. Safe on NULL (true). */
 bool iothread_stopping(const struct iothread *t);
 
+/* Pause the loop: the handler it is in finishes, then it dispatches
+ * nothing until iothread_resume(). Returns once it is parked (or
+ * stopping). Not from the I/O thread. Safe on NULL and before start. */
+void iothread_pause(struct iothread *t);
+void iothread_resume(struct iothread *t);
+/* True while the loop is parked by iothread_pause(). Safe on NULL. */
+bool iothread_paused(struct iothread *t);
+
 /* Stop the loop and join the thread; idempotent (iothread_destroy() does
  * it too). If `cpu` is not NULL it receives the CPU time the thread used
  * in all, which the thread reads itself as it ends (cpu->valid is false if

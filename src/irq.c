@@ -2,7 +2,8 @@
  * The in-kernel irqchip, programmed before the guest's first instruction
  * the way include/pvmm/para.h (1.1) promises: both 8259s masked, the local
  * APIC software-enabled, and each device pin routed by the IOAPIC,
- * edge-triggered, to vector PVMM_IRQ_VECTOR_BASE + pin on APIC 0. Devices
+ * edge-triggered, to vector PVMM_IRQ_VECTOR_BASE + pin on APIC 0 (or the
+ * CPU irq_route() names; APIC ID n is vCPU n). Devices
  * raise their pin through an irqfd, so an interrupt never passes through
  * the vCPU thread.
  */
@@ -25,6 +26,7 @@
 #define IOAPIC_PINS 24
 
 _Static_assert(IRQ_LAST_DEVICE_PIN < IOAPIC_PINS, "device pins must exist on the IOAPIC");
+_Static_assert(sizeof(((struct vm_irq *)0)->dest) == IOAPIC_PINS, "one destination per IOAPIC pin");
 _Static_assert(PVMM_IRQ_VECTOR_BASE + IRQ_LAST_DEVICE_PIN < LAPIC_SPURIOUS_VECTOR,
 	       "device vectors must stay below the spurious vector");
 
@@ -61,7 +63,7 @@ static int route_ioapic(struct vm *vm)
 		chip.chip.ioapic.redirtbl[pin].fields.dest_mode = 0;     /* physical */
 		chip.chip.ioapic.redirtbl[pin].fields.trig_mode = 0;     /* edge */
 		chip.chip.ioapic.redirtbl[pin].fields.mask = 0;
-		chip.chip.ioapic.redirtbl[pin].fields.dest_id = 0;       /* APIC 0: the boot vCPU */
+		chip.chip.ioapic.redirtbl[pin].fields.dest_id = vm->irq.dest[pin]; /* APIC ID = vCPU index */
 	}
 	return ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &chip);
 }
@@ -71,16 +73,24 @@ static void lapic_set(struct kvm_lapic_state *s, unsigned reg, uint32_t value)
 	memcpy(&s->regs[reg], &value, sizeof(value));
 }
 
-static int enable_lapic(struct vm *vm)
+static int enable_lapic(int vcpu_fd)
 {
 	struct kvm_lapic_state s;
-	if (ioctl(vm->vcpu_fd, KVM_GET_LAPIC, &s) < 0)
+	if (ioctl(vcpu_fd, KVM_GET_LAPIC, &s) < 0)
 		return -1;
 	lapic_set(&s, LAPIC_REG_SPIV, LAPIC_SPIV_ENABLE | LAPIC_SPURIOUS_VECTOR);
 	lapic_set(&s, LAPIC_REG_TPR, 0);
 	/* The PICs are masked, but say so at the LAPIC too: no ExtINT. */
 	lapic_set(&s, LAPIC_REG_LVT0, LAPIC_LVT_MASKED);
-	return ioctl(vm->vcpu_fd, KVM_SET_LAPIC, &s);
+	return ioctl(vcpu_fd, KVM_SET_LAPIC, &s);
+}
+
+static int enable_lapics(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->cpu_count; i++)
+		if (enable_lapic(vm->vcpus[i].fd) < 0)
+			return -1;
+	return 0;
 }
 
 int irq_setup(struct vm *vm)
@@ -88,8 +98,21 @@ int irq_setup(struct vm *vm)
 	if (!vm->irq.chip)
 		return 0;
 	if (mask_pic(vm, KVM_IRQCHIP_PIC_MASTER) < 0 || mask_pic(vm, KVM_IRQCHIP_PIC_SLAVE) < 0 ||
-	    route_ioapic(vm) < 0 || enable_lapic(vm) < 0) {
+	    route_ioapic(vm) < 0 || enable_lapics(vm) < 0) {
 		log_error("cannot program the interrupt controller: %s", strerror(errno));
+		return -1;
+	}
+	vm->irq.programmed = true;
+	return 0;
+}
+
+int irq_route(struct vm *vm, unsigned pin, unsigned cpu)
+{
+	if (pin >= IOAPIC_PINS || cpu >= vm->cpu_count)
+		return -1;
+	vm->irq.dest[pin] = (uint8_t)cpu;
+	if (vm->irq.programmed && route_ioapic(vm) < 0) {
+		log_error("cannot route IOAPIC pin %u to CPU %u: %s", pin, cpu, strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -16,9 +16,15 @@
 /* KVM_CREATE_IRQCHIP; must come before the vCPU is created. */
 int irq_create_chip(struct vm *vm);
 
-/* After the vCPU exists: PICs masked, LAPIC enabled, each allocated pin
- * routed edge-triggered to PVMM_IRQ_VECTOR_BASE + pin. */
+/* After the vCPUs exist: PICs masked, every vCPU's LAPIC enabled, each
+ * allocated pin routed edge-triggered to PVMM_IRQ_VECTOR_BASE + pin on
+ * its CPU (irq_route; CPU 0 unless routed elsewhere). */
 int irq_setup(struct vm *vm);
+
+/* Send `pin`'s interrupts to vCPU `cpu` (its APIC ID is its index). Before
+ * irq_setup() it is remembered; after, the IOAPIC is reprogrammed at once.
+ * Returns 0, or -1 for a pin or CPU out of range (or a failed ioctl). */
+int irq_route(struct vm *vm, unsigned pin, unsigned cpu);
 
 /* Allocate a device pin; -1 when all are taken. */
 int irq_alloc_pin(struct vm *vm);

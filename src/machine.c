@@ -52,7 +52,7 @@ int machine_create(struct vm *vm, const struct machine_devices *m, int in_fd, in
 	struct device_env env = {
 		.virtio = { .mem = &vm->mem, .io = vm->iothread },
 		.in_fd = in_fd,
-		.out_fd = out_fd,
+		.out = console_sink_for_vm(vm, out_fd),
 	};
 	for (unsigned i = 0; i < m->count; i++) {
 		const struct device_type *type = m->req[i].type;

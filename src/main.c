@@ -33,6 +33,7 @@
 struct options {
 	uint64_t mem_size;
 	uint32_t mem_flags;      /* GUEST_MEM_HUGEPAGES with --mem-hugepages */
+	unsigned cpus;          /* --cpus, 1..VM_MAX_CPUS */
 	double timeout_s;
 	bool stats;
 	const char *stats_json;  /* --stats-json FILE */
@@ -49,7 +50,7 @@ struct options {
 };
 
 /* Long options without a short form. */
-enum { OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES };
+enum { OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS };
 
 static void usage(FILE *out)
 {
@@ -65,6 +66,8 @@ static void usage(FILE *out)
 		"  -m, --mem SIZE        guest RAM, 4M to 3G in whole 2 MiB (default 32M);\n"
 		"                        suffix K, M or G\n"
 		"      --mem-hugepages   back guest RAM with reserved 2 MiB huge pages\n"
+		"      --cpus N          vCPUs, 1 to 64 (default 1); CPU 0 runs the guest's\n"
+		"                        entry, the guest starts the others (CPU_START)\n"
 		"  -t, --timeout SECS    stop the guest after SECS seconds (decimals allowed)\n"
 		"  -s, --stats           on exit, print wall time, VM exits by reason,\n"
 		"                        para-API calls by number and per-device counters\n"
@@ -149,6 +152,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "disk-model", required_argument, NULL, OPT_DISK_MODEL },
 		{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "mem-hugepages", no_argument, NULL, OPT_MEM_HUGEPAGES },
 		{ "timeout", required_argument, NULL, 't' },
@@ -162,6 +166,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	int c;
 
 	opt->mem_size = MEM_DEFAULT;
+	opt->cpus = 1;
 	/* '+': stop at GUEST.elf so the guest's own flags pass through;
 	 * ':': report a missing value as ':' rather than '?'. */
 	opterr = 0;
@@ -190,6 +195,16 @@ static int parse_options(int argc, char **argv, struct options *opt)
 				return -1;
 			}
 			break;
+		case OPT_CPUS: {
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || n < 1 || n > VM_MAX_CPUS) {
+				log_error("--cpus '%s' is not a CPU count from 1 to %u", optarg, VM_MAX_CPUS);
+				return -1;
+			}
+			opt->cpus = (unsigned)n;
+			break;
+		}
 		case 's': opt->stats = true; break;
 		case OPT_CONSOLE:
 			opt->virtio_console = strcmp(optarg, "virtio") == 0;
@@ -297,7 +312,8 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 	 * while a VM starts from them (the same as exec). */
 	ret = elf_load(file, size, &vm->mem, &image, err);
 	munmap(file, size);
-	if (ret || bootinfo_write(&vm->mem, image.image_end, opt->guest_argc, opt->guest_argv, err)) {
+	if (ret || bootinfo_write(&vm->mem, image.image_end, opt->guest_argc, opt->guest_argv, err) ||
+	    bootinfo_set_cpu_count(&vm->mem, opt->cpus, err)) {
 		log_error("%s: %s", opt->image, err);
 		return PVMM_STATUS_USAGE;
 	}
@@ -366,6 +382,11 @@ static int run_command(int argc, char **argv)
 	 * input reads as ended. */
 	if (opt.virtio_console || opt.uart_console)
 		vm.console_in_fd = -1;
+	vm.cpu_count = opt.cpus;
+	if (vm_ctl_init(&vm)) {
+		status = PVMM_STATUS_HOST;
+		goto out;
+	}
 	vm.device_count = BOOTINFO_DEVICE_COUNT;
 	vm.devices[0] = (struct pvmm_device_info){ .type = PVMM_DEV_CONSOLE, .irq = PVMM_NO_IRQ };
 	/* Only a VM with devices pays for the irqchip and the I/O thread. */
@@ -400,10 +421,8 @@ static int run_command(int argc, char **argv)
 		goto out;
 	}
 	vm.mono_base_ns = stats_now_ns();
-	stats_vcpu_begin(&vm.stats);
 	status = vcpu_run(&vm);
-	stats_vcpu_end(&vm.stats);
-	/* Device work ends with the vCPU; once the thread is joined the
+	/* Device work ends with the vCPUs; once the thread is joined the
 	 * counters (and its CPU time) are final. */
 	iothread_stop(vm.iothread, &vm.stats.iothread);
 	if (opt.stats || opt.stats_json)
@@ -420,6 +439,7 @@ static int run_command(int argc, char **argv)
 out:
 	machine_destroy(&vm);
 	kvm_destroy(&vm);
+	vm_ctl_destroy(&vm);
 	guest_mem_free(&vm.mem);
 	return status;
 }

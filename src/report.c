@@ -72,12 +72,13 @@ static void print_code_bytes(struct vm *vm, uint64_t cr3, uint64_t rip)
 		fprintf(stderr, "  code at rip: (not mapped to guest RAM)\n");
 }
 
-void report_cpu_state(struct vm *vm)
+void report_cpu_state(struct vcpu *v)
 {
+	struct vm *vm = v->vm;
 	struct kvm_regs r;
 	struct kvm_sregs s;
 
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0) {
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
 		fprintf(stderr, "  (registers unavailable)\n");
 		return;
 	}
@@ -91,16 +92,19 @@ void report_cpu_state(struct vm *vm)
 	print_code_bytes(vm, s.cr3, r.rip);
 }
 
-void report_internal_error(struct vm *vm)
+void report_internal_error(struct vcpu *v)
 {
-	const struct kvm_run *run = vm->run;
+	const struct kvm_run *run = v->run;
 	uint32_t ndata = run->internal.ndata;
+	char tag[16] = "";
 
+	if (v->vm->cpu_count > 1)
+		snprintf(tag, sizeof(tag), "CPU %u: ", v->index);
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
-		log_error("KVM could not emulate a guest instruction (emulation failure); "
-			  "guest kernel code must avoid SSE/AVX, cmpxchg16b, xsave and int3 on hosts without VT-x");
+		log_error("%sKVM could not emulate a guest instruction (emulation failure); "
+			  "guest kernel code must avoid SSE/AVX, cmpxchg16b, xsave and int3 on hosts without VT-x", tag);
 	} else {
-		log_error("KVM internal error, suberror %u", run->internal.suberror);
+		log_error("%sKVM internal error, suberror %u", tag, run->internal.suberror);
 	}
 	if (ndata > sizeof(run->internal.data) / sizeof(run->internal.data[0]))
 		ndata = sizeof(run->internal.data) / sizeof(run->internal.data[0]);
@@ -121,5 +125,5 @@ void report_internal_error(struct vm *vm)
 			fprintf(stderr, " %#llx", (unsigned long long)run->internal.data[i]);
 		fprintf(stderr, "\n");
 	}
-	report_cpu_state(vm);
+	report_cpu_state(v);
 }

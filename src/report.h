@@ -11,10 +11,10 @@ const char *report_vector_name(uint64_t vector);
 /* A fault the guest's own handler described (PVMM_ABORT_FAULT). */
 void report_fault(const struct pvmm_fault *fault);
 
-/* The vCPU's registers as KVM holds them, and the bytes at rip. */
-void report_cpu_state(struct vm *vm);
+/* A vCPU's registers as KVM holds them, and the bytes at rip. */
+void report_cpu_state(struct vcpu *v);
 
-/* KVM_EXIT_INTERNAL_ERROR: emulation failure and friends. */
-void report_internal_error(struct vm *vm);
+/* KVM_EXIT_INTERNAL_ERROR on vCPU `v`: emulation failure and friends. */
+void report_internal_error(struct vcpu *v);
 
 #endif

@@ -41,14 +41,40 @@ void stats_thread_cpu(struct thread_cpu *cpu)
 	cpu->valid = true;
 }
 
-void stats_vcpu_begin(struct vm_stats *stats)
+void stats_vcpu_begin(struct vcpu_stats *stats)
 {
-	stats_thread_cpu(&stats->vcpu_begin);
+	stats->ran = true;
+	stats_thread_cpu(&stats->begin);
 }
 
-void stats_vcpu_end(struct vm_stats *stats)
+void stats_vcpu_end(struct vcpu_stats *stats)
 {
-	stats_thread_cpu(&stats->vcpu_end);
+	stats_thread_cpu(&stats->end);
+}
+
+void stats_sum_vcpus(struct vm_stats *stats)
+{
+	memset(stats->exits, 0, sizeof(stats->exits));
+	stats->kvm = (struct kvm_counters){ 0 };
+	for (unsigned c = 0; c < stats->vcpu_count; c++) {
+		const struct vcpu_stats *v = stats->vcpu[c];
+		for (unsigned i = 0; i < STATS_EXIT_REASONS; i++)
+			stats->exits[i] += v->exits[i];
+		if (v->kvm.valid) {
+			stats->kvm.valid = true;
+			stats->kvm.exits += v->kvm.exits;
+			stats->kvm.halt_exits += v->kvm.halt_exits;
+			stats->kvm.irq_injections += v->kvm.irq_injections;
+		}
+	}
+}
+
+static uint64_t vcpu_exit_total(const struct vcpu_stats *v)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < STATS_EXIT_REASONS; i++)
+		total += v->exits[i];
+	return total;
 }
 
 static uint64_t minus(uint64_t a, uint64_t b)
@@ -59,7 +85,7 @@ static uint64_t minus(uint64_t a, uint64_t b)
 /* The per-thread CPU figures, derived once for both outputs. */
 struct cpu_summary {
 	bool vcpu, iothread;
-	uint64_t vcpu_total, vcpu_user, vcpu_sys, vcpu_sleeps; /* vCPU thread during the run loop */
+	uint64_t vcpu_total, vcpu_user, vcpu_sys, vcpu_sleeps; /* vCPU threads during their run loops */
 	uint64_t io_total, io_user, io_sys, io_sleeps;         /* the I/O thread */
 	uint64_t process;                          /* all threads since exec (exact) */
 	uint64_t other;                            /* process - vCPU thread - I/O thread: io_uring workers, KVM's helper task */
@@ -70,13 +96,19 @@ static void cpu_summary(const struct vm_stats *stats, struct cpu_summary *c)
 {
 	struct thread_cpu self;
 
+	uint64_t vcpu_threads = 0; /* the vCPU threads' whole CPU time */
+
 	*c = (struct cpu_summary){ 0 };
-	c->vcpu = stats->vcpu_begin.valid && stats->vcpu_end.valid;
-	if (c->vcpu) {
-		c->vcpu_total = minus(stats->vcpu_end.total_ns, stats->vcpu_begin.total_ns);
-		c->vcpu_user = minus(stats->vcpu_end.user_ns, stats->vcpu_begin.user_ns);
-		c->vcpu_sys = minus(stats->vcpu_end.sys_ns, stats->vcpu_begin.sys_ns);
-		c->vcpu_sleeps = minus(stats->vcpu_end.sleeps, stats->vcpu_begin.sleeps);
+	for (unsigned i = 0; i < stats->vcpu_count; i++) {
+		const struct vcpu_stats *v = stats->vcpu[i];
+		if (!v->begin.valid || !v->end.valid)
+			continue;
+		c->vcpu = true;
+		c->vcpu_total += minus(v->end.total_ns, v->begin.total_ns);
+		c->vcpu_user += minus(v->end.user_ns, v->begin.user_ns);
+		c->vcpu_sys += minus(v->end.sys_ns, v->begin.sys_ns);
+		c->vcpu_sleeps += minus(v->end.sleeps, v->begin.sleeps);
+		vcpu_threads += v->end.total_ns;
 	}
 	c->iothread = stats->iothread.valid;
 	if (c->iothread) {
@@ -85,11 +117,12 @@ static void cpu_summary(const struct vm_stats *stats, struct cpu_summary *c)
 		c->io_sys = stats->iothread.sys_ns;
 		c->io_sleeps = stats->iothread.sleeps;
 	}
-	/* Called on the vCPU (main) thread: everything else the process ran
-	 * is the I/O thread and helpers the kernel started for it. */
+	/* Called on the main thread (start-up and supervision): everything
+	 * else the process ran is the vCPU threads, the I/O thread and
+	 * helpers the kernel started for it. */
 	c->process = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	stats_thread_cpu(&self);
-	c->other = minus(minus(c->process, self.total_ns), c->io_total);
+	c->other = minus(minus(minus(c->process, self.total_ns), c->io_total), vcpu_threads);
 	c->monitor = c->io_total + c->vcpu_user + c->other;
 }
 
@@ -140,6 +173,7 @@ const char *stats_call_name(unsigned call)
 		[PVMM_CALL_CLOCK] = "clock",
 		[PVMM_CALL_POLL] = "poll",
 		[PVMM_CALL_RANDOM] = "random",
+		[PVMM_CALL_CPU_START] = "cpu_start",
 	};
 	return call < PVMM_CALL_COUNT ? names[call] : "unknown";
 }
@@ -166,7 +200,7 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 	if (c.other)
 		fprintf(out, " + other threads %.3f", (double)c.other / 1e6);
 	fprintf(out, "\n");
-	fprintf(out, "    vcpu thread    %.3f ms in the run loop: %.3f user, %.3f system (KVM running the guest); "
+	fprintf(out, "    vcpu threads   %.3f ms in the run loop: %.3f user, %.3f system (KVM running the guest); "
 		"slept %llu times\n", (double)c.vcpu_total / 1e6, (double)c.vcpu_user / 1e6, (double)c.vcpu_sys / 1e6,
 		(unsigned long long)c.vcpu_sleeps);
 	if (c.iothread)
@@ -185,6 +219,10 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 	for (unsigned i = 0; i < STATS_EXIT_REASONS; i++)
 		if (stats->exits[i])
 			fprintf(out, "    %-16s %llu\n", stats_exit_name(i), (unsigned long long)stats->exits[i]);
+	if (stats->vcpu_count > 1)
+		for (unsigned cpu = 0; cpu < stats->vcpu_count; cpu++)
+			fprintf(out, "    cpu %-12u %llu%s\n", cpu, (unsigned long long)vcpu_exit_total(stats->vcpu[cpu]),
+				stats->vcpu[cpu]->ran ? "" : " (never started)");
 	if (stats->kvm.valid)
 		fprintf(out, "  kvm exits        %llu in all (KVM's count), %llu halts, %llu interrupts injected\n",
 			(unsigned long long)stats->kvm.exits, (unsigned long long)stats->kvm.halt_exits,
@@ -195,8 +233,31 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 			fprintf(out, "    %-16s %llu\n", stats_call_name(i), (unsigned long long)stats->calls[i]);
 	if (stats->stray_io)
 		fprintf(out, "  stray port I/O   %llu\n", (unsigned long long)stats->stray_io);
-	fprintf(out, "  console bytes    %llu out, %llu in\n",
+	fprintf(out, "  console bytes    %llu out, %llu in",
 		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in);
+	if (stats->console_bytes_dropped)
+		fprintf(out, ", %llu could not be delivered", (unsigned long long)stats->console_bytes_dropped);
+	fprintf(out, "\n");
+}
+
+/* "vcpus": one object per vCPU, after the VM-wide figures (whose first
+ * "exits" key scripts read as the total). */
+static void print_vcpus_json(const struct vm_stats *stats, FILE *out)
+{
+	fprintf(out, ",\n\"vcpus\": [");
+	for (unsigned c = 0; c < stats->vcpu_count; c++) {
+		const struct vcpu_stats *v = stats->vcpu[c];
+		const char *sep = "";
+		fprintf(out, "%s{\"cpu\": %u, \"started\": %s, \"exits\": %llu, \"exits_by_reason\": {", c ? ", " : "",
+			c, v->ran ? "true" : "false", (unsigned long long)vcpu_exit_total(v));
+		for (unsigned i = 0; i < STATS_EXIT_REASONS; i++)
+			if (v->exits[i]) {
+				fprintf(out, "%s\"%s\": %llu", sep, stats_exit_name(i), (unsigned long long)v->exits[i]);
+				sep = ", ";
+			}
+		fprintf(out, "}}");
+	}
+	fprintf(out, "]");
 }
 
 void stats_print_json(const struct vm_stats *stats, FILE *out)
@@ -243,6 +304,8 @@ void stats_print_json(const struct vm_stats *stats, FILE *out)
 			fprintf(out, "%s\"%s\": %llu", sep, stats_call_name(i), (unsigned long long)stats->calls[i]);
 			sep = ", ";
 		}
-	fprintf(out, "},\n\"console_bytes_out\": %llu, \"console_bytes_in\": %llu",
-		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in);
+	fprintf(out, "},\n\"console_bytes_out\": %llu, \"console_bytes_in\": %llu, \"console_bytes_dropped\": %llu",
+		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in,
+		(unsigned long long)stats->console_bytes_dropped);
+	print_vcpus_json(stats, out);
 }

@@ -34,27 +34,45 @@ struct thread_cpu {
 	uint64_t sleeps;        /* voluntary context switches: times it blocked (exact) */
 };
 
+#define STATS_MAX_CPUS 64
+
+/* One vCPU's own counters, written only by its thread. */
+struct vcpu_stats {
+	bool ran;                               /* its thread entered the run loop */
+	uint64_t exits[STATS_EXIT_REASONS];     /* by KVM_EXIT_* */
+	struct thread_cpu begin, end;           /* its thread at run loop start and end */
+	struct kvm_counters kvm;                /* read once at the end */
+};
+
+/* Counters several threads update are atomic (__atomic builtins). */
 struct vm_stats {
 	uint64_t start_ns;                      /* CLOCK_MONOTONIC at monitor start */
-	uint64_t exits[STATS_EXIT_REASONS];     /* by KVM_EXIT_* */
-	uint64_t calls[PVMM_PORT_COUNT];        /* para-API calls by number */
-	uint64_t stray_io;                      /* port I/O outside the para-API */
-	uint64_t console_bytes_out, console_bytes_in;
-	struct kvm_counters kvm;                /* read once at the end */
-	/* Monitor CPU, per thread. The vCPU thread's system time is mostly
+	uint64_t exits[STATS_EXIT_REASONS];     /* by KVM_EXIT_*, all vCPUs: stats_sum_vcpus() */
+	uint64_t calls[PVMM_PORT_COUNT];        /* para-API calls by number (atomic) */
+	uint64_t stray_io;                      /* port I/O outside the para-API (atomic) */
+	uint64_t console_bytes_out, console_bytes_in; /* atomic */
+	uint64_t console_bytes_dropped;         /* output a stop left undelivered (atomic) */
+	struct kvm_counters kvm;                /* all vCPUs' sums: stats_sum_vcpus() */
+	/* Monitor CPU, per thread. A vCPU thread's system time is mostly
 	 * KVM running (here: interpreting) guest code, so it is not monitor
 	 * work; its user time is. Monitor CPU = I/O thread (all of it) +
-	 * vCPU thread user time during the run loop. */
-	struct thread_cpu vcpu_begin, vcpu_end; /* vCPU thread at run loop start and end */
+	 * vCPU threads' user time during the run loop + other threads. */
+	const struct vcpu_stats *vcpu[STATS_MAX_CPUS]; /* each vCPU's, set by kvm_create */
+	unsigned vcpu_count;
 	struct thread_cpu iothread;             /* the I/O thread, read by itself as it ended */
 };
+
+/* Add a counter several threads update. */
+#define STATS_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
 
 uint64_t stats_now_ns(void);
 /* The calling thread's CPU time so far. */
 void stats_thread_cpu(struct thread_cpu *cpu);
-/* On the vCPU thread, just before and just after the run loop. */
-void stats_vcpu_begin(struct vm_stats *stats);
-void stats_vcpu_end(struct vm_stats *stats);
+/* On a vCPU's thread, just before and just after its run loop. */
+void stats_vcpu_begin(struct vcpu_stats *stats);
+void stats_vcpu_end(struct vcpu_stats *stats);
+/* Once every vCPU thread is joined: the VM-wide exit and KVM totals. */
+void stats_sum_vcpus(struct vm_stats *stats);
 const char *stats_exit_name(unsigned reason);
 const char *stats_call_name(unsigned call);
 void stats_print(const struct vm_stats *stats, FILE *out);

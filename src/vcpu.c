@@ -1,62 +1,118 @@
+/*
+ * The vCPUs: one thread each running KVM_RUN and dispatching its exits,
+ * and the main thread supervising them.
+ *
+ * The main thread starts every vCPU thread (secondaries wait for the
+ * guest's CPU_START), then sleeps on the VM's wake-up eventfd until the VM
+ * stops or Ctrl-Z asks for a pause. The stop signals (SIGINT, SIGTERM,
+ * SIGALRM for --timeout) and SIGTSTP are blocked in every other thread, so
+ * the main thread takes them; their handlers only call async-signal-safe
+ * vm_stop() or set a flag. vCPU threads take VCPU_KICK_SIGNAL, which does
+ * nothing but make KVM_RUN and blocking calls return EINTR.
+ */
 #include "vcpu.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/time.h>
+#include <time.h>
 
+#include "cpu.h"
 #include "log.h"
 #include "report.h"
 #include "status.h"
+#include "vmctl.h"
 
-/* A stop asked for by a signal: 0, or the exit status to stop with. The
- * handler also sets immediate_exit so a KVM_RUN about to start returns. */
-static volatile sig_atomic_t stop_request;
-static struct kvm_run *volatile active_run;
+static struct vm *signal_vm;          /* the VM the handlers stop */
+static volatile sig_atomic_t stop_signal; /* the signal whose stop won, or 0 */
+static volatile sig_atomic_t tstp_pending;
 static double timeout_seconds;
-
-bool vcpu_stop_requested(void)
-{
-	return stop_request != 0;
-}
 
 static void on_stop_signal(int sig)
 {
-	stop_request = sig == SIGALRM ? PVMM_STATUS_TIMEOUT : PVMM_STATUS_SIGNAL;
-	if (active_run)
-		active_run->immediate_exit = 1;
+	struct vm *vm = signal_vm;
+	if (vm && vm_stop(vm, sig == SIGALRM ? PVMM_STATUS_TIMEOUT : PVMM_STATUS_SIGNAL))
+		stop_signal = sig;
+}
+
+static void on_tstp(int sig)
+{
+	uint64_t one = 1;
+	(void)sig;
+	tstp_pending = 1;
+	if (signal_vm && signal_vm->ctl.ready && write(signal_vm->ctl.wake_fd, &one, sizeof(one)) < 0) {
+		/* already awake */
+	}
+}
+
+static void on_kick(int sig)
+{
+	(void)sig; /* only here to make KVM_RUN and blocking calls return EINTR */
+}
+
+/* The signals only the main thread takes. */
+static void supervisor_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGALRM);
+	sigaddset(set, SIGTSTP);
+}
+
+static int arm_timer(double seconds)
+{
+	struct itimerval it = { 0 };
+	it.it_value.tv_sec = (time_t)seconds;
+	it.it_value.tv_usec = (suseconds_t)((seconds - (double)it.it_value.tv_sec) * 1e6);
+	if (seconds > 0 && it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+		it.it_value.tv_usec = 1;
+	return setitimer(ITIMER_REAL, &it, NULL);
 }
 
 int vcpu_install_stops(struct vm *vm, double timeout_s)
 {
 	/* No SA_RESTART: KVM_RUN, ppoll and write must return EINTR. */
-	struct sigaction sa = { .sa_handler = on_stop_signal };
-	sigemptyset(&sa.sa_mask);
-	active_run = vm->run;
-	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) || sigaction(SIGALRM, &sa, NULL))
+	struct sigaction stop = { .sa_handler = on_stop_signal };
+	struct sigaction tstp = { .sa_handler = on_tstp };
+	struct sigaction kick = { .sa_handler = on_kick };
+
+	sigemptyset(&stop.sa_mask);
+	sigemptyset(&tstp.sa_mask);
+	sigemptyset(&kick.sa_mask);
+	signal_vm = vm;
+	if (sigaction(SIGINT, &stop, NULL) || sigaction(SIGTERM, &stop, NULL) || sigaction(SIGALRM, &stop, NULL) ||
+	    sigaction(SIGTSTP, &tstp, NULL) || sigaction(VCPU_KICK_SIGNAL, &kick, NULL))
 		return -1;
 	/* A console reader that goes away must not kill the monitor. */
 	signal(SIGPIPE, SIG_IGN);
 
 	timeout_seconds = timeout_s;
-	if (timeout_s > 0) {
-		struct itimerval it = { 0 };
-		it.it_value.tv_sec = (time_t)timeout_s;
-		it.it_value.tv_usec = (suseconds_t)((timeout_s - (double)it.it_value.tv_sec) * 1e6);
-		if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
-			it.it_value.tv_usec = 1;
-		if (setitimer(ITIMER_REAL, &it, NULL))
-			return -1;
-	}
-	return 0;
+	return timeout_s > 0 ? arm_timer(timeout_s) : 0;
+}
+
+/* "CPU n: " in a VM with several, so a report says which one failed. */
+static const char *cpu_tag(const struct vcpu *v, char buf[16])
+{
+	if (v->vm->cpu_count > 1)
+		snprintf(buf, 16, "CPU %u: ", v->index);
+	else
+		buf[0] = '\0';
+	return buf;
 }
 
 /* Port I/O: whoever claims the port on the bus (the para-API, the UART,
  * the IDE disk), or a stray access. */
-static void handle_io(struct vm *vm)
+static void handle_io(struct vcpu *v)
 {
-	struct kvm_run *run = vm->run;
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	unsigned port = run->io.port;
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
@@ -72,83 +128,222 @@ static void handle_io(struct vm *vm)
 		return;
 
 	/* No device lives there: reads see a floating bus, writes vanish. */
-	if (vm->stats.stray_io++ < 8)
+	if (STATS_ADD(vm->stats.stray_io, 1) < 8)
 		log_warn("guest %s port %#x, which has no device; ignored", is_write ? "wrote" : "read", port);
 	if (!is_write)
 		memset(data, 0xff, bytes);
 }
 
-static void handle_exit(struct vm *vm)
+/* Stop the VM for a failure of this vCPU; only the first stop reports. */
+static void fail(struct vcpu *v, int status, bool registers, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void fail(struct vcpu *v, int status, bool registers, const char *fmt, ...)
 {
-	struct kvm_run *run = vm->run;
+	char msg[256], tag[16];
+	va_list ap;
+
+	if (vm_stopped(v->vm))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("%s%s", cpu_tag(v, tag), msg);
+	if (registers)
+		report_cpu_state(v);
+	vm_stop(v->vm, status);
+}
+
+static void handle_exit(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
-		handle_io(vm);
+		handle_io(v);
 		break;
 	case KVM_EXIT_MMIO:
 		if (run->mmio.len >= 1 && run->mmio.len <= sizeof(run->mmio.data) &&
 		    mmio_dispatch(&vm->mmio, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, run->mmio.len))
 			break;
-		log_error("guest %s %u bytes at %#llx, which is neither RAM nor a device; stopping the VM",
-			  run->mmio.is_write ? "wrote" : "read", run->mmio.len,
-			  (unsigned long long)run->mmio.phys_addr);
-		report_cpu_state(vm);
-		vm_stop(vm, PVMM_STATUS_FAULT);
+		fail(v, PVMM_STATUS_FAULT, true,
+		     "guest %s %u bytes at %#llx, which is neither RAM nor a device; stopping the VM",
+		     run->mmio.is_write ? "wrote" : "read", run->mmio.len, (unsigned long long)run->mmio.phys_addr);
 		break;
 	case KVM_EXIT_HLT:
-		log_error("guest halted with interrupts off, so nothing can wake it; "
-			  "guests wait with the para-API poll call");
-		report_cpu_state(vm);
-		vm_stop(vm, PVMM_STATUS_FAULT);
+		fail(v, PVMM_STATUS_FAULT, true, "guest halted with interrupts off, so nothing can wake it; "
+		     "guests wait with the para-API poll call");
 		break;
 	case KVM_EXIT_SHUTDOWN:
-		log_error("guest triple-faulted (an exception while delivering an exception; is its IDT loaded?)");
-		report_cpu_state(vm);
-		vm_stop(vm, PVMM_STATUS_TRIPLE_FAULT);
+		fail(v, PVMM_STATUS_TRIPLE_FAULT, true,
+		     "guest triple-faulted (an exception while delivering an exception; is its IDT loaded?)");
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		report_internal_error(vm);
-		vm_stop(vm, PVMM_STATUS_EMULATION);
+		if (!vm_stopped(vm)) {
+			report_internal_error(v);
+			vm_stop(vm, PVMM_STATUS_EMULATION);
+		}
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
-		log_error("KVM could not enter the guest (hardware entry failure reason %#llx)",
-			  (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-		report_cpu_state(vm);
-		vm_stop(vm, PVMM_STATUS_HOST);
+		fail(v, PVMM_STATUS_HOST, true, "KVM could not enter the guest (hardware entry failure reason %#llx)",
+		     (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		break;
 	case KVM_EXIT_INTR:
-		break; /* a signal; the loop checks stop_request */
+		break; /* a signal: a kick; the loop rechecks stop and pause */
 	default:
-		log_error("unexpected KVM exit reason %u; stopping the VM", run->exit_reason);
-		report_cpu_state(vm);
-		vm_stop(vm, PVMM_STATUS_HOST);
+		fail(v, PVMM_STATUS_HOST, true, "unexpected KVM exit reason %u; stopping the VM", run->exit_reason);
 		break;
 	}
 }
 
-int vcpu_run(struct vm *vm)
+static void run_loop(struct vcpu *v)
 {
-	while (!vm->stopped) {
-		if (stop_request)
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
+
+	for (;;) {
+		/* Clear first, then check: a stop or pause that comes after the
+		 * check sets immediate_exit again, so KVM_RUN returns at once. */
+		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		if (vm_stopped(vm))
 			break;
-		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+		if (__atomic_load_n(&vm->ctl.pause_requested, __ATOMIC_ACQUIRE)) {
+			vmctl_park(vm);
+			continue;
+		}
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			log_error("KVM_RUN failed: %s", strerror(errno));
-			vm_stop(vm, PVMM_STATUS_HOST);
+			fail(v, PVMM_STATUS_HOST, false, "KVM_RUN failed: %s", strerror(errno));
 			break;
 		}
-		unsigned reason = vm->run->exit_reason;
-		vm->stats.exits[reason < STATS_EXIT_REASONS ? reason : 0]++;
-		handle_exit(vm);
+		unsigned reason = run->exit_reason;
+		v->stats.exits[reason < STATS_EXIT_REASONS ? reason : 0]++;
+		handle_exit(v);
 	}
-	if (!vm->stopped && stop_request == PVMM_STATUS_TIMEOUT) {
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+
+	vcpu_set_current(v);
+	/* Secondaries wait, counted as parked, for the guest to start them. */
+	if (v->index == 0 || (vmctl_wait_start(v) && cpu_boot_secondary(v) == 0)) {
+		stats_vcpu_begin(&v->stats);
+		run_loop(v);
+		stats_vcpu_end(&v->stats);
+	} else if (!vm_stopped(vm)) {
+		vm_stop(vm, PVMM_STATUS_HOST); /* cpu_boot_secondary() said why */
+	}
+	vmctl_thread_leave(vm);
+	return NULL;
+}
+
+static int start_threads(struct vm *vm)
+{
+	sigset_t block, old;
+
+	/* Threads inherit the mask: the supervisor's signals stay with it. */
+	supervisor_signals(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (unsigned i = 0; i < vm->cpu_count; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		vmctl_thread_enter(vm);
+		int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (ret) {
+			vmctl_thread_leave(vm);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			log_error("cannot start the thread of CPU %u: %s", i, strerror(ret));
+			vm_stop(vm, PVMM_STATUS_HOST);
+			return -1;
+		}
+		__atomic_store_n(&v->thread_live, true, __ATOMIC_RELEASE);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
+/* Join every vCPU thread, kicking again until each has left: a kick that
+ * landed just before a blocking call began would otherwise be lost. */
+static void join_threads(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->cpu_count; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (!v->thread_live)
+			continue;
+		for (;;) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			if (pthread_timedjoin_np(v->thread, NULL, &ts) != ETIMEDOUT)
+				break;
+			vm_kick_all(vm);
+			pthread_mutex_lock(&vm->ctl.lock);
+			pthread_cond_broadcast(&vm->ctl.cond);
+			pthread_mutex_unlock(&vm->ctl.lock);
+		}
+		__atomic_store_n(&v->thread_live, false, __ATOMIC_RELEASE);
+	}
+}
+
+/* Ctrl-Z: pause the VM, stop the process, resume when continued. The
+ * --timeout clock does not run meanwhile either. */
+static void pause_for_tstp(struct vm *vm)
+{
+	struct itimerval left = { 0 }, off = { 0 };
+
+	if (vm_pause(vm) < 0)
+		return; /* stopped meanwhile */
+	if (timeout_seconds > 0)
+		setitimer(ITIMER_REAL, &off, &left);
+	fprintf(stderr, "pvmm: paused (SIGCONT or fg resumes)\n");
+	raise(SIGSTOP);
+	fprintf(stderr, "pvmm: resumed\n");
+	if (timeout_seconds > 0 && (left.it_value.tv_sec || left.it_value.tv_usec))
+		setitimer(ITIMER_REAL, &left, NULL);
+	vm_resume(vm);
+}
+
+int vcpu_run(struct vm *vm)
+{
+	if (start_threads(vm) == 0) {
+		struct pollfd pfd = { .fd = vm->ctl.wake_fd, .events = POLLIN };
+		while (!vm_stopped(vm)) {
+			uint64_t count;
+			poll(&pfd, 1, -1); /* a signal handler interrupts or writes it */
+			if (read(vm->ctl.wake_fd, &count, sizeof(count)) < 0) {
+				/* nothing to consume: woken by a signal */
+			}
+			if (tstp_pending && !vm_stopped(vm)) {
+				tstp_pending = 0;
+				pause_for_tstp(vm);
+			}
+		}
+	}
+	join_threads(vm);
+	stats_sum_vcpus(&vm->stats);
+
+	int status = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
+	if (stop_signal == SIGALRM) {
 		log_error("guest still running after --timeout %g s; stopped it", timeout_seconds);
-		report_cpu_state(vm);
-	} else if (!vm->stopped && stop_request) {
+		for (unsigned i = 0; i < vm->cpu_count; i++)
+			if (vm->vcpus[i].stats.ran) {
+				if (vm->cpu_count > 1)
+					fprintf(stderr, "  CPU %u:\n", i);
+				report_cpu_state(&vm->vcpus[i]);
+			}
+	} else if (stop_signal) {
 		log_error("stopped by signal");
 	}
-	vm_stop(vm, stop_request);
-	return vm->status;
+	uint64_t dropped = __atomic_load_n(&vm->stats.console_bytes_dropped, __ATOMIC_RELAXED);
+	if (dropped)
+		log_error("%" PRIu64 " bytes of console output could not be delivered (nobody read them)", dropped);
+	return status;
 }

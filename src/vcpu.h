@@ -1,20 +1,24 @@
-/* The run loop: KVM_RUN, dispatch the exit, repeat until the VM stops. */
+/* The vCPU threads and their run loop: KVM_RUN, dispatch the exit, repeat
+ * until the VM stops; and the main thread that supervises them. */
 #ifndef PVMM_VCPU_H
 #define PVMM_VCPU_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "vm.h"
 
+/* Kicks a vCPU thread out of KVM_RUN or a blocking call (vm_kick_all). */
+#define VCPU_KICK_SIGNAL SIGUSR2
+
 /* Arrange for SIGINT/SIGTERM and an optional timeout (seconds, 0 = none)
- * to stop the vCPU cleanly. Call before vcpu_run(). */
+ * to stop every vCPU, and for SIGTSTP (Ctrl-Z) to pause the VM. Call
+ * before vcpu_run(), after vm_ctl_init(). */
 int vcpu_install_stops(struct vm *vm, double timeout_s);
 
-/* Run until the guest exits or fails; returns the process exit status. */
+/* On the main thread: start one thread per vCPU (CPU 0 at its boot
+ * registers, the others when the guest starts them), supervise them until
+ * the VM stops, join them all. Returns the process exit status. */
 int vcpu_run(struct vm *vm);
-
-/* True once a timeout or signal asked the VM to stop; long host waits on
- * the guest's behalf (poll, console) give up when this is set. */
-bool vcpu_stop_requested(void);
 
 #endif

@@ -1,10 +1,12 @@
 /*
- * One virtual machine: its KVM handles, its RAM, its console, its devices,
- * its counters, and why it stopped. Single vCPU; the run loop is in vcpu.c.
+ * One virtual machine: its KVM handles, its vCPUs, its RAM, its console,
+ * its devices, its counters, and why it stopped. The run loop is in
+ * vcpu.c; stopping, pausing and resuming in vmctl.c.
  */
 #ifndef PVMM_VM_H
 #define PVMM_VM_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,17 +23,68 @@
 struct emulated;
 struct iothread;
 struct virtio_dev;
+struct vm;
+
+#define VM_MAX_CPUS 64
+
+/* A vCPU's life. CPU 0 starts RUNNING; the others WAIT until the guest's
+ * PVMM_CALL_CPU_START moves them to STARTING, and their thread loads the
+ * registers and runs. */
+enum vcpu_state { VCPU_WAITING, VCPU_STARTING, VCPU_RUNNING };
+
+/* One virtual CPU. `state` and `start_*` are under vm->ctl.lock; `stats`
+ * is written only by the vCPU's own thread (read after it is joined). */
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_live;        /* created and not yet joined */
+	enum vcpu_state state;
+	uint64_t start_rip, start_rsp, start_rdi;
+	struct vcpu_stats stats;
+};
+
+/* A device's pause hooks (vm_add_hook): quiesce runs after every vCPU is
+ * parked and the I/O thread paused, in registration order; resume in
+ * reverse order. */
+struct vm_hook {
+	void (*quiesce)(void *opaque);
+	void (*resume)(void *opaque);
+	void *opaque;
+};
+#define VM_MAX_HOOKS 8
+
+/* Stop and pause machinery (vmctl.c). */
+struct vm_ctl {
+	bool ready;              /* vm_ctl_init() done: lock, cond and wake_fd exist */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;     /* vCPU parked/unparked/started, pause lifted */
+	int wake_fd;             /* eventfd the supervisor (vcpu_run) sleeps on */
+	bool pause_requested;    /* atomic: vCPUs park at their next chance */
+	bool paused;             /* vm_pause() completed (under lock) */
+	unsigned parked;         /* vCPU threads parked (waiting vCPUs included) */
+	unsigned threads;        /* vCPU threads alive */
+	uint64_t paused_at_ns;
+	struct vm_hook hooks[VM_MAX_HOOKS];
+	unsigned hook_count;
+};
 
 /* Interrupt controller state (irq.c). */
 struct vm_irq {
 	bool wanted;            /* the VM has interrupting devices: kvm_create() makes the irqchip */
 	bool chip;              /* KVM_CREATE_IRQCHIP done */
 	uint32_t pins;          /* bit p: IOAPIC pin p handed to a device */
+	bool programmed;        /* irq_setup() done: irq_route() reprograms at once */
+	uint8_t dest[24];       /* CPU (= APIC ID) each IOAPIC pin interrupts; 0 by default */
 };
 
 struct vm {
+	/* vcpu_fd is vCPU 0's, for code that only needs the boot CPU. */
 	int kvm_fd, vm_fd, vcpu_fd;
-	struct kvm_run *run;
+	unsigned cpu_count;      /* --cpus, 1..VM_MAX_CPUS */
+	struct vcpu *vcpus;      /* cpu_count of them (kvm_create) */
 	size_t run_size;
 	struct guest_mem mem;
 
@@ -39,7 +92,9 @@ struct vm {
 	int console_out_fd, console_in_fd;
 	bool console_in_eof;
 
-	uint64_t mono_base_ns;   /* host CLOCK_MONOTONIC at VM start = guest 0 */
+	/* Host CLOCK_MONOTONIC at guest time 0; vm_resume() moves it forward
+	 * by the pause, so guest time stands still while paused. Atomic. */
+	uint64_t mono_base_ns;
 
 	/* The boot info device list; index i is bit i of PVMM_CALL_POLL.
 	 * Entry 0 is always the para console. ready_fd[i] is an eventfd the
@@ -63,18 +118,49 @@ struct vm {
 
 	struct vm_stats stats;
 
-	/* Set when the VM must stop; `status` is the process exit status. */
+	struct vm_ctl ctl;
+
+	/* Set once when the VM must stop (atomic; vm_stop); `status` is the
+	 * process exit status. */
 	bool stopped;
 	int status;
 };
 
-/* Stop the VM with `status` (the first stop wins). */
-static inline void vm_stop(struct vm *vm, int status)
+/* Create the lock, condition and wake-up eventfd; 0 or -1 (logged). */
+int vm_ctl_init(struct vm *vm);
+void vm_ctl_destroy(struct vm *vm);
+
+/* Stop the VM with `status`: the first stop wins (returns true for it,
+ * false for every later one). Kicks every vCPU out of KVM_RUN and wakes
+ * the supervisor. Async-signal-safe, callable from any thread. */
+bool vm_stop(struct vm *vm, int status);
+
+static inline bool vm_stopped(const struct vm *vm)
 {
-	if (!vm->stopped) {
-		vm->stopped = true;
-		vm->status = status;
-	}
+	return __atomic_load_n(&vm->stopped, __ATOMIC_ACQUIRE);
 }
+
+/* Make every vCPU thread leave KVM_RUN (or a blocking host call) soon:
+ * immediate_exit plus a signal. Async-signal-safe. */
+void vm_kick_all(struct vm *vm);
+
+/* Pause: every vCPU out of KVM_RUN and parked, then the I/O thread paused,
+ * then the device hooks' quiesce. Returns 0 when paused (or already), -1
+ * if the VM stopped first. Not from a vCPU thread. */
+int vm_pause(struct vm *vm);
+/* Undo vm_pause() in reverse order; the guest clock skips the pause. */
+void vm_resume(struct vm *vm);
+
+/* Register a device's pause hooks (before the VM runs). 0 or -1 if full. */
+int vm_add_hook(struct vm *vm, void (*quiesce)(void *), void (*resume)(void *), void *opaque);
+
+/* For long host waits on the guest's behalf (POLL, console writes): parks
+ * the calling vCPU thread while a pause is under way. Returns true once
+ * the VM is stopped, when the wait should give up. */
+bool vm_checkpoint(struct vm *vm);
+
+/* The vCPU whose thread is calling, or NULL (I/O thread, main, tests). */
+struct vcpu *vcpu_current(void);
+void vcpu_set_current(struct vcpu *v);
 
 #endif

@@ -40,7 +40,7 @@
 /* ABI version: a guest must refuse to run if MAJOR differs from the
  * monitor's (boot info `version`); MINOR only adds calls and fields. */
 #define PVMM_PARA_VERSION_MAJOR 1
-#define PVMM_PARA_VERSION_MINOR 1
+#define PVMM_PARA_VERSION_MINOR 2
 #define PVMM_PARA_VERSION ((PVMM_PARA_VERSION_MAJOR << 16) | PVMM_PARA_VERSION_MINOR)
 #define PVMM_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 
@@ -59,7 +59,8 @@ enum pvmm_call {
 	PVMM_CALL_CLOCK = 5,         /* struct pvmm_clock_args: read a clock */
 	PVMM_CALL_POLL = 6,          /* struct pvmm_poll_args: block until a device is ready or a deadline */
 	PVMM_CALL_RANDOM = 7,        /* struct pvmm_random_args: fill a buffer with random bytes */
-	PVMM_CALL_COUNT = 8,
+	PVMM_CALL_CPU_START = 8,     /* (1.2) struct pvmm_cpu_start_args: start a secondary vCPU */
+	PVMM_CALL_COUNT = 9,
 };
 
 /* Error codes; a failed call stores -PVMM_E* in `ret`. */
@@ -69,6 +70,7 @@ enum pvmm_error {
 	PVMM_ENOSYS = 3, /* no such call in this version */
 	PVMM_EAGAIN = 4, /* nothing to read now; poll for the device, then retry */
 	PVMM_EIO = 5,    /* the host failed to perform the I/O */
+	PVMM_EBUSY = 6,  /* (1.2) CPU_START: that CPU was started already */
 };
 
 /* Limits the monitor enforces (-PVMM_EINVAL beyond them). */
@@ -148,6 +150,23 @@ struct pvmm_random_args {
 	uint64_t len;     /* at most PVMM_RANDOM_MAX */
 };
 
+/* (1.2) Start secondary vCPU `cpu` (1 .. boot info cpu_count - 1) at `entry`
+ * in long mode with the boot CPU's segments, paging and control registers,
+ * its own TSS (selector PVMM_SEL_TSS_CPU(cpu)) and IST1 exception stack,
+ * interrupts off, rsp = `stack`, rdi = `arg`; it has no IDT until it loads
+ * one. Each CPU starts at most once. Errors: -PVMM_EINVAL for a reserved
+ * field, a cpu out of range or 0, a stack not 16-byte aligned; -PVMM_EFAULT
+ * for an entry outside RAM or a stack whose top 16 bytes are; -PVMM_EBUSY
+ * if that CPU was started already. `ret` 0: the CPU is starting. */
+struct pvmm_cpu_start_args {
+	int64_t ret;
+	uint32_t cpu;     /* CPU index */
+	uint32_t reserved;
+	uint64_t entry;   /* its first rip */
+	uint64_t stack;   /* its rsp, 16-byte aligned */
+	uint64_t arg;     /* its rdi */
+};
+
 /* ---- Boot ---------------------------------------------------------------
  *
  * The monitor starts the vCPU in 64-bit long mode at the ELF entry point,
@@ -167,6 +186,9 @@ struct pvmm_random_args {
 #define PVMM_SEL_CODE 0x08
 #define PVMM_SEL_DATA 0x10
 #define PVMM_SEL_TSS  0x18
+/* (1.2) CPU n's TSS; each takes two GDT slots. CPU 0's is PVMM_SEL_TSS. */
+#define PVMM_SEL_TSS_CPU(n) (PVMM_SEL_TSS + 16u * (n))
+#define PVMM_MAX_CPUS 64
 #define PVMM_IST_EXCEPTION 1
 
 #define PVMM_BOOT_MAGIC 0x4d4d5650u /* "PVMM" */
@@ -212,7 +234,8 @@ struct pvmm_boot_info {
 	uint32_t args_len;      /* args[0] is the image name */
 	uint32_t argc;
 	uint32_t device_count;
-	uint32_t reserved;
+	uint32_t cpu_count;     /* (1.2) vCPUs: CPU 0 runs, the others wait for
+	                         * PVMM_CALL_CPU_START; 0 (a 1.1 monitor) means 1 */
 	struct pvmm_device_info devices[PVMM_MAX_DEVICES];
 };
 

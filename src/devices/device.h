@@ -6,20 +6,22 @@
  * I/O thread, then creates each device and puts it on its transport.
  *
  * A virtio device type gets only a struct device_env: guest memory, the
- * I/O loop and the console fds. It never sees the VM or a transport.
+ * I/O loop and the console. It never sees the VM or a transport.
  */
 #ifndef PVMM_DEVICES_DEVICE_H
 #define PVMM_DEVICES_DEVICE_H
 
 #include <stdbool.h>
 
+#include "console_out.h"
 #include "virtio/virtio.h"
 
 struct vm;
 
 struct device_env {
 	struct virtio_ctx virtio;   /* guest memory and the I/O loop */
-	int in_fd, out_fd;          /* console input (-1: none) and output */
+	int in_fd;                  /* console input (-1: none) */
+	struct console_sink out;    /* console output: an fd that gives up when the VM stops */
 };
 
 enum device_kind {

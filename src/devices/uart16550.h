@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "console_out.h"
+
 #define UART_COM1_BASE 0x3f8
 #define UART_COM1_IRQ 4
 #define UART_PORTS 8
@@ -24,9 +26,9 @@ struct uart_stats {
 
 struct uart;
 
-/* A UART writing transmitted bytes to out_fd. Input arrives through
+/* A UART writing transmitted bytes to `out` (copied). Input arrives through
  * uart_receive(). Returns NULL on allocation failure. */
-struct uart *uart_create(int out_fd, uart_irq_fn irq, void *irq_ctx);
+struct uart *uart_create(const struct console_sink *out, uart_irq_fn irq, void *irq_ctx);
 void uart_destroy(struct uart *u);
 
 /* One register access (the pio_fn shape); serialised internally. */

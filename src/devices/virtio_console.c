@@ -12,7 +12,7 @@
  * of input the guest gets one used buffer of length 0 (Linux's console
  * driver turns that into a read() of 0, i.e. EOF), then nothing more.
  *
- * Output is written to out_fd on the I/O thread. A terminal that stops
+ * Output is written to the console sink on the I/O thread. A terminal that stops
  * reading stalls the I/O thread as it would stall a serial line; at
  * monitor exit iothread_destroy() interrupts the write and the rest of
  * that output is dropped.
@@ -30,6 +30,7 @@
 #include <linux/virtio_console.h>
 #include <linux/virtio_ids.h>
 
+#include "console_out.h"
 #include "devices/device.h"
 #include "iothread.h"
 #include "log.h"
@@ -38,7 +39,8 @@ enum { RX = 0, TX = 1 };
 
 struct console {
 	struct virtio_dev *dev;
-	int in_fd, out_fd;
+	int in_fd;
+	struct console_sink out;
 	bool watching;          /* in_fd is on the I/O thread's list */
 	bool in_eof;            /* in_fd reached its end (or there is none) */
 	bool eof_sent;          /* the zero-length buffer went to this driver */
@@ -156,32 +158,12 @@ static void on_input(void *opaque, uint32_t events)
 
 static void write_out(struct console *c, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = write(c->out_fd, p, len);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			/* Non-blocking out_fd: wait for room. EINTR here or in
-			 * write() means iothread_destroy() wants us to stop. */
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { .fd = c->out_fd, .events = POLLOUT };
-				poll(&pfd, 1, -1);
-			}
-			if (iothread_stopping(c->dev->io))
-				return;
-			continue;
-		}
-		if (!c->out_warned) {
-			c->out_warned = true;
-			log_warn("%s: writing output failed: %s; output is dropped", c->dev->ops->name,
-				 n < 0 ? strerror(errno) : "nothing written");
-		}
-		return;
+	/* Waits while nobody reads; gives up (the sink counts the loss) once
+	 * the VM stops, so a stalled terminal never holds up the exit. */
+	if (console_sink_write(&c->out, buf, len) < len && !(c->out.stopped && c->out.stopped(c->out.ctx)) &&
+	    !c->out_warned) {
+		c->out_warned = true;
+		log_warn("%s: writing output failed; output is dropped", c->dev->ops->name);
 	}
 }
 
@@ -232,7 +214,7 @@ static void console_config_write(struct virtio_dev *dev, uint32_t offset, const 
 	memcpy(&ch, data, sizeof(ch));
 	uint8_t byte = (uint8_t)ch;
 	/* On the vCPU thread: one attempt, never a wait. */
-	if (write(c->out_fd, &byte, 1) < 0) {
+	if (c->out.fd >= 0 && write(c->out.fd, &byte, 1) < 0) {
 		/* an emergency byte that cannot be written is lost */
 	}
 }
@@ -276,7 +258,7 @@ static const struct virtio_ops console_ops = {
 	.destroy = console_destroy,
 };
 
-struct virtio_dev *virtio_console_new(const struct virtio_ctx *ctx, int in_fd, int out_fd)
+struct virtio_dev *virtio_console_new(const struct virtio_ctx *ctx, int in_fd, const struct console_sink *out)
 {
 	struct console *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -284,7 +266,7 @@ struct virtio_dev *virtio_console_new(const struct virtio_ctx *ctx, int in_fd, i
 		return NULL;
 	}
 	c->in_fd = in_fd;
-	c->out_fd = out_fd;
+	c->out = *out;
 	c->in_eof = in_fd < 0;
 	c->dev = virtio_dev_new(ctx, &console_ops, c);
 	if (!c->dev) {
@@ -297,7 +279,7 @@ struct virtio_dev *virtio_console_new(const struct virtio_ctx *ctx, int in_fd, i
 static struct virtio_dev *console_create(const struct device_env *env, const char *arg)
 {
 	(void)arg;
-	return virtio_console_new(&env->virtio, env->in_fd, env->out_fd);
+	return virtio_console_new(&env->virtio, env->in_fd, &env->out);
 }
 
 const struct device_type virtio_console_type = {

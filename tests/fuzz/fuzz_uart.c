@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(dev_null >= 0);
 	}
 	irq_level = 0;
-	struct uart *u = uart_create(dev_null, irq_cb, NULL);
+	struct uart *u = uart_create(&(struct console_sink){ .fd = dev_null }, irq_cb, NULL);
 	FUZZ_CHECK(u);
 	struct pio_bus bus;
 	memset(&bus, 0, sizeof(bus));

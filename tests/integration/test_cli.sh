@@ -11,7 +11,7 @@ test_cli_help() {
 test_cli_version() {
 	run_pvmm --version
 	expect_status 0
-	expect_out "para-API 1.1"
+	expect_out "para-API 1.2"
 }
 
 test_cli_no_command() {
@@ -114,4 +114,16 @@ test_cli_kvm_permission_denied() {
 	expect_err "no permission to open"
 	expect_err "usermod -aG kvm"
 	expect_err_lines 1
+}
+
+test_cli_bad_cpus() {
+	local bad
+	for bad in 0 65 -1 abc 4x ""; do
+		run_pvmm run --cpus "$bad" "$EXAMPLES/hello.elf"
+		expect_status 2
+		expect_err "--cpus"
+		expect_err_lines 1
+	done
+	run_pvmm run --cpus 64 "$EXAMPLES/hello.elf"
+	expect_status 0
 }

@@ -73,7 +73,7 @@ static void test_header_fields(void **state)
 	assert_int_equal(bi->version, PVMM_PARA_VERSION);
 	assert_int_equal(PVMM_VERSION_MAJOR_OF(bi->version), PVMM_PARA_VERSION_MAJOR);
 	assert_int_equal(bi->mem_size, RAM_SIZE);
-	assert_int_equal(bi->reserved, 0);
+	assert_int_equal(bi->cpu_count, 1); /* until bootinfo_set_cpu_count() */
 }
 
 static void test_stack_fields(void **state)

@@ -39,8 +39,11 @@
 #define BLOCK_GPA 0x2000ull   /* where tests put argument blocks */
 #define BUF_GPA   0x10000ull  /* and the buffers those blocks name */
 
+#define CPUS 4
+
 struct fixture {
 	struct vm vm;
+	struct vcpu cpus[CPUS];  /* no KVM, no threads: CPU_START only marks them */
 	int out_rd;  /* test reads what the guest wrote to the console */
 	int in_wr;   /* test writes what the guest will read; -1 once closed */
 	int saved_stderr;
@@ -62,6 +65,12 @@ static int setup_vm(void **state)
 	f->vm.console_in_fd = in[0];
 	f->vm.device_count = 1;
 	f->vm.mono_base_ns = stats_now_ns();
+	f->vm.cpu_count = CPUS;
+	f->vm.vcpus = f->cpus;
+	for (unsigned i = 0; i < CPUS; i++)
+		f->cpus[i] = (struct vcpu){ .vm = &f->vm, .index = i, .fd = -1,
+					    .state = i == 0 ? VCPU_RUNNING : VCPU_WAITING };
+	assert_int_equal(vm_ctl_init(&f->vm), 0);
 	f->out_rd = out[0];
 	f->in_wr = in[1];
 	f->saved_stderr = -1;
@@ -84,6 +93,7 @@ static int teardown_vm(void **state)
 		close(f->vm.console_out_fd);
 	if (f->vm.console_in_fd >= 0)
 		close(f->vm.console_in_fd);
+	vm_ctl_destroy(&f->vm);
 	guest_mem_free(&f->vm.mem);
 	free(f);
 	return 0;
@@ -854,10 +864,217 @@ static void test_abort_message_is_sanitized_in_log(void **state)
 	assert_non_null(strstr(log, "guest aborted: bad\\x1b[2Jthing"));
 }
 
+/* ---- CPU_START ----------------------------------------------------------- */
+
+#define ENTRY_GPA 0x100000ull
+#define STACK_TOP 0x200000ull
+
+static int64_t cpu_start_call(struct fixture *f, uint32_t cpu, uint32_t reserved, uint64_t entry, uint64_t stack)
+{
+	struct pvmm_cpu_start_args a = { .ret = 0x7777, .cpu = cpu, .reserved = reserved, .entry = entry,
+					 .stack = stack, .arg = 0xa5a5 };
+	do_call(f, PVMM_CALL_CPU_START, BLOCK_GPA, &a, sizeof(a));
+	return a.ret;
+}
+
+static void assert_no_cpu_started(struct fixture *f)
+{
+	for (unsigned i = 1; i < CPUS; i++)
+		assert_int_equal(f->cpus[i].state, VCPU_WAITING);
+	assert_false(f->vm.stopped);
+}
+
+static void test_cpu_start_starts_a_waiting_cpu(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(cpu_start_call(f, 2, 0, ENTRY_GPA, STACK_TOP), 0);
+	assert_int_equal(f->cpus[2].state, VCPU_STARTING);
+	assert_int_equal(f->cpus[2].start_rip, ENTRY_GPA);
+	assert_int_equal(f->cpus[2].start_rsp, STACK_TOP);
+	assert_int_equal(f->cpus[2].start_rdi, 0xa5a5);
+	assert_int_equal(f->cpus[1].state, VCPU_WAITING);
+	assert_int_equal(f->cpus[3].state, VCPU_WAITING);
+	assert_int_equal(f->vm.stats.calls[PVMM_CALL_CPU_START], 1);
+	assert_false(f->vm.stopped);
+}
+
+static void test_cpu_start_twice_is_ebusy(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(cpu_start_call(f, 3, 0, ENTRY_GPA, STACK_TOP), 0);
+	assert_int_equal(cpu_start_call(f, 3, 0, ENTRY_GPA + 0x40, STACK_TOP - 0x100), -PVMM_EBUSY);
+	/* The first start's registers stand. */
+	assert_int_equal(f->cpus[3].start_rip, ENTRY_GPA);
+	assert_int_equal(f->cpus[3].start_rsp, STACK_TOP);
+}
+
+static void test_cpu_start_cpu0_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(cpu_start_call(f, 0, 0, ENTRY_GPA, STACK_TOP), -PVMM_EINVAL);
+	assert_no_cpu_started(f);
+}
+
+static void test_cpu_start_index_out_of_range_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(cpu_start_call(f, CPUS, 0, ENTRY_GPA, STACK_TOP), -PVMM_EINVAL);
+	assert_int_equal(cpu_start_call(f, PVMM_MAX_CPUS, 0, ENTRY_GPA, STACK_TOP), -PVMM_EINVAL);
+	assert_int_equal(cpu_start_call(f, UINT32_MAX, 0, ENTRY_GPA, STACK_TOP), -PVMM_EINVAL);
+	assert_no_cpu_started(f);
+}
+
+static void test_cpu_start_reserved_nonzero_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(cpu_start_call(f, 1, 1, ENTRY_GPA, STACK_TOP), -PVMM_EINVAL);
+	assert_no_cpu_started(f);
+}
+
+static void test_cpu_start_misaligned_stack_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	for (uint64_t off = 1; off < 16; off++)
+		assert_int_equal(cpu_start_call(f, 1, 0, ENTRY_GPA, STACK_TOP - off), -PVMM_EINVAL);
+	/* Alignment is a value check: it comes before the range check. */
+	assert_int_equal(cpu_start_call(f, 1, 0, ENTRY_GPA, RAM_SIZE + 8), -PVMM_EINVAL);
+	assert_no_cpu_started(f);
+}
+
+static void test_cpu_start_entry_outside_ram_is_efault(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(cpu_start_call(f, 1, 0, RAM_SIZE, STACK_TOP), -PVMM_EFAULT);
+	assert_int_equal(cpu_start_call(f, 1, 0, UINT64_MAX, STACK_TOP), -PVMM_EFAULT);
+	assert_no_cpu_started(f);
+}
+
+static void test_cpu_start_stack_outside_ram_is_efault(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(cpu_start_call(f, 1, 0, ENTRY_GPA, RAM_SIZE + 16), -PVMM_EFAULT);
+	assert_int_equal(cpu_start_call(f, 1, 0, ENTRY_GPA, 0), -PVMM_EFAULT); /* nothing below it */
+	assert_int_equal(cpu_start_call(f, 1, 0, ENTRY_GPA, UINT64_MAX & ~15ull), -PVMM_EFAULT);
+	assert_no_cpu_started(f);
+	/* The very top of RAM is a valid stack top. */
+	assert_int_equal(cpu_start_call(f, 1, 0, ENTRY_GPA, RAM_SIZE), 0);
+}
+
+/* ---- pause, resume and stops -------------------------------------------------- */
+
+static char hook_log[16];
+
+static void hook_note(char c)
+{
+	size_t n = strlen(hook_log);
+	if (n + 1 < sizeof(hook_log))
+		hook_log[n] = c, hook_log[n + 1] = '\0';
+}
+
+static void quiesce_a(void *opaque) { (void)opaque; hook_note('a'); }
+static void resume_a(void *opaque) { (void)opaque; hook_note('A'); }
+static void quiesce_b(void *opaque) { (void)opaque; hook_note('b'); }
+static void resume_b(void *opaque) { *(int *)opaque += 1; hook_note('B'); }
+
+static void test_pause_runs_hooks_and_resume_reverses_them(void **state)
+{
+	struct fixture *f = *state;
+	int resumed = 0;
+
+	hook_log[0] = '\0';
+	assert_int_equal(vm_add_hook(&f->vm, quiesce_a, resume_a, NULL), 0);
+	assert_int_equal(vm_add_hook(&f->vm, quiesce_b, resume_b, &resumed), 0);
+	assert_int_equal(vm_pause(&f->vm), 0);
+	assert_string_equal(hook_log, "ab");
+	assert_int_equal(vm_pause(&f->vm), 0); /* already paused: no second quiesce */
+	assert_string_equal(hook_log, "ab");
+	vm_resume(&f->vm);
+	assert_string_equal(hook_log, "abBA");
+	assert_int_equal(resumed, 1);
+	vm_resume(&f->vm); /* not paused: nothing */
+	assert_string_equal(hook_log, "abBA");
+}
+
+static void test_hook_list_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	for (unsigned i = 0; i < VM_MAX_HOOKS; i++)
+		assert_int_equal(vm_add_hook(&f->vm, quiesce_a, resume_a, NULL), 0);
+	assert_int_equal(vm_add_hook(&f->vm, quiesce_a, resume_a, NULL), -1);
+}
+
+static void test_pause_of_a_stopped_vm_fails(void **state)
+{
+	struct fixture *f = *state;
+	hook_log[0] = '\0';
+	assert_int_equal(vm_add_hook(&f->vm, quiesce_a, resume_a, NULL), 0);
+	vm_stop(&f->vm, PVMM_STATUS_SIGNAL);
+	assert_int_equal(vm_pause(&f->vm), -1);
+	assert_string_equal(hook_log, "");
+}
+
+static void test_guest_clock_stands_still_while_paused(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t before, after;
+
+	assert_int_equal(clock_call(f, PVMM_CLOCK_MONOTONIC, 0, &before), 0);
+	assert_int_equal(vm_pause(&f->vm), 0);
+	usleep(300 * 1000);
+	vm_resume(&f->vm);
+	assert_int_equal(clock_call(f, PVMM_CLOCK_MONOTONIC, 0, &after), 0);
+	assert_true(after >= before); /* never goes back */
+	/* 300 ms passed on the host; the guest saw only the calls around it. */
+	if (after - before >= 250 * 1000000ull)
+		fail_msg("guest clock advanced %llu ns across a 300 ms pause", (unsigned long long)(after - before));
+}
+
+static void *stop_later(void *arg)
+{
+	usleep(200 * 1000);
+	vm_stop(arg, PVMM_STATUS_SIGNAL);
+	return NULL;
+}
+
+static void test_console_write_gives_up_when_the_vm_stops(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t fill[4096];
+	pthread_t t;
+
+	/* Fill the console pipe: nobody reads it from now on. */
+	assert_int_equal(fcntl(f->vm.console_out_fd, F_SETFL, O_NONBLOCK), 0);
+	while (write(f->vm.console_out_fd, fill, sizeof(fill)) > 0)
+		;
+	assert_int_equal(fcntl(f->vm.console_out_fd, F_SETFL, 0), 0);
+
+	memset(gpa_ptr(f, BUF_GPA, 4096), 'x', 4096);
+	assert_int_equal(pthread_create(&t, NULL, stop_later, &f->vm), 0);
+	int64_t ret = console_call(f, PVMM_CALL_CONSOLE_WRITE, BUF_GPA, 4096);
+	pthread_join(t, NULL);
+	/* Returned (did not block for good), wrote nothing, counted the loss. */
+	assert_int_equal(ret, -PVMM_EIO);
+	assert_true(f->vm.stopped);
+	assert_int_equal(f->vm.stats.console_bytes_dropped, 4096);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_vm, teardown_vm)
 	const struct CMUnitTest tests[] = {
+		T(test_cpu_start_starts_a_waiting_cpu),
+		T(test_cpu_start_twice_is_ebusy),
+		T(test_cpu_start_cpu0_is_einval),
+		T(test_cpu_start_index_out_of_range_is_einval),
+		T(test_cpu_start_reserved_nonzero_is_einval),
+		T(test_cpu_start_misaligned_stack_is_einval),
+		T(test_cpu_start_entry_outside_ram_is_efault),
+		T(test_cpu_start_stack_outside_ram_is_efault),
+		T(test_pause_runs_hooks_and_resume_reverses_them),
+		T(test_hook_list_is_bounded),
+		T(test_pause_of_a_stopped_vm_fails),
+		T(test_guest_clock_stands_still_while_paused),
+		T(test_console_write_gives_up_when_the_vm_stops),
 		T(test_nop_returns_zero),
 		T(test_unknown_call_returns_enosys),
 		T(test_unknown_call_15_touches_only_ret),

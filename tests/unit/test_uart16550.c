@@ -75,7 +75,7 @@ static int setup(void **state)
 	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
 	f->rd = p[0];
 	f->wr = p[1];
-	f->u = uart_create(f->wr, irq_cb, f);
+	f->u = uart_create(&(struct console_sink){ .fd = f->wr }, irq_cb, f);
 	assert_non_null(f->u);
 	*state = f;
 	return 0;
@@ -709,7 +709,7 @@ static void test_null_irq_callback_and_destroy_null(void **state)
 	(void)state;
 	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	struct uart *u = uart_create(fd, NULL, NULL);
+	struct uart *u = uart_create(&(struct console_sink){ .fd = fd }, NULL, NULL);
 	assert_non_null(u);
 	uint8_t v = IER_THRE;
 	uart_io(u, IER, true, &v, 1);

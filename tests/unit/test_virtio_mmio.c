@@ -182,7 +182,7 @@ static struct virtio_dev *type_new(struct vm *vm, const struct device_type *type
 {
 	if (!vm->iothread)
 		vm->iothread = iothread_create();
-	struct device_env env = { .virtio = { .mem = &vm->mem, .io = vm->iothread }, .in_fd = in_fd, .out_fd = out_fd };
+	struct device_env env = { .virtio = { .mem = &vm->mem, .io = vm->iothread }, .in_fd = in_fd, .out = { .fd = out_fd } };
 	struct virtio_dev *dev = type->create_virtio(&env, NULL);
 	if (dev && virtio_mmio_attach(vm, dev)) {
 		virtio_destroy(dev);

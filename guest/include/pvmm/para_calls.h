@@ -93,6 +93,20 @@ static inline int64_t pvmm_random(void *buf, size_t len)
 	return pvmm_hypercall(PVMM_CALL_RANDOM, &args);
 }
 
+/* (1.2) Start secondary CPU `cpu` at `entry` with rsp = stack (16-byte
+ * aligned) and rdi = arg, nothing else set up: 0 or -PVMM_E*. For tests;
+ * pvmm_cpu_start() in <pvmm/guest.h> also loads the IDT and calls C. */
+static inline int64_t pvmm_cpu_start_raw(uint32_t cpu, uint64_t entry, uint64_t stack, uint64_t arg)
+{
+	_Alignas(8) struct pvmm_cpu_start_args args = {
+		.cpu = cpu,
+		.entry = entry,
+		.stack = stack,
+		.arg = arg,
+	};
+	return pvmm_hypercall(PVMM_CALL_CPU_START, &args);
+}
+
 /* Stop the VM; the monitor exits with `status` (0..63). For a status the
  * monitor refuses, the runtime aborts instead. Does not flush stdio: use
  * exit() for that. */

@@ -1,0 +1,115 @@
+# Pause and resume: Ctrl-Z (SIGTSTP) parks every vCPU and the I/O thread,
+# says so and stops the process; SIGCONT resumes it. The guest's monotonic
+# clock skips the pause, its wall clock does not.
+
+# The checksum pause_clock.elf prints: 10 slices of sum = sum * 31 + i.
+pause_clock_check() {
+	local sum=0 s i
+	for ((s = 0; s < 10; s++)); do
+		for ((i = 0; i < 2000; i++)); do
+			sum=$((sum * 31 + i))
+		done
+	done
+	printf 'check %x' "$sum"
+}
+
+# proc_state PID: the process state letter (R, S, T...).
+proc_state() {
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1
+}
+
+# pause_run OPTIONS...: run pause_clock.elf, Ctrl-Z it once "ready", keep
+# it stopped 2 s, continue it, wait for the end. Sets $status.
+pause_run() {
+	local pid i state=
+	"$PVMM" run "$@" "$GUESTS/pause_clock.elf" >"$OUT" 2>"$ERR" </dev/null &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q ready "$OUT" && break
+		sleep 0.1
+	done
+	kill -TSTP "$pid"
+	for ((i = 0; i < 100; i++)); do
+		state=$(proc_state "$pid")
+		[ "$state" = T ] && break
+		sleep 0.1
+	done
+	[ "$state" = T ] || fail_because "pvmm did not stop after SIGTSTP (state '$state')"
+	expect_err "pvmm: paused (SIGCONT or fg resumes)"
+	sleep 2
+	kill -CONT "$pid"
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		fail_because "pvmm still running 30 s after SIGCONT"
+		kill -KILL "$pid"
+	fi
+	wait "$pid"
+	status=$?
+}
+
+# The guest's monotonic time must have skipped most of the 2 s pause.
+expect_clock_skipped_pause() {
+	local mono wall
+	read -r mono wall < <(sed -n 's/^mono_ms \([0-9]*\) wall_ms \([0-9]*\)$/\1 \2/p' "$OUT")
+	if [ -z "$mono" ]; then
+		fail_because "no clock line in the output"
+	elif [ $((wall - mono)) -lt 1500 ]; then
+		fail_because "guest monotonic clock ran on while paused: mono $mono ms, wall $wall ms"
+	fi
+}
+
+test_pause_ctrl_z_then_continue() {
+	pause_run
+	expect_status 0
+	expect_err "pvmm: resumed"
+	expect_out "$(pause_clock_check)"
+	expect_out "slices>=10: yes"
+	expect_clock_skipped_pause
+}
+
+test_pause_with_io_thread_and_cpus() {
+	# With devices (an I/O thread to pause) and secondaries parked in
+	# their wait for CPU_START.
+	pause_run --cpus 3 --rng
+	expect_status 0
+	expect_out "$(pause_clock_check)"
+	expect_clock_skipped_pause
+}
+
+test_pause_does_not_count_against_timeout() {
+	# 2 s stopped + ~3 s run > --timeout 4.5: only if the pause counted.
+	pause_run --timeout 4.5
+	expect_status 0
+	expect_clock_skipped_pause
+}
+
+test_pause_then_sigterm_stops() {
+	local pid i
+	"$PVMM" run "$GUESTS/spin.elf" >"$OUT" 2>"$ERR" </dev/null &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q spinning "$OUT" && break
+		sleep 0.1
+	done
+	kill -TSTP "$pid"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(proc_state "$pid")" = T ] && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	kill -CONT "$pid"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		fail_because "paused pvmm did not stop on SIGTERM + SIGCONT"
+		kill -KILL "$pid"
+	fi
+	wait "$pid"
+	status=$?
+	expect_status 70
+}
