@@ -68,6 +68,10 @@ int machine_create(struct vm *vm, const struct machine_devices *m, int in_fd, in
 			virtio_destroy(dev);
 			return -1;
 		}
+		if (vm_add_hook(vm, virtio_quiesce, NULL, dev)) {
+			log_error("internal error: no room for %s's pause hook", type->name);
+			return -1;
+		}
 	}
 	return 0;
 }

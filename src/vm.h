@@ -54,7 +54,7 @@ struct vm_hook {
 	void (*resume)(void *opaque);
 	void *opaque;
 };
-#define VM_MAX_HOOKS 8
+#define VM_MAX_HOOKS 16
 
 /* Stop and pause machinery (vmctl.c). */
 struct vm_ctl {

@@ -79,6 +79,7 @@ static void config_read(struct virtio_dev *dev, uint32_t offset, void *data, uns
 static int activate(struct virtio_dev *dev);
 static void queue_notify(struct virtio_dev *dev, unsigned q);
 static void queue_stop(struct virtio_dev *dev, unsigned q);
+static void quiesce(struct virtio_dev *dev);
 static void reset(struct virtio_dev *dev);
 static void destroy(struct virtio_dev *dev);
 
@@ -94,6 +95,7 @@ static const struct virtio_ops ops_template = {
 	.activate = activate,
 	.queue_notify = queue_notify,
 	.queue_stop = queue_stop,
+	.quiesce = quiesce,
 	.reset = reset,
 	.destroy = destroy,
 };
@@ -401,6 +403,17 @@ static void queue_stop(struct virtio_dev *dev, unsigned q)
 	b->resetting = false;
 	b->starved = false;
 	b->need_notify = false;
+}
+
+/* A pause: every request in flight completes and is answered into the
+ * ring now, so a paused VM has no I/O outstanding. Requests still in the
+ * ring wait for the resume's next kick. */
+static void quiesce(struct virtio_dev *dev)
+{
+	struct virtio_blk *b = dev->priv;
+	b->dev = dev;
+	blk_drain(b->be);
+	flush_notify(b);
 }
 
 static void reset(struct virtio_dev *dev)

@@ -424,6 +424,16 @@ fail:
 	return NULL;
 }
 
+void virtio_quiesce(void *opaque)
+{
+	struct virtio_dev *dev = opaque;
+
+	pthread_mutex_lock(&dev->lock);
+	if (dev->ops->quiesce)
+		dev->ops->quiesce(dev);
+	pthread_mutex_unlock(&dev->lock);
+}
+
 void virtio_set_transport(struct virtio_dev *dev, const struct virtio_transport *t, void *priv)
 {
 	dev->transport = t;

@@ -68,6 +68,11 @@ struct virtio_ops {
 	/* Device reset, after queue_stop for every queue: forget the rest
 	 * of the driver's state. Optional. */
 	void (*reset)(struct virtio_dev *dev);
+	/* The VM is pausing (its vCPUs parked, the I/O loop paused): finish
+	 * everything in flight and push its answers, so that nothing touches
+	 * guest memory or the rings until the VM resumes and the device's
+	 * state could be written out. Optional; dev->lock held. */
+	void (*quiesce)(struct virtio_dev *dev);
 	/* Optional: free the device's own state at monitor exit. Called
 	 * without dev->lock, after the I/O loop has stopped; wait for
 	 * anything still in flight. */
@@ -214,6 +219,9 @@ void virtio_config_access(struct virtio_dev *dev, uint32_t offset, uint8_t *data
 
 /* Raise an interrupt with VIRTIO_ISR_* bits, counting it. Any thread. */
 void virtio_interrupt(struct virtio_dev *dev, uint32_t isr_bits);
+
+/* Pause hook (vm_add_hook's quiesce): ops->quiesce under dev->lock. */
+void virtio_quiesce(void *dev);
 
 /* At monitor exit, after the I/O loop has stopped: the transport
  * detaches, ops->destroy runs, the kick fds close, the device is freed.

@@ -949,6 +949,38 @@ static void test_short_read_is_error(void **state)
 	assert_int_equal(run_one(f, 2, VIRTIO_BLK_T_IN, 98, 1024, 1025), VIRTIO_BLK_S_OK);
 }
 
+/* A pause quiesces the device: every request in flight completes and is
+ * answered into the ring before the hook returns, so a paused VM has no
+ * I/O outstanding and its state could be written out. */
+static void test_quiesce_completes_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 32 };
+	attach(f, false);
+	static uint8_t pattern[4096];
+	fill_pattern(pattern, sizeof(pattern), 21);
+	for (unsigned i = 0; i < N; i++)
+		file_write(f->path, 4096ull * i, pattern, sizeof(pattern));
+	for (unsigned i = 0; i < N; i++) {
+		memset(gpa(f, data_gpa(i)), 0, sizeof(pattern));
+		queue_req(f, i, VIRTIO_BLK_T_IN, 8ull * i, sizeof(pattern));
+	}
+	kick(f);
+	assert_int_equal(virtio_blk_inflight(f->blk), N);
+	virtio_quiesce(&f->dev);
+	assert_int_equal(virtio_blk_inflight(f->blk), 0);
+	assert_int_equal(used_idx(f), N);
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(*(uint8_t *)gpa(f, STATUS_GPA + i), VIRTIO_BLK_S_OK);
+		assert_memory_equal(gpa(f, data_gpa(i)), pattern, sizeof(pattern));
+	}
+	/* Nothing is answered twice afterwards. */
+	for (int i = 0; i < 4 && virtio_blk_wait_io(&f->dev, 20); i++)
+		;
+	assert_int_equal(used_idx(f), N);
+	assert_int_equal(f->dev.stats.requests, N);
+}
+
 /* The driver disables the queue (QueueReady = 0) while reads are in
  * flight, then sets up a fresh ring and posts nothing: the device must
  * finish the old requests before the queue is forgotten, and none of
@@ -1382,6 +1414,7 @@ int main(void)
 		BOTH(test_write_zeroes_fallback),
 		BOTH(test_writethrough),
 		BOTH(test_short_read_is_error),
+		BOTH(test_quiesce_completes_in_flight),
 		BOTH(test_queue_disable_then_new_ring),
 		BOTH(test_reset_waits),
 		BOTH(test_full_queue),
