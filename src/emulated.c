@@ -1,6 +1,7 @@
 #include "emulated.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -22,6 +23,14 @@ struct emulated {
 	int uart_in_fd;         /* stdin, watched while the FIFO has room; -1 at EOF */
 	bool uart_in_paused;    /* FIFO full: not watching until the guest reads */
 	bool uart_in_direct;    /* stdin cannot be epolled (a file): read it on access */
+	/* Input read from stdin that the UART did not take (its room shrank
+	 * between asking and offering, say the guest dropped RTS): offered
+	 * again, before anything newer, when the guest next makes room.
+	 * in_lock covers it and the paused/watching hand-over between the
+	 * I/O thread and the vCPU thread. */
+	pthread_mutex_t in_lock;
+	uint8_t in_pend[UART_FIFO_SIZE];
+	unsigned in_pend_off, in_pend_len;
 	int uart_ready_fd;      /* POLL readiness: written when input arrives */
 
 	struct ide *ide;
@@ -38,6 +47,7 @@ static struct emulated *emulated_of(struct vm *vm)
 		vm->emulated->vm = vm;
 		vm->emulated->uart_in_fd = -1;
 		vm->emulated->uart_ready_fd = -1;
+		pthread_mutex_init(&vm->emulated->in_lock, NULL);
 	}
 	return vm->emulated;
 }
@@ -70,33 +80,101 @@ static int list_device(struct vm *vm, uint32_t type, unsigned pin, uint16_t port
 
 static void uart_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *data, unsigned size);
 
+static void uart_signal_ready(struct emulated *e)
+{
+	uint64_t one = 1;
+	if (write(e->uart_ready_fd, &one, sizeof(one)) < 0) {
+		/* a saturated eventfd is still readable: nothing lost */
+	}
+}
+
+/* Offer what the UART did not take before (in_lock held). True if all of
+ * it has gone in now. */
+static bool uart_offer_pending(struct emulated *e)
+{
+	if (!e->in_pend_len)
+		return true;
+	unsigned took = uart_receive(e->uart, e->in_pend + e->in_pend_off, e->in_pend_len);
+	if (took > e->in_pend_len)
+		took = e->in_pend_len;
+	e->in_pend_off += took;
+	e->in_pend_len -= took;
+	if (took)
+		uart_signal_ready(e);
+	if (e->in_pend_len)
+		return false;
+	e->in_pend_off = 0;
+	return true;
+}
+
+/* Give `n` bytes just read to the UART; keep what it refuses (in_lock
+ * held). True if it took them all. */
+static bool uart_offer_new(struct emulated *e, const uint8_t *buf, unsigned n)
+{
+	unsigned took = uart_receive(e->uart, buf, n);
+	if (took > n)
+		took = n;
+	if (took)
+		uart_signal_ready(e);
+	if (took == n)
+		return true;
+	memcpy(e->in_pend, buf + took, n - took); /* pending was empty: it was offered first */
+	e->in_pend_off = 0;
+	e->in_pend_len = n - took;
+	return false;
+}
+
+/* Stop watching stdin until the guest makes room (in_lock held). The
+ * vCPU makes room, then (fence) reads paused; we set paused, then (fence)
+ * look at the room again. So either the vCPU sees paused and re-watches
+ * under in_lock, or we see its room and keep watching: a re-watch can
+ * never be missed (it used to be: unwatch first, paused after). */
+static void uart_pause_input(struct emulated *e)
+{
+	__atomic_store_n(&e->uart_in_paused, true, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (uart_offer_pending(e) && uart_rx_room(e->uart)) {
+		__atomic_store_n(&e->uart_in_paused, false, __ATOMIC_SEQ_CST);
+		return; /* room already: stay on the I/O thread's list */
+	}
+	iothread_unwatch(e->vm->iothread, e->uart_in_fd);
+}
+
 /* I/O thread: move stdin bytes into the UART's receive FIFO. */
 static void uart_input(void *opaque, uint32_t events)
 {
 	struct emulated *e = opaque;
 	uint8_t buf[UART_FIFO_SIZE];
-	unsigned room = uart_rx_room(e->uart);
 	(void)events;
 
-	if (room == 0) {
-		/* Full: wait for the guest to read (emulated_pio resumes us). */
-		iothread_unwatch(e->vm->iothread, e->uart_in_fd);
-		__atomic_store_n(&e->uart_in_paused, true, __ATOMIC_RELEASE);
-		return;
+	pthread_mutex_lock(&e->in_lock);
+	/* A late call after we paused (or input ended): nothing to do. */
+	if (e->uart_in_paused || e->uart_in_fd < 0)
+		goto out;
+	if (!uart_offer_pending(e)) {
+		uart_pause_input(e);
+		goto out;
 	}
+	unsigned room = uart_rx_room(e->uart);
+	if (room == 0) {
+		/* Full: wait for the guest to read (uart_port_io resumes us). */
+		uart_pause_input(e);
+		goto out;
+	}
+	if (room > sizeof(buf))
+		room = sizeof(buf);
 	ssize_t n = read(e->uart_in_fd, buf, room);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
+		goto out;
 	if (n <= 0) {
 		iothread_unwatch(e->vm->iothread, e->uart_in_fd); /* end of input */
 		__atomic_store_n(&e->uart_in_fd, -1, __ATOMIC_RELEASE);
-		return;
+		goto out;
 	}
-	uart_receive(e->uart, buf, (unsigned)n);
-	uint64_t one = 1;
-	if (write(e->uart_ready_fd, &one, sizeof(one)) < 0) {
-		/* a saturated eventfd is still readable: nothing lost */
-	}
+	if (!uart_offer_new(e, buf, (unsigned)n))
+		uart_pause_input(e);
+out:
+	pthread_mutex_unlock(&e->in_lock);
 }
 
 static int add_uart(struct vm *vm, int stdin_fd, const struct console_sink *out)
@@ -163,16 +241,6 @@ const struct device_type uart16550_type = {
 	.attach_isa = uart_attach,
 };
 
-static int ide_parse(const char *arg)
-{
-	char *path;
-	bool readonly;
-	if (device_parse_disk(arg, &path, &readonly))
-		return -1;
-	free(path);
-	return 0;
-}
-
 static int ide_attach(struct vm *vm, const struct device_env *env, const char *arg)
 {
 	char *path;
@@ -190,31 +258,30 @@ const struct device_type ide_type = {
 	.kind = DEVICE_ISA,
 	.max_count = 1,
 	.interrupts = true,
-	.parse = ide_parse,
+	.parse = device_check_disk,
 	.attach_isa = ide_attach,
 };
 
 /* stdin that epoll refuses (a regular file, /dev/null) is always
  * readable: top the FIFO up from it before each UART access, so the
- * access sees the input, and mark the UART ready for POLL. */
+ * access sees the input, and mark the UART ready for POLL. Bytes the
+ * UART refuses wait in in_pend like those of the watched path. */
 static void uart_input_direct(struct emulated *e)
 {
 	uint8_t buf[UART_FIFO_SIZE];
-	unsigned room = uart_rx_room(e->uart);
-	if (!room)
-		return;
-	ssize_t n = read(e->uart_in_fd, buf, room);
-	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-		e->uart_in_fd = -1; /* end of input */
-		return;
+
+	pthread_mutex_lock(&e->in_lock);
+	unsigned room = uart_offer_pending(e) ? uart_rx_room(e->uart) : 0;
+	if (room > sizeof(buf))
+		room = sizeof(buf);
+	if (room) {
+		ssize_t n = read(e->uart_in_fd, buf, room);
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			e->uart_in_fd = -1; /* end of input */
+		else if (n > 0)
+			uart_offer_new(e, buf, (unsigned)n);
 	}
-	if (n > 0) {
-		uart_receive(e->uart, buf, (unsigned)n);
-		uint64_t one = 1;
-		if (write(e->uart_ready_fd, &one, sizeof(one)) < 0) {
-			/* a saturated eventfd is still readable: nothing lost */
-		}
-	}
+	pthread_mutex_unlock(&e->in_lock);
 }
 
 /* The UART's ports: the register model, plus its input plumbing around
@@ -226,14 +293,27 @@ static void uart_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *
 	if (e->uart_in_direct && e->uart_in_fd >= 0)
 		uart_input_direct(e);
 	uart_io(e->uart, offset, is_write, data, size);
-	if (e->uart_in_direct)
+	if (e->uart_in_direct) {
+		/* The access may have made room (a read, RTS raised): what is
+		 * pending goes in now, not one access late. */
+		pthread_mutex_lock(&e->in_lock);
+		uart_offer_pending(e);
+		pthread_mutex_unlock(&e->in_lock);
 		return;
-	/* The guest made room (read a byte, raised RTS): take input again. */
-	int in_fd = __atomic_load_n(&e->uart_in_fd, __ATOMIC_ACQUIRE);
-	if (__atomic_load_n(&e->uart_in_paused, __ATOMIC_ACQUIRE) && in_fd >= 0 && uart_rx_room(e->uart)) {
+	}
+	/* The guest made room (read a byte, raised RTS): take input again,
+	 * the pending bytes first. Under in_lock, so a pause on the I/O
+	 * thread cannot slip in between this check and the re-watch. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with uart_pause_input() */
+	if (!__atomic_load_n(&e->uart_in_paused, __ATOMIC_SEQ_CST))
+		return; /* the common case: no lock on every access */
+	pthread_mutex_lock(&e->in_lock);
+	int in_fd = e->uart_in_fd;
+	if (e->uart_in_paused && in_fd >= 0 && uart_offer_pending(e) && uart_rx_room(e->uart)) {
 		__atomic_store_n(&e->uart_in_paused, false, __ATOMIC_RELEASE);
 		iothread_watch(e->vm->iothread, in_fd, EPOLLIN, uart_input, e);
 	}
+	pthread_mutex_unlock(&e->in_lock);
 }
 
 void emulated_stats_print(struct vm *vm, FILE *out)
@@ -292,6 +372,7 @@ void emulated_destroy(struct vm *vm)
 	ide_destroy(e->ide);
 	if (e->uart_ready_fd >= 0)
 		close(e->uart_ready_fd);
+	pthread_mutex_destroy(&e->in_lock);
 	free(e);
 	vm->emulated = NULL;
 }

@@ -21,5 +21,8 @@ $(BUILD)/asan/tests/unit/test_%: tests/unit/test_%.c $(MONITOR_LIB_SAN_OBJS) $(M
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $< $(MONITOR_LIB_SAN_OBJS) -o $@ $(HOST_LDFLAGS) $(UNIT_TEST_LIBS)
 
+# test_ring_abi compares the guest runtime's ring header with the kernel's.
+$(BUILD)/tests/unit/test_ring_abi $(BUILD)/asan/tests/unit/test_ring_abi: guest/include/pvmm/virtio.h
+
 tests-build: $(UNIT_TESTS) $(UNIT_TESTS_ASAN)
 .PHONY: tests-build

@@ -31,3 +31,13 @@ int device_parse_disk(const char *arg, char **path, bool *readonly)
 	*path = copy;
 	return 0;
 }
+
+int device_check_disk(const char *arg)
+{
+	char *path;
+	bool readonly;
+	if (device_parse_disk(arg, &path, &readonly))
+		return -1;
+	free(path);
+	return 0;
+}

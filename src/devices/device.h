@@ -48,5 +48,7 @@ extern const struct device_type uart16550_type, ide_type;
 /* "PATH" or "PATH,readonly", as --disk takes it for any disk model. Fills
  * `path` (a copy the caller frees) and `readonly`; -1 after a message. */
 int device_parse_disk(const char *arg, char **path, bool *readonly);
+/* The same as a device type's parse(): checks only. */
+int device_check_disk(const char *arg);
 
 #endif

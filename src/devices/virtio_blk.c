@@ -10,6 +10,11 @@
  * I/O thread watches: the handler writes each status byte, pushes the
  * chain, and interrupts the driver once for the batch.
  *
+ * Bounds. One kick takes at most queue-size chains, then kicks the queue
+ * again itself, so the I/O thread returns to its loop between batches. A
+ * request moves at most VIRTIO_BLK_REQ_BYTES_MAX bytes (virtio_blk.h),
+ * so what a reset or teardown waits for is bounded too.
+ *
  * Requests come from a fixed pool of VIRTIO_BLK_QUEUE_MAX. A driver that
  * re-queues heads still in flight could otherwise make us allocate without
  * bound; when the pool is empty we stop popping and resume as requests
@@ -43,7 +48,8 @@
 
 #define F(bit) (1ull << (bit))
 #define BLK_FEATURES (VIRTIO_COMMON_FEATURES | F(VIRTIO_BLK_F_FLUSH) | F(VIRTIO_BLK_F_BLK_SIZE) | \
-		      F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_DISCARD) | F(VIRTIO_BLK_F_WRITE_ZEROES))
+		      F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_SIZE_MAX) | F(VIRTIO_BLK_F_DISCARD) | \
+		      F(VIRTIO_BLK_F_WRITE_ZEROES))
 
 struct blk_req {
 	struct virtio_blk *blk;
@@ -248,8 +254,9 @@ static uint8_t start_request(struct virtio_blk *b, struct blk_req *req, const st
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
 		/* Data only in the writable part, whole sectors, some of them,
-		 * and used len must fit its 32 bits. */
-		if (data_out || data_in == 0 || data_in % BLK_SECTOR_SIZE || data_in >= UINT32_MAX)
+		 * no more than one request may move (which also keeps used len
+		 * inside its 32 bits). */
+		if (data_out || data_in == 0 || data_in % BLK_SECTOR_SIZE || data_in > VIRTIO_BLK_REQ_BYTES_MAX)
 			return VIRTIO_BLK_S_IOERR;
 		sectors = data_in / BLK_SECTOR_SIZE;
 		if (!range_ok(b, sector, sectors))
@@ -262,7 +269,7 @@ static uint8_t start_request(struct virtio_blk *b, struct blk_req *req, const st
 	case VIRTIO_BLK_T_OUT:
 		if (b->readonly)
 			return VIRTIO_BLK_S_IOERR; /* the spec's MUST for a VIRTIO_BLK_F_RO device */
-		if (data_in || data_out == 0 || data_out % BLK_SECTOR_SIZE)
+		if (data_in || data_out == 0 || data_out % BLK_SECTOR_SIZE || data_out > VIRTIO_BLK_REQ_BYTES_MAX)
 			return VIRTIO_BLK_S_IOERR;
 		sectors = data_out / BLK_SECTOR_SIZE;
 		if (!range_ok(b, sector, sectors))
@@ -311,6 +318,7 @@ static void process_queue(struct virtio_blk *b)
 {
 	struct virtio_dev *dev = b->dev;
 	struct virtq *vq = &dev->queues[0];
+	unsigned budget = vq->size; /* chains one call may take */
 	bool submitted = false;
 
 	b->starved = false;
@@ -321,6 +329,14 @@ static void process_queue(struct virtio_blk *b)
 			b->starved = true;
 			break;
 		}
+		if (budget == 0) {
+			/* Chains answered at once (errors) free their request
+			 * again, so the pool alone does not bound this loop:
+			 * the rest waits for the next pass (our own kick). */
+			virtio_queue_rekick(dev, 0);
+			break;
+		}
+		budget--;
 		/* If the queue breaks, requests in flight still finish; their
 		 * answers go nowhere (virtq_push ignores a broken queue). */
 		if (!virtio_pop(dev, 0, &b->elem))
@@ -506,6 +522,7 @@ struct virtio_blk *virtio_blk_open(const char *path, bool readonly)
 	uint32_t align = blk_discard_granularity(b->be) / BLK_SECTOR_SIZE;
 	struct virtio_blk_config *c = &b->config;
 	c->capacity = htole64(b->capacity);
+	c->size_max = htole32(VIRTIO_BLK_SIZE_MAX);
 	c->seg_max = htole32(VIRTIO_BLK_SEG_MAX);
 	c->blk_size = htole32(BLK_SECTOR_SIZE);
 	c->num_queues = htole16(1);
@@ -563,16 +580,6 @@ struct virtio_dev *virtio_blk_new(const struct virtio_ctx *ctx, const char *path
 	return dev;
 }
 
-static int blk_parse(const char *arg)
-{
-	char *path;
-	bool readonly;
-	if (device_parse_disk(arg, &path, &readonly))
-		return -1;
-	free(path);
-	return 0;
-}
-
 static struct virtio_dev *blk_create(const struct device_env *env, const char *arg)
 {
 	char *path;
@@ -588,6 +595,6 @@ const struct device_type virtio_blk_type = {
 	.name = "virtio-blk",
 	.kind = DEVICE_VIRTIO,
 	.interrupts = true,
-	.parse = blk_parse,
+	.parse = device_check_disk,
 	.create_virtio = blk_create,
 };

@@ -16,9 +16,22 @@ struct virtio_ctx;
 struct virtio_blk;
 
 #define VIRTIO_BLK_QUEUE_MAX 256      /* queue size offered; also the most requests in flight */
-#define VIRTIO_BLK_SEG_MAX 128        /* data segments per request (chain minus header, status) */
+
+/* What one request may cost. A guest chooses its requests' sizes (and can
+ * alias one buffer many times), and a reset or teardown waits for every
+ * request in flight, so each is capped: at most VIRTIO_BLK_REQ_BYTES_MAX
+ * bytes of data, or of discarded / zeroed range, per request; beyond that
+ * the answer is IOERR and nothing is submitted. So all the queue in
+ * flight is at most 256 x 4 MiB = 1 GiB of host I/O. seg_max and size_max
+ * describe the shapes a request may take (many page-sized buffers, as
+ * Linux builds them, or one large buffer, as pvmm's runtime does); the cap
+ * bounds their total. max_*_seg x max_*_sectors is exactly the cap. */
+#define VIRTIO_BLK_REQ_BYTES_MAX (4u << 20)
+#define VIRTIO_BLK_SEG_MAX 128        /* data segments per request (advertised seg_max) */
+#define VIRTIO_BLK_SIZE_MAX (1u << 20) /* size_max: the largest one data buffer may be */
 #define VIRTIO_BLK_DWZ_SEG_MAX 16     /* segments per discard / write-zeroes request */
-#define VIRTIO_BLK_DWZ_SECTORS_MAX (1u << 22) /* sectors per such segment (2 GiB) */
+/* sectors per such segment: 512 (256 KiB), 16 of them = the cap */
+#define VIRTIO_BLK_DWZ_SECTORS_MAX (VIRTIO_BLK_REQ_BYTES_MAX / VIRTIO_BLK_DWZ_SEG_MAX / 512u)
 
 /* Open the image at `path` (read-only if `readonly`) as a virtio-blk
  * device, its completions watched on ctx->io, not yet on a transport.

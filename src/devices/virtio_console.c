@@ -7,15 +7,22 @@
  * buffer waiting and the device has no input of its own pending, so
  * nothing is read from stdin before the guest can take it and an idle
  * console costs no wake-ups. One popped buffer waits in the device
- * (`held`) until input arrives. Input is read in chunks of up to 4 KiB
+ * (`held`) until input arrives; a receive chain with no device-writable
+ * byte could never carry any, so it is returned at once with length 0
+ * and counted as an error, never held. Input is read in chunks of up to 4 KiB
  * into `pending` and handed out over as many buffers as it takes. At end
  * of input the guest gets one used buffer of length 0 (Linux's console
  * driver turns that into a read() of 0, i.e. EOF), then nothing more.
  *
- * Output is written to the console sink on the I/O thread. A terminal that stops
- * reading stalls the I/O thread as it would stall a serial line; at
- * monitor exit iothread_destroy() interrupts the write and the rest of
- * that output is dropped.
+ * Bounds. One call of rx_pump() or tx_drain() takes at most queue-size
+ * chains (each one the guest posted); if that budget runs out it kicks
+ * the queue itself and returns, so the I/O thread gets back to its loop
+ * (and to a stop request) between batches whatever the guest does.
+ *
+ * Output is written to the console sink on the I/O thread. A terminal
+ * that stops reading slows the guest's output down as it would a serial
+ * line; once the VM stops, the write gives up and the sink counts what
+ * could not be delivered.
  */
 #include "devices/virtio_console.h"
 
@@ -102,6 +109,7 @@ static void rx_pump(struct console *c)
 {
 	struct virtio_dev *dev = c->dev;
 	struct virtq *vq = &dev->queues[RX];
+	unsigned budget = vq->size; /* chains one call may take */
 	bool used = false;
 
 	if (!virtio_queue_live(dev, RX)) {
@@ -111,6 +119,11 @@ static void rx_pump(struct console *c)
 	}
 	for (;;) {
 		if (!c->held) {
+			if (budget == 0) {
+				virtio_queue_rekick(dev, RX); /* the rest on the next pass */
+				break;
+			}
+			budget--;
 			if (!virtio_pop(dev, RX, &c->elem)) {
 				if (!virtio_queue_live(dev, RX)) {
 					set_watch(c, false); /* it broke */
@@ -118,14 +131,23 @@ static void rx_pump(struct console *c)
 				}
 				break;
 			}
+			if (c->elem.in_len == 0) {
+				/* No room for a single byte: it can never carry
+				 * input, so it goes back now rather than being
+				 * held (or answered over and over). */
+				virtq_push(vq, c->elem.head, 0);
+				dev->stats.requests++;
+				dev->stats.errors++;
+				used = true;
+				continue;
+			}
 			c->held = true;
 		}
 		read_input(c);
 		uint32_t len;
 		if (c->pending_len) {
+			/* in_len > 0 (checked at pop), so this moves >= 1 byte. */
 			len = (uint32_t)virtq_write_in(&c->elem, 0, c->pending + c->pending_off, c->pending_len);
-			if (len == 0)
-				dev->stats.errors++; /* a receive buffer with no writable space */
 			c->pending_off += len;
 			c->pending_len -= len;
 		} else if (c->in_eof && !c->eof_sent) {
@@ -172,9 +194,17 @@ static void tx_drain(struct console *c)
 	struct virtio_dev *dev = c->dev;
 	struct virtq *vq = &dev->queues[TX];
 	struct virtq_elem elem;
+	unsigned budget = vq->size; /* chains one call may take */
 	bool used = false;
 
-	while (virtio_pop(dev, TX, &elem)) {
+	for (;;) {
+		if (budget == 0) {
+			virtio_queue_rekick(dev, TX); /* the rest on the next pass */
+			break;
+		}
+		budget--;
+		if (!virtio_pop(dev, TX, &elem))
+			break;
 		for (unsigned i = 0; i < elem.out_num; i++)
 			write_out(c, elem.iov[i].iov_base, elem.iov[i].iov_len);
 		virtq_push(vq, elem.head, 0); /* nothing written into the buffer */

@@ -46,9 +46,20 @@ static void rng_notify(struct virtio_dev *dev, unsigned q)
 {
 	struct virtq *vq = &dev->queues[q];
 	struct virtq_elem elem;
+	unsigned budget = vq->size; /* chains one call may take */
 	bool used = false;
 
-	while (virtio_pop(dev, q, &elem)) {
+	for (;;) {
+		if (budget == 0) {
+			/* More than a queue's worth: the rest on a later pass of
+			 * the I/O loop (our own kick, not counted as the guest's),
+			 * so the loop gets back to its stop check in between. */
+			virtio_queue_rekick(dev, q);
+			break;
+		}
+		budget--;
+		if (!virtio_pop(dev, q, &elem))
+			break;
 		uint32_t n = fill_random(&elem);
 		/* No writable space, or the host's getrandom failed. */
 		if (n == 0)

@@ -91,6 +91,47 @@ static void *map_ring(struct virtq *vq, const struct guest_mem *mem, const char 
 	return p;
 }
 
+/* Do [a, a + alen) and [b, b + blen) share a byte? Both ranges are
+ * inside RAM (already mapped), so the sums cannot wrap. */
+static bool intersect(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/* The three rings must not share a byte: the device writes the used ring
+ * (and avail_event), and a used ring over the avail ring or the
+ * descriptors would have the device feed itself the entries it returns
+ * (each push making another chain "available"), which no bound on the
+ * guest's own postings limits. Sizes here are the ones this driver uses:
+ * the event-idx fields only count when EVENT_IDX was negotiated (a driver
+ * without it may put the used ring right after avail->ring). */
+static int check_overlap(struct virtq *vq)
+{
+	uint16_t n = vq->size;
+	uint64_t ev = vq->event_idx ? 2 : 0;
+	struct {
+		const char *name;
+		uint64_t gpa, len;
+	} r[3] = {
+		{ "descriptor table", vq->desc_gpa, DESC_BYTES(n) },
+		{ "available ring", vq->avail_gpa, AVAIL_BYTES(n) - 2 + ev },
+		{ "used ring", vq->used_gpa, USED_BYTES(n) - 2 + ev },
+	};
+
+	for (unsigned i = 0; i < 3; i++) {
+		for (unsigned j = i + 1; j < 3; j++) {
+			if (!intersect(r[i].gpa, r[i].len, r[j].gpa, r[j].len))
+				continue;
+			snprintf(vq->error, sizeof(vq->error),
+				 "%s at %#llx (%llu bytes) overlaps the %s at %#llx (%llu bytes)", r[i].name,
+				 (unsigned long long)r[i].gpa, (unsigned long long)r[i].len, r[j].name,
+				 (unsigned long long)r[j].gpa, (unsigned long long)r[j].len);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int virtq_enable(struct virtq *vq, const struct guest_mem *mem)
 {
 	uint16_t n = vq->size;
@@ -109,6 +150,9 @@ int virtq_enable(struct virtq *vq, const struct guest_mem *mem)
 		return -1;
 	struct vring_used *used = map_ring(vq, mem, "used", vq->used_gpa, USED_BYTES(n), 4);
 	if (!used)
+		return -1;
+
+	if (check_overlap(vq))
 		return -1;
 
 	vq->desc = desc;

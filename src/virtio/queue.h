@@ -63,7 +63,9 @@ enum virtq_pop_result {
 };
 
 /* Check the ring addresses (inside RAM, aligned per the spec, size a power
- * of two) and map them. Returns 0, or -1 with a reason in vq->error. */
+ * of two, no two of the three rings sharing a byte for the sizes the queue
+ * size and event_idx imply) and map them. Returns 0, or -1 with a reason
+ * in vq->error. */
 int virtq_enable(struct virtq *vq, const struct guest_mem *mem);
 
 /* Forget all device state (device or queue reset). */

@@ -140,6 +140,14 @@ void virtio_queue_notify(struct virtio_dev *dev, unsigned q)
 		virtio_warn(dev, "notify for queue %u, which does not exist; ignored", q);
 }
 
+void virtio_queue_rekick(struct virtio_dev *dev, unsigned q)
+{
+	if (q >= dev->ops->num_queues)
+		return;
+	__atomic_fetch_add(&dev->kicks[q].own, 1, __ATOMIC_RELAXED);
+	signal_fd(dev->kicks[q].fd);
+}
+
 struct virtq *virtio_queue_setup(struct virtio_dev *dev, unsigned q, const char *what)
 {
 	if (q >= dev->ops->num_queues) {
@@ -271,12 +279,9 @@ static void activate(struct virtio_dev *dev)
 	/* One kick per ready queue, through the I/O loop like any other:
 	 * buffers the driver made available before DRIVER_OK get served
 	 * even if it (rightly) did not notify before DRIVER_OK. */
-	for (unsigned q = 0; q < dev->ops->num_queues; q++) {
-		if (dev->queues[q].ready) {
-			__atomic_fetch_add(&dev->kicks[q].own, 1, __ATOMIC_RELAXED);
-			signal_fd(dev->kicks[q].fd);
-		}
-	}
+	for (unsigned q = 0; q < dev->ops->num_queues; q++)
+		if (dev->queues[q].ready)
+			virtio_queue_rekick(dev, q);
 }
 
 void virtio_status_write(struct virtio_dev *dev, uint32_t value)

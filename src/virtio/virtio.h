@@ -162,6 +162,11 @@ void virtio_queue_broken(struct virtio_dev *dev, unsigned q);
  * needs a reset and virtio_queue_live() is false). dev->lock held. */
 bool virtio_pop(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem);
 
+/* Queue q has more work than one pass may do (a serve loop's budget ran
+ * out): serve it again on a later pass of the I/O loop, with a kick of
+ * the device's own that is not counted as the driver's. Any thread. */
+void virtio_queue_rekick(struct virtio_dev *dev, unsigned q);
+
 /* The device changed its config space: bump the generation and raise a
  * config interrupt. Call with dev->lock held. */
 void virtio_config_changed(struct virtio_dev *dev);

@@ -21,12 +21,25 @@
  * that works after set-up again: `CASE after_reset=0 (OK)`.
  * Anything else prints `CASE outcome=...` with what happened instead
  * (`timeout`: no answer within 5 s).
+ *
+ * Cases that must not keep the monitor from stopping end by waiting for
+ * ever; the test runs them with --timeout and expects status 69 soon
+ * after it:
+ *   console_requeue (--console virtio, some stdin): a receive chain with
+ *     no writable byte, QueueReady = 0, the queue set up again with its
+ *     used ring over its avail ring, QueueReady = 1, input arriving.
+ *     Prints `console_requeue queue_ready=R needs_reset=N`, then waits.
+ *   huge_reads (--disk of >= 3 GiB, --mem 64M): 256 READs of 3 GiB each,
+ *     every one through one indirect table of 128 descriptors aliasing
+ *     one 24 MiB buffer, kicked, then a device reset. Prints
+ *     `huge_reads reset_done status_byte=S`, then waits.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <pvmm/guest.h>
 #include <pvmm/virtio.h>
+#include <pvmm/virtio_console.h>
 
 #define QSIZE 8
 #define WAIT_NS (5 * PVMM_NS_PER_S)
@@ -452,12 +465,101 @@ static void case_ring_wraps(void)
 	manual_queue(0xffffffffffffff00ull, (uint64_t)(uintptr_t)p + 512, (uint64_t)(uintptr_t)p + 1024);
 }
 
+/* ---- Cases that must not stop the monitor from stopping -------------- */
+
+static void wait_forever(void)
+{
+	for (;;)
+		pvmm_sleep_until(pvmm_now_ns() + PVMM_NS_PER_S);
+}
+
+static void case_console_requeue(void)
+{
+	vcons_set_stdio(false); /* printf goes to the para console from here */
+	int idx = virtio_find(VIRTIO_ID_CONSOLE, 0);
+	if (idx < 0) {
+		printf("%s: no virtio console (run with --console virtio)\n", case_name);
+		return;
+	}
+	int err = virtio_init(&dev, (unsigned)idx, VIRTIO_ID_CONSOLE);
+	if (!err)
+		err = virtio_negotiate(&dev, 0);
+	if (!err)
+		err = virtio_queue_init(&dev, &vq, 0, QSIZE);
+	if (err) {
+		printf("%s setup failed: %s\n", case_name, virtio_strerror(err));
+		return;
+	}
+	virtio_driver_ok(&dev);
+	/* A receive chain with no device-writable byte. */
+	set_desc(0, mem->data, 16, 0, 0);
+	post(0);
+	pvmm_sleep_until(pvmm_now_ns() + PVMM_NS_PER_S / 20); /* let the device take it */
+	virtio_write32(&dev, VIRTIO_MMIO_QUEUE_SEL, 0);
+	virtio_write32(&dev, VIRTIO_MMIO_QUEUE_READY, 0);
+	/* Again, with the used ring over the avail ring. */
+	uint64_t d = (uint64_t)(uintptr_t)vq.desc, a = (uint64_t)(uintptr_t)vq.avail;
+	virtio_write32(&dev, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+	virtio_write32(&dev, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)d);
+	virtio_write32(&dev, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(d >> 32));
+	virtio_write32(&dev, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)a);
+	virtio_write32(&dev, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(a >> 32));
+	virtio_write32(&dev, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)a);
+	virtio_write32(&dev, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(a >> 32));
+	virtio_write32(&dev, VIRTIO_MMIO_QUEUE_READY, 1);
+	*vq.notify = 0;
+	printf("%s queue_ready=%u needs_reset=%d\n", case_name, virtio_read32(&dev, VIRTIO_MMIO_QUEUE_READY),
+	       !!(virtio_status(&dev) & VIRTIO_STATUS_DEVICE_NEEDS_RESET));
+	wait_forever(); /* stdin's input arrives meanwhile */
+}
+
+#define HUGE_DESCS 128
+#define HUGE_BUF (24u << 20)
+
+static void case_huge_reads(void)
+{
+	static struct virtio_blk_req_hdr hdr;
+	static volatile uint8_t status;
+	static struct virtq_desc table[HUGE_DESCS + 2] __attribute__((aligned(16)));
+	struct virtqueue big;
+	uint8_t *buf = page_alloc(HUGE_BUF / PVMM_PAGE_SIZE);
+	int err = virtio_init(&dev, (unsigned)dev_index, VIRTIO_ID_BLOCK);
+	if (!err)
+		err = virtio_negotiate(&dev, 0);
+	if (!err)
+		err = virtio_queue_init(&dev, &big, 0, 256);
+	if (err || !buf || !big.indirect || big.size < 256) {
+		printf("%s setup failed: %s\n", case_name, err ? virtio_strerror(err) : "no memory or no indirect");
+		return;
+	}
+	virtio_driver_ok(&dev);
+	hdr = (struct virtio_blk_req_hdr){ VIRTIO_BLK_T_IN, 0, 0 };
+	status = 0xff;
+	table[0] = (struct virtq_desc){ (uint64_t)(uintptr_t)&hdr, 16, VIRTQ_DESC_F_NEXT, 1 };
+	for (unsigned i = 1; i <= HUGE_DESCS; i++)
+		table[i] = (struct virtq_desc){ (uint64_t)(uintptr_t)buf, HUGE_BUF, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
+						(uint16_t)(i + 1) };
+	table[HUGE_DESCS + 1] = (struct virtq_desc){ (uint64_t)(uintptr_t)&status, 1, VIRTQ_DESC_F_WRITE, 0 };
+	for (unsigned i = 0; i < 256; i++) {
+		big.desc[i] = (struct virtq_desc){ (uint64_t)(uintptr_t)table, sizeof(table), VIRTQ_DESC_F_INDIRECT, 0 };
+		big.avail->ring[i] = (uint16_t)i;
+	}
+	virtio_barrier();
+	*(volatile uint16_t *)&big.avail->idx = 256;
+	virtio_mb();
+	*big.notify = 0;
+	pvmm_sleep_until(pvmm_now_ns() + PVMM_NS_PER_S / 5); /* let the device take them */
+	virtio_reset(&dev); /* waits for what is in flight */
+	printf("%s reset_done status_byte=%d\n", case_name, status);
+	wait_forever();
+}
+
 /* ---- Dispatch ---------------------------------------------------------------------- */
 
 struct hcase {
 	const char *name;
 	void (*fn)(void);
-	int ring; /* 1: sets the queue up itself; 2: reports on its own */
+	int ring; /* 1: sets the queue up itself; 2: reports on its own; 3: console, no disk; 4: does everything itself */
 };
 
 static const struct hcase cases[] = {
@@ -489,6 +591,8 @@ static const struct hcase cases[] = {
 	{ "ring_misaligned", case_ring_misaligned, 1 },
 	{ "used_misaligned", case_used_misaligned, 1 },
 	{ "ring_wraps", case_ring_wraps, 1 },
+	{ "console_requeue", case_console_requeue, 3 },
+	{ "huge_reads", case_huge_reads, 4 },
 };
 
 int main(int argc, char **argv)
@@ -500,16 +604,26 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	case_name = argv[1];
+	mem = page_alloc(1);
+	memset(mem, 0, sizeof(*mem));
+	for (unsigned i = 0; i < n; i++) {
+		if (cases[i].ring == 3 && !strcmp(cases[i].name, case_name)) {
+			cases[i].fn();
+			return 0;
+		}
+	}
 	dev_index = virtio_find(VIRTIO_ID_BLOCK, 0);
 	if (dev_index < 0) {
 		printf("%s: no virtio-blk device (run with --disk)\n", case_name);
 		return 0;
 	}
-	mem = page_alloc(1);
-	memset(mem, 0, sizeof(*mem));
 	for (unsigned i = 0; i < n; i++) {
 		if (strcmp(cases[i].name, case_name))
 			continue;
+		if (cases[i].ring == 4) {
+			cases[i].fn();
+			return 0;
+		}
 		if (cases[i].ring == 1) {
 			if (ring_setup_only())
 				return 0;

@@ -39,3 +39,36 @@ test_hostile_buffer_straddles_ram_end() { hostile_case console_straddles_end $EF
 test_hostile_short_length_wraps() { hostile_case console_wrap_short $EFAULT; }
 test_hostile_abort_unknown_kind() { hostile_case abort_bad_kind $EINVAL; }
 test_hostile_block_straddles_ram_end() { hostile_fatal block_straddles_end "is outside guest RAM; stopping the VM"; }
+
+# A hostile virtio driver must never keep the monitor from stopping: the
+# guest ends each case waiting for ever, pvmm must stop it at --timeout
+# (status 69) within a few seconds, not hang (run_pvmm kills it at 60 s).
+
+# expect_stopped_within SECONDS: the last run took at most that long.
+expect_stopped_within() {
+	local took=$(((hostile_end - hostile_start) / 1000000))
+	[ "$took" -le $(($1 * 1000)) ] || fail_because "pvmm took ${took} ms to stop, more than $1 s"
+}
+
+test_hostile_console_requeue_over_avail() {
+	printf 'some input for the console\n' >"$TEST_TMP/requeue-in"
+	hostile_start=$(date +%s%N)
+	STDIN=$TEST_TMP/requeue-in run_pvmm run --console virtio --timeout 3 "$GUESTS/virtio_hostile.elf" console_requeue
+	hostile_end=$(date +%s%N)
+	expect_status 69
+	expect_stopped_within 10
+	expect_out "console_requeue queue_ready=0 needs_reset=1"
+	expect_err "overlaps"
+}
+
+test_hostile_blk_huge_aliased_reads() {
+	local img=$TEST_TMP/huge.img
+	truncate -s 4G "$img"
+	hostile_start=$(date +%s%N)
+	run_pvmm run --mem 64M --disk "$img" --timeout 3 "$GUESTS/virtio_hostile.elf" huge_reads
+	hostile_end=$(date +%s%N)
+	rm -f "$img"
+	expect_status 69
+	expect_stopped_within 8
+	expect_out "huge_reads reset_done"
+}

@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -201,6 +204,8 @@ static void attach(struct fixture *f, bool readonly)
 	f->avail_idx = f->used_seen = 0;
 	f->next_desc = 0;
 	f->interrupts = 0;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		f->dev.kicks[q].fd = -1; /* no I/O loop here: self-kicks go nowhere */
 	pthread_mutex_lock(&f->dev.lock);
 	assert_int_equal(f->dev.ops->activate(&f->dev), 0);
 	pthread_mutex_unlock(&f->dev.lock);
@@ -865,9 +870,14 @@ static void check_write_zeroes(struct fixture *f)
 	seg[0].flags = 0;
 	seg[0].sector = IMAGE_SECTORS;
 	assert_int_equal(run_dwz(f, 3, VIRTIO_BLK_T_WRITE_ZEROES, seg, 1), VIRTIO_BLK_S_IOERR);
-	/* A whole image's worth at once works (segments are large). */
-	seg[0] = (struct virtio_blk_discard_write_zeroes){ .sector = 0, .num_sectors = IMAGE_SECTORS };
-	assert_int_equal(run_dwz(f, 4, VIRTIO_BLK_T_WRITE_ZEROES, seg, 1), VIRTIO_BLK_S_OK);
+	/* A whole image's worth at once works, in segments of the largest
+	 * size the config allows. */
+	struct virtio_blk_discard_write_zeroes whole[IMAGE_SECTORS / VIRTIO_BLK_DWZ_SECTORS_MAX];
+	for (unsigned i = 0; i < IMAGE_SECTORS / VIRTIO_BLK_DWZ_SECTORS_MAX; i++)
+		whole[i] = (struct virtio_blk_discard_write_zeroes){ .sector = i * VIRTIO_BLK_DWZ_SECTORS_MAX,
+								     .num_sectors = VIRTIO_BLK_DWZ_SECTORS_MAX };
+	assert_int_equal(run_dwz(f, 4, VIRTIO_BLK_T_WRITE_ZEROES, whole, IMAGE_SECTORS / VIRTIO_BLK_DWZ_SECTORS_MAX),
+			 VIRTIO_BLK_S_OK);
 	file_read(f->path, 0, now, sizeof(now));
 	assert_memory_equal(now, zeros, sizeof(zeros));
 }
@@ -1393,6 +1403,165 @@ static void test_backend_direct(void **state)
 	cmocka_unit_test_setup_teardown(fn, setup_uring, teardown), \
 	cmocka_unit_test_setup_teardown(fn, setup_sync, teardown)
 
+/* ---- what one request may cost ---------------------------------------------- */
+
+/* The documented cap (docs/virtio-blk.md): 4 MiB of data, or of discarded
+ * or zeroed range, per request. Spelled out here rather than taken from
+ * the header, so that the tests state the contract. */
+#define REQ_CAP (4u << 20)
+#define DWZ_SEG_SECTORS_CAP (REQ_CAP / 16 / 512) /* per segment, 16 segments */
+
+/* The advertised limits: one buffer never exceeds the cap, a request of
+ * seg_max page-sized buffers (how Linux fills one) fits it, and the
+ * discard / write-zeroes limits multiply out to exactly the cap. */
+static void test_config_advertises_request_limits(void **state)
+{
+	struct fixture *f = *state;
+	attach(f, false);
+	const struct virtio_ops *ops = f->dev.ops;
+	uint32_t size_max, seg_max, dsec, dseg, wsec, wseg;
+	assert_true(ops->features & (1ull << VIRTIO_BLK_F_SIZE_MAX));
+	ops->config_read(&f->dev, offsetof(struct virtio_blk_config, size_max), &size_max, 4);
+	ops->config_read(&f->dev, offsetof(struct virtio_blk_config, seg_max), &seg_max, 4);
+	ops->config_read(&f->dev, offsetof(struct virtio_blk_config, max_discard_sectors), &dsec, 4);
+	ops->config_read(&f->dev, offsetof(struct virtio_blk_config, max_discard_seg), &dseg, 4);
+	ops->config_read(&f->dev, offsetof(struct virtio_blk_config, max_write_zeroes_sectors), &wsec, 4);
+	ops->config_read(&f->dev, offsetof(struct virtio_blk_config, max_write_zeroes_seg), &wseg, 4);
+	assert_true(size_max >= 4096 && seg_max >= 1);
+	assert_true(size_max <= REQ_CAP);
+	assert_true((uint64_t)seg_max * 4096 <= REQ_CAP);
+	assert_true(dsec >= 8 && dseg >= 1 && (uint64_t)dsec * 512 * dseg <= REQ_CAP);
+	assert_true(wsec >= 8 && wseg >= 1 && (uint64_t)wsec * 512 * wseg <= REQ_CAP);
+	assert_int_equal(dsec, DWZ_SEG_SECTORS_CAP);
+	assert_int_equal(wsec, DWZ_SEG_SECTORS_CAP);
+}
+
+/* A READ or WRITE of more than the cap (here three descriptors aliasing
+ * one 2 MiB buffer, as a hostile driver would) is answered IOERR at once,
+ * during the kick, and never reaches the backend. Exactly the cap works. */
+static void test_request_over_cap_refused_at_once(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(truncate(f->path, 64ull << 20), 0); /* room for big requests */
+	attach(f, false);
+	const uint32_t half = 2u << 20;
+	uint16_t id;
+	uint32_t len;
+
+	for (int write = 0; write <= 1; write++) {
+		trace_begin();
+		write_hdr(f, 0, write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0);
+		*(uint8_t *)gpa(f, STATUS_GPA) = NO_STATUS;
+		struct seg s[5] = {
+			{ HDR_GPA, 16, false },
+			{ DATA_GPA, half, !write },
+			{ DATA_GPA, half, !write },
+			{ DATA_GPA, 512, !write },
+			{ STATUS_GPA, 1, true },
+		};
+		uint16_t head = add_chain(f, s, 5);
+		kick(f);
+		/* No waiting for completions: answered during the kick. */
+		assert_int_equal(used_idx(f), f->avail_idx);
+		next_used(f, &id, &len);
+		assert_int_equal(id, head);
+		assert_int_equal(len, 1);
+		assert_int_equal(*(uint8_t *)gpa(f, STATUS_GPA), VIRTIO_BLK_S_IOERR);
+		assert_int_equal(virtio_blk_inflight(f->blk), 0);
+		trace_end();
+		assert_int_equal(trace_find(0, write ? BLK_TRACE_WRITE : BLK_TRACE_READ, ANY_OFFSET), -1);
+		assert_int_equal(trace_find(0, BLK_TRACE_WRITE_DSYNC, ANY_OFFSET), -1);
+	}
+
+	/* Exactly the cap, in two descriptors: served. */
+	write_hdr(f, 1, VIRTIO_BLK_T_IN, 8);
+	*(uint8_t *)gpa(f, STATUS_GPA + 1) = NO_STATUS;
+	struct seg ok[4] = {
+		{ HDR_GPA + 32, 16, false },
+		{ DATA_GPA, half, true },
+		{ DATA_GPA + half, half, true },
+		{ STATUS_GPA + 1, 1, true },
+	};
+	uint16_t head = add_chain(f, ok, 4);
+	kick(f);
+	wait_used(f, f->avail_idx);
+	next_used(f, &id, &len);
+	assert_int_equal(id, head);
+	assert_int_equal(len, REQ_CAP + 1);
+	assert_int_equal(*(uint8_t *)gpa(f, STATUS_GPA + 1), VIRTIO_BLK_S_OK);
+}
+
+/* A write-zeroes (or discard) segment over the per-segment limit is
+ * refused before anything is done; the limit itself works. */
+static void test_dwz_segment_over_cap_refused(void **state)
+{
+	struct fixture *f = *state;
+	attach(f, false);
+	struct virtio_blk_discard_write_zeroes seg = { .sector = 0, .num_sectors = DWZ_SEG_SECTORS_CAP + 1 };
+
+	trace_begin();
+	assert_int_equal(run_dwz(f, 0, VIRTIO_BLK_T_WRITE_ZEROES, &seg, 1), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(run_dwz(f, 1, VIRTIO_BLK_T_DISCARD, &seg, 1), VIRTIO_BLK_S_IOERR);
+	trace_end();
+	assert_int_equal(trace_find(0, BLK_TRACE_ZERO_RANGE, ANY_OFFSET), -1);
+	assert_int_equal(trace_find(0, BLK_TRACE_PUNCH, ANY_OFFSET), -1);
+	assert_int_equal(trace_find(0, BLK_TRACE_WRITE, ANY_OFFSET), -1);
+	assert_int_equal(trace_find(0, BLK_TRACE_WRITE_DSYNC, ANY_OFFSET), -1);
+
+	/* 16 segments of the largest size: the whole cap, accepted. */
+	struct virtio_blk_discard_write_zeroes segs[16];
+	for (unsigned i = 0; i < 16; i++)
+		segs[i] = (struct virtio_blk_discard_write_zeroes){ .sector = (uint64_t)i * DWZ_SEG_SECTORS_CAP,
+								    .num_sectors = DWZ_SEG_SECTORS_CAP };
+	assert_int_equal(truncate(f->path, 64ull << 20), 0);
+	detach(f);
+	attach(f, false);
+	assert_int_equal(run_dwz(f, 2, VIRTIO_BLK_T_WRITE_ZEROES, segs, 16), VIRTIO_BLK_S_OK);
+}
+
+/* Should a ring alias itself past virtq_enable (forced here: used ring
+ * over the avail ring, one entry already pushed, so each push makes
+ * another chain "available"), one kick still takes at most a queue's
+ * worth and kicks the queue again for the rest. In a child process with
+ * a deadline, so a loop that never ends fails the test. */
+static void test_kick_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	attach(f, false);
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	f->dev.kicks[0].fd = efd;
+	/* A chain with no status byte: answered at once, nothing submitted. */
+	struct seg s[1] = { { HDR_GPA, 16, false } };
+	add_chain(f, s, 1);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct virtq *vq = &f->dev.queues[0];
+		vq->used = (struct vring_used *)vq->avail;
+		vq->used_idx = 1;
+		freopen("/dev/null", "w", stderr);
+		kick(f);
+		uint64_t n = 0;
+		_exit(read(efd, &n, sizeof(n)) == sizeof(n) && n ? 0 : 2);
+	}
+	int st = -1, waited = 0;
+	while (waitpid(pid, &st, WNOHANG) != pid && waited < 3000) {
+		usleep(10000);
+		waited += 10;
+	}
+	if (waited >= 3000) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		fail_msg("one kick did not return within 3 s");
+	}
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(efd);
+	f->dev.kicks[0].fd = -1;
+}
+
 int main(void)
 {
 	/* The device's warnings about the hostile requests made on purpose
@@ -1420,6 +1589,10 @@ int main(void)
 		BOTH(test_full_queue),
 		BOTH(test_pool_exhausted),
 		BOTH(test_backend_direct),
+		BOTH(test_config_advertises_request_limits),
+		BOTH(test_request_over_cap_refused_at_once),
+		BOTH(test_dwz_segment_over_cap_refused),
+		BOTH(test_kick_is_bounded),
 		BOTH(test_transport_end_to_end),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_locking, setup_uring, teardown),

@@ -17,7 +17,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1162,6 +1165,195 @@ static void test_console_reset_while_holding_a_buffer(void **state)
 	assert_memory_equal(gptr(f, BUF_GPA + 0x800), "q", 1);
 }
 
+/* Run fn(f) in a child process and wait up to `ms` for it: a handler
+ * that never returns must fail the test, not hang the suite. Returns the
+ * child's exit status (fn's result), or -1 if it was still running. */
+static int run_bounded(struct fixture *f, int (*fn)(struct fixture *), int ms)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn(f));
+	for (int waited = 0; waited < ms; waited += 10) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+/* A receive chain with no device-writable byte can carry no input: it is
+ * returned at once, with length 0, counted as an error, and not held
+ * (a held one is what a driver can later get pushed into a new ring). */
+static void test_console_receive_chain_without_room_is_returned(void **state)
+{
+	struct fixture *f = *state;
+	bring_up(f, V1);
+	put_desc(f, 0, 0, BUF_GPA, 16, 0, 0);                  /* readable only */
+	put_desc(f, 0, 1, BUF_GPA + 0x100, 0, VRING_DESC_F_WRITE, 0); /* writable, 0 bytes */
+	put_desc(f, 0, 2, BUF_GPA + 0x200, 8, VRING_DESC_F_WRITE, 0);
+	offer(f, 0, 0);
+	offer(f, 0, 1);
+	virtio_queue_kick(f->dev, 0, 1);
+	/* No input pending, yet both came back. */
+	assert_int_equal(used_idx(f, 0), 2);
+	assert_int_equal(used_ring(f, 0)->ring[0].id, 0);
+	assert_int_equal(used_ring(f, 0)->ring[0].len, 0);
+	assert_int_equal(used_ring(f, 0)->ring[1].id, 1);
+	assert_int_equal(used_ring(f, 0)->ring[1].len, 0);
+	assert_int_equal(f->dev->stats.errors, 2);
+	/* A proper buffer after them is held until input comes, then filled. */
+	offer(f, 0, 2);
+	virtio_queue_kick(f->dev, 0, 1);
+	assert_int_equal(used_idx(f, 0), 2);
+	assert_int_equal(write(f->pipe_in[1], "hi", 2), 2);
+	virtio_queue_kick(f->dev, 0, 1);
+	assert_int_equal(used_idx(f, 0), 3);
+	assert_int_equal(used_ring(f, 0)->ring[2].id, 2);
+	assert_int_equal(used_ring(f, 0)->ring[2].len, 2);
+	assert_memory_equal(gptr(f, BUF_GPA + 0x200), "hi", 2);
+}
+
+/* The fuzzer's sequence: a receive chain with no room while no input is
+ * pending, QueueReady = 0, the queue set up again with its used ring over
+ * its avail ring, QueueReady = 1, then input. The re-setup must be
+ * refused (NEEDS_RESET), and the input kick must return. */
+static int fuzz_input_kick(struct fixture *f)
+{
+	virtio_queue_kick(f->dev, 0, 1);
+	return 0;
+}
+
+static void test_console_requeue_over_avail_needs_reset(void **state)
+{
+	struct fixture *f = *state;
+	mute_stderr(f);
+	bring_up(f, V1);
+	put_desc(f, 0, 0, BUF_GPA, 16, 0, 0); /* no writable buffer */
+	offer(f, 0, 0);
+	virtio_queue_kick(f->dev, 0, 1);
+	wr(f, VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(f, VIRTIO_MMIO_QUEUE_READY, 0);
+	assert_int_equal(rd(f, VIRTIO_MMIO_QUEUE_READY), 0);
+	set_queue(f, 0, 16, RING_GPA(0), RING_GPA(0) + 0x1000, RING_GPA(0) + 0x1000);
+	wr(f, VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(rd(f, VIRTIO_MMIO_QUEUE_READY), 0);
+	expect_needs_reset(f);
+	assert_int_equal(write(f->pipe_in[1], "input", 5), 5);
+	assert_int_equal(run_bounded(f, fuzz_input_kick, 2000), 0);
+	virtio_queue_kick(f->dev, 0, 1); /* and here: the device does not touch the rings */
+	assert_true(status(f) & S_NEEDS_RESET);
+
+	/* After a reset the device serves a proper ring again, and the input
+	 * read so far is there for it. */
+	bring_up(f, V1);
+	put_desc(f, 0, 3, BUF_GPA + 0x400, 16, VRING_DESC_F_WRITE, 0);
+	offer(f, 0, 3);
+	virtio_queue_kick(f->dev, 0, 1);
+	assert_int_equal(used_idx(f, 0), 1);
+	assert_int_equal(used_ring(f, 0)->ring[0].id, 3);
+	assert_int_equal(used_ring(f, 0)->ring[0].len, 5);
+	assert_memory_equal(gptr(f, BUF_GPA + 0x400), "input", 5);
+}
+
+/* The queue_stop path: a buffer held from the old ring is dropped when the
+ * queue is disabled, never pushed into the ring set up next. */
+static void test_console_held_buffer_not_pushed_into_new_ring(void **state)
+{
+	struct fixture *f = *state;
+	bring_up(f, V1);
+	put_desc(f, 0, 0, BUF_GPA, 16, VRING_DESC_F_WRITE, 0);
+	offer(f, 0, 0);
+	virtio_queue_kick(f->dev, 0, 1); /* held: no input yet */
+	wr(f, VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(f, VIRTIO_MMIO_QUEUE_READY, 0);
+	/* A new ring elsewhere, empty. */
+	struct vring_used *u = gptr(f, RING_GPA(2) + 0x2000);
+	memset(gptr(f, RING_GPA(2)), 0, 0x3000);
+	set_queue(f, 0, 16, RING_GPA(2), RING_GPA(2) + 0x1000, RING_GPA(2) + 0x2000);
+	wr(f, VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(rd(f, VIRTIO_MMIO_QUEUE_READY), 1);
+	assert_int_equal(write(f->pipe_in[1], "z", 1), 1);
+	virtio_queue_kick(f->dev, 0, 1);
+	assert_int_equal(__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE), 0); /* nothing: the driver posted nothing */
+	assert_int_equal(used_idx(f, 0), 0);                            /* nor into the old one */
+	assert_false(status(f) & S_NEEDS_RESET);
+}
+
+/* Should a ring ever alias itself past virtq_enable (forced here), one
+ * call still takes at most a queue's worth and leaves the rest to a kick
+ * of its own: the I/O thread gets back to its loop. The forced state is a
+ * used ring over the avail ring and one entry already pushed (a stale
+ * buffer), so every push makes another chain "available". */
+static int aliased_kick(struct fixture *f)
+{
+	struct virtq *vq = &f->dev->queues[0];
+	vq->used = (struct vring_used *)vq->avail;
+	vq->used_idx = 1;
+	virtio_queue_kick(f->dev, 0, 1);
+	uint64_t n = 0;
+	if (read(f->dev->kicks[0].fd, &n, sizeof(n)) != sizeof(n) || n == 0)
+		return 2; /* returned, but dropped the rest instead of kicking again */
+	if (f->dev->kicks[0].own == 0)
+		return 3; /* the self-kick would count as the guest's */
+	return 0;
+}
+
+static void test_console_receive_loop_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	bring_up(f, V1);
+	put_desc(f, 0, 0, BUF_GPA, 16, 0, 0); /* no room: consumes no input */
+	offer(f, 0, 0);
+	assert_int_equal(write(f->pipe_in[1], "x", 1), 1);
+	assert_int_equal(run_bounded(f, aliased_kick, 3000), 0);
+}
+
+/* The transmit side likewise. */
+static int aliased_tx_kick(struct fixture *f)
+{
+	struct virtq *vq = &f->dev->queues[1];
+	vq->used = (struct vring_used *)vq->avail;
+	vq->used_idx = 1;
+	virtio_queue_kick(f->dev, 1, 1);
+	uint64_t n = 0;
+	return read(f->dev->kicks[1].fd, &n, sizeof(n)) == sizeof(n) && n ? 0 : 2;
+}
+
+static void test_console_transmit_loop_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	bring_up(f, V1);
+	put_desc(f, 1, 0, BUF_GPA, 0, 0, 0);
+	offer(f, 1, 0);
+	assert_int_equal(run_bounded(f, aliased_tx_kick, 3000), 0);
+}
+
+/* virtio-rng: one kick takes at most a queue's worth (forced aliasing as
+ * in test_console_receive_loop_is_bounded). */
+static int aliased_rng_kick(struct fixture *f)
+{
+	struct virtq *vq = &f->dev->queues[0];
+	vq->used = (struct vring_used *)vq->avail;
+	vq->used_idx = 1;
+	virtio_queue_kick(f->dev, 0, 1);
+	uint64_t n = 0;
+	return read(f->dev->kicks[0].fd, &n, sizeof(n)) == sizeof(n) && n ? 0 : 2;
+}
+
+static void test_rng_loop_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	bring_up(f, V1);
+	put_desc(f, 0, 0, BUF_GPA, 0, VRING_DESC_F_WRITE, 0);
+	offer(f, 0, 0);
+	assert_int_equal(run_bounded(f, aliased_rng_kick, 3000), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dev, teardown)
@@ -1209,12 +1401,18 @@ int main(void)
 		R(test_rng_readable_only_request_is_an_error),
 		R(test_rng_caps_huge_requests),
 		R(test_rng_hostile_chain),
+		R(test_rng_loop_is_bounded),
 		C(test_console_identity),
 		C(test_console_transmit),
 		C(test_console_emergency_write),
 		C(test_console_receive_and_eof),
 		C(test_console_input_wakes_io_thread),
 		C(test_console_reset_while_holding_a_buffer),
+		C(test_console_receive_chain_without_room_is_returned),
+		C(test_console_requeue_over_avail_needs_reset),
+		C(test_console_held_buffer_not_pushed_into_new_ring),
+		C(test_console_receive_loop_is_bounded),
+		C(test_console_transmit_loop_is_bounded),
 	};
 #undef T
 #undef R

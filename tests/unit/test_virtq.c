@@ -228,11 +228,74 @@ static void test_enable_rejects_rings_outside_ram(void **state)
 static void test_enable_accepts_rings_ending_at_end_of_ram(void **state)
 {
 	struct fixture *f = *state;
+	/* One ring at a time at the very end (all three there would overlap). */
 	prepare(f, 16);
 	f->vq.desc_gpa = RAM_SIZE - 16 * 16;
+	assert_int_equal(virtq_enable(&f->vq, &f->mem), 0);
+	prepare(f, 16);
 	f->vq.avail_gpa = RAM_SIZE - (6 + 2 * 16);
+	assert_int_equal(virtq_enable(&f->vq, &f->mem), 0);
+	prepare(f, 16);
 	f->vq.used_gpa = RAM_SIZE - 136; /* 134 bytes, rounded to stay 4-aligned */
 	assert_int_equal(virtq_enable(&f->vq, &f->mem), 0);
+}
+
+/* Rings that share a byte are refused, whichever two they are: a used
+ * ring over the avail ring (or the descriptors) lets the device's own
+ * pushes make chains "available", which no bound on what the guest posted
+ * limits. Sizes for n = 16: desc 256, avail 36 (+2 used_event), used 132
+ * (+2 avail_event); the event-idx fields count only when negotiated. */
+static void overlap_case(struct fixture *f, bool event_idx, uint64_t desc, uint64_t avail_gpa, uint64_t used_gpa,
+			 bool ok)
+{
+	prepare(f, 16);
+	f->vq.event_idx = event_idx;
+	f->vq.desc_gpa = desc;
+	f->vq.avail_gpa = avail_gpa;
+	f->vq.used_gpa = used_gpa;
+	if (ok) {
+		if (virtq_enable(&f->vq, &f->mem) != 0)
+			fail_msg("desc %#llx avail %#llx used %#llx event_idx %d refused: %s", (unsigned long long)desc,
+				 (unsigned long long)avail_gpa, (unsigned long long)used_gpa, event_idx, f->vq.error);
+	} else {
+		expect_enable_fails(f, "overlaps");
+	}
+}
+
+static void test_enable_rejects_overlapping_rings(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t D = DESC_GPA;
+
+	for (int ev = 0; ev <= 1; ev++) {
+		/* used over avail: the fuzzer's case, exactly and in part */
+		overlap_case(f, ev, D, AVAIL_GPA, AVAIL_GPA, false);
+		overlap_case(f, ev, D, AVAIL_GPA, AVAIL_GPA + 32, false);
+		overlap_case(f, ev, D, AVAIL_GPA + 4, AVAIL_GPA, false);
+		/* avail over desc: its first bytes, its last two */
+		overlap_case(f, ev, D, D, USED_GPA, false);
+		overlap_case(f, ev, D, D + 16 * 16 - 2, USED_GPA, false);
+		/* used over desc, both ways round */
+		overlap_case(f, ev, D, AVAIL_GPA, D + 16 * 15, false);
+		overlap_case(f, ev, D + 128, AVAIL_GPA, D, false);
+		/* desc over avail / used from below */
+		overlap_case(f, ev, AVAIL_GPA - 16 * 16 + 16, AVAIL_GPA, USED_GPA, false);
+		overlap_case(f, ev, USED_GPA - 16 * 16 + 16, AVAIL_GPA, USED_GPA, false);
+		/* all three at one address */
+		overlap_case(f, ev, D, D, D, false);
+		/* touching but not sharing a byte is fine */
+		overlap_case(f, ev, D, D + 256, D + 256 + (ev ? 40 : 36), true);
+		/* used (at D + 12) ends at D + 144 without EVENT_IDX, D + 146 with */
+		overlap_case(f, ev, D + 144, AVAIL_GPA, D + 12, !ev);
+	}
+	/* The event-idx fields count only when negotiated: used right after
+	 * avail->ring[16] is fine without EVENT_IDX, overlaps used_event with it. */
+	overlap_case(f, false, D, AVAIL_GPA, AVAIL_GPA + 36, true);
+	overlap_case(f, true, D, AVAIL_GPA, AVAIL_GPA + 36, false);
+	/* ... and likewise avail_event after used->ring[16]. */
+	overlap_case(f, false, D, USED_GPA + 132, USED_GPA, true);
+	overlap_case(f, true, D, USED_GPA + 132, USED_GPA, false);
+	overlap_case(f, true, D, USED_GPA + 134, USED_GPA, true);
 }
 
 /* ---- normal operation ------------------------------------------------- */
@@ -892,6 +955,7 @@ int main(void)
 		T(test_enable_rejects_misaligned_rings),
 		T(test_enable_rejects_rings_outside_ram),
 		T(test_enable_accepts_rings_ending_at_end_of_ram),
+		T(test_enable_rejects_overlapping_rings),
 		T(test_pop_empty_and_not_ready),
 		T(test_pop_single_readable_buffer),
 		T(test_pop_chain_out_then_in),
