@@ -1,5 +1,10 @@
 #include "machine.h"
 
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "emulated.h"
 #include "iothread.h"
 #include "log.h"
@@ -49,10 +54,19 @@ int machine_create(struct vm *vm, const struct machine_devices *m, int in_fd, in
 {
 	if (machine_needs_iothread(m) && !vm->iothread && !(vm->iothread = iothread_create()))
 		return -1;
+	if (machine_needs_iothread(m) && !vm->console_resize_open) {
+		vm->console_resize_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vm->console_resize_fd < 0) {
+			log_error("cannot create an eventfd: %s", strerror(errno));
+			return -1;
+		}
+		vm->console_resize_open = true;
+	}
 	struct device_env env = {
 		.virtio = { .mem = &vm->mem, .io = vm->iothread },
 		.in_fd = in_fd,
 		.out = console_sink_for_vm(vm, out_fd),
+		.resize_fd = vm->console_resize_open ? vm->console_resize_fd : -1,
 	};
 	for (unsigned i = 0; i < m->count; i++) {
 		const struct device_type *type = m->req[i].type;
@@ -86,4 +100,7 @@ void machine_destroy(struct vm *vm)
 	emulated_destroy(vm);
 	iothread_destroy(vm->iothread);
 	vm->iothread = NULL;
+	if (vm->console_resize_open)
+		close(vm->console_resize_fd);
+	vm->console_resize_open = false;
 }

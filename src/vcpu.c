@@ -51,6 +51,18 @@ static void on_tstp(int sig)
 	}
 }
 
+/* The terminal changed size: tell the console devices (machine.c's
+ * eventfd, watched on the I/O thread). */
+static void on_winch(int sig)
+{
+	uint64_t one = 1;
+	(void)sig;
+	if (signal_vm && signal_vm->console_resize_open &&
+	    write(signal_vm->console_resize_fd, &one, sizeof(one)) < 0) {
+		/* saturated: the reader is woken anyway */
+	}
+}
+
 static void on_kick(int sig)
 {
 	(void)sig; /* only here to make KVM_RUN and blocking calls return EINTR */
@@ -64,6 +76,7 @@ static void supervisor_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGALRM);
 	sigaddset(set, SIGTSTP);
+	sigaddset(set, SIGWINCH);
 }
 
 static int arm_timer(double seconds)
@@ -82,13 +95,16 @@ int vcpu_install_stops(struct vm *vm, double timeout_s)
 	struct sigaction stop = { .sa_handler = on_stop_signal };
 	struct sigaction tstp = { .sa_handler = on_tstp };
 	struct sigaction kick = { .sa_handler = on_kick };
+	struct sigaction winch = { .sa_handler = on_winch, .sa_flags = SA_RESTART };
 
+	sigemptyset(&winch.sa_mask);
 	sigemptyset(&stop.sa_mask);
 	sigemptyset(&tstp.sa_mask);
 	sigemptyset(&kick.sa_mask);
 	signal_vm = vm;
 	if (sigaction(SIGINT, &stop, NULL) || sigaction(SIGTERM, &stop, NULL) || sigaction(SIGALRM, &stop, NULL) ||
-	    sigaction(SIGTSTP, &tstp, NULL) || sigaction(VCPU_KICK_SIGNAL, &kick, NULL))
+	    sigaction(SIGTSTP, &tstp, NULL) || sigaction(VCPU_KICK_SIGNAL, &kick, NULL) ||
+	    sigaction(SIGWINCH, &winch, NULL))
 		return -1;
 	/* A console reader that goes away must not kill the monitor. */
 	signal(SIGPIPE, SIG_IGN);

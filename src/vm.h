@@ -90,6 +90,10 @@ struct vm {
 
 	/* Para console: guest output to out_fd, input from in_fd. */
 	int console_out_fd, console_in_fd;
+	/* An eventfd the SIGWINCH handler writes: the console's terminal
+	 * changed size. Made by machine.c when the VM has devices. */
+	int console_resize_fd;
+	bool console_resize_open;
 	bool console_in_eof;
 
 	/* Host CLOCK_MONOTONIC at guest time 0; vm_resume() moves it forward

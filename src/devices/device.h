@@ -22,6 +22,7 @@ struct device_env {
 	struct virtio_ctx virtio;   /* guest memory and the I/O loop */
 	int in_fd;                  /* console input (-1: none) */
 	struct console_sink out;    /* console output: an fd that gives up when the VM stops */
+	int resize_fd;              /* readable when the console's terminal changed size (-1: never) */
 };
 
 enum device_kind {

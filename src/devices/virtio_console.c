@@ -26,12 +26,14 @@
  */
 #include "devices/virtio_console.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <linux/virtio_console.h>
@@ -45,8 +47,11 @@
 enum { RX = 0, TX = 1 };
 
 struct console {
+	struct virtio_ops ops;  /* per device: SIZE only when output is a terminal */
 	struct virtio_dev *dev;
 	int in_fd;
+	int resize_fd;          /* watched for terminal size changes; -1: none */
+	uint16_t cols, rows;    /* the terminal's size, as config reports it (dev->lock) */
 	struct console_sink out;
 	bool watching;          /* in_fd is on the I/O thread's list */
 	bool in_eof;            /* in_fd reached its end (or there is none) */
@@ -228,10 +233,42 @@ static void console_notify(struct virtio_dev *dev, unsigned q)
 
 static void console_config_read(struct virtio_dev *dev, uint32_t offset, void *data, unsigned len)
 {
-	/* No SIZE, no MULTIPORT: all fields read as 0. */
-	struct virtio_console_config cfg = { 0 };
-	(void)dev;
+	/* No MULTIPORT; cols and rows are 0 unless SIZE is offered. */
+	const struct console *c = dev->priv;
+	struct virtio_console_config cfg = { .cols = htole16(c->cols), .rows = htole16(c->rows) };
 	memcpy(data, (const uint8_t *)&cfg + offset, len);
+}
+
+/* The output terminal's size; false if output is not a terminal. */
+static bool terminal_size(int fd, uint16_t *cols, uint16_t *rows)
+{
+	struct winsize ws;
+	if (fd < 0 || ioctl(fd, TIOCGWINSZ, &ws) < 0)
+		return false;
+	*cols = ws.ws_col;
+	*rows = ws.ws_row;
+	return true;
+}
+
+/* I/O thread: the terminal may have changed size (SIGWINCH). A new size
+ * is a config change: the generation moves and the driver is told. */
+static void on_resize(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	struct virtio_dev *dev = c->dev;
+	uint64_t count;
+	uint16_t cols, rows;
+
+	(void)events;
+	if (read(c->resize_fd, &count, sizeof(count)) < 0 || !terminal_size(c->out.fd, &cols, &rows))
+		return;
+	pthread_mutex_lock(&dev->lock);
+	if (cols != c->cols || rows != c->rows) {
+		c->cols = cols;
+		c->rows = rows;
+		virtio_config_changed(dev);
+	}
+	pthread_mutex_unlock(&dev->lock);
 }
 
 static void console_config_write(struct virtio_dev *dev, uint32_t offset, const void *data, unsigned len)
@@ -270,10 +307,13 @@ static void console_reset(struct virtio_dev *dev)
 
 static void console_destroy(struct virtio_dev *dev)
 {
-	free(dev->priv);
+	struct console *c = dev->priv;
+	if (c->resize_fd >= 0)
+		iothread_unwatch(dev->io, c->resize_fd);
+	free(c);
 }
 
-static const struct virtio_ops console_ops = {
+static const struct virtio_ops console_template = {
 	.name = "virtio-console",
 	.device_id = VIRTIO_ID_CONSOLE,
 	.features = 1ull << VIRTIO_CONSOLE_F_EMERG_WRITE,
@@ -288,7 +328,8 @@ static const struct virtio_ops console_ops = {
 	.destroy = console_destroy,
 };
 
-struct virtio_dev *virtio_console_new(const struct virtio_ctx *ctx, int in_fd, const struct console_sink *out)
+struct virtio_dev *virtio_console_new(const struct virtio_ctx *ctx, int in_fd, const struct console_sink *out,
+				      int resize_fd)
 {
 	struct console *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -298,10 +339,22 @@ struct virtio_dev *virtio_console_new(const struct virtio_ctx *ctx, int in_fd, c
 	c->in_fd = in_fd;
 	c->out = *out;
 	c->in_eof = in_fd < 0;
-	c->dev = virtio_dev_new(ctx, &console_ops, c);
+	c->resize_fd = -1;
+	c->ops = console_template;
+	/* On a terminal the driver learns its size, and each change. */
+	if (terminal_size(out->fd, &c->cols, &c->rows))
+		c->ops.features |= 1ull << VIRTIO_CONSOLE_F_SIZE;
+	c->dev = virtio_dev_new(ctx, &c->ops, c);
 	if (!c->dev) {
 		free(c);
 		return NULL;
+	}
+	if ((c->ops.features & (1ull << VIRTIO_CONSOLE_F_SIZE)) && resize_fd >= 0) {
+		int ret = iothread_watch(ctx->io, resize_fd, EPOLLIN, on_resize, c);
+		if (ret == 0)
+			c->resize_fd = resize_fd;
+		else
+			log_warn("%s: cannot follow the terminal's size: %s", c->ops.name, strerror(-ret));
 	}
 	return c->dev;
 }
@@ -309,7 +362,7 @@ struct virtio_dev *virtio_console_new(const struct virtio_ctx *ctx, int in_fd, c
 static struct virtio_dev *console_create(const struct device_env *env, const char *arg)
 {
 	(void)arg;
-	return virtio_console_new(&env->virtio, env->in_fd, &env->out);
+	return virtio_console_new(&env->virtio, env->in_fd, &env->out, env->resize_fd);
 }
 
 const struct device_type virtio_console_type = {

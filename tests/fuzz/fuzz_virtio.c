@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	const struct device_type *types[] = { &virtio_rng_type, &virtio_console_type, &virtio_blk_type };
 	const struct device_type *type = types[fuzz_u8(&in) % 3];
-	struct device_env env = { .virtio = { .mem = &vm.mem, .io = vm.iothread }, .in_fd = input[0], .out = { .fd = out } };
+	struct device_env env = { .virtio = { .mem = &vm.mem, .io = vm.iothread }, .in_fd = input[0], .out = { .fd = out }, .resize_fd = -1 };
 	struct virtio_dev *dev = type->create_virtio(&env, type == &virtio_blk_type ? image : NULL);
 	if (!dev || virtio_mmio_attach(&vm, dev))
 		abort();

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include <cmocka.h>
 
 #include <linux/virtio_config.h>
+#include <linux/virtio_console.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
@@ -185,7 +188,7 @@ static struct virtio_dev *type_new(struct vm *vm, const struct device_type *type
 {
 	if (!vm->iothread)
 		vm->iothread = iothread_create();
-	struct device_env env = { .virtio = { .mem = &vm->mem, .io = vm->iothread }, .in_fd = in_fd, .out = { .fd = out_fd } };
+	struct device_env env = { .virtio = { .mem = &vm->mem, .io = vm->iothread }, .in_fd = in_fd, .out = { .fd = out_fd }, .resize_fd = -1 };
 	struct virtio_dev *dev = type->create_virtio(&env, NULL);
 	if (dev && virtio_mmio_attach(vm, dev)) {
 		virtio_destroy(dev);
@@ -1064,6 +1067,65 @@ static void test_console_identity(void **state)
 	wr(f, VIRTIO_MMIO_QUEUE_SEL, 2);
 	assert_int_equal(rd(f, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
 	assert_int_equal(rdn(f, VIRTIO_MMIO_CONFIG + 4, 4), 0); /* max_nr_ports: no MULTIPORT */
+	/* Output to a pipe has no size to report. */
+	assert_false(device_features(f) & (1ull << VIRTIO_CONSOLE_F_SIZE));
+}
+
+/* On a terminal the console offers SIZE with the terminal's size and
+ * follows it: a resize (SIGWINCH writes the eventfd) is a configuration
+ * change, so ConfigGeneration moves and the driver gets a config
+ * interrupt; the same size again changes nothing. */
+static void test_console_follows_terminal_size(void **state)
+{
+	struct fixture *f = *state;
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	int term = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(term >= 0);
+	struct winsize ws = { .ws_row = 40, .ws_col = 132 };
+	assert_int_equal(ioctl(term, TIOCSWINSZ, &ws), 0);
+	int resize = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(resize >= 0);
+
+	f->vm.iothread = iothread_create();
+	struct device_env env = { .virtio = { .mem = &f->vm.mem, .io = f->vm.iothread }, .in_fd = -1,
+				  .out = { .fd = term }, .resize_fd = resize };
+	f->dev = virtio_console_type.create_virtio(&env, NULL);
+	assert_non_null(f->dev);
+	assert_int_equal(virtio_mmio_attach(&f->vm, f->dev), 0);
+	assert_true(device_features(f) & (1ull << VIRTIO_CONSOLE_F_SIZE));
+	assert_int_equal(rdn(f, VIRTIO_MMIO_CONFIG + 0, 2), 132); /* cols */
+	assert_int_equal(rdn(f, VIRTIO_MMIO_CONFIG + 2, 2), 40);  /* rows */
+	negotiate(f, V1 | (1ull << VIRTIO_CONSOLE_F_SIZE));
+	wr(f, VIRTIO_MMIO_STATUS, status(f) | S_DRIVER_OK);
+	uint32_t gen = rd(f, VIRTIO_MMIO_CONFIG_GENERATION);
+	assert_int_equal(iothread_start(f->vm.iothread), 0);
+
+	ws = (struct winsize){ .ws_row = 50, .ws_col = 100 };
+	assert_int_equal(ioctl(term, TIOCSWINSZ, &ws), 0);
+	uint64_t one = 1;
+	assert_int_equal(write(resize, &one, sizeof(one)), sizeof(one));
+	wait_ready(f, f->dev);
+	assert_true(rd(f, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	assert_int_not_equal(rd(f, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	assert_int_equal(rdn(f, VIRTIO_MMIO_CONFIG + 0, 2), 100);
+	assert_int_equal(rdn(f, VIRTIO_MMIO_CONFIG + 2, 2), 50);
+
+	/* Unchanged: no new generation, no interrupt. */
+	wr(f, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	gen = rd(f, VIRTIO_MMIO_CONFIG_GENERATION);
+	assert_int_equal(write(resize, &one, sizeof(one)), sizeof(one));
+	struct pollfd p = { .fd = f->vm.ready_fd[f->dev->index], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 200), 0);
+	assert_int_equal(rd(f, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+
+	iothread_stop(f->vm.iothread, NULL);
+	close(term);
+	close(master);
+	/* teardown frees the device and the I/O thread first */
+	f->pipe_in[0] = resize; /* closed by teardown */
 }
 
 static void test_console_transmit(void **state)
@@ -1403,6 +1465,7 @@ int main(void)
 		R(test_rng_hostile_chain),
 		R(test_rng_loop_is_bounded),
 		C(test_console_identity),
+		cmocka_unit_test_setup_teardown(test_console_follows_terminal_size, setup, teardown),
 		C(test_console_transmit),
 		C(test_console_emergency_write),
 		C(test_console_receive_and_eof),
