@@ -2,11 +2,12 @@
  * Writing guest console output to a host fd without ever blocking a stop.
  *
  * stdout is usually a blocking pipe or terminal that pvmm shares with
- * other processes, so it cannot be made non-blocking. Instead: wait for
- * room with poll() in short ticks (rechecking the stop between them), then
- * write; a write that still blocks is interrupted by the stop's kick
- * signal (vm_kick_all on vCPU threads, iothread_stop's SIGUSR1 on the I/O
- * thread), which the supervisor repeats until every thread has left.
+ * other processes, so it cannot be made non-blocking. So: write at once
+ * (one system call when the reader keeps up, the common case); a write
+ * that blocks is interrupted by the stop's kick signal (vm_kick_all on
+ * vCPU threads, iothread_stop's SIGUSR1 on the I/O thread), which is
+ * repeated until every thread has left, and the stop is checked again. A
+ * non-blocking fd that is full waits in poll() ticks instead.
  */
 #include "console_out.h"
 
@@ -30,20 +31,19 @@ static size_t write_all(int fd, const void *buf, size_t len, give_up_fn *give_up
 	while (done < len) {
 		if (give_up && give_up(ctx))
 			break;
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		int ready = poll(&pfd, 1, CONSOLE_OUT_TICK_MS);
-		if (ready == 0 || (ready < 0 && errno == EINTR))
-			continue;
-		if (ready < 0 || (pfd.revents & POLLNVAL))
-			break;
-		/* POLLERR/POLLHUP: let write() say what went wrong. */
 		ssize_t n = write(fd, p + done, len - done);
 		if (n > 0) {
 			done += (size_t)n;
 			continue;
 		}
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		if (n < 0 && errno == EINTR)
+			continue; /* a kick: look at the stop again */
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			if (poll(&pfd, 1, CONSOLE_OUT_TICK_MS) < 0 && errno != EINTR)
+				break;
 			continue;
+		}
 		break; /* EPIPE, EIO...: the reader is gone */
 	}
 	return done;

@@ -15,7 +15,8 @@
 
 struct vm;
 
-/* How often a write waiting for room rechecks whether the VM stopped. */
+/* How often a write waiting for room on a non-blocking fd rechecks
+ * whether the VM stopped (a blocking one is woken by the stop's kick). */
 #define CONSOLE_OUT_TICK_MS 100
 
 struct console_sink {
@@ -25,11 +26,12 @@ struct console_sink {
 	void *ctx;
 };
 
-/* Write all `len` bytes to the sink's fd, waiting (poll) while it has no
- * room, so a slow reader slows the guest down. Gives up when the sink says
- * it stopped (a waiting write notices within CONSOLE_OUT_TICK_MS, a
- * blocked one at the stop's kick signal) and when the fd fails (reader
- * gone); bytes not written go to sink->dropped. Returns the bytes written. */
+/* Write all `len` bytes to the sink's fd, waiting while it has no room, so
+ * a slow reader slows the guest down. Gives up when the sink says it
+ * stopped (a blocked write notices at the stop's kick signal, one waiting
+ * on a full non-blocking fd within CONSOLE_OUT_TICK_MS) and when the fd
+ * fails (reader gone); bytes not written go to sink->dropped. Returns the
+ * bytes written. */
 size_t console_sink_write(const struct console_sink *sink, const void *buf, size_t len);
 
 /* The sink for `vm`'s console output on `fd`: stops with the VM, counts

@@ -138,6 +138,12 @@ int iothread_unwatch(struct iothread *t, int fd)
 	return -ENOENT;
 }
 
+void iothread_kick(struct iothread *t)
+{
+	if (t && __atomic_load_n(&t->started, __ATOMIC_ACQUIRE) && !__atomic_load_n(&t->joined, __ATOMIC_ACQUIRE))
+		pthread_kill(t->thread, SIGUSR1);
+}
+
 bool iothread_stopping(const struct iothread *t)
 {
 	return !t || __atomic_load_n(&t->stopping, __ATOMIC_ACQUIRE);
@@ -229,7 +235,7 @@ int iothread_start(struct iothread *t)
 		log_error("cannot start the I/O thread: %s", strerror(ret));
 		return -ret;
 	}
-	t->started = true;
+	__atomic_store_n(&t->started, true, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -300,7 +306,7 @@ void iothread_stop(struct iothread *t, struct thread_cpu *cpu)
 				break;
 			pthread_kill(t->thread, SIGUSR1);
 		}
-		t->joined = true;
+		__atomic_store_n(&t->joined, true, __ATOMIC_RELEASE);
 	}
 	if (cpu)
 		*cpu = t->cpu;

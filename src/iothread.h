@@ -36,6 +36,11 @@ int iothread_unwatch(struct iothread *t, int fd);
  * write (say, to a terminal that stopped reading). */
 int iothread_start(struct iothread *t);
 
+/* Interrupt whatever blocking call the thread's handler is in (EINTR), so
+ * that it looks at the VM's stop again. Async-signal-safe; safe on NULL
+ * and before the thread starts. */
+void iothread_kick(struct iothread *t);
+
 /* True once iothread_destroy() began: a handler whose blocking call failed
  * with EINTR should give up rather than retry. Safe on NULL (true). */
 bool iothread_stopping(const struct iothread *t);

@@ -77,9 +77,14 @@ void vm_kick_all(struct vm *vm)
 		struct vcpu *v = &vm->vcpus[i];
 		if (v->run)
 			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&v->thread_live, __ATOMIC_ACQUIRE))
+		/* The thread stopping the VM is not in KVM_RUN: no signal for it
+		 * (saves a signal delivery on every guest exit). */
+		if (__atomic_load_n(&v->thread_live, __ATOMIC_ACQUIRE) && !pthread_equal(v->thread, pthread_self()))
 			pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 	}
+	/* A device's console write on the I/O thread blocks like any other
+	 * (and may hold the lock a vCPU waits on): interrupt it too. */
+	iothread_kick(vm->iothread);
 }
 
 static void wake_supervisor(struct vm *vm)
