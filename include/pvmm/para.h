@@ -40,7 +40,7 @@
 /* ABI version: a guest must refuse to run if MAJOR differs from the
  * monitor's (boot info `version`); MINOR only adds calls and fields. */
 #define PVMM_PARA_VERSION_MAJOR 1
-#define PVMM_PARA_VERSION_MINOR 2
+#define PVMM_PARA_VERSION_MINOR 3
 #define PVMM_PARA_VERSION ((PVMM_PARA_VERSION_MAJOR << 16) | PVMM_PARA_VERSION_MINOR)
 #define PVMM_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 
@@ -61,7 +61,15 @@ enum pvmm_call {
 	PVMM_CALL_RANDOM = 7,        /* struct pvmm_random_args: fill a buffer with random bytes */
 	PVMM_CALL_CPU_START = 8,     /* (1.2) struct pvmm_cpu_start_args: start a secondary vCPU */
 	PVMM_CALL_COUNT = 9,
+	/* Numbers taken by calls on their way (1.3): 9 WAKE (wake a CPU
+	 * blocked in POLL), 10 MMU (a batch of page-table changes). A call
+	 * counts in PVMM_CALL_COUNT once the monitor serves it. */
 };
+
+/* (1.3) The monitor's exception stubs report a ring-3 guest's CPU
+ * exceptions on this port; it is not part of the guest's para-API (the
+ * I/O permission bitmap closes it to CPL3). */
+#define PVMM_PORT_TRAP (PVMM_PORT_BASE + PVMM_PORT_COUNT - 1)
 
 /* Error codes; a failed call stores -PVMM_E* in `ret`. */
 enum pvmm_error {
@@ -237,6 +245,10 @@ struct pvmm_boot_info {
 	uint32_t cpu_count;     /* (1.2) vCPUs: CPU 0 runs, the others wait for
 	                         * PVMM_CALL_CPU_START; 0 (a 1.1 monitor) means 1 */
 	struct pvmm_device_info devices[PVMM_MAX_DEVICES];
+	/* (1.3) Fields below are 0 from a 1.2 monitor. */
+	uint32_t ring;          /* CPL the guest runs at: 0, or 3 (deprivileged) */
+	uint32_t flags;         /* reserved, 0 */
+	uint64_t clock_page;    /* guest-physical address of the PV clock page, 0 if none */
 };
 
 #endif /* PVMM_PARA_H */

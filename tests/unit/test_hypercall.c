@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -33,6 +34,7 @@
 #include "hypercall.h"
 #include "stats.h"
 #include "status.h"
+#include "vcpu.h"
 #include "vm.h"
 
 #define RAM_SIZE (8ull << 20)
@@ -1029,10 +1031,29 @@ static void test_guest_clock_stands_still_while_paused(void **state)
 		fail_msg("guest clock advanced %llu ns across a 300 ms pause", (unsigned long long)(after - before));
 }
 
-static void *stop_later(void *arg)
+/* The writer is a vCPU thread in pvmm: a stop kicks it with
+ * VCPU_KICK_SIGNAL (repeatedly, until it has left), which interrupts a
+ * write blocked on a full pipe. This does the same for the test thread. */
+struct stop_later_arg {
+	struct vm *vm;
+	pthread_t writer;
+	volatile bool done;
+};
+
+static void on_test_kick(int sig)
 {
+	(void)sig;
+}
+
+static void *stop_later(void *opaque)
+{
+	struct stop_later_arg *a = opaque;
 	usleep(200 * 1000);
-	vm_stop(arg, PVMM_STATUS_SIGNAL);
+	vm_stop(a->vm, PVMM_STATUS_SIGNAL);
+	while (!a->done) {
+		pthread_kill(a->writer, VCPU_KICK_SIGNAL);
+		usleep(50 * 1000);
+	}
 	return NULL;
 }
 
@@ -1049,9 +1070,15 @@ static void test_console_write_gives_up_when_the_vm_stops(void **state)
 	assert_int_equal(fcntl(f->vm.console_out_fd, F_SETFL, 0), 0);
 
 	memset(gpa_ptr(f, BUF_GPA, 4096), 'x', 4096);
-	assert_int_equal(pthread_create(&t, NULL, stop_later, &f->vm), 0);
+	struct sigaction kick = { .sa_handler = on_test_kick }, old; /* no SA_RESTART */
+	sigemptyset(&kick.sa_mask);
+	assert_int_equal(sigaction(VCPU_KICK_SIGNAL, &kick, &old), 0);
+	struct stop_later_arg a = { .vm = &f->vm, .writer = pthread_self() };
+	assert_int_equal(pthread_create(&t, NULL, stop_later, &a), 0);
 	int64_t ret = console_call(f, PVMM_CALL_CONSOLE_WRITE, BUF_GPA, 4096);
+	a.done = true;
 	pthread_join(t, NULL);
+	sigaction(VCPU_KICK_SIGNAL, &old, NULL);
 	/* Returned (did not block for good), wrote nothing, counted the loss. */
 	assert_int_equal(ret, -PVMM_EIO);
 	assert_true(f->vm.stopped);
