@@ -7,17 +7,33 @@
 
 #include "vm.h"
 
+/* Ring 3's I/O bitmap covers the ports below this; the rest stay closed. */
+#define CPU_IOMAP_PORTS 0x600u
+#define CPU_MAX_OPEN_PORTS 64
+
+/* What the boot tables are built for. */
+struct cpu_config {
+	unsigned ring;        /* the guest's CPL: 0 or 3 */
+	unsigned port_count;  /* ring 3: the ports CPL3 may use (in/out) */
+	uint16_t ports[CPU_MAX_OPEN_PORTS];
+};
+
 /* Write the GDT, every CPU's TSS and the page tables into guest RAM (pure
- * memory work, unit-tested). Returns the CR3 value. */
+ * memory work, unit-tested); with ring 3 also the user segments, each
+ * TSS's RSP0 and I/O bitmap, and the monitor's IDT and exception stubs
+ * (trap_stubs.c). Returns the CR3 value. cpu_write_tables: ring 0. */
+uint64_t cpu_write_tables_for(struct guest_mem *mem, const struct cpu_config *cfg);
 uint64_t cpu_write_tables(struct guest_mem *mem);
 
 /* Where CPU `cpu`'s TSS and IST1 stack top are (layout.h). */
 uint64_t cpu_tss_base(unsigned cpu);
 uint64_t cpu_ist_top(unsigned cpu);
 
-/* Write the tables and load CPU 0's long-mode registers: rip = entry,
- * rsp = the boot stack, rdi = the boot info. Returns 0, or -1 with a
- * message. */
+/* Write the tables for vm->ring and load CPU 0's long-mode registers:
+ * rip = entry, rsp = the boot stack, rdi = the boot info, at CPL vm->ring
+ * (ring 3: the I/O bitmap opens the ports on vm->pio but the trap port,
+ * so call it after every device is on the port bus). Returns 0, or -1
+ * with a message. */
 int cpu_boot(struct vm *vm, uint64_t entry);
 
 /* On a secondary's own thread: its start_rip/rsp/rdi (checked by the

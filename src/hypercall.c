@@ -297,5 +297,7 @@ static void para_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *
 
 int hypercall_attach(struct vm *vm)
 {
-	return pio_register_whole(&vm->pio, PVMM_PORT_BASE, PVMM_PORT_COUNT, "para-API", para_port_io, vm);
+	/* Ring 3: the last port is the monitor's trap port (trap_port.c). */
+	return pio_register_whole(&vm->pio, PVMM_PORT_BASE, PVMM_PORT_COUNT - (vm->ring == 3), "para-API",
+				  para_port_io, vm);
 }

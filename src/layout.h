@@ -5,9 +5,9 @@
  * through struct pvmm_boot_info, never through these constants.
  *
  *   0x00000  page 0: RAM, but left unmapped so NULL dereferences fault
- *   0x01000  GDT: null, code, data, then one TSS descriptor (two slots)
- *            per CPU, 64 CPUs: 0x418 bytes
- *   0x01800  CPU 0's TSS
+ *   0x01000  GDT: null, code, data, one TSS descriptor (two slots) per
+ *            CPU, 64 CPUs, then ring 3's user data and code: 0x428 bytes
+ *   0x01800  CPU 0's TSS (with ring 3: and its I/O permission bitmap)
  *   0x02000  PML4
  *   0x03000  PDPT
  *   0x04000  4 page directories: identity map of 0..4 GiB in 2 MiB pages
@@ -17,13 +17,20 @@
  *   0x0c000  IST1 exception stack, 16 KiB
  *   0x10000  guard page (unmapped)
  *   0x11000  main stack, 256 KiB, grows down from 0x51000
- *   0x51000  TSSes of CPUs 1..63, 128 bytes apart (8 KiB)
- *   0x53000  IST1 stacks of CPUs 1..63, 8 KiB each, no guard pages (the
+ *   0x51000  TSSes of CPUs 1..63, 320 bytes apart (room for a TSS and
+ *            its I/O bitmap), up to 0x55ec0
+ *   0x56000  IST1 stacks of CPUs 1..63, 8 KiB each, no guard pages (the
  *            first 2 MiB's page table has room for holes, but an IST
- *            stack only runs the runtime's fault report): CPU n's top is
- *            0x53000 + n * 0x2000, the last ends at 0xd1000
- *   0xd1000  free below 1 MiB (the monitor's; not given to the guest)
+ *            stack only runs a fault report): CPU n's top is
+ *            0x56000 + n * 0x2000, the last ends at 0xd4000
+ *   0xd6000  ring 3 only: the monitor's IDT (vectors 0..31)
+ *   0xd7000  ring 3 only: the monitor's exception stubs (trap_stubs.c)
+ *   0xd8000  free below 1 MiB (the monitor's; not given to the guest)
  *   0x100000 the guest image (PVMM_IMAGE_MIN), then free RAM
+ *
+ * Ring 3 (--ring 3): every page above except the boot info and argument
+ * strings (0x9000..0xb000) and the main stack is supervisor-only; the
+ * image and all RAM and device windows above 1 MiB are user pages.
  */
 #ifndef PVMM_LAYOUT_H
 #define PVMM_LAYOUT_H
@@ -35,7 +42,7 @@
 
 #define LAYOUT_MAX_CPUS   64
 #define LAYOUT_GDT        0x1000ull
-#define LAYOUT_GDT_ENTRIES (3 + 2 * LAYOUT_MAX_CPUS)
+#define LAYOUT_GDT_ENTRIES (3 + 2 * LAYOUT_MAX_CPUS + 2) /* + ring 3's user data and code */
 #define LAYOUT_TSS        0x1800ull /* CPU 0's */
 #define LAYOUT_PML4       0x2000ull
 #define LAYOUT_PDPT       0x3000ull
@@ -51,16 +58,21 @@
 #define LAYOUT_STACK_TOP  0x51000ull
 #define LAYOUT_STACK_SIZE (LAYOUT_STACK_TOP - LAYOUT_STACK_GUARD - PAGE_SIZE)
 #define LAYOUT_AP_TSS     0x51000ull /* CPU n >= 1: LAYOUT_AP_TSS + (n - 1) * LAYOUT_TSS_STRIDE */
-#define LAYOUT_TSS_STRIDE 128ull
-#define LAYOUT_AP_IST     0x53000ull /* CPU n >= 1: top at LAYOUT_AP_IST + n * LAYOUT_AP_IST_SIZE */
+#define LAYOUT_TSS_STRIDE 320ull
+#define LAYOUT_AP_IST     0x56000ull /* CPU n >= 1: top at LAYOUT_AP_IST + n * LAYOUT_AP_IST_SIZE */
 #define LAYOUT_AP_IST_SIZE 0x2000ull
 #define LAYOUT_AP_END     (LAYOUT_AP_IST + LAYOUT_MAX_CPUS * LAYOUT_AP_IST_SIZE)
+#define LAYOUT_IDT        0xd6000ull /* ring 3: the monitor's IDT */
+#define LAYOUT_TRAP_STUBS 0xd7000ull /* ring 3: its exception stubs, one page */
 #define LAYOUT_LOW_END    ((uint64_t)PVMM_IMAGE_MIN)
 
 _Static_assert(LAYOUT_GDT + LAYOUT_GDT_ENTRIES * 8 <= LAYOUT_TSS, "the GDT runs into CPU 0's TSS");
 _Static_assert(LAYOUT_AP_TSS + (LAYOUT_MAX_CPUS - 1) * LAYOUT_TSS_STRIDE <= LAYOUT_AP_IST,
 	       "the secondary TSSes run into their IST stacks");
-_Static_assert(LAYOUT_AP_END <= LAYOUT_LOW_END, "the IST stacks run into the guest image");
+_Static_assert(LAYOUT_AP_END <= LAYOUT_IDT, "the IST stacks run into the ring-3 IDT");
+_Static_assert(LAYOUT_TRAP_STUBS + PAGE_SIZE <= LAYOUT_LOW_END, "the exception stubs run into the guest image");
+_Static_assert((PVMM_SEL_USER_DATA & ~7) == LAYOUT_GDT_ENTRIES * 8 - 16 &&
+	       (PVMM_SEL_USER_CODE & ~7) == LAYOUT_GDT_ENTRIES * 8 - 8, "ring 3's selectors are the last two GDT slots");
 _Static_assert(LAYOUT_MAX_CPUS == PVMM_MAX_CPUS, "one TSS per CPU the para-API allows");
 
 /* RAM limits: whole 2 MiB pages, and below the 3 GiB line so that the top

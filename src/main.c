@@ -27,6 +27,7 @@
 #include "log.h"
 #include "machine.h"
 #include "status.h"
+#include "trap_port.h"
 #include "vcpu.h"
 #include "virtio/mmio.h"
 
@@ -34,6 +35,7 @@ struct options {
 	uint64_t mem_size;
 	uint32_t mem_flags;      /* GUEST_MEM_HUGEPAGES with --mem-hugepages */
 	unsigned cpus;          /* --cpus, 1..VM_MAX_CPUS */
+	unsigned ring;          /* --ring 0|3: the guest's CPL */
 	double timeout_s;
 	bool stats;
 	const char *stats_json;  /* --stats-json FILE */
@@ -50,7 +52,7 @@ struct options {
 };
 
 /* Long options without a short form. */
-enum { OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS };
+enum { OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS, OPT_RING };
 
 static void usage(FILE *out)
 {
@@ -68,6 +70,9 @@ static void usage(FILE *out)
 		"      --mem-hugepages   back guest RAM with reserved 2 MiB huge pages\n"
 		"      --cpus N          vCPUs, 1 to 64 (default 1); CPU 0 runs the guest's\n"
 		"                        entry, the guest starts the others (CPU_START)\n"
+		"      --ring 0|3        the CPU privilege level the guest runs at: 0\n"
+		"                        (default), or 3, deprivileged: the monitor owns\n"
+		"                        the page tables, GDT and IDT and reports faults\n"
 		"  -t, --timeout SECS    stop the guest after SECS seconds (decimals allowed)\n"
 		"  -s, --stats           on exit, print wall time, VM exits by reason,\n"
 		"                        para-API calls by number and per-device counters\n"
@@ -153,6 +158,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "disk-model", required_argument, NULL, OPT_DISK_MODEL },
 		{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "ring", required_argument, NULL, OPT_RING },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "mem-hugepages", no_argument, NULL, OPT_MEM_HUGEPAGES },
 		{ "timeout", required_argument, NULL, 't' },
@@ -205,6 +211,13 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			opt->cpus = (unsigned)n;
 			break;
 		}
+		case OPT_RING:
+			if (strcmp(optarg, "0") && strcmp(optarg, "3")) {
+				log_error("--ring '%s': use 0 (the guest is privileged) or 3 (deprivileged)", optarg);
+				return -1;
+			}
+			opt->ring = (unsigned)(optarg[0] - '0');
+			break;
 		case 's': opt->stats = true; break;
 		case OPT_CONSOLE:
 			opt->virtio_console = strcmp(optarg, "virtio") == 0;
@@ -317,6 +330,9 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 		log_error("%s: %s", opt->image, err);
 		return PVMM_STATUS_USAGE;
 	}
+	/* --ring: the boot info says which CPL the guest starts at. */
+	struct pvmm_boot_info *bi = guest_mem_ptr(&vm->mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+	bi->ring = opt->ring;
 	*entry = image.entry;
 	return 0;
 }
@@ -383,6 +399,7 @@ static int run_command(int argc, char **argv)
 	if (opt.virtio_console || opt.uart_console)
 		vm.console_in_fd = -1;
 	vm.cpu_count = opt.cpus;
+	vm.ring = opt.ring;
 	if (vm_ctl_init(&vm)) {
 		status = PVMM_STATUS_HOST;
 		goto out;
@@ -395,7 +412,7 @@ static int run_command(int argc, char **argv)
 	status = prepare_guest(&vm, &opt, &entry);
 	if (status)
 		goto out;
-	if (hypercall_attach(&vm)) {
+	if (hypercall_attach(&vm) || (vm.ring == 3 && trap_port_attach(&vm))) {
 		log_error("internal error: cannot put the para-API on the port bus");
 		status = PVMM_STATUS_HOST;
 		goto out;

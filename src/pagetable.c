@@ -14,9 +14,19 @@ static bool low_page_is_hole(uint64_t addr)
 	return addr == 0 || addr == LAYOUT_IST_GUARD || addr == LAYOUT_STACK_GUARD;
 }
 
-uint64_t pagetable_build(struct guest_mem *mem)
+/* Ring 3: the low pages CPL3 may touch: the boot info and argument
+ * strings, and the main stack. Everything else below 1 MiB is the
+ * monitor's (GDT, TSSes, page tables, IST stacks, IDT, exception stubs). */
+static bool low_page_is_user(uint64_t addr)
 {
-	const uint64_t flags = PTE_P | PTE_RW;
+	return (addr >= LAYOUT_BOOT_INFO && addr < LAYOUT_ARGS_END) ||
+	       (addr >= LAYOUT_STACK_GUARD + PAGE_SIZE && addr < LAYOUT_STACK_TOP) || addr >= LAYOUT_LOW_END;
+}
+
+uint64_t pagetable_build(struct guest_mem *mem, bool user)
+{
+	/* A CPL3 access needs U at every level of its walk. */
+	const uint64_t flags = PTE_P | PTE_RW | (user ? PTE_US : 0);
 
 	put_entry(mem, LAYOUT_PML4, 0, LAYOUT_PDPT | flags);
 	for (unsigned gib = 0; gib < LAYOUT_PD_COUNT; gib++) {
@@ -27,11 +37,13 @@ uint64_t pagetable_build(struct guest_mem *mem)
 			put_entry(mem, pd, i, addr | flags | PTE_PS);
 		}
 	}
-	/* The first 2 MiB goes through a page table so it can have holes. */
+	/* The first 2 MiB goes through a page table so it can have holes
+	 * (and, with ring 3, supervisor-only pages). */
 	put_entry(mem, LAYOUT_PD, 0, LAYOUT_PT0 | flags);
 	for (unsigned i = 0; i < 512; i++) {
 		uint64_t addr = (uint64_t)i * PAGE_SIZE;
-		put_entry(mem, LAYOUT_PT0, i, low_page_is_hole(addr) ? 0 : (addr | flags));
+		uint64_t leaf = user && !low_page_is_user(addr) ? flags & ~PTE_US : flags;
+		put_entry(mem, LAYOUT_PT0, i, low_page_is_hole(addr) ? 0 : (addr | leaf));
 	}
 	return LAYOUT_PML4;
 }

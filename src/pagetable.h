@@ -14,12 +14,15 @@
 
 #define PTE_P   (1ull << 0)
 #define PTE_RW  (1ull << 1)
+#define PTE_US  (1ull << 2)
 #define PTE_PS  (1ull << 7)
 #define PTE_ADDR_MASK 0x000ffffffffff000ull
 
 /* Write the tables into guest RAM at the layout.h addresses. Returns the
- * guest-physical address for CR3. */
-uint64_t pagetable_build(struct guest_mem *mem);
+ * guest-physical address for CR3. `user` (ring 3): every level has U set,
+ * and the leaves below 1 MiB are user pages only for the boot info, the
+ * argument strings and the main stack (layout.h). */
+uint64_t pagetable_build(struct guest_mem *mem, bool user);
 
 /* Walk the tables the guest currently has in RAM (rooted at `cr3`) and
  * translate `va`. False if unmapped, non-canonical, or a table lies outside

@@ -8,6 +8,10 @@
 
 const char *report_vector_name(uint64_t vector);
 
+/* "unhandled exception #PF (page fault)": what the guest runtime says for
+ * an exception it did not handle, for the monitor's own ring-3 reports. */
+const char *report_exception_message(uint64_t vector);
+
 /* A fault the guest's own handler described (PVMM_ABORT_FAULT). */
 void report_fault(const struct pvmm_fault *fault);
 

@@ -84,6 +84,7 @@ struct vm {
 	/* vcpu_fd is vCPU 0's, for code that only needs the boot CPU. */
 	int kvm_fd, vm_fd, vcpu_fd;
 	unsigned cpu_count;      /* --cpus, 1..VM_MAX_CPUS */
+	unsigned ring;           /* --ring: the guest's CPL, 0 or 3 (cpu.c) */
 	struct vcpu *vcpus;      /* cpu_count of them (kvm_create) */
 	size_t run_size;
 	struct guest_mem mem;

@@ -307,6 +307,9 @@ int blk_set_mode(struct blk_dev *dev, enum blk_mode mode)
 {
 	if (mode == dev->mode)
 		return 0;
+	/* Ring 3 gets no interrupts (pvmm/irq.h): POLL mode only. */
+	if (mode == BLK_MODE_IRQ && !pvmm_irq_available())
+		return -BLK_EUNSUPP;
 	if (dev->ide) {
 		if (mode != BLK_MODE_POLL && mode != BLK_MODE_IRQ)
 			return -BLK_EINVAL;

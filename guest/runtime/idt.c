@@ -16,6 +16,7 @@
  * The table is 4 KiB of .rodata: loading it costs nothing at boot.
  */
 #include <stdint.h>
+#include <pvmm/irq.h>
 #include <pvmm/para.h>
 #include "runtime.h"
 
@@ -73,5 +74,10 @@ __attribute__((used)) static const void *const idt_stubs_ref = isr_stubs;
 
 void idt_load(void)
 {
+	/* At ring 3 (boot info `ring`) lidt would fault: the monitor owns
+	 * the IDT and reports exceptions itself. The CPL is CS's low bits,
+	 * read without touching the boot info, which may be bad. */
+	if (pvmm_ring() == 3)
+		return;
 	__asm__ volatile("lidt %0" : : "m"(idtr));
 }

@@ -2,6 +2,7 @@
  * The para-API calls that do not return, and the saved boot info. The
  * others are static inline in <pvmm/para_calls.h>.
  */
+#include <pvmm/irq.h>
 #include <pvmm/para_calls.h>
 #include "runtime.h"
 
@@ -18,9 +19,13 @@ const struct pvmm_boot_info *pvmm_boot_info(void)
 }
 
 /* Last resort if a call that should not return does: halt with interrupts
- * off, which a monitor sees as the vCPU stopping. */
+ * off, which a monitor sees as the vCPU stopping. At ring 3 cli and hlt
+ * are privileged: ud2 instead, which the monitor reports as a fault. */
 __attribute__((noreturn)) static void halt_forever(void)
 {
+	if (pvmm_ring() == 3)
+		for (;;)
+			__asm__ volatile("ud2");
 	for (;;)
 		__asm__ volatile("cli; hlt");
 }

@@ -198,6 +198,17 @@ struct pvmm_cpu_start_args {
 #define PVMM_SEL_TSS_CPU(n) (PVMM_SEL_TSS + 16u * (n))
 #define PVMM_MAX_CPUS 64
 #define PVMM_IST_EXCEPTION 1
+/* (1.3) Ring 3 (`pvmm run --ring 3`, boot info `ring` 3): the guest starts
+ * with CS = PVMM_SEL_USER_CODE and SS = DS = ES = FS = GS =
+ * PVMM_SEL_USER_DATA (DPL 3, RPL 3 included), RFLAGS.IF = 0 and IOPL 0.
+ * The monitor then owns the IDT (it reports every CPU exception itself,
+ * the same way a ring-0 runtime's ABORT(FAULT) is reported), the GDT, the
+ * TSSes and the page tables, which are mapped supervisor-only; `in`/`out`
+ * reach only the para-API ports (not PVMM_PORT_TRAP) and the emulated
+ * devices' ports, through the TSS I/O permission bitmap; device interrupts
+ * are not delivered (wait with PVMM_CALL_POLL). See docs/para-api.md. */
+#define PVMM_SEL_USER_DATA (PVMM_SEL_TSS_CPU(PVMM_MAX_CPUS) | 3)
+#define PVMM_SEL_USER_CODE ((PVMM_SEL_TSS_CPU(PVMM_MAX_CPUS) + 8) | 3)
 
 #define PVMM_BOOT_MAGIC 0x4d4d5650u /* "PVMM" */
 #define PVMM_MAX_DEVICES 16

@@ -18,9 +18,15 @@ fail_because() {
 
 # run_pvmm ARGS...: run the monitor; stdin from $STDIN (default /dev/null).
 # Sets $status; stdout in $OUT, stderr in $ERR. A monitor that hangs for
-# 60 s, or any sanitizer report, fails the test.
+# 60 s, or any sanitizer report, fails the test. With PVMM_RING set (0 or
+# 3), `pvmm run` gets `--ring $PVMM_RING`: tests/run.sh runs the whole
+# suite again with guests at ring 3.
 run_pvmm() {
-	timeout -s KILL 60 "$PVMM" "$@" <"${STDIN:-/dev/null}" >"$OUT" 2>"$ERR"
+	local args=("$@")
+	if [ -n "${PVMM_RING:-}" ] && [ "${1:-}" = run ]; then
+		args=(run --ring "$PVMM_RING" "${@:2}")
+	fi
+	timeout -s KILL 60 "$PVMM" "${args[@]}" <"${STDIN:-/dev/null}" >"$OUT" 2>"$ERR"
 	status=$?
 	[ "$status" -eq 137 ] && fail_because "monitor hung (killed after 60 s): $*"
 	if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$ERR"; then
@@ -51,6 +57,20 @@ expect_err_lines() {
 	local n
 	n=$(wc -l <"$ERR")
 	[ "$n" -eq "$1" ] || fail_because "stderr has $n lines, expected $1: $(head -c 400 "$ERR")"
+}
+
+# ring3: true when this run puts guests at ring 3 (PVMM_RING=3), for the
+# few expectations that differ there (no interrupts, no lidt, no I/O to
+# unopened ports).
+ring3() {
+	[ "${PVMM_RING:-0}" = 3 ]
+}
+
+# expect_irq_refused: at ring 3 a driver's interrupt mode fails cleanly
+# (-BLK_EUNSUPP: there are no interrupts at ring 3) and the guest says so.
+expect_irq_refused() {
+	expect_status 1
+	expect_out "EUNSUPP"
 }
 
 run_test() {

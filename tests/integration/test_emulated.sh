@@ -75,7 +75,7 @@ test_emulated_uart_input_from_a_pipe() {
 
 test_emulated_uart_hostile_registers() {
 	run_pvmm run --console uart "$GUESTS/uart_hostile.elf"
-	expect_status 0
+	ring3 || expect_status 0
 	# Loopback: THR comes back on RBR (LSR DR|THRE|TEMT), MSR mirrors
 	# MCR (RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD), dropping them all sets
 	# DCTS, DDSR, TERI and DDCD, which clear on reading; out of loopback a
@@ -89,6 +89,13 @@ test_emulated_uart_hostile_registers() {
 	expect_out "iir none=0xc1 thre=0xc2 thre_acked=0xc1 rda=0xc4 rls=0xc6 rda_again=0xc4 ms=0xc0 ms_acked=0xc1"
 	expect_out "readonly lsr=0x60 msr=0xb0 after_ff lsr=0x60 msr=0xb0 after_00 lsr=0x60 msr=0xb0"
 	expect_out "dlab dll=0x0c dlm=0x34 lcr=0x83 ier_after=0x05 restored_dll=0x01"
+	if ring3; then
+		# The 16-bit read of SCR (0x3ff) also reads port 0x400, which
+		# the ring-3 I/O bitmap keeps closed: a clean #GP.
+		expect_status 65
+		expect_err "vector 13 (#GP general protection)"
+		return 0
+	fi
 	expect_out "wide scr16=0xff5a scr=0xa5"
 	# Back on the UART afterwards.
 	expect_out "uart_hostile ok"
@@ -129,6 +136,7 @@ test_emulated_ide_info_and_interrupt_mode() {
 	expect_out "interrupts=0 irq_count=0"
 	# Interrupt-driven PIO: one INTRQ per DRQ block and per written block.
 	run_pvmm run --disk "$img" --disk-model ide "$GUESTS/blk_rw.elf" inflight irq
+	ring3 && { expect_irq_refused; return 0; }
 	expect_status 0
 	expect_out "inflight mode=irq completed=32 missing=0 dup=0 stray=0 errors=0 extra=0 bad_data=0"
 	expect_out "interrupts=50 irq_count=50"

@@ -81,6 +81,12 @@ test_abort_paths() {
 
 test_triple_fault() {
 	run_pvmm run "$GUESTS/triple_fault.elf"
+	if ring3; then
+		# It cannot load an empty IDT at ring 3: lidt is a clean #GP.
+		expect_status 65
+		expect_err "vector 13 (#GP general protection)"
+		return 0
+	fi
 	expect_status 66
 	expect_err "triple-faulted"
 	expect_err "rip 0x"

@@ -18,6 +18,7 @@
 #include "guest_mem.h"
 #include "layout.h"
 #include "pagetable.h"
+#include "trap_stubs.h"
 
 #define RAM_SIZE (32ull << 20)
 
@@ -345,7 +346,146 @@ static void test_tables_do_not_touch_image_area(void **state)
 		assert_memory_equal(f->mem.host + a, zero, sizeof(zero));
 }
 
+/* ---- ring 3 ------------------------------------------------------------- */
+
+/* Ring 3's tables, with the para-API's ports, the UART's and port 0x50f
+ * (the trap port, which must stay closed) asked for. */
+static int setup_ring3(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct cpu_config cfg = { .ring = 3 };
+	assert_non_null(f);
+	assert_int_equal(guest_mem_init(&f->mem, RAM_SIZE, 0), 0);
+	for (unsigned p = PVMM_PORT_BASE; p < PVMM_PORT_BASE + PVMM_PORT_COUNT; p++)
+		cfg.ports[cfg.port_count++] = (uint16_t)p;
+	for (unsigned p = 0x3f8; p < 0x400; p++)
+		cfg.ports[cfg.port_count++] = (uint16_t)p;
+	f->cr3 = cpu_write_tables_for(&f->mem, &cfg);
+	*state = f;
+	return 0;
+}
+
+/* The leaf entry for `va` (4 KiB below 2 MiB, else 2 MiB) and whether
+ * every level above it has U set. */
+static uint64_t leaf_entry(const struct fixture *f, uint64_t va, bool *user_path)
+{
+	uint64_t pml4e = read_u64(&f->mem, LAYOUT_PML4 + ((va >> 39) & 511) * 8);
+	uint64_t pdpte = read_u64(&f->mem, (pml4e & PTE_ADDR_MASK) + ((va >> 30) & 511) * 8);
+	uint64_t pde = read_u64(&f->mem, (pdpte & PTE_ADDR_MASK) + ((va >> 21) & 511) * 8);
+	*user_path = (pml4e & PTE_US) && (pdpte & PTE_US);
+	if (pde & PTE_PS)
+		return pde;
+	*user_path = *user_path && (pde & PTE_US);
+	return read_u64(&f->mem, (pde & PTE_ADDR_MASK) + ((va >> 12) & 511) * 8);
+}
+
+static bool user_page(const struct fixture *f, uint64_t va)
+{
+	bool path;
+	uint64_t e = leaf_entry(f, va, &path);
+	return path && (e & PTE_P) && (e & PTE_US);
+}
+
+static void test_ring3_monitor_pages_are_supervisor_only(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t monitor[] = { LAYOUT_GDT, LAYOUT_TSS, LAYOUT_PML4, LAYOUT_PDPT, LAYOUT_PD, LAYOUT_PT0,
+				     LAYOUT_IST_TOP - 8, LAYOUT_AP_TSS, LAYOUT_AP_IST + 0x2000 - 8, LAYOUT_IDT,
+				     LAYOUT_TRAP_STUBS };
+	for (unsigned i = 0; i < sizeof(monitor) / sizeof(monitor[0]); i++) {
+		assert_identity(f, monitor[i]);
+		if (user_page(f, monitor[i]))
+			fail_msg("%#llx is a user page", (unsigned long long)monitor[i]);
+	}
+	assert_unmapped(f, 0);
+	assert_unmapped(f, LAYOUT_IST_GUARD);
+	assert_unmapped(f, LAYOUT_STACK_GUARD);
+}
+
+static void test_ring3_guest_pages_are_user(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t guest[] = { LAYOUT_BOOT_INFO, LAYOUT_ARGS, LAYOUT_ARGS_END - 1, LAYOUT_STACK_GUARD + PAGE_SIZE,
+				   LAYOUT_STACK_TOP - 8, PVMM_IMAGE_MIN, HUGE_PAGE_SIZE, RAM_SIZE - 8, 0xd0000000ull };
+	for (unsigned i = 0; i < sizeof(guest) / sizeof(guest[0]); i++)
+		if (!user_page(f, guest[i]))
+			fail_msg("%#llx is not a user page", (unsigned long long)guest[i]);
+	assert_false(user_page(f, LAYOUT_STACK_TOP)); /* the secondaries' TSSes start there */
+}
+
+static bool port_open(const struct fixture *f, unsigned cpu, unsigned port)
+{
+	uint64_t tss = cpu_tss_base(cpu);
+	uint16_t iomap;
+	memcpy(&iomap, f->mem.host + tss + 102, sizeof(iomap));
+	/* The GDT descriptor's limit: a bitmap byte beyond it denies. */
+	uint64_t lo = read_u64(&f->mem, LAYOUT_GDT + PVMM_SEL_TSS_CPU(cpu));
+	uint64_t limit = (lo & 0xffff) | ((lo >> 48 & 0xf) << 16);
+	if (iomap + port / 8 + 1 > limit)
+		return false;
+	return !(f->mem.host[tss + iomap + port / 8] & (1u << (port % 8)));
+}
+
+static void test_ring3_io_bitmap_opens_exactly_the_ports(void **state)
+{
+	struct fixture *f = *state;
+	for (unsigned cpu = 0; cpu < LAYOUT_MAX_CPUS; cpu += 21) {
+		for (unsigned p = 0; p < 0x10000; p++) {
+			bool want = (p >= PVMM_PORT_BASE && p < PVMM_PORT_TRAP) || (p >= 0x3f8 && p < 0x400);
+			if (port_open(f, cpu, p) != want)
+				fail_msg("CPU %u: port %#x is %s", cpu, p, want ? "closed" : "open");
+		}
+		assert_int_equal(read_u64(&f->mem, cpu_tss_base(cpu) + 4), cpu_ist_top(cpu)); /* RSP0 */
+	}
+}
+
+static void test_ring3_gdt_user_segments_are_dpl3(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t code = read_u64(&f->mem, LAYOUT_GDT + (PVMM_SEL_USER_CODE & ~7));
+	uint64_t data = read_u64(&f->mem, LAYOUT_GDT + (PVMM_SEL_USER_DATA & ~7));
+	assert_int_equal((code >> 45) & 3, 3);
+	assert_int_equal((data >> 45) & 3, 3);
+	assert_true(code & (1ull << 53));  /* L: 64-bit */
+	assert_true(code & (1ull << 43));  /* code */
+	assert_false(data & (1ull << 43)); /* data */
+	assert_int_equal((read_u64(&f->mem, LAYOUT_GDT + PVMM_SEL_CODE) >> 45) & 3, 0);
+}
+
+static void test_ring3_idt_gates_enter_the_stubs(void **state)
+{
+	struct fixture *f = *state;
+	for (unsigned v = 0; v < TRAP_STUB_VECTORS; v++) {
+		const uint8_t *g = f->mem.host + LAYOUT_IDT + v * 16;
+		uint64_t off = g[0] | (uint64_t)g[1] << 8 | (uint64_t)g[6] << 16 | (uint64_t)g[7] << 24;
+		assert_int_equal(off, LAYOUT_TRAP_STUBS + v * TRAP_STUB_SIZE);
+		assert_int_equal(g[2] | g[3] << 8, PVMM_SEL_CODE);
+		assert_int_equal(g[4], PVMM_IST_EXCEPTION);
+		assert_int_equal(g[5], 0x8e); /* present, DPL 0, interrupt gate */
+		const uint8_t *stub = f->mem.host + off;
+		/* push $0 unless the CPU pushes an error code, then push $v. */
+		bool err = v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
+		const uint8_t *push_v = err ? stub : stub + 2;
+		if (!err)
+			assert_true(stub[0] == 0x6a && stub[1] == 0);
+		assert_true(push_v[0] == 0x6a && push_v[1] == v);
+		/* ... push %rax, push %rdx, mov $PVMM_PORT_TRAP, %dx, out %eax, %dx */
+		const uint8_t tail[] = { 0x50, 0x52, 0x66, 0xba, PVMM_PORT_TRAP & 0xff, PVMM_PORT_TRAP >> 8, 0xef };
+		assert_memory_equal(push_v + 2, tail, sizeof(tail));
+	}
+}
+
+static void test_ring0_has_no_io_bitmap_or_user_pages(void **state)
+{
+	struct fixture *f = *state;
+	assert_false(user_page(f, PVMM_IMAGE_MIN));
+	assert_false(user_page(f, LAYOUT_BOOT_INFO));
+	assert_int_equal(read_u64(&f->mem, LAYOUT_GDT + (PVMM_SEL_USER_CODE & ~7)), 0);
+	assert_int_equal(read_u64(&f->mem, LAYOUT_IDT), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_tables, teardown_tables)
+#define T3(fn) cmocka_unit_test_setup_teardown(fn, setup_ring3, teardown_tables)
 
 int main(void)
 {
@@ -371,6 +511,13 @@ int main(void)
 		T(test_gdt_tss_descriptor_points_at_tss),
 		T(test_tss_ist1_is_ist_top),
 		T(test_tables_do_not_touch_image_area),
+		T(test_ring0_has_no_io_bitmap_or_user_pages),
+		T3(test_ring3_monitor_pages_are_supervisor_only),
+		T3(test_ring3_guest_pages_are_user),
+		T3(test_ring3_io_bitmap_opens_exactly_the_ports),
+		T3(test_ring3_gdt_user_segments_are_dpl3),
+		T3(test_ring3_idt_gates_enter_the_stubs),
+		T3(test_tables_do_not_touch_image_area),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

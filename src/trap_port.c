@@ -1,0 +1,92 @@
+#include "trap_port.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "layout.h"
+#include "log.h"
+#include "pagetable.h"
+#include "report.h"
+#include "status.h"
+#include "trap_stubs.h"
+
+/* True if `addr` is in the guard page under the main stack: the runtime
+ * calls such a #PF a stack overflow (guest/runtime/fault.c). */
+static bool in_stack_guard(uint64_t addr)
+{
+	uint64_t bottom = LAYOUT_STACK_TOP - LAYOUT_STACK_SIZE;
+	return addr < bottom && addr >= bottom - PAGE_SIZE;
+}
+
+/* Read the stub's frame at guest-virtual `rsp` (the IST stack: identity-
+ * mapped and supervisor-only, so the guest cannot have forged it). */
+static bool read_frame(struct vm *vm, uint64_t cr3, uint64_t rsp, uint64_t frame[TRAP_FRAME_SLOTS])
+{
+	uint64_t pa, pa_end;
+	const size_t size = TRAP_FRAME_SLOTS * sizeof(uint64_t);
+
+	if (!pagetable_translate(&vm->mem, cr3, rsp, &pa) || !pagetable_translate(&vm->mem, cr3, rsp + size - 1, &pa_end) ||
+	    pa_end != pa + size - 1)
+		return false;
+	const void *p = guest_mem_ptr(&vm->mem, pa, size);
+	if (!p)
+		return false;
+	memcpy(frame, p, size);
+	return true;
+}
+
+static void trap_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *data, unsigned size,
+			 unsigned reps)
+{
+	struct vm *vm = opaque;
+	struct vcpu *self = vcpu_current();
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	uint64_t frame[TRAP_FRAME_SLOTS];
+
+	(void)offset;
+	(void)data;
+	if (!self || ioctl(self->fd, KVM_GET_REGS, &r) < 0 || ioctl(self->fd, KVM_GET_SREGS, &s) < 0) {
+		log_error("trap port: cannot read the vCPU's registers; stopping the VM");
+		vm_stop(vm, PVMM_STATUS_HOST);
+		return;
+	}
+	/* Only the stubs run at CPL0 in a ring-3 VM; anything else here is
+	 * not an exception report. */
+	bool from_stub = vm->ring == 3 && s.cs.dpl == 0 && is_write && size == 4 && reps == 1 &&
+			 r.rip >= LAYOUT_TRAP_STUBS && r.rip < LAYOUT_TRAP_STUBS + TRAP_STUB_VECTORS * TRAP_STUB_SIZE;
+	if (!from_stub || !read_frame(vm, s.cr3, r.rsp, frame) || frame[TRAP_FRAME_VECTOR] >= TRAP_STUB_VECTORS) {
+		log_error("trap port %#x: written from outside the monitor's exception stubs (rip %#llx, cpl %u); "
+			  "stopping the VM", PVMM_PORT_TRAP, (unsigned long long)r.rip, s.cs.dpl);
+		vm_stop(vm, PVMM_STATUS_BADCALL);
+		return;
+	}
+
+	struct pvmm_fault f = {
+		.vector = frame[TRAP_FRAME_VECTOR], .error_code = frame[TRAP_FRAME_ERROR_CODE],
+		.rip = frame[TRAP_FRAME_RIP], .cs = frame[TRAP_FRAME_CS], .rflags = frame[TRAP_FRAME_RFLAGS],
+		.rsp = frame[TRAP_FRAME_RSP], .ss = frame[TRAP_FRAME_SS], .cr2 = s.cr2,
+		.rax = frame[TRAP_FRAME_RAX], .rbx = r.rbx, .rcx = r.rcx, .rdx = frame[TRAP_FRAME_RDX],
+		.rsi = r.rsi, .rdi = r.rdi, .rbp = r.rbp,
+		.r8 = r.r8, .r9 = r.r9, .r10 = r.r10, .r11 = r.r11,
+		.r12 = r.r12, .r13 = r.r13, .r14 = r.r14, .r15 = r.r15,
+	};
+	const char *msg = report_exception_message(f.vector);
+	if (f.vector == 14 && in_stack_guard(f.cr2))
+		msg = "unhandled exception #PF (page fault): stack overflow";
+
+	char where[24] = "";
+	if (vm->cpu_count > 1)
+		snprintf(where, sizeof(where), " on CPU %u", self->index);
+	if (vm_stopped(vm))
+		return;
+	log_error("guest fault%s: %s", where, msg);
+	report_fault(&f);
+	vm_stop(vm, PVMM_STATUS_FAULT);
+}
+
+int trap_port_attach(struct vm *vm)
+{
+	return pio_register_whole(&vm->pio, PVMM_PORT_TRAP, 1, "trap", trap_port_io, vm);
+}
