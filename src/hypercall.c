@@ -27,6 +27,7 @@ static const uint32_t block_size[PVMM_CALL_COUNT] = {
 	[PVMM_CALL_POLL] = sizeof(struct pvmm_poll_args),
 	[PVMM_CALL_RANDOM] = sizeof(struct pvmm_random_args),
 	[PVMM_CALL_CPU_START] = sizeof(struct pvmm_cpu_start_args),
+	[PVMM_CALL_WAKE] = sizeof(struct pvmm_wake_args),
 };
 
 uint64_t hypercall_guest_now(const struct vm *vm)
@@ -109,16 +110,31 @@ static int device_ready_fd(const struct vm *vm, unsigned i)
 	return vm->ready_fd[i];
 }
 
+/* The calling CPU's WAKE eventfd, or -1 (no vm_ctl_init). Outside a vCPU
+ * thread (unit tests) the caller counts as CPU 0. */
+static int self_wake_fd(const struct vm *vm)
+{
+	const struct vcpu *self = vcpu_current();
+	unsigned cpu = self ? self->index : 0;
+	if (!__atomic_load_n(&vm->ctl.ready, __ATOMIC_ACQUIRE) || cpu >= vm->cpu_count || cpu >= VM_MAX_CPUS)
+		return -1;
+	return vm->ctl.cpu_wake_fd[cpu];
+}
+
 /* Devices of `interest` that are ready now. Device 0 is the console; a
  * virtio device is ready when it interrupted since the last POLL that
- * reported it, which this consumes (its eventfd is read to zero). */
+ * reported it, which this consumes (its eventfd is read to zero), and so
+ * is a WAKE of the calling CPU (PVMM_POLL_WAKE). */
 static uint64_t ready_devices(struct vm *vm, uint64_t interest)
 {
 	uint64_t ready = 0;
+	uint64_t count;
+	int wake_fd = interest & PVMM_POLL_WAKE ? self_wake_fd(vm) : -1;
+	if (wake_fd >= 0 && read(wake_fd, &count, sizeof(count)) == sizeof(count))
+		ready |= PVMM_POLL_WAKE;
 	if ((interest & 1) && console_input_ready(vm))
 		ready |= 1;
 	for (unsigned i = 1; i < vm->device_count && i < PVMM_MAX_DEVICES; i++) {
-		uint64_t count;
 		int fd = device_ready_fd(vm, i);
 		if ((interest & (1ull << i)) && fd >= 0 && read(fd, &count, sizeof(count)) == sizeof(count))
 			ready |= 1ull << i;
@@ -128,7 +144,8 @@ static uint64_t ready_devices(struct vm *vm, uint64_t interest)
 
 static int64_t poll_devices(struct vm *vm, struct pvmm_poll_args *a)
 {
-	uint64_t valid = vm->device_count >= 64 ? ~0ull : (1ull << vm->device_count) - 1;
+	uint64_t valid = (vm->device_count >= 63 ? PVMM_POLL_WAKE - 1 : (1ull << vm->device_count) - 1) |
+			 PVMM_POLL_WAKE;
 	if (a->interest & ~valid)
 		return -PVMM_EINVAL;
 
@@ -147,8 +164,11 @@ static int64_t poll_devices(struct vm *vm, struct pvmm_poll_args *a)
 		uint64_t wait = a->deadline_ns - now;
 		struct timespec ts = { .tv_sec = (time_t)(wait / 1000000000ull),
 				       .tv_nsec = (long)(wait % 1000000000ull) };
-		struct pollfd pfd[PVMM_MAX_DEVICES];
+		struct pollfd pfd[PVMM_MAX_DEVICES + 1];
 		nfds_t n = 0;
+		int wake_fd = a->interest & PVMM_POLL_WAKE ? self_wake_fd(vm) : -1;
+		if (wake_fd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = wake_fd, .events = POLLIN };
 		if ((a->interest & 1) && vm->console_in_fd >= 0)
 			pfd[n++] = (struct pollfd){ .fd = vm->console_in_fd, .events = POLLIN };
 		for (unsigned i = 1; i < vm->device_count && i < PVMM_MAX_DEVICES; i++) {
@@ -231,6 +251,19 @@ static int64_t cpu_start(struct vm *vm, const struct pvmm_cpu_start_args *a)
 	return 0;
 }
 
+/* WAKE: make CPU `cpu`'s current or next POLL with PVMM_POLL_WAKE return.
+ * An eventfd counter that is already non-zero (or full) is awake already. */
+static int64_t cpu_wake(struct vm *vm, const struct pvmm_wake_args *a)
+{
+	if (a->reserved || a->cpu >= vm->cpu_count || a->cpu >= VM_MAX_CPUS)
+		return -PVMM_EINVAL;
+	int fd = __atomic_load_n(&vm->ctl.ready, __ATOMIC_ACQUIRE) ? vm->ctl.cpu_wake_fd[a->cpu] : -1;
+	uint64_t one = 1;
+	if (fd < 0 || (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN))
+		return -PVMM_EIO;
+	return 0;
+}
+
 /* Every call's block is copied in, served from the copy, and copied back,
  * so the monitor reads each guest field exactly once. */
 union call_block {
@@ -243,6 +276,7 @@ union call_block {
 	struct pvmm_poll_args poll;
 	struct pvmm_random_args random;
 	struct pvmm_cpu_start_args cpu_start;
+	struct pvmm_wake_args wake;
 };
 
 void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
@@ -271,6 +305,7 @@ void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
 	case PVMM_CALL_POLL: b.ret = poll_devices(vm, &b.poll); break;
 	case PVMM_CALL_RANDOM: b.ret = random_fill(vm, &b.random); break;
 	case PVMM_CALL_CPU_START: b.ret = cpu_start(vm, &b.cpu_start); break;
+	case PVMM_CALL_WAKE: b.ret = cpu_wake(vm, &b.wake); break;
 	default: b.ret = -PVMM_ENOSYS; break;
 	}
 	memcpy(block, &b, size);

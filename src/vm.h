@@ -69,6 +69,10 @@ struct vm_ctl {
 	uint64_t paused_at_ns;
 	struct vm_hook hooks[VM_MAX_HOOKS];
 	unsigned hook_count;
+	/* (1.3) cpu_wake_fd[i]: CPU i's WAKE eventfd (non-blocking), made for
+	 * the vm's cpu_count CPUs by vm_ctl_init (-1 beyond). WAKE writes it;
+	 * CPU i's POLL with PVMM_POLL_WAKE waits on it and reads it to zero. */
+	int cpu_wake_fd[VM_MAX_CPUS];
 };
 
 /* Interrupt controller state (irq.c). */
@@ -131,7 +135,8 @@ struct vm {
 	int status;
 };
 
-/* Create the lock, condition and wake-up eventfd; 0 or -1 (logged). */
+/* Create the lock, condition and wake-up eventfd, and the WAKE eventfds
+ * of vm->cpu_count CPUs (set it first); 0 or -1 (logged). */
 int vm_ctl_init(struct vm *vm);
 void vm_ctl_destroy(struct vm *vm);
 

@@ -39,15 +39,36 @@ void vcpu_set_current(struct vcpu *v)
 	current = v;
 }
 
+static void close_cpu_wake_fds(struct vm_ctl *c)
+{
+	for (unsigned i = 0; i < VM_MAX_CPUS; i++) {
+		if (c->cpu_wake_fd[i] >= 0)
+			close(c->cpu_wake_fd[i]);
+		c->cpu_wake_fd[i] = -1;
+	}
+}
+
 int vm_ctl_init(struct vm *vm)
 {
 	struct vm_ctl *c = &vm->ctl;
 	pthread_condattr_t attr;
+	unsigned cpus = vm->cpu_count ? vm->cpu_count : 1;
 
+	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
+		c->cpu_wake_fd[i] = -1;
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_fd < 0) {
 		log_error("cannot create the VM's wake-up eventfd: %s", strerror(errno));
 		return -1;
+	}
+	for (unsigned i = 0; i < cpus && i < VM_MAX_CPUS; i++) {
+		c->cpu_wake_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (c->cpu_wake_fd[i] < 0) {
+			log_error("cannot create CPU %u's WAKE eventfd: %s", i, strerror(errno));
+			close_cpu_wake_fds(c);
+			close(c->wake_fd);
+			return -1;
+		}
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	/* Timed waits below count in CLOCK_MONOTONIC: the wall clock may jump. */
@@ -67,6 +88,7 @@ void vm_ctl_destroy(struct vm *vm)
 		return;
 	c->ready = false;
 	close(c->wake_fd);
+	close_cpu_wake_fds(c);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 }

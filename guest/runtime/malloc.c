@@ -11,6 +11,9 @@
  * aligned) holding a magic that says "in use" or "free": free() and
  * realloc() check it to catch double frees and pointers malloc never
  * returned, and abort the VM with a message instead of corrupting memory.
+ *
+ * Several CPUs: the size classes are under heap_lock (a blocking lock);
+ * the page allocator has a lock of its own, always taken after this one.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,6 +49,7 @@ struct size_class {
 };
 
 static struct size_class classes[CLASS_COUNT];
+static pvmm_spinlock_t heap_lock = PVMM_SPINLOCK_INIT;
 
 static struct block_header *header_of(void *p)
 {
@@ -105,7 +109,7 @@ static void *large_alloc(size_t size, size_t alignment)
 	return (void *)payload;
 }
 
-void *malloc(size_t size)
+static void *malloc_locked(size_t size)
 {
 	if (size > MAX_SMALL_BLOCK - sizeof(struct block_header))
 		return large_alloc(size, 16);
@@ -136,10 +140,16 @@ void *malloc(size_t size)
 	return h + 1;
 }
 
-void free(void *p)
+void *malloc(size_t size)
 {
-	if (!p)
-		return;
+	pvmm_spin_lock_blocking(&heap_lock);
+	void *p = malloc_locked(size);
+	pvmm_spin_unlock(&heap_lock);
+	return p;
+}
+
+static void free_locked(void *p)
+{
 	struct block_header *h = checked_header(p, "free");
 	h->magic = MAGIC_FREE;
 	if (h->class == CLASS_LARGE) {
@@ -151,6 +161,15 @@ void free(void *p)
 	struct free_block *b = p;
 	b->next = classes[h->class].free;
 	classes[h->class].free = b;
+}
+
+void free(void *p)
+{
+	if (!p)
+		return;
+	pvmm_spin_lock_blocking(&heap_lock);
+	free_locked(p);
+	pvmm_spin_unlock(&heap_lock);
 }
 
 void *calloc(size_t count, size_t size)
@@ -167,8 +186,10 @@ void *realloc(void *p, size_t size)
 {
 	if (!p)
 		return malloc(size);
+	pvmm_spin_lock_blocking(&heap_lock);
 	struct block_header *h = checked_header(p, "realloc");
 	size_t have = usable_size(p, h);
+	pvmm_spin_unlock(&heap_lock);
 	if (size <= have)
 		return p;
 	void *q = malloc(size);
@@ -186,5 +207,8 @@ void *aligned_alloc(size_t alignment, size_t size)
 	if (alignment <= 16)
 		return malloc(size);
 	/* Small blocks are only 16-aligned in general, so take pages. */
-	return large_alloc(size, alignment);
+	pvmm_spin_lock_blocking(&heap_lock);
+	void *p = large_alloc(size, alignment);
+	pvmm_spin_unlock(&heap_lock);
+	return p;
 }

@@ -9,6 +9,9 @@
  * big enough, else bumps. Pages are handed out as they are, not zeroed:
  * zeroing is the caller's call (calloc does it), and reused pages hold old
  * data.
+ *
+ * Several CPUs: the public calls hold page_lock (malloc takes its own lock
+ * first, never the other way round).
  */
 #include <stdint.h>
 #include <pvmm/guest.h>
@@ -23,6 +26,7 @@ static uintptr_t bump;      /* next never-used page */
 static uintptr_t bump_end;  /* end of usable RAM */
 static struct free_run *free_runs; /* address order */
 static size_t free_run_pages;      /* pages on free_runs */
+static pvmm_spinlock_t page_lock = PVMM_SPINLOCK_INIT;
 
 void page_init(uint64_t start, uint64_t end)
 {
@@ -32,7 +36,7 @@ void page_init(uint64_t start, uint64_t end)
 		bump = bump_end;
 }
 
-void *page_alloc(size_t n)
+static void *alloc_locked(size_t n)
 {
 	if (n == 0)
 		return NULL;
@@ -57,7 +61,15 @@ void *page_alloc(size_t n)
 	return p;
 }
 
-void page_free(void *p, size_t n)
+void *page_alloc(size_t n)
+{
+	pvmm_spin_lock_blocking(&page_lock);
+	void *p = alloc_locked(n);
+	pvmm_spin_unlock(&page_lock);
+	return p;
+}
+
+static void free_locked(void *p, size_t n)
 {
 	uintptr_t start = (uintptr_t)p;
 	if (!p || n == 0)
@@ -112,7 +124,17 @@ void page_free(void *p, size_t n)
 	}
 }
 
+void page_free(void *p, size_t n)
+{
+	pvmm_spin_lock_blocking(&page_lock);
+	free_locked(p, n);
+	pvmm_spin_unlock(&page_lock);
+}
+
 size_t page_free_count(void)
 {
-	return (bump_end - bump) / PVMM_PAGE_SIZE + free_run_pages;
+	pvmm_spin_lock_blocking(&page_lock);
+	size_t n = (bump_end - bump) / PVMM_PAGE_SIZE + free_run_pages;
+	pvmm_spin_unlock(&page_lock);
+	return n;
 }

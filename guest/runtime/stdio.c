@@ -8,6 +8,13 @@
  * multi-line printf still one); a full buffer flushes on its own, as do
  * fflush, exit, abort and the exception handler. stderr shares the buffer,
  * so stdout and stderr text never reorder, and flushes after every call.
+ *
+ * Several CPUs: every output call holds stdio_lock (a blocking lock: a
+ * console write may wait in the monitor), so each call's text comes out
+ * whole. The holder's CPU is remembered: a CPU that enters again while it
+ * holds the lock (its exception handler flushing after a fault inside
+ * printf) goes ahead rather than waiting for itself. An exception handler
+ * on a VM with several CPUs has no CPU id; it waits at most a second.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +32,34 @@ FILE *const stdout = &stdout_file;
 FILE *const stderr = &stderr_file;
 
 static char console_buf[2048];
+
+static pvmm_spinlock_t stdio_lock = PVMM_SPINLOCK_INIT;
+static unsigned stdio_owner = PVMM_CPU_NONE; /* CPU holding stdio_lock (relaxed atomic) */
+
+/* Take stdio_lock; false if the caller must not release it (it holds it
+ * already, or gave up waiting). */
+static bool stdio_enter(void)
+{
+	unsigned self = pvmm_cpu_id();
+	if (self != PVMM_CPU_NONE && __atomic_load_n(&stdio_owner, __ATOMIC_RELAXED) == self)
+		return false;
+	if (self == PVMM_CPU_NONE) {
+		if (!smp_lock_timed(&stdio_lock, PVMM_NS_PER_S))
+			return false;
+	} else {
+		pvmm_spin_lock_blocking(&stdio_lock);
+	}
+	__atomic_store_n(&stdio_owner, self, __ATOMIC_RELAXED);
+	return true;
+}
+
+static void stdio_leave(bool locked)
+{
+	if (!locked)
+		return;
+	__atomic_store_n(&stdio_owner, PVMM_CPU_NONE, __ATOMIC_RELAXED);
+	pvmm_spin_unlock(&stdio_lock);
+}
 
 /* Where the bytes go (NULL: the para console) and how to wait until they
  * have left (NULL: nothing to wait for, the para call is synchronous). */
@@ -59,40 +94,52 @@ static struct fmt_out console_out = {
 	.full = console_full,
 };
 
-void stdio_flush(void)
+static void flush_locked(void)
 {
 	if (console_out.pos)
 		console_full(&console_out);
 }
 
+void stdio_flush(void)
+{
+	bool locked = stdio_enter();
+	flush_locked();
+	stdio_leave(locked);
+}
+
 void stdio_drain(void)
 {
-	stdio_flush();
+	bool locked = stdio_enter();
+	flush_locked();
 	if (sink_drain)
 		sink_drain();
+	stdio_leave(locked);
 }
 
 /* End of an output call on f that began when console_out.total was
  * `before`: flush if the stream wants it or the call completed a line.
  * Only the bytes this call added are searched (what was pending before
  * held no newline, or it would have been flushed): a long run of
- * newline-free putchar calls stays linear. */
+ * newline-free putchar calls stays linear. Caller holds stdio_lock. */
 static int finish(FILE *f, size_t before)
 {
 	size_t added = console_out.total - before;
 	/* A flush during the call leaves only this call's bytes pending. */
 	size_t start = console_out.pos > added ? console_out.pos - added : 0;
 	if (f->unbuffered || memchr(console_buf + start, '\n', console_out.pos - start))
-		stdio_flush();
+		flush_locked();
 	size_t n = added;
 	return n > 0x7fffffff ? 0x7fffffff : (int)n;
 }
 
 int vfprintf(FILE *f, const char *fmt, va_list ap)
 {
+	bool locked = stdio_enter();
 	size_t before = console_out.total;
 	fmt_vformat(&console_out, fmt, ap);
-	return finish(f, before);
+	int n = finish(f, before);
+	stdio_leave(locked);
+	return n;
 }
 
 int fprintf(FILE *f, const char *fmt, ...)
@@ -122,32 +169,42 @@ size_t fwrite(const void *p, size_t size, size_t count, FILE *f)
 {
 	if (size == 0 || count == 0)
 		return 0;
+	bool locked = stdio_enter();
 	size_t before = console_out.total;
 	fmt_write(&console_out, p, size * count);
 	finish(f, before);
+	stdio_leave(locked);
 	return count;
 }
 
 int fputs(const char *s, FILE *f)
 {
+	bool locked = stdio_enter();
 	size_t before = console_out.total;
 	fmt_write(&console_out, s, strlen(s));
-	return finish(f, before);
+	int n = finish(f, before);
+	stdio_leave(locked);
+	return n;
 }
 
 int puts(const char *s)
 {
+	bool locked = stdio_enter();
 	size_t before = console_out.total;
 	fmt_write(&console_out, s, strlen(s));
 	fmt_put(&console_out, '\n');
-	return finish(stdout, before);
+	int n = finish(stdout, before);
+	stdio_leave(locked);
+	return n;
 }
 
 int fputc(int c, FILE *f)
 {
+	bool locked = stdio_enter();
 	size_t before = console_out.total;
 	fmt_put(&console_out, (char)c);
 	finish(f, before);
+	stdio_leave(locked);
 	return (unsigned char)c;
 }
 

@@ -60,10 +60,11 @@ enum pvmm_call {
 	PVMM_CALL_POLL = 6,          /* struct pvmm_poll_args: block until a device is ready or a deadline */
 	PVMM_CALL_RANDOM = 7,        /* struct pvmm_random_args: fill a buffer with random bytes */
 	PVMM_CALL_CPU_START = 8,     /* (1.2) struct pvmm_cpu_start_args: start a secondary vCPU */
-	PVMM_CALL_COUNT = 9,
-	/* Numbers taken by calls on their way (1.3): 9 WAKE (wake a CPU
-	 * blocked in POLL), 10 MMU (a batch of page-table changes). A call
-	 * counts in PVMM_CALL_COUNT once the monitor serves it. */
+	PVMM_CALL_WAKE = 9,          /* (1.3) struct pvmm_wake_args: wake a CPU waiting in POLL */
+	PVMM_CALL_COUNT = 10,
+	/* Numbers taken by calls on their way (1.3): 10 MMU (a batch of
+	 * page-table changes). A call counts in PVMM_CALL_COUNT once the
+	 * monitor serves it. */
 };
 
 /* (1.3) The monitor's exception stubs report a ring-3 guest's CPU
@@ -144,7 +145,13 @@ struct pvmm_clock_args {
  * the guest's only way to wait: no busy loops. Bit i stands for device i of
  * the boot info device list. `ret` is the number of ready devices (0: the
  * deadline passed). A deadline in the past returns at once, reporting what
- * is ready now. */
+ * is ready now.
+ * (1.3) Bit 63 of `interest`, PVMM_POLL_WAKE, also waits for a WAKE of the
+ * calling CPU: a WAKE since that CPU's last POLL with PVMM_POLL_WAKE (or
+ * one arriving while it blocks) ends the POLL, sets bit 63 of `ready` and
+ * counts in `ret`; reporting consumes it (several WAKEs, one report). A
+ * POLL without the bit neither sees nor consumes a pending WAKE. */
+#define PVMM_POLL_WAKE (1ull << 63)
 struct pvmm_poll_args {
 	int64_t ret;
 	uint64_t deadline_ns; /* PVMM_CLOCK_MONOTONIC time */
@@ -173,6 +180,16 @@ struct pvmm_cpu_start_args {
 	uint64_t entry;   /* its first rip */
 	uint64_t stack;   /* its rsp, 16-byte aligned */
 	uint64_t arg;     /* its rdi */
+};
+
+/* (1.3) Wake CPU `cpu` (0 .. boot info cpu_count - 1, the caller itself
+ * included): if it is blocked in a POLL with PVMM_POLL_WAKE that POLL
+ * returns; otherwise its next such POLL returns at once. Errors:
+ * -PVMM_EINVAL for a reserved field or a cpu out of range. `ret` 0. */
+struct pvmm_wake_args {
+	int64_t ret;
+	uint32_t cpu;
+	uint32_t reserved;
 };
 
 /* ---- Boot ---------------------------------------------------------------

@@ -12,11 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <pvmm/guest.h>
+#include <pvmm/smp.h>
 
 #define STACK_SIZE 8192
 
 static volatile unsigned checked_in[PVMM_MAX_CPUS];
-static unsigned char stacks[PVMM_MAX_CPUS][STACK_SIZE] __attribute__((aligned(16)));
+static unsigned char raw_stack[STACK_SIZE] __attribute__((aligned(16))); /* for refused raw starts */
 static const char *mode = "";
 
 static void say(const char *text, unsigned cpu)
@@ -26,8 +27,9 @@ static void say(const char *text, unsigned cpu)
 	pvmm_console_write(line, (size_t)n);
 }
 
-static void secondary(unsigned cpu, void *arg)
+static void secondary(void *arg)
 {
+	unsigned cpu = pvmm_cpu_id();
 	(void)arg;
 	checked_in[cpu] = cpu;
 	say("cpu %u up\n", cpu);
@@ -43,7 +45,7 @@ static void secondary(unsigned cpu, void *arg)
 static int start_all(unsigned n)
 {
 	for (unsigned cpu = 1; cpu < n; cpu++) {
-		int ret = pvmm_cpu_start(cpu, secondary, NULL, stacks[cpu], STACK_SIZE);
+		int ret = pvmm_cpu_start(cpu, secondary, NULL);
 		if (ret) {
 			printf("starting cpu %u failed: %d\n", cpu, ret);
 			return 1;
@@ -68,7 +70,7 @@ static unsigned wait_all(unsigned n)
 static void bad_start(void)
 {
 	uint64_t entry = (uint64_t)(uintptr_t)bad_start;
-	uint64_t stack = (uint64_t)(uintptr_t)stacks[1] + STACK_SIZE;
+	uint64_t stack = (uint64_t)(uintptr_t)raw_stack + STACK_SIZE;
 	uint64_t ram = pvmm_boot_info()->mem_size;
 	unsigned n = pvmm_cpu_count();
 
@@ -79,8 +81,8 @@ static void bad_start(void)
 	printf("stack outside RAM: %lld\n", (long long)pvmm_cpu_start_raw(1, entry, ram + 0x1000, 0));
 	printf("stack misaligned: %lld\n", (long long)pvmm_cpu_start_raw(1, entry, stack - 8, 0));
 	/* A good start, then the same CPU again. */
-	printf("first: %d\n", pvmm_cpu_start(1, secondary, NULL, stacks[1], STACK_SIZE));
-	printf("twice: %d\n", pvmm_cpu_start(1, secondary, NULL, stacks[1], STACK_SIZE));
+	printf("first: %d\n", pvmm_cpu_start(1, secondary, NULL));
+	printf("twice: %d\n", pvmm_cpu_start(1, secondary, NULL));
 	printf("checked in: %u\n", wait_all(2));
 }
 

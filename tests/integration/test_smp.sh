@@ -110,6 +110,69 @@ test_smp_cpu_start_without_cpus() {
 	expect_out "first: -2"
 }
 
+# ---- the runtime's SMP (pvmm_cpu_start/join, locks) and WAKE ---------------
+
+test_smp_sum_same_total_on_one_and_four_cpus() {
+	local one four cpu
+	run_pvmm run --cpus 1 "$EXAMPLES/smp_sum.elf"
+	expect_status 0
+	expect_out "total matches"
+	one=$(sed -n 's/^total over 1 CPUs: \([0-9]*\)$/\1/p' "$OUT")
+	run_pvmm run --cpus 4 "$EXAMPLES/smp_sum.elf"
+	expect_status 0
+	expect_out "total matches"
+	four=$(sed -n 's/^total over 4 CPUs: \([0-9]*\)$/\1/p' "$OUT")
+	[ -n "$one" ] && [ "$one" = "$four" ] || fail_because "totals differ: 1 CPU '$one', 4 CPUs '$four'"
+	for cpu in 0 1 2 3; do
+		expect_out "cpu $cpu: i^3 for i in ["
+	done
+	local shares
+	shares=$(grep -c '^cpu [0-9]*: i^3 for i in' "$OUT")
+	[ "$shares" -eq 4 ] || fail_because "$shares shares printed on 4 CPUs, expected 4"
+}
+
+test_smp_wake_invalid_cpu_is_einval() {
+	run_pvmm run --cpus 3 "$GUESTS/smp_wake.elf" badwake
+	expect_status 0
+	expect_out "cpu count: -2"                  # PVMM_EINVAL: cpu == cpu_count
+	expect_out "cpu 64: -2"
+	expect_out "cpu max: -2"
+	expect_out "reserved: -2"
+	expect_out "self: 0"
+	expect_out "poll after self wake: 1 woken"  # kept until the POLL
+	expect_out "join cpu 0: -2"
+	expect_out "join unstarted: -2"
+}
+
+test_smp_wake_ends_a_long_poll() {
+	# CPU 1 POLLs with a 10 s deadline; CPU 0's WAKE must end it well
+	# before --timeout 5 would stop the VM (a hang guard, not a timing test).
+	run_pvmm run --cpus 2 --timeout 5 --stats "$GUESTS/smp_wake.elf" woken
+	expect_status 0
+	expect_out "wake: 0"
+	expect_out "cpu 1 woken"
+	expect_out "joined 1: 0"
+	expect_no_out "not woken"
+	! grep -qF -- "--timeout" "$ERR" || fail_because "--timeout fired: the WAKE did not end the POLL"
+	grep -qE '^ +wake +[1-9]' "$ERR" || fail_because "--stats counts no wake call"
+}
+
+test_smp_blocking_lock_and_malloc_on_four_cpus() {
+	run_pvmm run --cpus 4 "$GUESTS/smp_wake.elf" lock
+	expect_status 0
+	expect_out "counter: 400 of 400"
+	expect_out "bad blocks: 0"
+}
+
+test_smp_cpu_id_per_cpu() {
+	local cpu
+	run_pvmm run --cpus 4 "$GUESTS/smp_wake.elf" id
+	expect_status 0
+	for cpu in 0 1 2 3; do
+		expect_out "cpu $cpu says id $cpu"
+	done
+}
+
 # ---- stops with a console nobody reads ------------------------------------
 
 # stall_run HOW OPTIONS...: flood.elf writes into a FIFO whose reader never

@@ -590,7 +590,8 @@ static void test_poll_unknown_device_is_einval(void **state)
 	struct fixture *f = *state;
 	assert_int_equal(poll_call(f, 0, 2, NULL), -PVMM_EINVAL);      /* device 1 does not exist */
 	assert_int_equal(poll_call(f, 0, 3, NULL), -PVMM_EINVAL);      /* even with a valid bit */
-	assert_int_equal(poll_call(f, 0, 1ull << 63, NULL), -PVMM_EINVAL);
+	assert_int_equal(poll_call(f, 0, 1ull << 62, NULL), -PVMM_EINVAL); /* no device 62 */
+	assert_int_equal(poll_call(f, 0, 1ull << 62 | PVMM_POLL_WAKE, NULL), -PVMM_EINVAL);
 	assert_int_equal(poll_call(f, 0, UINT64_MAX, NULL), -PVMM_EINVAL);
 }
 
@@ -613,6 +614,128 @@ static void test_poll_without_interest_waits_until_deadline(void **state)
 	uint64_t deadline = hypercall_guest_now(&f->vm) + 20 * 1000000ull;
 	assert_int_equal(poll_call(f, deadline, 0, NULL), 0);
 	assert_true(hypercall_guest_now(&f->vm) >= deadline);
+}
+
+/* ---- WAKE (1.3) ---------------------------------------------------------- */
+
+#define WAKE_GPA (BLOCK_GPA + 0x100) /* apart from poll_call's block: another thread uses it */
+
+static int64_t wake_call(struct fixture *f, uint32_t cpu, uint32_t reserved)
+{
+	struct pvmm_wake_args a = { .ret = 0x7777, .cpu = cpu, .reserved = reserved };
+	do_call(f, PVMM_CALL_WAKE, WAKE_GPA, &a, sizeof(a));
+	assert_int_equal(a.cpu, cpu); /* only `ret` is written back */
+	return a.ret;
+}
+
+static void test_wake_cpu_out_of_range_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ready = 0;
+	assert_int_equal(wake_call(f, CPUS, 0), -PVMM_EINVAL);
+	assert_int_equal(wake_call(f, PVMM_MAX_CPUS, 0), -PVMM_EINVAL);
+	assert_int_equal(wake_call(f, UINT32_MAX, 0), -PVMM_EINVAL);
+	assert_int_equal(f->vm.stats.calls[PVMM_CALL_WAKE], 3);
+	/* Nothing was woken: CPU 0's POLL with the wake bit waits out its deadline. */
+	assert_int_equal(poll_call(f, 0, PVMM_POLL_WAKE, &ready), 0);
+	assert_int_equal(ready, 0);
+	assert_false(f->vm.stopped);
+}
+
+static void test_wake_reserved_nonzero_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ready = 0;
+	assert_int_equal(wake_call(f, 0, 1), -PVMM_EINVAL);
+	assert_int_equal(wake_call(f, 0, 0x80000000u), -PVMM_EINVAL);
+	assert_int_equal(poll_call(f, 0, PVMM_POLL_WAKE, &ready), 0);
+}
+
+static void test_wake_then_poll_returns_at_once_and_consumes(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ready = 0;
+	assert_int_equal(wake_call(f, 0, 0), 0); /* the caller (CPU 0) itself */
+	assert_int_equal(wake_call(f, 0, 0), 0); /* two WAKEs, one report */
+	assert_int_equal(poll_call(f, hypercall_guest_now(&f->vm) + 60 * 1000000000ull, PVMM_POLL_WAKE | 1,
+				   &ready), 1);
+	assert_int_equal(ready, PVMM_POLL_WAKE);
+	assert_int_equal(poll_call(f, 0, PVMM_POLL_WAKE, &ready), 0);
+	assert_int_equal(ready, 0);
+}
+
+static void test_wake_is_counted_with_ready_devices(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ready = 0;
+	feed_input(f, "x");
+	assert_int_equal(wake_call(f, 0, 0), 0);
+	assert_int_equal(poll_call(f, 0, PVMM_POLL_WAKE | 1, &ready), 2);
+	assert_int_equal(ready, PVMM_POLL_WAKE | 1);
+}
+
+static void test_poll_without_wake_bit_keeps_the_wake(void **state)
+{
+	/* A 1.2 guest's POLL (no wake bit) neither sees nor eats a WAKE. */
+	struct fixture *f = *state;
+	uint64_t ready = 0;
+	assert_int_equal(wake_call(f, 0, 0), 0);
+	uint64_t deadline = hypercall_guest_now(&f->vm) + 20 * 1000000ull;
+	assert_int_equal(poll_call(f, deadline, 0, &ready), 0);
+	assert_true(hypercall_guest_now(&f->vm) >= deadline);
+	assert_int_equal(poll_call(f, 0, PVMM_POLL_WAKE, &ready), 1);
+	assert_int_equal(ready, PVMM_POLL_WAKE);
+}
+
+static void test_wake_reaches_only_its_cpu(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ready = 0;
+	assert_int_equal(wake_call(f, 2, 0), 0);
+	assert_int_equal(poll_call(f, 0, PVMM_POLL_WAKE, &ready), 0); /* CPU 0 */
+	vcpu_set_current(&f->cpus[1]);
+	assert_int_equal(poll_call(f, 0, PVMM_POLL_WAKE, &ready), 0);
+	vcpu_set_current(&f->cpus[2]);
+	assert_int_equal(poll_call(f, 0, PVMM_POLL_WAKE, &ready), 1);
+	assert_int_equal(ready, PVMM_POLL_WAKE);
+	vcpu_set_current(NULL);
+}
+
+struct wake_later_arg {
+	struct fixture *f;
+	uint32_t cpu;
+};
+
+static void *wake_later(void *p)
+{
+	struct wake_later_arg *a = p;
+	struct pvmm_wake_args w = { .cpu = a->cpu };
+	usleep(50 * 1000);
+	memcpy(gpa_ptr(a->f, WAKE_GPA, sizeof(w)), &w, sizeof(w));
+	hypercall_handle(&a->f->vm, PVMM_CALL_WAKE, WAKE_GPA);
+	return NULL;
+}
+
+static void test_wake_ends_a_blocked_poll(void **state)
+{
+	/* Another thread's WAKE ends a POLL whose deadline is 10 s off; if
+	 * it did not, the POLL would return 0 at the deadline. */
+	struct fixture *f = *state;
+	struct wake_later_arg a = { .f = f, .cpu = 0 };
+	pthread_t t;
+	uint64_t ready = 0;
+	assert_int_equal(pthread_create(&t, NULL, wake_later, &a), 0);
+	assert_int_equal(poll_call(f, hypercall_guest_now(&f->vm) + 10 * 1000000000ull, PVMM_POLL_WAKE, &ready),
+			 1);
+	assert_int_equal(ready, PVMM_POLL_WAKE);
+	pthread_join(t, NULL);
+}
+
+static void test_wake_has_a_call_name(void **state)
+{
+	(void)state;
+	assert_string_equal(stats_call_name(PVMM_CALL_WAKE), "wake");
+	assert_string_equal(stats_call_name(PVMM_CALL_COUNT), "unknown");
 }
 
 /* Give the fixture a virtio device at index 1 whose ready eventfd the
@@ -1089,6 +1212,14 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_vm, teardown_vm)
 	const struct CMUnitTest tests[] = {
+		T(test_wake_cpu_out_of_range_is_einval),
+		T(test_wake_reserved_nonzero_is_einval),
+		T(test_wake_then_poll_returns_at_once_and_consumes),
+		T(test_wake_is_counted_with_ready_devices),
+		T(test_poll_without_wake_bit_keeps_the_wake),
+		T(test_wake_reaches_only_its_cpu),
+		T(test_wake_ends_a_blocked_poll),
+		T(test_wake_has_a_call_name),
 		T(test_cpu_start_starts_a_waiting_cpu),
 		T(test_cpu_start_twice_is_ebusy),
 		T(test_cpu_start_cpu0_is_einval),

@@ -54,20 +54,12 @@ void page_free(void *p, size_t n);
 size_t page_free_count(void);
 
 /* ---- CPUs ------------------------------------------------------------
- * CPU 0 runs main(); the others wait until started. The runtime (stdio,
- * malloc, pages) is not thread-safe: code on other CPUs should use the
- * para-API wrappers of <pvmm/para_calls.h> directly, or its own locks. */
+ * CPU 0 runs main(); the others wait until started: see <pvmm/smp.h>
+ * (pvmm_cpu_start, pvmm_cpu_join, pvmm_cpu_id, locks). stdio, malloc and
+ * the page allocator are safe on every CPU. */
 
 /* How many CPUs the monitor gave the VM (pvmm run --cpus), at least 1. */
 unsigned pvmm_cpu_count(void);
-
-/* Start CPU `cpu` (1 .. pvmm_cpu_count() - 1) running fn(cpu, arg) on the
- * stack [stack, stack + size), which it owns from then on. The CPU loads
- * the IDT first, so its faults are reported like CPU 0's; when fn returns
- * it sleeps for good. Returns 0, or -PVMM_E* (-PVMM_EBUSY: started
- * already). */
-typedef void (*pvmm_cpu_fn)(unsigned cpu, void *arg);
-int pvmm_cpu_start(unsigned cpu, pvmm_cpu_fn fn, void *arg, void *stack, size_t size);
 
 /* ---- Failure ---------------------------------------------------------- */
 

@@ -95,7 +95,8 @@ static inline int64_t pvmm_random(void *buf, size_t len)
 
 /* (1.2) Start secondary CPU `cpu` at `entry` with rsp = stack (16-byte
  * aligned) and rdi = arg, nothing else set up: 0 or -PVMM_E*. For tests;
- * pvmm_cpu_start() in <pvmm/guest.h> also loads the IDT and calls C. */
+ * pvmm_cpu_start() in <pvmm/smp.h> also makes a stack, loads the IDT and
+ * calls C. */
 static inline int64_t pvmm_cpu_start_raw(uint32_t cpu, uint64_t entry, uint64_t stack, uint64_t arg)
 {
 	_Alignas(8) struct pvmm_cpu_start_args args = {
