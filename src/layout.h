@@ -22,7 +22,11 @@
  *            first 2 MiB's page table has room for holes, but an IST
  *            stack only runs the runtime's fault report): CPU n's top is
  *            0x53000 + n * 0x2000, the last ends at 0xd1000
- *   0xd1000  free below 1 MiB (the monitor's; not given to the guest)
+ *   0xd1000  free (LAYOUT_AP_END reserves up to 0xd3000)
+ *   0xd3000  the PV clock page (struct pvmm_clock_page, pvclock.c): the
+ *            monitor writes it, the guest only reads it. A ring-3 guest's
+ *            page tables must map it with U=1 (read-only is enough)
+ *   0xd4000  free below 1 MiB (the monitor's; not given to the guest)
  *   0x100000 the guest image (PVMM_IMAGE_MIN), then free RAM
  */
 #ifndef PVMM_LAYOUT_H
@@ -55,12 +59,14 @@
 #define LAYOUT_AP_IST     0x53000ull /* CPU n >= 1: top at LAYOUT_AP_IST + n * LAYOUT_AP_IST_SIZE */
 #define LAYOUT_AP_IST_SIZE 0x2000ull
 #define LAYOUT_AP_END     (LAYOUT_AP_IST + LAYOUT_MAX_CPUS * LAYOUT_AP_IST_SIZE)
+#define LAYOUT_CLOCK_PAGE 0xd3000ull /* boot info clock_page; mapped user-readable at ring 3 */
 #define LAYOUT_LOW_END    ((uint64_t)PVMM_IMAGE_MIN)
 
 _Static_assert(LAYOUT_GDT + LAYOUT_GDT_ENTRIES * 8 <= LAYOUT_TSS, "the GDT runs into CPU 0's TSS");
 _Static_assert(LAYOUT_AP_TSS + (LAYOUT_MAX_CPUS - 1) * LAYOUT_TSS_STRIDE <= LAYOUT_AP_IST,
 	       "the secondary TSSes run into their IST stacks");
-_Static_assert(LAYOUT_AP_END <= LAYOUT_LOW_END, "the IST stacks run into the guest image");
+_Static_assert(LAYOUT_AP_END <= LAYOUT_CLOCK_PAGE, "the IST stacks run into the clock page");
+_Static_assert(LAYOUT_CLOCK_PAGE + PAGE_SIZE <= LAYOUT_LOW_END, "the clock page runs into the guest image");
 _Static_assert(LAYOUT_MAX_CPUS == PVMM_MAX_CPUS, "one TSS per CPU the para-API allows");
 
 /* RAM limits: whole 2 MiB pages, and below the 3 GiB line so that the top

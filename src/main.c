@@ -26,6 +26,7 @@
 #include "layout.h"
 #include "log.h"
 #include "machine.h"
+#include "pvclock.h"
 #include "status.h"
 #include "vcpu.h"
 #include "virtio/mmio.h"
@@ -366,6 +367,7 @@ static int write_stats_json(struct vm *vm, const char *path)
 static int run_command(int argc, char **argv)
 {
 	struct options opt = { 0 };
+	struct pvclock clock;
 	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .console_out_fd = 1, .console_in_fd = 0 };
 	uint64_t entry = 0;
 	int status;
@@ -421,6 +423,10 @@ static int run_command(int argc, char **argv)
 		goto out;
 	}
 	vm.mono_base_ns = stats_now_ns();
+	if (pvclock_setup(&clock, &vm)) {
+		status = PVMM_STATUS_HOST;
+		goto out;
+	}
 	status = vcpu_run(&vm);
 	/* Device work ends with the vCPUs; once the thread is joined the
 	 * counters (and its CPU time) are final. */
