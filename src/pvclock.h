@@ -27,8 +27,9 @@ struct pvclock {
 };
 
 /* mult and shift (0..32) such that (ticks * mult) >> shift is the ns of
- * `khz` kHz ticks, mult as large as 32 bits allow (relative error below
- * 2^-31). Returns 0, or -1 for a rate outside 1 kHz .. 2^32 - 1 kHz. */
+ * `khz` kHz ticks, mult as large as 32 bits and shift <= 32 allow: mult
+ * is at least 10^6, so the rate is off by at most 0.5 ppm (1e-10 at
+ * 1..2 GHz). Returns 0, or -1 for a rate outside 1 kHz .. 2^32 - 1 kHz. */
 int pvclock_scale_for_khz(uint64_t khz, uint32_t *mult, uint32_t *shift);
 
 /* Write `cur`'s fields to `page` under the version protocol: version odd,
