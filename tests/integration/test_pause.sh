@@ -59,6 +59,14 @@ expect_clock_skipped_pause() {
 	elif [ $((wall - mono)) -lt 1500 ]; then
 		fail_because "guest monotonic clock ran on while paused: mono $mono ms, wall $wall ms"
 	fi
+	# The PV clock page (behind pvmm_now_ns) and the CLOCK call stood
+	# still alike: the same interval on both, to a few ms.
+	local call page
+	read -r call page < <(sed -n 's/^call_ms \([0-9]*\) page \([a-z]*\)$/\1 \2/p' "$OUT")
+	[ "$page" = yes ] || fail_because "the guest had no PV clock page (page '$page')"
+	if [ -z "$call" ] || [ -z "$mono" ] || [ $((call - mono)) -gt 5 ] || [ $((mono - call)) -gt 5 ]; then
+		fail_because "page clock and CLOCK call disagree over the pause: page $mono ms, CLOCK $call ms"
+	fi
 }
 
 test_pause_ctrl_z_then_continue() {
