@@ -22,6 +22,9 @@ proc_state() {
 # it stopped 2 s, continue it, wait for the end. Sets $status.
 pause_run() {
 	local pid i state=
+	# Empty $OUT first: the background job truncates it only once it
+	# runs, and the previous test's "ready" would start the pause early.
+	: >"$OUT"
 	"$PVMM" run "$@" "$GUESTS/pause_clock.elf" >"$OUT" 2>"$ERR" </dev/null &
 	pid=$!
 	for ((i = 0; i < 300; i++)); do
