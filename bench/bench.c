@@ -41,7 +41,7 @@
 struct config {
 	const char *build;       /* build directory: pvmm, bench/rawvm, guests */
 	const char *out_dir;     /* where the JSON goes */
-	char pvmm[4096], rawvm[4096], hello[4096], hcloop[4096], blkbench[4096], blkrw[4096];
+	char pvmm[4096], rawvm[4096], hello[4096], hcloop[4096], blkbench[4096], blkrw[4096], clockread[4096];
 	const char *scratch;     /* where the block benchmark's scratch folder goes */
 	int blk_runs;            /* runs of each block configuration (and of blkrw) */
 	bool block;              /* run the block benchmark */
@@ -474,6 +474,54 @@ static void bench_hypercall(const struct config *cfg)
 	add_target("exits_per_call", "VM exits per NOP call", per_call, "exits", 3, "= 1.000", 1.0,
 		   fabs(per_call - 1.0) < 0.0005);
 	add_info("exits_hcloop_0", "VM exits, hcloop N=0 (start-up+exit)", (double)c0.exits, "exits", 0);
+}
+
+/* ---- 2b. PV clock page ------------------------------------------------- */
+
+/* Reads per run: page reads are interpreted guest code at CPL0 on hosts
+ * without VT-x (~50 instructions, tens of us), so keep it small. */
+#define CLOCK_READS 2000u
+
+static bool line_find(const char *line, const char *key, double *value);
+
+static unsigned long long clockread_exits(const struct config *cfg, unsigned reads)
+{
+	char count[16];
+	snprintf(count, sizeof(count), "%u", reads);
+	char *argv[] = { (char *)cfg->pvmm, "run", "--stats", "-q", (char *)cfg->clockread, count, "0", NULL };
+	struct run_result r;
+	unsigned long long exits = 0;
+
+	run_checked(argv, false, &r);
+	if (!stats_value(r.err, "vm exits", &exits))
+		die("`pvmm run --stats` printed no 'vm exits' line; its stderr was:\n%s", r.err);
+	return exits;
+}
+
+static void bench_pvclock(const struct config *cfg)
+{
+	char count[16];
+	snprintf(count, sizeof(count), "%u", CLOCK_READS);
+	char *argv[] = { (char *)cfg->pvmm, "run", "-q", (char *)cfg->clockread, count, count, NULL };
+	struct run_result r;
+	double page_ns, call_ns;
+
+	progress("pv clock: %u page reads against none (exit counts), then against %u CLOCK calls", CLOCK_READS,
+		 CLOCK_READS);
+	/* Counts: the monitor's exit tally, N page reads against none. */
+	unsigned long long e0 = clockread_exits(cfg, 0), en = clockread_exits(cfg, CLOCK_READS);
+	double per_read = ((double)en - (double)e0) / CLOCK_READS;
+	add_target("pvclock_exits_per_read", "PV clock read, exits per read", per_read, "exits", 3, "= 0.000", 0.0,
+		   fabs(per_read) < 0.0005);
+
+	/* Time per read, page and CLOCK call in the same run (the guest
+	 * times both with the page's clock). */
+	run_checked(argv, true, &r);
+	const char *line = strstr(r.out, "clockread page=");
+	if (!line || !line_find(line, "page_ns", &page_ns) || !line_find(line, "call_ns", &call_ns))
+		die("clockread printed no result line; its stdout was:\n%s", r.out);
+	add_info("pvclock_read_ns", "PV clock page read, time per read", page_ns, "ns/read", 0);
+	add_info("pvclock_call_ns", "CLOCK call, time per read (same run)", call_ns, "ns/call", 0);
 }
 
 /* ---- 3. memory ---------------------------------------------------------- */
@@ -1736,6 +1784,8 @@ int main(int argc, char **argv)
 	check_file("guest", cfg.hcloop, false);
 	snprintf(cfg.blkbench, sizeof(cfg.blkbench), "%s/bench/guests/blkbench.elf", cfg.build);
 	snprintf(cfg.blkrw, sizeof(cfg.blkrw), "%s/bench/guests/blkrw.elf", cfg.build);
+	snprintf(cfg.clockread, sizeof(cfg.clockread), "%s/bench/guests/clockread.elf", cfg.build);
+	check_file("guest", cfg.clockread, false);
 	if (cfg.block) {
 		check_file("guest", cfg.blkbench, false);
 		check_file("guest", cfg.blkrw, false);
@@ -1764,6 +1814,7 @@ int main(int argc, char **argv)
 	int64_t start = now_ns();
 	bench_cold_start(&cfg);
 	bench_hypercall(&cfg);
+	bench_pvclock(&cfg);
 	bench_memory(&cfg);
 	if (cfg.block)
 		bench_block(&cfg);

@@ -85,3 +85,20 @@ int bootinfo_set_cpu_count(struct guest_mem *mem, uint32_t count, char err[BOOTI
 	bi->cpu_count = count;
 	return 0;
 }
+
+int bootinfo_set_clock_page(struct guest_mem *mem, uint64_t gpa, char err[BOOTINFO_ERR_MAX])
+{
+	struct pvmm_boot_info *bi = guest_mem_ptr(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+
+	if ((gpa & (PAGE_SIZE - 1)) || !guest_mem_ptr(mem, gpa, PAGE_SIZE)) {
+		snprintf(err, BOOTINFO_ERR_MAX, "internal error: clock page 0x%llx is not a page of RAM",
+			 (unsigned long long)gpa);
+		return -1;
+	}
+	if (!bi || bi->magic != PVMM_BOOT_MAGIC) {
+		snprintf(err, BOOTINFO_ERR_MAX, "internal error: no boot info to name the clock page in");
+		return -1;
+	}
+	bi->clock_page = gpa;
+	return 0;
+}

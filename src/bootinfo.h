@@ -31,4 +31,9 @@ int bootinfo_set_devices(struct guest_mem *mem, const struct pvmm_device_info *d
  * says 1. Returns 0, or -1 with a message in `err`. */
 int bootinfo_set_cpu_count(struct guest_mem *mem, uint32_t count, char err[BOOTINFO_ERR_MAX]);
 
+/* (1.3) Name the PV clock page (a page-aligned RAM address) in the boot
+ * info; bootinfo_write() says 0, none. Returns 0, or -1 with a message in
+ * `err`. */
+int bootinfo_set_clock_page(struct guest_mem *mem, uint64_t gpa, char err[BOOTINFO_ERR_MAX]);
+
 #endif

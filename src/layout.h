@@ -25,7 +25,10 @@
  *            0x56000 + n * 0x2000, the last ends at 0xd4000
  *   0xd6000  ring 3 only: the monitor's IDT (vectors 0..31)
  *   0xd7000  ring 3 only: the monitor's exception stubs (trap_stubs.c)
- *   0xd8000  free below 1 MiB (the monitor's; not given to the guest)
+ *   0xd8000  the PV clock page (struct pvmm_clock_page, pvclock.c): the
+ *            monitor writes it, the guest only reads it (a user page,
+ *            read-only, at ring 3)
+ *   0xd9000  free below 1 MiB (the monitor's; not given to the guest)
  *   0x100000 the guest image (PVMM_IMAGE_MIN), then free RAM
  *
  * Ring 3 (--ring 3): every page above except the boot info and argument
@@ -64,13 +67,15 @@
 #define LAYOUT_AP_END     (LAYOUT_AP_IST + LAYOUT_MAX_CPUS * LAYOUT_AP_IST_SIZE)
 #define LAYOUT_IDT        0xd6000ull /* ring 3: the monitor's IDT */
 #define LAYOUT_TRAP_STUBS 0xd7000ull /* ring 3: its exception stubs, one page */
+#define LAYOUT_CLOCK_PAGE 0xd8000ull /* boot info clock_page; user-readable at ring 3 */
 #define LAYOUT_LOW_END    ((uint64_t)PVMM_IMAGE_MIN)
 
 _Static_assert(LAYOUT_GDT + LAYOUT_GDT_ENTRIES * 8 <= LAYOUT_TSS, "the GDT runs into CPU 0's TSS");
 _Static_assert(LAYOUT_AP_TSS + (LAYOUT_MAX_CPUS - 1) * LAYOUT_TSS_STRIDE <= LAYOUT_AP_IST,
 	       "the secondary TSSes run into their IST stacks");
 _Static_assert(LAYOUT_AP_END <= LAYOUT_IDT, "the IST stacks run into the ring-3 IDT");
-_Static_assert(LAYOUT_TRAP_STUBS + PAGE_SIZE <= LAYOUT_LOW_END, "the exception stubs run into the guest image");
+_Static_assert(LAYOUT_TRAP_STUBS + PAGE_SIZE <= LAYOUT_CLOCK_PAGE, "the exception stubs run into the clock page");
+_Static_assert(LAYOUT_CLOCK_PAGE + PAGE_SIZE <= LAYOUT_LOW_END, "the clock page runs into the guest image");
 _Static_assert((PVMM_SEL_USER_DATA & ~7) == LAYOUT_GDT_ENTRIES * 8 - 16 &&
 	       (PVMM_SEL_USER_CODE & ~7) == LAYOUT_GDT_ENTRIES * 8 - 8, "ring 3's selectors are the last two GDT slots");
 _Static_assert(LAYOUT_MAX_CPUS == PVMM_MAX_CPUS, "one TSS per CPU the para-API allows");

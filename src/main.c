@@ -3,6 +3,7 @@
  * Parses options, loads the image, builds the VM, runs it, and exits with
  * the guest's status or the monitor's verdict (status.h).
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,6 +27,7 @@
 #include "layout.h"
 #include "log.h"
 #include "machine.h"
+#include "pvclock.h"
 #include "status.h"
 #include "trap_port.h"
 #include "vcpu.h"
@@ -303,6 +305,22 @@ out:
 	return map;
 }
 
+/* VT-x or AMD-V on the CPU pvmm runs on: then KVM runs guest CPL0 code
+ * in hardware, else (a nested VM without it, as on some CI hosts) it
+ * interprets it. One cpuid each: nothing on the start-up path to speak of. */
+static bool host_has_hw_virt(void)
+{
+	unsigned a, b, c, d;
+	__cpuid(1, a, b, c, d);
+	if (c & (1u << 5)) /* VMX */
+		return true;
+	__cpuid(0x80000000, a, b, c, d);
+	if (a < 0x80000001)
+		return false;
+	__cpuid(0x80000001, a, b, c, d);
+	return c & (1u << 2); /* SVM */
+}
+
 /* Load the image and boot info into fresh RAM. Returns an exit status or 0. */
 static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *entry)
 {
@@ -330,9 +348,11 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 		log_error("%s: %s", opt->image, err);
 		return PVMM_STATUS_USAGE;
 	}
-	/* --ring: the boot info says which CPL the guest starts at. */
+	/* --ring: the boot info says which CPL the guest starts at, and
+	 * whether CPL0 code runs natively here (the guest picks its clock). */
 	struct pvmm_boot_info *bi = guest_mem_ptr(&vm->mem, LAYOUT_BOOT_INFO, sizeof(*bi));
 	bi->ring = opt->ring;
+	bi->flags = host_has_hw_virt() ? PVMM_BOOT_F_CPL0_NATIVE : 0;
 	*entry = image.entry;
 	return 0;
 }
@@ -382,6 +402,7 @@ static int write_stats_json(struct vm *vm, const char *path)
 static int run_command(int argc, char **argv)
 {
 	struct options opt = { 0 };
+	struct pvclock clock;
 	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .console_out_fd = 1, .console_in_fd = 0 };
 	uint64_t entry = 0;
 	int status;
@@ -438,6 +459,10 @@ static int run_command(int argc, char **argv)
 		goto out;
 	}
 	vm.mono_base_ns = stats_now_ns();
+	if (pvclock_setup(&clock, &vm)) {
+		status = PVMM_STATUS_HOST;
+		goto out;
+	}
 	status = vcpu_run(&vm);
 	/* Device work ends with the vCPUs; once the thread is joined the
 	 * counters (and its CPU time) are final. */

@@ -15,8 +15,9 @@ static bool low_page_is_hole(uint64_t addr)
 }
 
 /* Ring 3: the low pages CPL3 may touch: the boot info and argument
- * strings, and the main stack. Everything else below 1 MiB is the
- * monitor's (GDT, TSSes, page tables, IST stacks, IDT, exception stubs). */
+ * strings, the main stack, and (read-only) the PV clock page. Everything
+ * else below 1 MiB is the monitor's (GDT, TSSes, page tables, IST stacks,
+ * IDT, exception stubs). */
 static bool low_page_is_user(uint64_t addr)
 {
 	return (addr >= LAYOUT_BOOT_INFO && addr < LAYOUT_ARGS_END) ||
@@ -43,6 +44,9 @@ uint64_t pagetable_build(struct guest_mem *mem, bool user)
 	for (unsigned i = 0; i < 512; i++) {
 		uint64_t addr = (uint64_t)i * PAGE_SIZE;
 		uint64_t leaf = user && !low_page_is_user(addr) ? flags & ~PTE_US : flags;
+		/* The PV clock page: the guest reads it, only the monitor writes. */
+		if (user && addr == LAYOUT_CLOCK_PAGE)
+			leaf = (flags | PTE_US) & ~PTE_RW;
 		put_entry(mem, LAYOUT_PT0, i, low_page_is_hole(addr) ? 0 : (addr | leaf));
 	}
 	return LAYOUT_PML4;

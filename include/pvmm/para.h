@@ -2,8 +2,9 @@
  * pvmm para-API, version 1 — the one contract between the monitor and a guest.
  *
  * Both sides include this header: the monitor (hosted C) and the guest
- * runtime (freestanding C). It holds only fixed-width types, constants and
- * plain structs, so it compiles the same way on both. docs/para-api.md
+ * runtime (freestanding C). It holds only fixed-width types, constants,
+ * plain structs and the clock page's formula (pvmm_clock_scale, plain
+ * integer code), so it compiles the same way on both. docs/para-api.md
  * explains every call; keep the two in step.
  *
  * Transport. A guest makes call N by writing the guest-physical address of
@@ -228,6 +229,10 @@ struct pvmm_wake_args {
 #define PVMM_SEL_USER_CODE ((PVMM_SEL_TSS_CPU(PVMM_MAX_CPUS) + 8) | 3)
 
 #define PVMM_BOOT_MAGIC 0x4d4d5650u /* "PVMM" */
+/* (1.3) boot info flags: guest code at CPL0 runs natively (the host has
+ * VT-x or AMD-V). Without it CPL0 code may be interpreted, and a few
+ * dozen instructions can cost more than one exit. */
+#define PVMM_BOOT_F_CPL0_NATIVE 1u
 #define PVMM_MAX_DEVICES 16
 
 enum pvmm_device_type {
@@ -275,8 +280,86 @@ struct pvmm_boot_info {
 	struct pvmm_device_info devices[PVMM_MAX_DEVICES];
 	/* (1.3) Fields below are 0 from a 1.2 monitor. */
 	uint32_t ring;          /* CPL the guest runs at: 0, or 3 (deprivileged) */
-	uint32_t flags;         /* reserved, 0 */
+	uint32_t flags;         /* PVMM_BOOT_F_* */
 	uint64_t clock_page;    /* guest-physical address of the PV clock page, 0 if none */
 };
+
+/* ---- (1.3) The PV clock page --------------------------------------------
+ *
+ * Monotonic time without an exit. When boot_info->clock_page is not 0 it
+ * is the guest-physical address of a 4 KiB page, mapped readable at the
+ * guest's ring, that the monitor keeps as below. If `flags` has
+ * PVMM_CLOCK_TSC_STABLE, the guest's monotonic time (PVMM_CLOCK_MONOTONIC,
+ * the same epoch as the CLOCK call) is, for a TSC value `tsc` read on any
+ * vCPU:
+ *
+ *     ns = ns_base + pvmm_clock_scale(tsc - tsc_base, mult, shift)
+ *
+ * The monitor rewrites the fields (at boot and when the VM resumes from a
+ * pause, so that the clock stands still while paused) under `version`:
+ * odd while it writes. A reader loads version (retry while odd), the
+ * fields, then the TSC, then version again, and retries if it changed.
+ * Without PVMM_CLOCK_TSC_STABLE (or with mult 0) the page is not to be
+ * used: make the CLOCK call. The guest must never write the page.
+ */
+#define PVMM_CLOCK_TSC_STABLE (1u << 0) /* the formula holds on every vCPU */
+
+struct pvmm_clock_page {
+	uint32_t version;   /* odd while the monitor updates the page */
+	uint32_t flags;     /* PVMM_CLOCK_* */
+	uint32_t mult;      /* ns per tick = mult / 2^shift */
+	uint32_t shift;     /* 0..32 */
+	uint64_t tsc_base;  /* a guest TSC value ... */
+	uint64_t ns_base;   /* ... and the monotonic time (ns) it stands for */
+	uint64_t tsc_khz;   /* the TSC frequency mult/shift came from (information) */
+	uint64_t reserved[3];
+};
+
+/* (delta * mult) >> shift with the 96-bit product split in two 64-bit
+ * halves, so no delta overflows it (only a result past 2^64 ns, 584
+ * years, would wrap). shift must be at most 32. Plain integer code: both
+ * the monitor and freestanding guests (no SSE, no libgcc) use it. */
+static inline uint64_t pvmm_clock_scale(uint64_t delta, uint32_t mult, uint32_t shift)
+{
+	uint64_t lo = (delta & 0xffffffffu) * mult; /* < 2^64 */
+	uint64_t hi = (delta >> 32) * mult;         /* < 2^64 */
+	return (hi << (32 - shift)) + (lo >> shift);
+}
+
+/* How often pvmm_clock_page_read() retries before it gives up. The
+ * monitor only holds `version` odd for a few stores, so running out means
+ * the page is broken (say, the guest wrote it): use the CLOCK call. */
+#define PVMM_CLOCK_READ_TRIES 1000
+
+/* Read the page's monotonic time into *ns, taking the TSC with read_tsc
+ * inside the version window. Returns 1, or 0 if the page is not to be
+ * used (not stable, mult 0, shift > 32, or never a steady version). The
+ * reader half of the protocol above, shared by the guest runtime and the
+ * monitor's tests. */
+static inline int pvmm_clock_page_read(const struct pvmm_clock_page *page, uint64_t (*read_tsc)(void),
+				       uint64_t *ns)
+{
+	for (int tries = 0; tries < PVMM_CLOCK_READ_TRIES; tries++) {
+		uint32_t v = __atomic_load_n(&page->version, __ATOMIC_ACQUIRE);
+		if (v & 1)
+			continue;
+		uint32_t flags = __atomic_load_n(&page->flags, __ATOMIC_RELAXED);
+		uint32_t mult = __atomic_load_n(&page->mult, __ATOMIC_RELAXED);
+		uint32_t shift = __atomic_load_n(&page->shift, __ATOMIC_RELAXED);
+		uint64_t tsc_base = __atomic_load_n(&page->tsc_base, __ATOMIC_RELAXED);
+		uint64_t ns_base = __atomic_load_n(&page->ns_base, __ATOMIC_RELAXED);
+		uint64_t tsc = read_tsc();
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&page->version, __ATOMIC_RELAXED) != v)
+			continue;
+		if (!(flags & PVMM_CLOCK_TSC_STABLE) || mult == 0 || shift > 32)
+			return 0;
+		/* A TSC behind the base (it cannot be, on a stable TSC) counts
+		 * as the base: never a time before ns_base. */
+		*ns = ns_base + pvmm_clock_scale(tsc > tsc_base ? tsc - tsc_base : 0, mult, shift);
+		return 1;
+	}
+	return 0;
+}
 
 #endif /* PVMM_PARA_H */

@@ -18,7 +18,10 @@
 #define PVMM_NS_PER_MS 1000000ull
 #define PVMM_NS_PER_S  1000000000ull
 
-uint64_t pvmm_now_ns(void);  /* monotonic clock, ns */
+uint64_t pvmm_now_ns(void);  /* monotonic clock, ns (the PV clock page if any, else a CLOCK call) */
+/* The PV clock page's monotonic time, read without an exit: 1 with *ns
+ * set, or 0 when the monitor offers no usable page. */
+int pvmm_clock_page_ns(uint64_t *ns);
 uint64_t pvmm_wall_ns(void); /* ns since 1970-01-01 UTC */
 
 /* Sleep until the monotonic clock reaches deadline_ns / for ns. */
