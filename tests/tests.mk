@@ -26,3 +26,8 @@ $(BUILD)/tests/unit/test_ring_abi $(BUILD)/asan/tests/unit/test_ring_abi: guest/
 
 tests-build: $(UNIT_TESTS) $(UNIT_TESTS_ASAN)
 .PHONY: tests-build
+
+# test_libm compiles the guest's libm (guest/runtime/math.c) and compares it
+# with glibc's, so it links -lm.
+$(BUILD)/tests/unit/test_libm $(BUILD)/asan/tests/unit/test_libm: guest/runtime/math.c
+$(BUILD)/tests/unit/test_libm $(BUILD)/asan/tests/unit/test_libm: UNIT_TEST_LIBS += -lm
