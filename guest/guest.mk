@@ -74,6 +74,9 @@ $(BUILD)/examples/%.elf: guest/examples/%.c $(GUEST_PROGRAM_DEPS)
 	@mkdir -p $(dir $@)
 	$(call guest-link,$@,$<)
 
+# The floating-point example needs SSE (it runs with pvmm run --ring 3).
+$(BUILD)/examples/float.elf: GUEST_LINK_CFLAGS = $(GUEST_SSE_CFLAGS)
+
 $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_PROGRAM_DEPS)
 	@mkdir -p $(dir $@)
 	$(call guest-link,$@,$<)
