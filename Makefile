@@ -70,5 +70,27 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the monitor and the SDK.
+#   PREFIX/bin/pvmm, PREFIX/bin/pvmm-cc
+#   PREFIX/lib/pvmm/guest/   libpvmm.a crt0.o guest.ld flags.mk include/
+#   PREFIX/lib/pvmm/include/pvmm/para.h
+#   PREFIX/lib/pkgconfig/pvmm.pc
+# The guest headers stay under lib/pvmm (they include a <stdio.h> that
+# must not shadow the host's in PREFIX/include). pvmm-cc finds the tree
+# relative to itself, so the installed tree can be moved as a whole.
+PREFIX ?= /usr/local
+INSTALL_PKG := $(DESTDIR)$(PREFIX)/lib/pvmm
+.PHONY: install
+install: monitor guest-runtime
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(INSTALL_PKG)/guest/include/pvmm $(INSTALL_PKG)/include/pvmm
+	install -m 755 $(BUILD)/pvmm guest/pvmm-cc $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(GUEST_LIB) $(GUEST_CRT0) guest/guest.ld guest/flags.mk $(INSTALL_PKG)/guest/
+	install -m 644 $(wildcard guest/include/*.h) $(INSTALL_PKG)/guest/include/
+	install -m 644 $(wildcard guest/include/pvmm/*.h) $(INSTALL_PKG)/guest/include/pvmm/
+	install -m 644 include/pvmm/para.h $(INSTALL_PKG)/include/pvmm/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' guest/pvmm.pc.in \
+		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/pvmm.pc
+
 clean:
 	rm -rf $(BUILD)

@@ -4,14 +4,28 @@
 # (target guest-print-flags), so the two can never diverge.
 #
 # PVMM_ROOT is the repository root: "." inside the build, an absolute path
-# when pvmm-cc builds a user program from another directory.
+# when pvmm-cc builds a user program from another directory. An installed
+# tree (make install) has the same layout under PREFIX/lib/pvmm, with
+# BUILD=. (libpvmm.a and crt0.o in guest/ next to this file).
 #
-# Why these flags: guest code runs at CPL0, which KVM interprets on hosts
-# without VT-x, and its emulator has no SSE, so the compiler must use
-# general registers only; exceptions arrive on the current stack, so no red
-# zone; the image is linked at a fixed address below 2 GiB (no PIC, small
-# code model); there is no libc, so no builtin headers beyond the
-# compiler's own freestanding ones (stdint.h, stddef.h, stdarg.h, ...).
+# Why these flags: the runtime runs at CPL0, which KVM interprets on hosts
+# without VT-x, and its emulator has no SSE, so the runtime (and the
+# repository's own guests) use general registers only; exceptions arrive on
+# the current stack, so no red zone; the image is linked at a fixed address
+# below 2 GiB (no PIC, small code model); there is no libc, so no builtin
+# headers beyond the compiler's own freestanding ones (stdint.h, stddef.h,
+# stdarg.h, ...; guest/include has its own limits.h). No libm errno:
+# -fno-math-errno lets sqrt() be one sqrtsd.
+#
+# Four sets, one common base:
+#   GUEST_CFLAGS       the runtime and the repository's guests: -Wextra
+#                      -Werror, general registers only
+#   GUEST_SSE_CFLAGS   the runtime's floating-point files (math.c,
+#                      format_float.c, printf.c) and the float example:
+#                      the same, SSE allowed
+#   GUEST_USER_CFLAGS  user programs built by pvmm-cc: -Wall only (no
+#                      -Werror, no -Wextra), SSE allowed
+#   GUEST_RING0_CFLAGS pvmm-cc --ring0: user flags, general registers only
 
 PVMM_ROOT ?= .
 BUILD ?= build
@@ -23,13 +37,18 @@ pvmm-path = $(patsubst ./%,%,$(PVMM_ROOT)/$(1))
 # once per make run, not once per compile.
 GUEST_CC_INCLUDE := $(shell $(CC) -print-file-name=include)
 
-GUEST_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -O2 -g \
+GUEST_BASE_CFLAGS = -std=gnu11 -Wall -O2 -g \
 	-ffreestanding -nostdinc \
 	-isystem $(GUEST_CC_INCLUDE) \
 	-I$(PVMM_ROOT)/guest/include -I$(PVMM_ROOT)/include \
-	-mgeneral-regs-only -mno-red-zone -mcmodel=small \
-	-fno-pic -fno-pie -fno-stack-protector \
+	-mno-red-zone -mcmodel=small \
+	-fno-pic -fno-pie -fno-stack-protector -fno-math-errno \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables
+
+GUEST_CFLAGS = $(GUEST_BASE_CFLAGS) -Wextra -Werror -mgeneral-regs-only
+GUEST_SSE_CFLAGS = $(GUEST_BASE_CFLAGS) -Wextra -Werror
+GUEST_USER_CFLAGS = $(GUEST_BASE_CFLAGS)
+GUEST_RING0_CFLAGS = $(GUEST_BASE_CFLAGS) -mgeneral-regs-only
 
 # Link-only flags (clang warns about them at compile time, so they are kept
 # apart). -static already makes a position-dependent executable (EXEC);
@@ -46,11 +65,15 @@ GUEST_LIB = $(call pvmm-path,$(BUILD)/guest/libpvmm.a)
 # A guest program: crt0 first (it holds _start), then the user's code, then
 # the runtime archive so it resolves what the user's code needs.
 #   $(call guest-link,OUTPUT,SOURCES)
-guest-link = $(CC) $(GUEST_CFLAGS) -o $(1) $(GUEST_CRT0) $(2) $(GUEST_LIB) $(GUEST_LDFLAGS)
+# GUEST_LINK_CFLAGS can be set per target (guest.mk: the float example).
+GUEST_LINK_CFLAGS = $(GUEST_CFLAGS)
+guest-link = $(CC) $(GUEST_LINK_CFLAGS) -o $(1) $(GUEST_CRT0) $(2) $(GUEST_LIB) $(GUEST_LDFLAGS)
 
 .PHONY: guest-print-flags
 guest-print-flags:
 	@echo 'GUEST_CFLAGS=$(GUEST_CFLAGS)'
+	@echo 'GUEST_USER_CFLAGS=$(GUEST_USER_CFLAGS)'
+	@echo 'GUEST_RING0_CFLAGS=$(GUEST_RING0_CFLAGS)'
 	@echo 'GUEST_LDFLAGS=$(GUEST_LDFLAGS)'
 	@echo 'GUEST_CRT0=$(GUEST_CRT0)'
 	@echo 'GUEST_LIB=$(GUEST_LIB)'

@@ -46,6 +46,14 @@ $(GUEST_OBJDIR)/%.o: guest/runtime/%.c $(GUEST_HDRS) guest/runtime/runtime.h $(G
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -c $< -o $@
 
+# The runtime's floating-point files: compiled with SSE allowed, and only
+# ever executed by programs that do floating point (see guest/README.md,
+# "Floating point"). Everything else stays general-registers-only.
+GUEST_RT_SSE_OBJS := $(addprefix $(GUEST_OBJDIR)/,math.o format_float.o printf.o)
+$(filter $(GUEST_RT_OBJS),$(GUEST_RT_SSE_OBJS)): $(GUEST_OBJDIR)/%.o: guest/runtime/%.c $(GUEST_HDRS) guest/runtime/runtime.h $(GUEST_BUILD_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_SSE_CFLAGS) -c $< -o $@
+
 $(GUEST_OBJDIR)/%.o: guest/runtime/%.S $(GUEST_BUILD_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -c $< -o $@
@@ -65,6 +73,9 @@ GUEST_PROGRAM_DEPS := $(GUEST_CRT0) $(GUEST_LIB) $(GUEST_HDRS) $(GUEST_BUILD_DEP
 $(BUILD)/examples/%.elf: guest/examples/%.c $(GUEST_PROGRAM_DEPS)
 	@mkdir -p $(dir $@)
 	$(call guest-link,$@,$<)
+
+# The floating-point example needs SSE (it runs with pvmm run --ring 3).
+$(BUILD)/examples/float.elf: GUEST_LINK_CFLAGS = $(GUEST_SSE_CFLAGS)
 
 $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_PROGRAM_DEPS)
 	@mkdir -p $(dir $@)

@@ -13,6 +13,7 @@ packages=(
 	clang          # the code must stay clean under clang too (make check builds with it)
 	libclang-rt-dev # make fuzz: clang's libFuzzer and sanitizer runtimes (only recommended by clang)
 	libcmocka-dev  # unit tests
+	pkg-config     # tests/integration/test_sdk.sh: the installed pvmm.pc
 	liburing-dev   # virtio-blk: many requests in flight without a thread each
 	util-linux     # setpriv: the test of the /dev/kvm permission message
 	gnuplot-nox    # make bench: bench/compare_chart.sh draws docs/img/compare.png and .svg

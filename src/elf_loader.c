@@ -37,9 +37,9 @@ static int check_header(const Elf64_Ehdr *eh, size_t size, char err[ELF_ERR_MAX]
 		return fail(err, "unknown ELF version %u", eh->e_version);
 	if (eh->e_machine != EM_X86_64)
 		return fail(err, "ELF machine is %u, not x86-64 (62)", eh->e_machine);
-	if (eh->e_type == ET_DYN)
-		return fail(err, "position-independent ELF (ET_DYN); link with -no-pie (guest/pvmm-cc does)");
-	if (eh->e_type != ET_EXEC)
+	/* ET_DYN is refused in elf_load, once the program headers can tell a
+	 * Linux program (static-pie, PIE) from a guest linked as a PIE. */
+	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
 		return fail(err, "ELF type %u is not an executable", eh->e_type);
 	if (eh->e_phnum == 0)
 		return fail(err, "ELF has no program headers");
@@ -50,6 +50,46 @@ static int check_header(const Elf64_Ehdr *eh, size_t size, char err[ELF_ERR_MAX]
 	if (!in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr), size))
 		return fail(err, "truncated ELF: program headers run past the end of the file");
 	return 0;
+}
+
+/* Does the PT_NOTE segment *ph hold an NT_GNU_ABI_TAG note ("GNU", type
+ * 1)? glibc's start files (crt1.o, Scrt1.o, rcrt1.o) put one in every
+ * program linked for Linux, static or dynamic; pvmm guests never have it.
+ * The notes are untrusted: every size is checked against the segment. */
+static bool has_gnu_abi_tag(const uint8_t *file, size_t size, const Elf64_Phdr *ph)
+{
+	if (!in_file(ph->p_offset, ph->p_filesz, size))
+		return false;
+	uint64_t align = ph->p_align == 8 ? 8 : 4;
+	const uint8_t *p = file + ph->p_offset;
+	uint64_t left = ph->p_filesz;
+	while (left >= 12) {
+		uint32_t hdr[3]; /* namesz, descsz, type; the name follows at 12 */
+		memcpy(hdr, p, sizeof(hdr));
+		uint64_t desc = (12 + (uint64_t)hdr[0] + align - 1) & ~(align - 1);
+		uint64_t end = (desc + (uint64_t)hdr[1] + align - 1) & ~(align - 1);
+		if (end > left)
+			return false;
+		if (hdr[2] == NT_GNU_ABI_TAG && hdr[0] == 4 && memcmp(p + 12, "GNU", 4) == 0)
+			return true;
+		p += end;
+		left -= end;
+	}
+	return false;
+}
+
+/* A program built for Linux: it asks for a program interpreter (dynamic
+ * executables and PIEs) or carries glibc's ABI tag note (static and
+ * static-pie ones). */
+static bool linux_program(const uint8_t *file, size_t size, const Elf64_Phdr *ph, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (ph[i].p_type == PT_INTERP)
+			return true;
+		if (ph[i].p_type == PT_NOTE && has_gnu_abi_tag(file, size, &ph[i]))
+			return true;
+	}
+	return false;
 }
 
 static int check_segment(const Elf64_Phdr *ph, unsigned index, size_t size,
@@ -95,6 +135,10 @@ int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem,
 	if (check_header(&eh, size, err))
 		return -1;
 	memcpy(ph, file + eh.e_phoff, eh.e_phnum * sizeof(Elf64_Phdr));
+	if (linux_program(file, size, ph, eh.e_phnum))
+		return fail(err, "built for Linux, not a pvmm guest: build it with pvmm-cc");
+	if (eh.e_type == ET_DYN)
+		return fail(err, "position-independent ELF (ET_DYN); link with -no-pie (guest/pvmm-cc does)");
 
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type == PT_INTERP || ph[i].p_type == PT_DYNAMIC)

@@ -26,3 +26,13 @@ $(BUILD)/tests/unit/test_ring_abi $(BUILD)/asan/tests/unit/test_ring_abi: guest/
 
 tests-build: $(UNIT_TESTS) $(UNIT_TESTS_ASAN)
 .PHONY: tests-build
+
+# test_libm compiles the guest's libm (guest/runtime/math.c) and compares it
+# with glibc's, so it links -lm.
+$(BUILD)/tests/unit/test_libm $(BUILD)/asan/tests/unit/test_libm: guest/runtime/math.c
+$(BUILD)/tests/unit/test_libm $(BUILD)/asan/tests/unit/test_libm: UNIT_TEST_LIBS += -lm
+
+# test_format_float compiles the guest's printf engine (format.c and
+# format_float.c) and compares it with glibc's snprintf.
+$(BUILD)/tests/unit/test_format_float $(BUILD)/asan/tests/unit/test_format_float: \
+	guest/runtime/format.c guest/runtime/format_float.c guest/runtime/runtime.h

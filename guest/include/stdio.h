@@ -9,8 +9,10 @@
  * buffer (so the two never reorder) and is flushed after every call.
  *
  * printf supports: flags - 0 + space #, width and precision (also *),
- * length hh h l ll z j t, conversions d i u o x X p s c %. No floating point
- * (guest code is built without SSE).
+ * length hh h l ll z j t, conversions d i u o x X p s c %, and the double
+ * conversions f F e E g G (exact, rounded like glibc). Formatting a double
+ * runs SSE code, so such a program runs at CPL3 (pvmm run --ring 3) or
+ * on a host with VT-x; one that formats no double runs no SSE at all.
  */
 #ifndef PVMM_STDIO_H
 #define PVMM_STDIO_H

@@ -27,22 +27,7 @@ void abort(void)
 	runtime_abort("abort() called");
 }
 
-/* Messages longer than the monitor shows are cut anyway. */
-static char panic_msg[PVMM_ABORT_MSG_MAX];
-
-void panic(const char *fmt, ...)
-{
-	stdio_drain();
-	va_list ap;
-	va_start(ap, fmt);
-	int len = vsnprintf(panic_msg, sizeof(panic_msg), fmt, ap);
-	va_end(ap);
-	if (len < 0)
-		len = 0;
-	if ((size_t)len >= sizeof(panic_msg))
-		len = sizeof(panic_msg) - 1;
-	pvmm_abort(panic_msg, (size_t)len);
-}
+/* panic (variadic) is in printf.c. */
 
 void __pvmm_assert_fail(const char *expr, const char *file, int line, const char *func)
 {

@@ -15,7 +15,8 @@
  * would compile to).
  *
  * Supported: flags - 0 + space #, width and precision (numbers or *),
- * length hh h l ll z j t, conversions d i u o x X p s c %. An unknown
+ * length hh h l ll z j t, conversions d i u o x X p s c %, and f F e E g G
+ * (double; in format_float.c, the one part compiled with SSE). An unknown
  * conversion is printed as written.
  */
 #include <stdarg.h>
@@ -85,12 +86,17 @@ void fmt_put(struct fmt_out *out, char c)
 	out->buf[out->pos++] = c;
 }
 
+void fmt_fill(struct fmt_out *out, char c, size_t n)
+{
+	out_fill(out, c, n);
+}
+
 enum {
-	FLAG_LEFT = 1,   /* '-': pad on the right */
-	FLAG_ZERO = 2,   /* '0': pad numbers with zeros */
-	FLAG_PLUS = 4,   /* '+': sign on positive numbers */
-	FLAG_SPACE = 8,  /* ' ': space before positive numbers */
-	FLAG_ALT = 16,   /* '#': 0x / 0 prefix */
+	FLAG_LEFT = FMT_LEFT,   /* '-': pad on the right */
+	FLAG_ZERO = FMT_ZERO,   /* '0': pad numbers with zeros */
+	FLAG_PLUS = FMT_PLUS,   /* '+': sign on positive numbers */
+	FLAG_SPACE = FMT_SPACE, /* ' ': space before positive numbers */
+	FLAG_ALT = FMT_ALT,     /* '#': 0x / 0 prefix; %g keeps its zeros */
 };
 
 struct spec {
@@ -319,6 +325,15 @@ void fmt_vformat(struct fmt_out *out, const char *fmt, va_list ap)
 			emit_field(out, &sp, "", 0, 0, &c, 1);
 			break;
 		}
+		case 'f':
+		case 'F':
+		case 'e':
+		case 'E':
+		case 'g':
+		case 'G':
+			/* The only way into the SSE code (format_float.c). */
+			fmt_float(out, conv, sp.flags, sp.width, sp.precision, ap);
+			break;
 		case '%':
 			fmt_put(out, '%');
 			break;

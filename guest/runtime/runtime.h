@@ -94,5 +94,14 @@ struct fmt_out {
 void fmt_put(struct fmt_out *out, char c);
 void fmt_write(struct fmt_out *out, const char *s, size_t n);
 void fmt_vformat(struct fmt_out *out, const char *fmt, __builtin_va_list ap);
+void fmt_fill(struct fmt_out *out, char c, size_t n);
+
+/* format.c's conversion flags, as fmt_float gets them. */
+enum { FMT_LEFT = 1, FMT_ZERO = 2, FMT_PLUS = 4, FMT_SPACE = 8, FMT_ALT = 16 };
+
+/* format_float.c (compiled with SSE): %f %F %e %E %g %G, the double taken
+ * from ap with va_arg. precision -1: none. */
+void fmt_float(struct fmt_out *out, char conv, int flags, int width, int precision,
+	       __builtin_va_list ap);
 
 #endif /* PVMM_RUNTIME_H */

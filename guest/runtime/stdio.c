@@ -132,6 +132,7 @@ static int finish(FILE *f, size_t before)
 	return n > 0x7fffffff ? 0x7fffffff : (int)n;
 }
 
+/* printf, fprintf, snprintf, sprintf (the variadic ones) are in printf.c. */
 int vfprintf(FILE *f, const char *fmt, va_list ap)
 {
 	bool locked = stdio_enter();
@@ -142,27 +143,9 @@ int vfprintf(FILE *f, const char *fmt, va_list ap)
 	return n;
 }
 
-int fprintf(FILE *f, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vfprintf(f, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
 int vprintf(const char *fmt, va_list ap)
 {
 	return vfprintf(stdout, fmt, ap);
-}
-
-int printf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vfprintf(stdout, fmt, ap);
-	va_end(ap);
-	return n;
 }
 
 size_t fwrite(const void *p, size_t size, size_t count, FILE *f)
@@ -231,22 +214,4 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 	if (size)
 		buf[out.pos] = '\0';
 	return out.total > 0x7fffffff ? -1 : (int)out.total;
-}
-
-int snprintf(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-int sprintf(char *buf, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, SIZE_MAX, fmt, ap);
-	va_end(ap);
-	return n;
 }

@@ -155,3 +155,31 @@ test_image_overlapping_segments() {
 	run_pvmm run "$TEST_TMP/bad.elf"
 	expect_rejected "overlap"
 }
+
+# Linux programs, built here with the host's gcc: one clear line, status 2,
+# whatever the linking (not "-no-pie", not an emulation failure).
+linux_hello() {
+	printf '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n' >"$TEST_TMP/linux.c"
+	cc "$@" -o "$TEST_TMP/linux" "$TEST_TMP/linux.c" || fail_because "cannot build a Linux program ($*)"
+}
+
+test_image_linux_dynamic() {
+	linux_hello
+	run_pvmm run "$TEST_TMP/linux"
+	expect_rejected "built for Linux, not a pvmm guest: build it with pvmm-cc"
+	linux_hello -no-pie
+	run_pvmm run "$TEST_TMP/linux"
+	expect_rejected "built for Linux, not a pvmm guest: build it with pvmm-cc"
+}
+
+test_image_linux_static() {
+	linux_hello -static
+	run_pvmm run "$TEST_TMP/linux"
+	expect_rejected "built for Linux, not a pvmm guest: build it with pvmm-cc"
+}
+
+test_image_linux_static_pie() {
+	linux_hello -static-pie
+	run_pvmm run "$TEST_TMP/linux"
+	expect_rejected "built for Linux, not a pvmm guest: build it with pvmm-cc"
+}

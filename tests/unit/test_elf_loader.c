@@ -44,6 +44,8 @@ struct elf_spec {
 	Elf64_Phdr ph[MAX_SPEC_PHDRS];
 	unsigned nph;   /* program headers written to the file at PHDR_OFF */
 	size_t size;    /* file size */
+	const void *extra;  /* more bytes (a note) written at extra_off */
+	size_t extra_len, extra_off;
 };
 
 static uint8_t text_byte(unsigned i) { return (uint8_t)(0xa0 + i); }
@@ -98,6 +100,10 @@ static uint8_t *spec_bytes(const struct elf_spec *s)
 		tmp[TEXT_OFF + i] = text_byte(i);
 	for (unsigned i = 0; i < DATA_FILESZ; i++)
 		tmp[DATA_OFF + i] = data_byte(i);
+	if (s->extra) {
+		assert_true(s->extra_off + s->extra_len <= full);
+		memcpy(tmp + s->extra_off, s->extra, s->extra_len);
+	}
 
 	/* Exactly s->size bytes (at least 1 so malloc gives a real pointer;
 	 * the loader is told the true size). */
@@ -519,7 +525,97 @@ static void test_reject_interp(void **state)
 	s.ph[2] = (Elf64_Phdr){ .p_type = PT_INTERP, .p_flags = PF_R, .p_offset = TEXT_OFF,
 				.p_filesz = 8, .p_memsz = 8 };
 	s.nph = s.eh.e_phnum = 3;
-	expect_reject(&s, *state, "dynamically linked");
+	expect_reject(&s, *state, "built for Linux, not a pvmm guest: build it with pvmm-cc");
+}
+
+#define NOTE_OFF 0x800u
+
+/* Notes as the GNU toolchain writes them (4-byte aligned). */
+static const uint8_t gnu_property_note[] = { /* NT_GNU_PROPERTY_TYPE_0, "GNU" */
+	4, 0, 0, 0, 16, 0, 0, 0, 5, 0, 0, 0, 'G', 'N', 'U', 0,
+	2, 0, 0, 0xc0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+};
+static const uint8_t abi_tag_after_other_note[] = {
+	/* an unrelated note first: name "pvmm" (5 bytes, padded to 8), no desc */
+	5, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 'p', 'v', 'm', 'm', 0, 0, 0, 0,
+	/* NT_GNU_ABI_TAG: "GNU", OS 0 (Linux), ABI 3.2.0 */
+	4, 0, 0, 0, 16, 0, 0, 0, 1, 0, 0, 0, 'G', 'N', 'U', 0,
+	0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static struct elf_spec spec_with_note(const void *note, size_t len)
+{
+	struct elf_spec s = good_spec();
+	s.extra = note;
+	s.extra_len = len;
+	s.extra_off = NOTE_OFF;
+	s.ph[2] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_flags = PF_R, .p_offset = NOTE_OFF,
+				.p_filesz = len, .p_memsz = len, .p_align = 4 };
+	s.nph = s.eh.e_phnum = 3;
+	return s;
+}
+
+/* gcc -static hello.c: ET_EXEC, no interpreter, glibc's ABI tag note. */
+static void test_reject_linux_static(void **state)
+{
+	struct elf_spec s = spec_with_note(abi_tag_after_other_note, sizeof(abi_tag_after_other_note));
+	expect_reject(&s, *state, "built for Linux, not a pvmm guest: build it with pvmm-cc");
+}
+
+/* gcc -static-pie: ET_DYN with the note: the Linux message, not -no-pie. */
+static void test_reject_linux_static_pie(void **state)
+{
+	struct elf_spec s = spec_with_note(abi_tag_after_other_note, sizeof(abi_tag_after_other_note));
+	s.eh.e_type = ET_DYN;
+	expect_reject(&s, *state, "built for Linux");
+}
+
+/* In an 8-aligned note segment (where ld puts .note.gnu.property) the
+ * name still starts right after the 12-byte header; only the descriptor
+ * and the next note are aligned to 8. */
+static void test_reject_linux_abi_tag_in_8_aligned_notes(void **state)
+{
+	uint8_t notes[sizeof(gnu_property_note) + 32];
+	memcpy(notes, gnu_property_note, sizeof(gnu_property_note));
+	memcpy(notes + sizeof(gnu_property_note), abi_tag_after_other_note + 20, 32);
+	struct elf_spec s = spec_with_note(notes, sizeof(notes));
+	s.ph[2].p_align = 8;
+	expect_reject(&s, *state, "built for Linux");
+}
+
+/* Other notes are no evidence: the image loads. */
+static void test_other_notes_are_accepted(void **state)
+{
+	struct guest_mem *mem = *state;
+	struct elf_spec s = spec_with_note(gnu_property_note, sizeof(gnu_property_note));
+	struct elf_image img;
+	char err[ELF_ERR_MAX];
+	assert_int_equal(load_spec(&s, mem, &img, err), 0);
+}
+
+/* Note sizes that run past the segment (or wrap) are not followed. */
+static void test_malformed_notes_are_not_followed(void **state)
+{
+	struct guest_mem *mem = *state;
+	struct elf_image img;
+	char err[ELF_ERR_MAX];
+	uint8_t note[sizeof(abi_tag_after_other_note)];
+	static const uint32_t bad_sizes[] = { 0xffffffffu, 0xfffffffdu, 0x80000000u, 64 };
+
+	for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		memcpy(note, abi_tag_after_other_note, sizeof(note));
+		memcpy(note, &bad_sizes[i], 4); /* the first note's namesz */
+		struct elf_spec s = spec_with_note(note, sizeof(note));
+		assert_int_equal(load_spec(&s, mem, &img, err), 0);
+		memcpy(note, abi_tag_after_other_note, sizeof(note));
+		memcpy(note + 4, &bad_sizes[i], 4); /* its descsz */
+		s = spec_with_note(note, sizeof(note));
+		assert_int_equal(load_spec(&s, mem, &img, err), 0);
+	}
+	/* The segment itself past the end of the file: no note read. */
+	struct elf_spec s = spec_with_note(abi_tag_after_other_note, sizeof(abi_tag_after_other_note));
+	s.ph[2].p_filesz = 1ull << 40;
+	assert_int_equal(load_spec(&s, mem, &img, err), 0);
 }
 
 static void test_reject_dynamic(void **state)
@@ -596,6 +692,11 @@ int main(void)
 		T(test_reject_entry_outside_segments),
 		T(test_reject_entry_in_non_executable_segment),
 		T(test_reject_interp),
+		T(test_reject_linux_static),
+		T(test_reject_linux_static_pie),
+		T(test_reject_linux_abi_tag_in_8_aligned_notes),
+		T(test_other_notes_are_accepted),
+		T(test_malformed_notes_are_not_followed),
 		T(test_reject_dynamic),
 		T(test_reject_no_load_segment),
 		T(test_rejected_late_writes_nothing),
