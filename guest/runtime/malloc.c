@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pvmm/guest.h>
+#include <pvmm/smp.h>
 #include "runtime.h"
 
 #define MAGIC_USED 0x4b4f4c42u /* "BLOK" */

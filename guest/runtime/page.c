@@ -15,6 +15,7 @@
  */
 #include <stdint.h>
 #include <pvmm/guest.h>
+#include <pvmm/smp.h>
 #include "runtime.h"
 
 struct free_run {

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pvmm/para.h>
-#include <pvmm/smp.h>
 
 /* The stack isr.S builds before calling C: the GPRs it pushed (r15 pushed
  * last, so lowest), the vector and error code the stub pushed, then what
@@ -23,11 +22,6 @@ void idt_load(void);
 
 /* fault.c: called by isr.S on the IST stack; never returns. */
 __attribute__((noreturn)) void isr_handle_exception(struct isr_frame *frame);
-
-/* smp.c: take `l` within `ns` of guest time (polling, no WAKE needed):
- * false if it stayed taken. For paths that must not wait for ever, like
- * an exception handler flushing stdout. */
-bool smp_lock_timed(pvmm_spinlock_t *l, uint64_t ns);
 
 /* para.c: remember the boot info for pvmm_boot_info(). */
 void para_set_boot_info(const struct pvmm_boot_info *bi);

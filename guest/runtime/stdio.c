@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <pvmm/guest.h>
+#include <pvmm/smp.h>
 #include "runtime.h"
 
 struct pvmm_file {

@@ -111,4 +111,9 @@ void pvmm_spin_lock(pvmm_spinlock_t *l);
 void pvmm_spin_lock_blocking(pvmm_spinlock_t *l);
 void pvmm_spin_unlock(pvmm_spinlock_t *l);
 
+/* Internal to the runtime: take `l` within `ns` of guest time (polling,
+ * no WAKE needed); false if it stayed taken. For paths that must not wait
+ * for ever, like an exception handler flushing stdout. */
+bool smp_lock_timed(pvmm_spinlock_t *l, uint64_t ns);
+
 #endif /* PVMM_SMP_H */
