@@ -23,37 +23,7 @@ const char *report_vector_name(uint64_t vector)
 
 const char *report_exception_message(uint64_t vector)
 {
-	/* The guest runtime's words (guest/runtime/fault.c), so a ring-3
-	 * fault, which the monitor's stubs report, reads like a ring-0 one. */
-	static const char *const messages[32] = {
-		[0] = "unhandled exception #DE (divide error)",
-		[1] = "unhandled exception #DB (debug)",
-		[2] = "unhandled exception NMI (non-maskable interrupt)",
-		[3] = "unhandled exception #BP (breakpoint)",
-		[4] = "unhandled exception #OF (overflow)",
-		[5] = "unhandled exception #BR (bound range exceeded)",
-		[6] = "unhandled exception #UD (invalid opcode)",
-		[7] = "unhandled exception #NM (device not available)",
-		[8] = "unhandled exception #DF (double fault)",
-		[9] = "unhandled exception #9 (coprocessor segment overrun)",
-		[10] = "unhandled exception #TS (invalid TSS)",
-		[11] = "unhandled exception #NP (segment not present)",
-		[12] = "unhandled exception #SS (stack-segment fault)",
-		[13] = "unhandled exception #GP (general protection)",
-		[14] = "unhandled exception #PF (page fault)",
-		[15] = "unhandled exception #15 (reserved)",
-		[16] = "unhandled exception #MF (x87 floating-point error)",
-		[17] = "unhandled exception #AC (alignment check)",
-		[18] = "unhandled exception #MC (machine check)",
-		[19] = "unhandled exception #XM (SIMD floating-point)",
-		[20] = "unhandled exception #VE (virtualization exception)",
-		[21] = "unhandled exception #CP (control protection)",
-		[28] = "unhandled exception #HV (hypervisor injection)",
-		[29] = "unhandled exception #VC (VMM communication)",
-		[30] = "unhandled exception #SX (security exception)",
-	};
-	const char *msg = vector < 32 ? messages[vector] : NULL;
-	return msg ? msg : "unhandled exception (reserved vector)";
+	return pvmm_exception_message(vector);
 }
 
 static void print_gprs(uint64_t rax, uint64_t rbx, uint64_t rcx, uint64_t rdx,

@@ -9,34 +9,6 @@
 #include <pvmm/guest.h>
 #include "runtime.h"
 
-static const char *const exception_messages[32] = {
-	[0] = "unhandled exception #DE (divide error)",
-	[1] = "unhandled exception #DB (debug)",
-	[2] = "unhandled exception NMI (non-maskable interrupt)",
-	[3] = "unhandled exception #BP (breakpoint)",
-	[4] = "unhandled exception #OF (overflow)",
-	[5] = "unhandled exception #BR (bound range exceeded)",
-	[6] = "unhandled exception #UD (invalid opcode)",
-	[7] = "unhandled exception #NM (device not available)",
-	[8] = "unhandled exception #DF (double fault)",
-	[9] = "unhandled exception #9 (coprocessor segment overrun)",
-	[10] = "unhandled exception #TS (invalid TSS)",
-	[11] = "unhandled exception #NP (segment not present)",
-	[12] = "unhandled exception #SS (stack-segment fault)",
-	[13] = "unhandled exception #GP (general protection)",
-	[14] = "unhandled exception #PF (page fault)",
-	[15] = "unhandled exception #15 (reserved)",
-	[16] = "unhandled exception #MF (x87 floating-point error)",
-	[17] = "unhandled exception #AC (alignment check)",
-	[18] = "unhandled exception #MC (machine check)",
-	[19] = "unhandled exception #XM (SIMD floating-point)",
-	[20] = "unhandled exception #VE (virtualization exception)",
-	[21] = "unhandled exception #CP (control protection)",
-	[28] = "unhandled exception #HV (hypervisor injection)",
-	[29] = "unhandled exception #VC (VMM communication)",
-	[30] = "unhandled exception #SX (security exception)",
-};
-
 /* True if addr is in the guard page under the main stack. */
 static int in_stack_guard(uint64_t addr)
 {
@@ -66,9 +38,7 @@ void isr_handle_exception(struct isr_frame *frame)
 	};
 	__asm__ volatile("mov %%cr2, %0" : "=r"(fault.cr2));
 
-	const char *msg = frame->vector < 32 ? exception_messages[frame->vector] : NULL;
-	if (!msg)
-		msg = "unhandled exception (reserved vector)";
+	const char *msg = pvmm_exception_message(frame->vector);
 	if (frame->vector == 14 && in_stack_guard(fault.cr2))
 		msg = "unhandled exception #PF (page fault): stack overflow";
 

@@ -362,4 +362,40 @@ static inline int pvmm_clock_page_read(const struct pvmm_clock_page *page, uint6
 	return 0;
 }
 
+/* (1.3) What an unhandled CPU exception is called in a fault report. The
+ * runtime reports its own (ring 0) and the monitor's stubs report a
+ * ring-3 guest's, in the same words, from this one table. */
+static inline const char *pvmm_exception_message(uint64_t vector)
+{
+	static const char *const messages[32] = {
+		[0] = "unhandled exception #DE (divide error)",
+		[1] = "unhandled exception #DB (debug)",
+		[2] = "unhandled exception NMI (non-maskable interrupt)",
+		[3] = "unhandled exception #BP (breakpoint)",
+		[4] = "unhandled exception #OF (overflow)",
+		[5] = "unhandled exception #BR (bound range exceeded)",
+		[6] = "unhandled exception #UD (invalid opcode)",
+		[7] = "unhandled exception #NM (device not available)",
+		[8] = "unhandled exception #DF (double fault)",
+		[9] = "unhandled exception #9 (coprocessor segment overrun)",
+		[10] = "unhandled exception #TS (invalid TSS)",
+		[11] = "unhandled exception #NP (segment not present)",
+		[12] = "unhandled exception #SS (stack-segment fault)",
+		[13] = "unhandled exception #GP (general protection)",
+		[14] = "unhandled exception #PF (page fault)",
+		[15] = "unhandled exception #15 (reserved)",
+		[16] = "unhandled exception #MF (x87 floating-point error)",
+		[17] = "unhandled exception #AC (alignment check)",
+		[18] = "unhandled exception #MC (machine check)",
+		[19] = "unhandled exception #XM (SIMD floating-point)",
+		[20] = "unhandled exception #VE (virtualization exception)",
+		[21] = "unhandled exception #CP (control protection)",
+		[28] = "unhandled exception #HV (hypervisor injection)",
+		[29] = "unhandled exception #VC (VMM communication)",
+		[30] = "unhandled exception #SX (security exception)",
+	};
+	const char *msg = vector < 32 ? messages[vector] : (const char *)0;
+	return msg ? msg : "unhandled exception (reserved vector)";
+}
+
 #endif /* PVMM_PARA_H */
