@@ -146,7 +146,7 @@ static int load_registers(int fd, unsigned cpu, unsigned ring, uint64_t cr3, uin
 		/* The guest cannot lidt at CPL3: exceptions go to the
 		 * monitor's stubs, which report them (trap_port.c). */
 		sregs.idt.base = LAYOUT_IDT;
-		sregs.idt.limit = TRAP_STUB_VECTORS * 16 - 1;
+		sregs.idt.limit = TRAP_IDT_VECTORS * 16 - 1;
 	} else {
 		flat_segment(&sregs.cs, PVMM_SEL_CODE, 0xb, true, 0);
 		flat_segment(&sregs.ds, PVMM_SEL_DATA, 0x3, false, 0);

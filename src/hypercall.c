@@ -14,6 +14,7 @@
 #include "report.h"
 #include "stats.h"
 #include "status.h"
+#include "upcall.h"
 #include "vmctl.h"
 
 /* Argument block size per call; an unknown call's block is just `ret`. */
@@ -28,6 +29,7 @@ static const uint32_t block_size[PVMM_CALL_COUNT] = {
 	[PVMM_CALL_RANDOM] = sizeof(struct pvmm_random_args),
 	[PVMM_CALL_CPU_START] = sizeof(struct pvmm_cpu_start_args),
 	[PVMM_CALL_WAKE] = sizeof(struct pvmm_wake_args),
+	[PVMM_CALL_UPCALL] = sizeof(struct pvmm_upcall_args),
 };
 
 uint64_t hypercall_guest_now(const struct vm *vm)
@@ -277,11 +279,12 @@ union call_block {
 	struct pvmm_random_args random;
 	struct pvmm_cpu_start_args cpu_start;
 	struct pvmm_wake_args wake;
+	struct pvmm_upcall_args upcall;
 };
 
 void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
 {
-	uint32_t size = call < PVMM_CALL_COUNT ? block_size[call] : sizeof(int64_t);
+	uint32_t size = call < PVMM_CALL_COUNT && block_size[call] ? block_size[call] : sizeof(int64_t);
 	union call_block b;
 
 	void *block = guest_mem_ptr(&vm->mem, gpa, size);
@@ -306,6 +309,7 @@ void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
 	case PVMM_CALL_RANDOM: b.ret = random_fill(vm, &b.random); break;
 	case PVMM_CALL_CPU_START: b.ret = cpu_start(vm, &b.cpu_start); break;
 	case PVMM_CALL_WAKE: b.ret = cpu_wake(vm, &b.wake); break;
+	case PVMM_CALL_UPCALL: b.ret = upcall_register(vm, vcpu_current(), &b.upcall); break;
 	default: b.ret = -PVMM_ENOSYS; break;
 	}
 	memcpy(block, &b, size);

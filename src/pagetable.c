@@ -2,6 +2,10 @@
 
 #include "layout.h"
 
+#include <string.h>
+
+#define IOAPIC_BASE 0xfec00000ull /* KVM's in-kernel IOAPIC window */
+
 static void put_entry(struct guest_mem *mem, uint64_t table, unsigned index, uint64_t value)
 {
 	uint64_t *entries = guest_mem_ptr(mem, table, PAGE_SIZE);
@@ -35,7 +39,11 @@ uint64_t pagetable_build(struct guest_mem *mem, bool user)
 		put_entry(mem, LAYOUT_PDPT, gib, pd | flags);
 		for (unsigned i = 0; i < 512; i++) {
 			uint64_t addr = ((uint64_t)gib << 30) + (uint64_t)i * HUGE_PAGE_SIZE;
-			put_entry(mem, pd, i, addr | flags | PTE_PS);
+			/* Ring 3: the interrupt controllers are the monitor's (its
+			 * stubs end interrupts); the guest cannot reach them. */
+			bool apic = addr == (IOAPIC_BASE) ||
+				    addr == (PVMM_LAPIC_BASE & ~(HUGE_PAGE_SIZE - 1));
+			put_entry(mem, pd, i, addr | (apic ? flags & ~PTE_US : flags) | PTE_PS);
 		}
 	}
 	/* The first 2 MiB goes through a page table so it can have holes
@@ -62,7 +70,10 @@ static bool read_entry(const struct guest_mem *mem, uint64_t table_pa, unsigned 
 	return true;
 }
 
-bool pagetable_translate(const struct guest_mem *mem, uint64_t cr3, uint64_t va, uint64_t *pa)
+/* Walk the tables at `cr3` for `va`: the physical address and, in
+ * *perm, the PTE_RW and PTE_US bits that hold at every level (a CPL3
+ * write needs both everywhere). */
+static bool walk(const struct guest_mem *mem, uint64_t cr3, uint64_t va, uint64_t *pa, uint64_t *perm)
 {
 	/* Canonical: bits 63..47 all equal. */
 	uint64_t top = va >> 47;
@@ -70,11 +81,13 @@ bool pagetable_translate(const struct guest_mem *mem, uint64_t cr3, uint64_t va,
 		return false;
 
 	uint64_t table = cr3;
+	*perm = PTE_RW | PTE_US;
 	for (int level = 3; level >= 0; level--) {
 		unsigned shift = 12 + 9 * (unsigned)level;
 		uint64_t entry;
 		if (!read_entry(mem, table, (va >> shift) & 511, &entry) || !(entry & PTE_P))
 			return false;
+		*perm &= entry;
 		/* PS at the PDPT (1 GiB) or PD (2 MiB) level ends the walk. */
 		if ((level == 2 || level == 1) && (entry & PTE_PS)) {
 			uint64_t page_mask = (1ull << shift) - 1;
@@ -88,4 +101,45 @@ bool pagetable_translate(const struct guest_mem *mem, uint64_t cr3, uint64_t va,
 		table = entry;
 	}
 	return false;
+}
+
+bool pagetable_translate(const struct guest_mem *mem, uint64_t cr3, uint64_t va, uint64_t *pa)
+{
+	uint64_t perm;
+	return walk(mem, cr3, va, pa, &perm);
+}
+
+bool pagetable_user_writable(const struct guest_mem *mem, uint64_t cr3, uint64_t va, size_t len)
+{
+	uint64_t end = va + len;
+	if (end < va)
+		return false;
+	for (uint64_t page = va & ~(PAGE_SIZE - 1); page < end; page += PAGE_SIZE) {
+		uint64_t pa, perm;
+		if (!walk(mem, cr3, page, &pa, &perm) || (perm & (PTE_RW | PTE_US)) != (PTE_RW | PTE_US) ||
+		    !guest_mem_ptr(mem, pa, PAGE_SIZE - (pa & (PAGE_SIZE - 1))))
+			return false;
+	}
+	return true;
+}
+
+bool pagetable_write_user(struct guest_mem *mem, uint64_t cr3, uint64_t va, const void *src, size_t len)
+{
+	const uint8_t *bytes = src;
+	while (len) {
+		uint64_t pa, perm;
+		size_t chunk = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+		if (chunk > len)
+			chunk = len;
+		if (!walk(mem, cr3, va, &pa, &perm) || (perm & (PTE_RW | PTE_US)) != (PTE_RW | PTE_US))
+			return false;
+		uint8_t *dst = guest_mem_ptr(mem, pa, chunk);
+		if (!dst)
+			return false;
+		memcpy(dst, bytes, chunk);
+		bytes += chunk;
+		va += chunk;
+		len -= chunk;
+	}
+	return true;
 }

@@ -8,6 +8,7 @@
 #define PVMM_PAGETABLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "guest_mem.h"
@@ -28,5 +29,13 @@ uint64_t pagetable_build(struct guest_mem *mem, bool user);
  * translate `va`. False if unmapped, non-canonical, or a table lies outside
  * RAM (the guest may have rewritten them). */
 bool pagetable_translate(const struct guest_mem *mem, uint64_t cr3, uint64_t va, uint64_t *pa);
+
+/* True if a CPL3 write could reach every byte of va .. va + len - 1. */
+bool pagetable_user_writable(const struct guest_mem *mem, uint64_t cr3, uint64_t va, size_t len);
+
+/* Copy `len` bytes to guest-virtual `va` as a CPL3 write would: every
+ * page must be mapped user and writable at every level. False (nothing
+ * said about what was written) if one is not. */
+bool pagetable_write_user(struct guest_mem *mem, uint64_t cr3, uint64_t va, const void *src, size_t len);
 
 #endif

@@ -175,8 +175,9 @@ const char *stats_call_name(unsigned call)
 		[PVMM_CALL_RANDOM] = "random",
 		[PVMM_CALL_CPU_START] = "cpu_start",
 		[PVMM_CALL_WAKE] = "wake",
+		[PVMM_CALL_UPCALL] = "upcall",
 	};
-	return call < PVMM_CALL_COUNT ? names[call] : "unknown";
+	return call < PVMM_CALL_COUNT && names[call] ? names[call] : "unknown";
 }
 
 void stats_print(const struct vm_stats *stats, FILE *out)
@@ -234,6 +235,10 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 			fprintf(out, "    %-16s %llu\n", stats_call_name(i), (unsigned long long)stats->calls[i]);
 	if (stats->stray_io)
 		fprintf(out, "  stray port I/O   %llu\n", (unsigned long long)stats->stray_io);
+	if (stats->upcalls || stats->upcalls_held || stats->upcalls_dropped)
+		fprintf(out, "  upcalls          %llu entered, %llu held while masked, %llu with none registered\n",
+			(unsigned long long)stats->upcalls, (unsigned long long)stats->upcalls_held,
+			(unsigned long long)stats->upcalls_dropped);
 	fprintf(out, "  console bytes    %llu out, %llu in",
 		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in);
 	if (stats->console_bytes_dropped)
@@ -305,7 +310,10 @@ void stats_print_json(const struct vm_stats *stats, FILE *out)
 			fprintf(out, "%s\"%s\": %llu", sep, stats_call_name(i), (unsigned long long)stats->calls[i]);
 			sep = ", ";
 		}
-	fprintf(out, "},\n\"console_bytes_out\": %llu, \"console_bytes_in\": %llu, \"console_bytes_dropped\": %llu",
+	fprintf(out, "},\n\"upcalls\": %llu, \"upcalls_held\": %llu, \"upcalls_dropped\": %llu",
+		(unsigned long long)stats->upcalls, (unsigned long long)stats->upcalls_held,
+		(unsigned long long)stats->upcalls_dropped);
+	fprintf(out, ",\n\"console_bytes_out\": %llu, \"console_bytes_in\": %llu, \"console_bytes_dropped\": %llu",
 		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in,
 		(unsigned long long)stats->console_bytes_dropped);
 	print_vcpus_json(stats, out);

@@ -10,6 +10,7 @@
 #include "report.h"
 #include "status.h"
 #include "trap_stubs.h"
+#include "upcall.h"
 
 /* True if `addr` is in the guard page under the main stack: the runtime
  * calls such a #PF a stack overflow (guest/runtime/fault.c). */
@@ -19,21 +20,17 @@ static bool in_stack_guard(uint64_t addr)
 	return addr < bottom && addr >= bottom - PAGE_SIZE;
 }
 
-/* Read the stub's frame at guest-virtual `rsp` (the IST stack: identity-
+/* The stub's frame at guest-virtual `rsp` (the IST stack: identity-
  * mapped and supervisor-only, so the guest cannot have forged it). */
-static bool read_frame(struct vm *vm, uint64_t cr3, uint64_t rsp, uint64_t frame[TRAP_FRAME_SLOTS])
+static uint64_t *frame_at(struct vm *vm, uint64_t cr3, uint64_t rsp)
 {
 	uint64_t pa, pa_end;
 	const size_t size = TRAP_FRAME_SLOTS * sizeof(uint64_t);
 
 	if (!pagetable_translate(&vm->mem, cr3, rsp, &pa) || !pagetable_translate(&vm->mem, cr3, rsp + size - 1, &pa_end) ||
 	    pa_end != pa + size - 1)
-		return false;
-	const void *p = guest_mem_ptr(&vm->mem, pa, size);
-	if (!p)
-		return false;
-	memcpy(frame, p, size);
-	return true;
+		return NULL;
+	return guest_mem_ptr(&vm->mem, pa, size);
 }
 
 static void trap_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *data, unsigned size,
@@ -54,12 +51,26 @@ static void trap_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *
 	}
 	/* Only the stubs run at CPL0 in a ring-3 VM; anything else here is
 	 * not an exception report. */
+	bool irq_tail = trap_stub_is_irq_tail(r.rip);
 	bool from_stub = vm->ring == 3 && s.cs.dpl == 0 && is_write && size == 4 && reps == 1 &&
-			 r.rip >= LAYOUT_TRAP_STUBS && r.rip < LAYOUT_TRAP_STUBS + TRAP_STUB_VECTORS * TRAP_STUB_SIZE;
-	if (!from_stub || !read_frame(vm, s.cr3, r.rsp, frame) || frame[TRAP_FRAME_VECTOR] >= TRAP_STUB_VECTORS) {
-		log_error("trap port %#x: written from outside the monitor's exception stubs (rip %#llx, cpl %u); "
+			 ((r.rip >= LAYOUT_TRAP_STUBS && r.rip < LAYOUT_TRAP_STUBS + TRAP_STUB_VECTORS * TRAP_STUB_SIZE) ||
+			  irq_tail);
+	uint64_t *stack_frame = from_stub ? frame_at(vm, s.cr3, r.rsp) : NULL;
+	if (stack_frame)
+		memcpy(frame, stack_frame, sizeof(frame));
+	uint64_t vector = stack_frame ? frame[TRAP_FRAME_VECTOR] : ~0ull;
+	bool is_irq = vector >= PVMM_IRQ_VECTOR_BASE && vector < PVMM_IRQ_VECTOR_BASE + TRAP_IRQ_PINS;
+	if (!stack_frame || (irq_tail ? !is_irq : vector >= TRAP_STUB_VECTORS)) {
+		log_error("trap port %#x: written from outside the monitor's stubs (rip %#llx, cpl %u); "
 			  "stopping the VM", PVMM_PORT_TRAP, (unsigned long long)r.rip, s.cs.dpl);
 		vm_stop(vm, PVMM_STATUS_BADCALL);
+		return;
+	}
+	if (is_irq) {
+		/* A device interrupt: the stub ended it and returns with
+		 * iretq to whatever frame is left on its stack. */
+		if (upcall_deliver(vm, self, s.cr3, (unsigned)(vector - PVMM_IRQ_VECTOR_BASE), frame))
+			memcpy(stack_frame, frame, sizeof(frame));
 		return;
 	}
 

@@ -43,6 +43,7 @@ struct vcpu {
 	bool thread_live;        /* created and not yet joined */
 	enum vcpu_state state;
 	uint64_t start_rip, start_rsp, start_rdi;
+	uint64_t upcall_entry, upcall_info; /* ring 3's interrupt upcall (upcall.c); 0 = none */
 	struct vcpu_stats stats;
 };
 

@@ -41,7 +41,7 @@
 /* ABI version: a guest must refuse to run if MAJOR differs from the
  * monitor's (boot info `version`); MINOR only adds calls and fields. */
 #define PVMM_PARA_VERSION_MAJOR 1
-#define PVMM_PARA_VERSION_MINOR 3
+#define PVMM_PARA_VERSION_MINOR 4
 #define PVMM_PARA_VERSION ((PVMM_PARA_VERSION_MAJOR << 16) | PVMM_PARA_VERSION_MINOR)
 #define PVMM_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 
@@ -62,10 +62,10 @@ enum pvmm_call {
 	PVMM_CALL_RANDOM = 7,        /* struct pvmm_random_args: fill a buffer with random bytes */
 	PVMM_CALL_CPU_START = 8,     /* (1.2) struct pvmm_cpu_start_args: start a secondary vCPU */
 	PVMM_CALL_WAKE = 9,          /* (1.3) struct pvmm_wake_args: wake a CPU waiting in POLL */
-	PVMM_CALL_COUNT = 10,
-	/* Numbers taken by calls on their way (1.3): 10 MMU (a batch of
-	 * page-table changes). A call counts in PVMM_CALL_COUNT once the
-	 * monitor serves it. */
+	PVMM_CALL_UPCALL = 11,       /* (1.4) struct pvmm_upcall_args: ring 3: take device interrupts as upcalls */
+	PVMM_CALL_COUNT = 12,
+	/* Numbers taken by calls on their way: 10 MMU (a batch of
+	 * page-table changes). */
 };
 
 /* (1.3) The monitor's exception stubs report a ring-3 guest's CPU
@@ -193,6 +193,40 @@ struct pvmm_wake_args {
 	uint32_t reserved;
 };
 
+/* (1.4) Ring 3 only: deliver device interrupts to the calling CPU as
+ * upcalls. A guest at CPL3 can neither mask interrupts (cli/sti) nor end
+ * them (the local APIC is the monitor's), so the monitor's IDT takes each
+ * one, ends it, and then, unless the CPU's `info->masked` is set, enters
+ * `entry` at CPL3 on the interrupted stack:
+ *
+ *     rsp -> pin, cpu, rflags, rip     (4 x 8 bytes, written by the monitor)
+ *     then 128 bytes left untouched (a red zone), then the interrupted rsp
+ *
+ * with every register as it was and `info->masked` set to 1. The entry
+ * saves what it uses, runs the handler, and returns with `popfq` after
+ * dropping pin and cpu, then `ret $128`: that restores rflags, rip and rsp
+ * at once without a call. While `masked` is set an interrupt only sets
+ * bit `pin` of `info->pending` (an atomic OR); the guest clears `masked`
+ * to take interrupts again and handles what `pending` holds itself (no
+ * call needed). `masked` is the guest's virtual interrupt flag.
+ * The interrupted stack must be writable user memory: if the 160 bytes
+ * under it are not, the monitor stops the VM with a fault report.
+ * `entry` 0 turns upcalls off for the CPU (interrupts are then held by
+ * the local APIC until they are turned on again). Errors: -PVMM_EINVAL
+ * for a reserved field, a ring-0 guest (it has its own IDT), or `info`
+ * not 16-byte aligned; -PVMM_EFAULT for `info` outside RAM. `ret` 0. */
+struct pvmm_upcall_info {
+	volatile uint8_t masked;   /* guest writes; the monitor sets it on entry */
+	uint8_t reserved[7];
+	volatile uint64_t pending; /* pins that interrupted while masked; atomic OR */
+};
+
+struct pvmm_upcall_args {
+	int64_t ret;
+	uint64_t entry;   /* CPL3 entry point, 0 = off */
+	uint64_t info;    /* guest-physical address of this CPU's struct pvmm_upcall_info */
+};
+
 /* ---- Boot ---------------------------------------------------------------
  *
  * The monitor starts the vCPU in 64-bit long mode at the ELF entry point,
@@ -224,7 +258,8 @@ struct pvmm_wake_args {
  * TSSes and the page tables, which are mapped supervisor-only; `in`/`out`
  * reach only the para-API ports (not PVMM_PORT_TRAP) and the emulated
  * devices' ports, through the TSS I/O permission bitmap; device interrupts
- * are not delivered (wait with PVMM_CALL_POLL). See docs/para-api.md. */
+ * arrive only as upcalls (PVMM_CALL_UPCALL, 1.4), otherwise the guest
+ * waits with PVMM_CALL_POLL. See docs/para-api.md. */
 #define PVMM_SEL_USER_DATA (PVMM_SEL_TSS_CPU(PVMM_MAX_CPUS) | 3)
 #define PVMM_SEL_USER_CODE ((PVMM_SEL_TSS_CPU(PVMM_MAX_CPUS) + 8) | 3)
 

@@ -8,6 +8,10 @@
  *   out_closed   an out to port 0x80, which no bitmap bit opens
  *   cli          execute cli
  *   irq          pvmm_irq_enable(): "irq enabled" or "irq unavailable"
+ *   upcall_args  PVMM_CALL_UPCALL with bad arguments: prints each ret
+ *   irq_bad_stack  (--console uart) take interrupts, point rsp at the
+ *                monitor's IDT, make the UART interrupt: the monitor must
+ *                refuse to push the upcall frame there and stop the VM
  *   compute      a few million multiply-adds, then "compute ok SUM"
  * Each case that should fault prints "probing CASE" first; reaching the
  * end of one prints "survived CASE" and exits 3.
@@ -39,6 +43,39 @@ int main(int argc, char **argv)
 			puts("irq unavailable: interrupts not available in ring 3");
 		}
 		return 0;
+	}
+	if (!strcmp(c, "upcall_args")) {
+		static _Alignas(16) struct pvmm_upcall_info info;
+		const struct { const char *what; uint64_t entry, info; } cases[] = {
+			{ "unaligned", 0x100000, (uint64_t)(uintptr_t)&info + 8 },
+			{ "outside", 0x100000, 0xfff00000 },
+			{ "monitor", 0x100000, 0xd6000 },
+		};
+		for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			_Alignas(8) struct pvmm_upcall_args a = { .entry = cases[i].entry, .info = cases[i].info };
+			printf("upcall %s ret %lld\n", cases[i].what, (long long)pvmm_hypercall(PVMM_CALL_UPCALL, &a));
+		}
+		return 0;
+	}
+	if (!strcmp(c, "irq_bad_stack")) {
+		const struct pvmm_boot_info *bi = pvmm_boot_info();
+		uint16_t ier = 0;
+		for (unsigned i = 0; i < bi->device_count; i++)
+			if (bi->devices[i].type == PVMM_DEV_UART_16550)
+				ier = (uint16_t)(bi->devices[i].mmio_base + 1);
+		if (!ier || pvmm_irq_enable() != 0) {
+			puts("irq_bad_stack needs --console uart and interrupts");
+			return 2;
+		}
+		puts("probing irq_bad_stack");
+		fflush(stdout);
+		/* IER = THR empty: the UART interrupts at once. No stack from
+		 * here on: the spin needs none. */
+		__asm__ volatile("mov $0xd6800, %%rsp\n\t"
+				 "outb %%al, %%dx\n\t"
+				 "1: pause\n\t"
+				 "jmp 1b"
+				 : : "a"(2), "d"(ier) : "memory");
 	}
 	if (!strcmp(c, "compute")) {
 		uint64_t sum = 0;

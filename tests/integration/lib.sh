@@ -66,13 +66,6 @@ ring3() {
 	[ "${PVMM_RING:-0}" = 3 ]
 }
 
-# expect_irq_refused: at ring 3 a driver's interrupt mode fails cleanly
-# (-BLK_EUNSUPP: there are no interrupts at ring 3) and the guest says so.
-expect_irq_refused() {
-	expect_status 1
-	expect_out "EUNSUPP"
-}
-
 run_test() {
 	test_failed=0
 	if ! declare -F "$1" >/dev/null; then

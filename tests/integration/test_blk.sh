@@ -113,7 +113,6 @@ test_blk_many_in_flight_interrupts() {
 	local img
 	img=$(blk_image inflight-irq 2048)
 	run_pvmm run --disk "$img" "$GUESTS/blk_rw.elf" inflight irq
-	ring3 && { expect_irq_refused; return 0; }
 	expect_status 0
 	expect_out "in_flight_after_submit=32"
 	expect_out "inflight mode=irq completed=32 missing=0 dup=0 stray=0 errors=0 extra=0 bad_data=0"
@@ -179,7 +178,6 @@ test_blk_bench_guest_runs() {
 	expect_out "blkbench pattern=rand op=write bs=4096 qd=32 mode=poll batch=1 ops=256 bytes=1048576"
 	expect_out "errors=0"
 	run_pvmm run --disk "$img" "$BLK_BENCH/blkbench.elf" pattern=seq op=read bs=65536 qd=8 count=64 mode=irq
-	ring3 && { expect_irq_refused; return 0; }
 	expect_status 0
 	expect_out "blkbench pattern=seq op=read bs=65536 qd=8 mode=irq batch=1 ops=64 bytes=4194304"
 	expect_out "errors=0"
@@ -202,7 +200,6 @@ test_blk_stress_interrupts() {
 	local img
 	img=$(blk_image stress-irq 1024)
 	run_pvmm run --disk "$img" "$GUESTS/blk_stress.elf" irq 2000
-	ring3 && { expect_irq_refused; return 0; }
 	expect_status 0
 	expect_out "blk_stress mode=irq ops=2000"
 	expect_out " ok"

@@ -55,13 +55,35 @@ test_ring0_trap_port_is_an_undefined_call() {
 	expect_out "trap port call returned -3"
 }
 
-test_ring3_interrupts_unavailable() {
-	PVMM_RING= run_pvmm run --ring 3 "$PROBE" irq
+test_ring3_interrupts_available_as_upcalls() {
+	local r
+	for r in 0 3; do
+		PVMM_RING= run_pvmm run --ring $r "$PROBE" irq
+		expect_status 0
+		expect_out "irq enabled"
+	done
+}
+
+test_ring3_upcall_call_checks_its_arguments() {
+	PVMM_RING= run_pvmm run --ring 3 "$PROBE" upcall_args
 	expect_status 0
-	expect_out "interrupts not available in ring 3"
-	PVMM_RING= run_pvmm run --ring 0 "$PROBE" irq
+	expect_out "upcall unaligned ret -2"
+	expect_out "upcall outside ret -1"
+	expect_out "upcall monitor ret -1"
+	# Ring 0 has its own IDT: the call is refused whatever it holds.
+	PVMM_RING= run_pvmm run --ring 0 "$PROBE" upcall_args
 	expect_status 0
-	expect_out "irq enabled"
+	expect_out "upcall unaligned ret -2"
+	expect_out "upcall outside ret -2"
+}
+
+test_ring3_upcall_onto_a_monitor_page_stops_the_vm() {
+	# The guest points rsp at the monitor's IDT and makes the UART
+	# interrupt: the monitor must not push the upcall frame there.
+	PVMM_RING= run_pvmm run --ring 3 --console uart "$PROBE" irq_bad_stack
+	expect_status 65
+	expect_out "probing irq_bad_stack"
+	expect_err "cannot deliver an interrupt (pin 4): the stack under rsp 0xd6800 is not writable user memory"
 }
 
 test_ring3_null_and_stack_overflow_report_like_ring0() {

@@ -475,6 +475,68 @@ static void test_ring3_idt_gates_enter_the_stubs(void **state)
 	}
 }
 
+static uint64_t gate_offset(const uint8_t *g)
+{
+	return g[0] | (uint64_t)g[1] << 8 | (uint64_t)g[6] << 16 | (uint64_t)g[7] << 24;
+}
+
+/* Vectors 32..55 enter a stub that pushes 0 and the vector and jumps to
+ * the shared tail; every other vector above them returns at once. */
+static void test_ring3_interrupt_gates_end_and_report(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t tail = 0;
+	for (unsigned v = PVMM_IRQ_VECTOR_BASE; v < PVMM_IRQ_VECTOR_BASE + TRAP_IRQ_PINS; v++) {
+		const uint8_t *g = f->mem.host + LAYOUT_IDT + v * 16;
+		assert_int_equal(g[5], 0x8e);
+		assert_int_equal(g[4], PVMM_IST_EXCEPTION);
+		uint64_t off = gate_offset(g);
+		const uint8_t *stub = f->mem.host + off;
+		assert_true(stub[0] == 0x6a && stub[1] == 0 && stub[2] == 0x6a && stub[3] == v && stub[4] == 0xe9);
+		int32_t rel;
+		memcpy(&rel, stub + 5, sizeof(rel));
+		uint64_t target = off + 9 + (uint64_t)(int64_t)rel;
+		if (!tail)
+			tail = target;
+		assert_int_equal(target, tail); /* one tail for all */
+	}
+	assert_true(trap_stub_is_irq_tail(tail + 1));
+	assert_false(trap_stub_is_irq_tail(LAYOUT_TRAP_STUBS));
+	/* The tail: push rax, push rdx, EOI at the local APIC, out to the
+	 * trap port, pop, drop vector and error code, iretq. */
+	const uint8_t code[] = { 0x50, 0x52, 0xb8, 0xb0, 0x00, 0xe0, 0xfe, 0xc7, 0x00, 0, 0, 0, 0,
+				 0x66, 0xba, PVMM_PORT_TRAP & 0xff, PVMM_PORT_TRAP >> 8, 0xef,
+				 0x5a, 0x58, 0x48, 0x83, 0xc4, 0x10, 0x48, 0xcf };
+	assert_memory_equal(f->mem.host + tail, code, sizeof(code));
+	for (unsigned v = PVMM_IRQ_VECTOR_BASE + TRAP_IRQ_PINS; v < TRAP_IDT_VECTORS; v++) {
+		const uint8_t *g = f->mem.host + LAYOUT_IDT + v * 16;
+		const uint8_t *stub = f->mem.host + gate_offset(g);
+		assert_true(stub[0] == 0x48 && stub[1] == 0xcf); /* iretq */
+	}
+}
+
+/* Ring 3 cannot reach the interrupt controllers; the stubs (CPL0) can. */
+static void test_ring3_apic_pages_are_supervisor_only(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t pa;
+	assert_true(pagetable_translate(&f->mem, f->cr3, PVMM_LAPIC_BASE + PVMM_LAPIC_EOI, &pa));
+	assert_int_equal(pa, PVMM_LAPIC_BASE + PVMM_LAPIC_EOI);
+	assert_false(pagetable_user_writable(&f->mem, f->cr3, PVMM_LAPIC_BASE, 4));
+	assert_false(pagetable_user_writable(&f->mem, f->cr3, 0xfec00000, 4));
+	assert_false(pagetable_user_writable(&f->mem, f->cr3, LAYOUT_IDT, 16));
+	assert_true(pagetable_user_writable(&f->mem, f->cr3, LAYOUT_STACK_TOP - 64, 64));
+	assert_true(pagetable_user_writable(&f->mem, f->cr3, PVMM_IMAGE_MIN, 4096 * 3));
+	/* A range that ends in a supervisor page is refused as a whole. */
+	assert_false(pagetable_user_writable(&f->mem, f->cr3, LAYOUT_STACK_TOP - 8, 16));
+	uint64_t v = 7;
+	assert_false(pagetable_write_user(&f->mem, f->cr3, LAYOUT_IDT, &v, sizeof(v)));
+	assert_true(pagetable_write_user(&f->mem, f->cr3, PVMM_IMAGE_MIN + 4092, &v, sizeof(v)));
+	uint64_t back;
+	memcpy(&back, f->mem.host + PVMM_IMAGE_MIN + 4092, sizeof(back));
+	assert_int_equal(back, 7);
+}
+
 static void test_ring0_has_no_io_bitmap_or_user_pages(void **state)
 {
 	struct fixture *f = *state;
@@ -517,6 +579,8 @@ int main(void)
 		T3(test_ring3_io_bitmap_opens_exactly_the_ports),
 		T3(test_ring3_gdt_user_segments_are_dpl3),
 		T3(test_ring3_idt_gates_enter_the_stubs),
+		T3(test_ring3_interrupt_gates_end_and_report),
+		T3(test_ring3_apic_pages_are_supervisor_only),
 		T3(test_tables_do_not_touch_image_area),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
