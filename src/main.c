@@ -72,9 +72,9 @@ static void usage(FILE *out)
 		"      --mem-hugepages   back guest RAM with reserved 2 MiB huge pages\n"
 		"      --cpus N          vCPUs, 1 to 64 (default 1); CPU 0 runs the guest's\n"
 		"                        entry, the guest starts the others (CPU_START)\n"
-		"      --ring 0|3        the CPU privilege level the guest runs at: 0\n"
-		"                        (default), or 3, deprivileged: the monitor owns\n"
-		"                        the page tables, GDT and IDT and reports faults\n"
+		"      --ring 3|0        the CPU privilege level the guest runs at: 3\n"
+		"                        (default: deprivileged, the monitor owns the page\n"
+		"                        tables, GDT and IDT and reports faults), or 0\n"
 		"  -t, --timeout SECS    stop the guest after SECS seconds (decimals allowed)\n"
 		"  -s, --stats           on exit, print wall time, VM exits by reason,\n"
 		"                        para-API calls by number and per-device counters\n"
@@ -175,6 +175,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 
 	opt->mem_size = MEM_DEFAULT;
 	opt->cpus = 1;
+	opt->ring = 3; /* deprivileged unless --ring 0 */
 	/* '+': stop at GUEST.elf so the guest's own flags pass through;
 	 * ':': report a missing value as ':' rather than '?'. */
 	opterr = 0;

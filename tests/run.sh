@@ -2,8 +2,8 @@
 # make check: every test pvmm has, ending with the line "N passed, N failed".
 #   1. unit tests (cmocka), plain and under ASan+UBSan
 #   2. integration tests (real guests under KVM) against build/pvmm and
-#      against the ASan+UBSan monitor build/asan/pvmm, then build/pvmm
-#      with every guest at ring 3 (--ring 3)
+#      against the ASan+UBSan monitor build/asan/pvmm with guests at ring 3
+#      (the default), then build/pvmm with every guest at ring 0 (--ring 0)
 #   3. the fuzz targets' regression corpora, replayed under ASan+UBSan
 #   4. device files compile without the VM's or any transport's headers
 #   5. the monitor, runtime and tests build warning-free under clang too
@@ -34,9 +34,9 @@ for bin in build/tests/unit/test_* build/asan/tests/unit/test_*; do
 	[ -x "$bin" ] && run_unit "$bin"
 done
 
-# The release and ASan monitors with guests at ring 0, then the release
-# monitor again with every guest at ring 3 (lib.sh's PVMM_RING).
-for run in build/pvmm:0 build/asan/pvmm:0 build/pvmm:3; do
+# The release and ASan monitors with guests at ring 3, then the release
+# monitor again with every guest at ring 0 (lib.sh's PVMM_RING).
+for run in build/pvmm:3 build/asan/pvmm:3 build/pvmm:0; do
 	monitor=${run%:*} ring=${run#*:}
 	echo "== integration tests with $monitor, guests at ring $ring"
 	out=$(PVMM=$monitor PVMM_RING=$ring tests/integration/run.sh 2>&1)

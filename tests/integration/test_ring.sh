@@ -1,4 +1,4 @@
-# pvmm run --ring 3: a deprivileged guest cannot touch the monitor's
+# pvmm run --ring 3 (the default): a deprivileged guest cannot touch the monitor's
 # tables or closed ports, and its faults read like ring 0's. These run at
 # ring 3 whatever PVMM_RING says (the rest of the suite follows it).
 
@@ -16,6 +16,12 @@ test_ring_bad_value_is_usage_error() {
 		expect_status 2
 		expect_err "--ring '$r'"
 	done
+}
+
+test_ring_default_is_3() {
+	PVMM_RING= run_pvmm run "$PROBE" ring
+	expect_status 0
+	expect_out "boot ring 3 cpl 3"
 }
 
 test_ring_boot_info_and_cpl() {
