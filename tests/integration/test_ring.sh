@@ -134,3 +134,11 @@ test_ring3_uart_and_para_ports_open() {
 	expect_status 0
 	expect_out "argv[1] = x"
 }
+
+test_ring3_upcall_keeps_the_interrupted_sse_registers() {
+	# 200 interrupts whose handler zeroes xmm0..15 while the interrupted
+	# code holds a pattern in them (upcall.S must save and restore them).
+	PVMM_RING= run_pvmm run --ring 3 --console uart "$PROBE" irq_keeps_sse
+	expect_status 0
+	expect_out "sse kept 200"
+}
