@@ -17,6 +17,6 @@ $(BENCH_OUT)/rawvm: bench/rawvm.c include/pvmm/para.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $< -o $@ $(LDFLAGS)
 
-$(BENCH_OUT)/pvmm-bench: bench/bench.c
+$(BENCH_OUT)/pvmm-bench: bench/bench.c bench/compute_kernel.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -pthread $< -o $@ $(LDFLAGS) -lm

@@ -12,11 +12,14 @@
 # paravirtual paths and orange for the emulated ones, each with its value.
 #
 # compare.dat format (one run per line, '#' lines are comments):
-#   workload path exits_per_kib mb_per_s monitor_cpu_ms paravirtual
-#   e.g.  blk-read virtio 0.06201 41.0985 56.448 1
+#   workload path exits_per_kib mb_per_s monitor_cpu_ms paravirtual [ring]
+#   e.g.  blk-read virtio 0.06201 41.0985 56.448 1 3
 # workload: console, blk-write, blk-read; path: hypercall, virtio, uart,
-# ide; paravirtual: 1 or 0. Rows in other orders, or other workloads and
-# paths, are drawn too (known ones first, in the order above).
+# ide; paravirtual: 1 or 0; ring: the guest's ring, 0 or 3 (0 when the
+# column is absent, as in files from before it). Rows in other orders, or
+# other workloads and paths, are drawn too (known ones first, in the order
+# above). When the file holds more than one ring, each workload's bars
+# come ring by ring and each bar is labelled PATH/rRING (virtio/r3).
 # Needs gnuplot with the pngcairo and svg terminals (Debian: gnuplot-nox).
 set -euo pipefail
 
@@ -39,22 +42,30 @@ trap 'rm -rf "$tmp"' EXIT
 # Order the rows (known workloads and paths first), check them, and give
 # each bar an x position with a gap between workloads. Output columns:
 #   x workload path exits_per_kib mb_per_s paravirtual
-awk -v bad="$tmp/bad" '
-function rank(w, p,   r) {
+# How many rings the file holds: with more than one, bars name theirs.
+rings=$(awk '!/^[ \t]*#/ && NF >= 6 { r[NF >= 7 ? $7 : 0] = 1 } END { n = 0; for (k in r) n++; print n }' "$dat")
+awk -v bad="$tmp/bad" -v rings="$rings" '
+function rank(w, p, ring,   r) {
 	r = (w == "console") ? 0 : (w == "blk-write") ? 1 : (w == "blk-read") ? 2 : 3
-	return r * 10 + ((p == "hypercall") ? 0 : (p == "virtio") ? 1 : (p == "uart") ? 2 : (p == "ide") ? 3 : 4)
+	return r * 100 + ring * 10 + ((p == "hypercall") ? 0 : (p == "virtio") ? 1 : (p == "uart") ? 2 : (p == "ide") ? 3 : 4)
 }
 /^[ \t]*#/ || NF == 0 { next }
-NF < 6 || $3 !~ /^[0-9.eE+-]+$/ || $4 !~ /^[0-9.eE+-]+$/ || ($6 != "0" && $6 != "1") {
-	print FILENAME ":" FNR ": expected: workload path exits_per_kib mb_per_s monitor_cpu_ms paravirtual" > bad
+NF < 6 || $3 !~ /^[0-9.eE+-]+$/ || $4 !~ /^[0-9.eE+-]+$/ || ($6 != "0" && $6 != "1") || (NF >= 7 && $7 !~ /^[0-9]$/) {
+	print FILENAME ":" FNR ": expected: workload path exits_per_kib mb_per_s monitor_cpu_ms paravirtual [ring]" > bad
 	next
 }
-{ printf "%d %d %s %s %s %s %s\n", rank($1, $2), NR, $1, $2, $3, $4, $6 }
+{
+	ring = NF >= 7 ? $7 : 0
+	path = rings > 1 ? $2 "/r" ring : $2
+	printf "%d %d %s %s %s %s %s %s\n", rank($1, $2, ring), NR, $1, path, $3, $4, $6, ring
+}
 ' "$dat" | sort -n -k1,1 -k2,2 | awk '
 {
-	if (NR > 1 && $3 != last) x += 0.6   # gap between workloads
+	if (NR > 1 && $3 != last) x += 0.6          # gap between workloads
+	else if (NR > 1 && $8 != last_ring) x += 0.3 # and between rings
 	if (NR > 1) x += 1
 	last = $3
+	last_ring = $8
 	printf "%.1f %s %s %s %s %s\n", x, $3, $4, $5, $6, $7
 }' >"$tmp/bars"
 if [ -s "$tmp/bad" ]; then
@@ -110,7 +121,7 @@ set multiplot layout 1,$((1 + have_blk)) title "pvmm: the same guest workload ov
 set style fill solid 0.9 border rgb "#404040"
 set grid ytics lt 1 lw 1 lc rgb "#e4e4e4"
 set border 3
-set xtics nomirror scale 0 font ",10" offset 0,0.3
+set xtics nomirror scale 0 font ",$([ "$rings" -gt 1 ] && echo 9 || echo 10)" offset 0,0.3
 set ytics nomirror
 set key top left box opaque samplen 1.5 spacing 1.2
 set lmargin 12
@@ -156,6 +167,8 @@ unset multiplot
 EOF
 
 width=$((900 + 400 * have_blk))
+# Two rings: twice the bars, so a wider chart.
+[ "$rings" -gt 1 ] && width=$((1300 + 500 * have_blk))
 gnuplot -e "set terminal pngcairo size $width,620 enhanced font 'DejaVu Sans,11' background rgb 'white'; set output '$out/compare.png'" "$tmp/plot.gp"
 gnuplot -e "set terminal svg size $width,620 enhanced font 'DejaVu Sans,11' background rgb 'white'; set output '$out/compare.svg'" "$tmp/plot.gp"
 echo "compare_chart: wrote $out/compare.png and $out/compare.svg"

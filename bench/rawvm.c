@@ -15,6 +15,19 @@
  *                    but count the exit and re-enter KVM_RUN. A final `out`
  *                    to port 0x10 ends the run. Exits 0 only if exactly N
  *                    exits were seen on the loop port.
+ *   rawvm cpl3 [loop N]
+ *                    the same long-mode guest, started at CPL3: the floor for
+ *                    a deprivileged (pvmm run --ring 3) guest. Page tables
+ *                    with U=1 at every level, a GDT with DPL 3 code and data
+ *                    and a 64-bit TSS whose I/O permission bitmap opens only
+ *                    the loop port and port 0x10 (IOPL stays 0: a loaded TSS
+ *                    is what KVM checks for in/out at CPL3). Without `loop N`
+ *                    it runs the loop zero times: one `out` to port 0x10,
+ *                    the cold-start floor at CPL3.
+ *   rawvm -v ...     any mode, then (outside what is timed by anyone who
+ *                    leaves -v off) read the vCPU's segment registers back
+ *                    and print "rawvm: mode=... cpl=N exits=N": a check that
+ *                    the guest really ran at the CPL it was meant to.
  *
  * Exit status: 0 success, 1 host or KVM failure, 2 bad arguments, 3 the
  * guest did something unexpected.
@@ -44,6 +57,7 @@
 #define GPA_PD    0x4000u
 #define GPA_CODE  0x5000u
 #define GPA_BLOCK 0x6000u /* the "argument block" eax points at; never read */
+#define GPA_TSS   0x7000u /* CPL3 mode: the TSS, then its I/O permission bitmap */
 
 /*
  * The two guests, assembled into the host binary and copied into guest RAM.
@@ -86,9 +100,20 @@ __asm__(
 #define EFER_LMA (1ull << 10)
 #define PTE_P  (1ull << 0)
 #define PTE_RW (1ull << 1)
+#define PTE_US (1ull << 2)
 #define PTE_PS (1ull << 7)
 #define SEL_CODE 0x08
 #define SEL_DATA 0x10
+/* CPL3 mode: user data, user code (RPL 3), and the TSS (16 bytes). */
+#define SEL_USER_DATA (0x18 | 3)
+#define SEL_USER_CODE (0x20 | 3)
+#define SEL_TSS 0x28
+#define GDT_ENTRIES 7
+/* A 64-bit TSS is 104 bytes; the bitmap follows it, one bit per port
+ * (1 = closed), and must be followed by one byte of all ones. */
+#define TSS_SIZE 104u
+#define IOPB_BYTES (65536u / 8)
+#define TSS_LIMIT (TSS_SIZE + IOPB_BYTES) /* the last byte: the 0xff end marker */
 
 struct raw_vm {
 	int kvm_fd, vm_fd, vcpu_fd;
@@ -153,11 +178,35 @@ static int setup_real_mode(struct raw_vm *vm)
 	return 0;
 }
 
-static void flat_segment(struct kvm_segment *seg, uint16_t selector, uint8_t type, int code)
+static void flat_segment(struct kvm_segment *seg, uint16_t selector, uint8_t type, int code, uint8_t dpl)
 {
 	*seg = (struct kvm_segment){
 		.base = 0, .limit = 0xffffffff, .selector = selector, .type = type,
-		.present = 1, .s = 1, .g = 1, .l = code ? 1 : 0, .db = code ? 0 : 1,
+		.present = 1, .dpl = dpl, .s = 1, .g = 1, .l = code ? 1 : 0, .db = code ? 0 : 1,
+	};
+}
+
+/* CPL3 only: a 64-bit TSS with an I/O permission bitmap that opens exactly
+ * the two ports the guest uses, and its 16-byte GDT descriptor. */
+static void setup_tss(struct raw_vm *vm, uint64_t *gdt, struct kvm_segment *tr)
+{
+	uint8_t *tss = vm->ram + GPA_TSS, *bitmap = tss + TSS_SIZE;
+	memset(tss, 0, TSS_SIZE);
+	tss[102] = (uint8_t)TSS_SIZE; /* I/O map base, a 16-bit field */
+	tss[103] = (uint8_t)(TSS_SIZE >> 8);
+	memset(bitmap, 0xff, IOPB_BYTES + 1); /* every port closed, then the end marker */
+	/* A 4-byte `out` needs all four of its ports open; the done `out` is 1 byte. */
+	for (unsigned port = LOOP_PORT; port < LOOP_PORT + 4; port++)
+		bitmap[port / 8] &= (uint8_t)~(1u << (port % 8));
+	bitmap[DONE_PORT / 8] &= (uint8_t)~(1u << (DONE_PORT % 8));
+
+	uint64_t base = GPA_TSS, limit = TSS_LIMIT;
+	/* present, DPL 0, type 0xb (busy 64-bit TSS), byte granularity */
+	gdt[SEL_TSS / 8] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0xbull << 40 | 1ull << 47 |
+			   (limit >> 16 & 0xf) << 48 | (base >> 24 & 0xff) << 56;
+	gdt[SEL_TSS / 8 + 1] = base >> 32;
+	*tr = (struct kvm_segment){
+		.base = base, .limit = (uint32_t)limit, .selector = SEL_TSS, .type = 0xb, .present = 1,
 	};
 }
 
@@ -166,27 +215,38 @@ static void flat_segment(struct kvm_segment *seg, uint16_t selector, uint8_t typ
  * descriptor (what the segment registers claim to be loaded from), and page
  * tables identity-mapping the first 2 MiB with one large page.
  */
-static int setup_long_mode(struct raw_vm *vm, uint32_t iterations)
+static int setup_long_mode(struct raw_vm *vm, uint32_t iterations, int cpl3)
 {
 	uint64_t *gdt = (uint64_t *)(vm->ram + GPA_GDT);
 	gdt[0] = 0;
 	gdt[SEL_CODE / 8] = 0x00af9b000000ffffull; /* present, DPL 0, code, L=1 */
 	gdt[SEL_DATA / 8] = 0x00cf93000000ffffull; /* present, DPL 0, data, writable */
+	gdt[SEL_USER_DATA / 8] = 0x00cff3000000ffffull; /* present, DPL 3, data, writable */
+	gdt[SEL_USER_CODE / 8] = 0x00affb000000ffffull; /* present, DPL 3, code, L=1 */
 
-	*(uint64_t *)(vm->ram + GPA_PML4) = GPA_PDPT | PTE_P | PTE_RW;
-	*(uint64_t *)(vm->ram + GPA_PDPT) = GPA_PD | PTE_P | PTE_RW;
-	*(uint64_t *)(vm->ram + GPA_PD) = 0 | PTE_P | PTE_RW | PTE_PS;
+	/* At CPL3 every level must allow user access (U/S = 1). */
+	uint64_t user = cpl3 ? PTE_US : 0;
+	*(uint64_t *)(vm->ram + GPA_PML4) = GPA_PDPT | PTE_P | PTE_RW | user;
+	*(uint64_t *)(vm->ram + GPA_PDPT) = GPA_PD | PTE_P | PTE_RW | user;
+	*(uint64_t *)(vm->ram + GPA_PD) = 0 | PTE_P | PTE_RW | PTE_PS | user;
 
 	memcpy(vm->ram + GPA_CODE, rawvm_loop_code, (size_t)(rawvm_loop_end - rawvm_loop_code));
 
 	struct kvm_sregs sregs;
 	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return fail("KVM_GET_SREGS");
-	flat_segment(&sregs.cs, SEL_CODE, 0xb, 1);
-	flat_segment(&sregs.ds, SEL_DATA, 0x3, 0);
+	if (cpl3) {
+		/* CPL is CS's (and SS's) DPL: the vCPU starts in user mode. */
+		flat_segment(&sregs.cs, SEL_USER_CODE, 0xb, 1, 3);
+		flat_segment(&sregs.ds, SEL_USER_DATA, 0x3, 0, 3);
+		setup_tss(vm, gdt, &sregs.tr);
+	} else {
+		flat_segment(&sregs.cs, SEL_CODE, 0xb, 1, 0);
+		flat_segment(&sregs.ds, SEL_DATA, 0x3, 0, 0);
+	}
 	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
 	sregs.gdt.base = GPA_GDT;
-	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.gdt.limit = (cpl3 ? GDT_ENTRIES : 3) * 8 - 1;
 	sregs.cr0 = CR0_PE | CR0_ET | CR0_NE | CR0_PG;
 	sregs.cr3 = GPA_PML4;
 	sregs.cr4 = CR4_PAE;
@@ -196,7 +256,7 @@ static int setup_long_mode(struct raw_vm *vm, uint32_t iterations)
 
 	struct kvm_regs regs = {
 		.rip = GPA_CODE,
-		.rflags = 0x2,
+		.rflags = 0x2, /* IOPL 0: at CPL3 the TSS bitmap decides */
 		.rax = GPA_BLOCK,
 		.rcx = iterations,
 		.rdx = LOOP_PORT,
@@ -215,6 +275,18 @@ static int unexpected_exit(const struct kvm_run *run)
 	return 3;
 }
 
+static int verbose;
+
+/* -v: the privilege level the vCPU ended at, from its own registers. */
+static int report(const struct raw_vm *vm, const char *mode, uint32_t exits)
+{
+	struct kvm_sregs sregs;
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return fail("KVM_GET_SREGS");
+	printf("rawvm: mode=%s cpl=%u exits=%u\n", mode, sregs.cs.dpl, exits);
+	return 0;
+}
+
 static int run_once(struct raw_vm *vm)
 {
 	if (setup_real_mode(vm))
@@ -224,14 +296,14 @@ static int run_once(struct raw_vm *vm)
 	const struct kvm_run *run = vm->run;
 	if (run->exit_reason != KVM_EXIT_IO || run->io.port != DONE_PORT)
 		return unexpected_exit(run);
-	return 0;
+	return verbose ? report(vm, "real", 0) : 0;
 }
 
-static int run_loop(struct raw_vm *vm, uint32_t iterations)
+static int run_loop(struct raw_vm *vm, uint32_t iterations, int cpl3)
 {
 	uint32_t loop_exits = 0;
 
-	if (setup_long_mode(vm, iterations))
+	if (setup_long_mode(vm, iterations, cpl3))
 		return 1;
 	/* The hot loop: re-enter, count, nothing else. */
 	for (;;) {
@@ -255,28 +327,40 @@ static int run_loop(struct raw_vm *vm, uint32_t iterations)
 		fprintf(stderr, "rawvm: saw %u loop exits, expected %u\n", loop_exits, iterations);
 		return 3;
 	}
-	return 0;
+	return verbose ? report(vm, "long", loop_exits) : 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct raw_vm vm = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1 };
 	uint32_t iterations = 0;
-	int loop = 0;
+	int loop = 0, cpl3 = 0, arg = 1;
 
-	if (argc == 3 && strcmp(argv[1], "loop") == 0) {
+	if (arg < argc && strcmp(argv[arg], "-v") == 0) {
+		verbose = 1;
+		arg++;
+	}
+	if (arg < argc && strcmp(argv[arg], "cpl3") == 0) {
+		cpl3 = 1;
+		arg++;
+	}
+	if (argc - arg == 2 && strcmp(argv[arg], "loop") == 0) {
+		const char *count = argv[arg + 1];
 		char *end;
 		errno = 0;
-		unsigned long n = strtoul(argv[2], &end, 10);
-		if (errno || end == argv[2] || *end || argv[2][0] == '-' || n > UINT32_MAX) {
-			fprintf(stderr, "rawvm: '%s' is not an iteration count\n", argv[2]);
+		unsigned long n = strtoul(count, &end, 10);
+		if (errno || end == count || *end || count[0] == '-' || n > UINT32_MAX) {
+			fprintf(stderr, "rawvm: '%s' is not an iteration count\n", count);
 			return 2;
 		}
 		iterations = (uint32_t)n;
 		loop = 1;
-	} else if (argc != 1) {
-		fprintf(stderr, "usage: rawvm            run 3 real-mode instructions\n"
-				"       rawvm loop N     run N out-exits in long mode\n");
+	} else if (argc != arg) {
+		fprintf(stderr, "usage: rawvm [-v]                run 3 real-mode instructions\n"
+				"       rawvm [-v] loop N         run N out-exits in long mode at CPL0\n"
+				"       rawvm [-v] cpl3           one out-exit in long mode at CPL3\n"
+				"       rawvm [-v] cpl3 loop N    run N out-exits in long mode at CPL3\n"
+				"  -v: then print the mode, the CPL the vCPU ended at and the loop exits\n");
 		return 2;
 	}
 
@@ -284,5 +368,7 @@ int main(int argc, char **argv)
 		return 1;
 	/* No teardown: process exit closes the fds and frees the VM, as it
 	 * would for any minimal program. */
-	return loop ? run_loop(&vm, iterations) : run_once(&vm);
+	if (cpl3 || loop)
+		return run_loop(&vm, iterations, cpl3);
+	return run_once(&vm);
 }

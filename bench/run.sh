@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run pvmm's benchmarks (`make bench` calls this after `make all`):
 #   1. build/bench/pvmm-bench: cold start, hypercall round trip, memory,
-#      block I/O; a table on stdout, bench/results/latest.json plus a
-#      timestamped copy;
-#   2. `pvmm bench compare`: the same workload over paravirtual and emulated
-#      paths, bench/results/compare.json and compare.dat (skipped, with a
-#      message, while bench/guests/compare.elf is not built);
+#      guest compute, block I/O, at ring 0 and ring 3 side by side; a table
+#      on stdout, bench/results/latest.json plus a timestamped copy;
+#   2. `pvmm bench compare --ring 0,3`: the same workload over paravirtual
+#      and emulated paths at both rings, bench/results/compare.json and
+#      compare.dat (skipped, with a message, while bench/guests/compare.elf
+#      is not built);
 #   3. bench/compare_chart.sh: docs/img/compare.png and compare.svg.
 # It ends with one line counting the targets met across 1 and 2.
 # Extra arguments go to pvmm-bench (see `build/bench/pvmm-bench --help`);
@@ -40,6 +41,10 @@ need "$build/bench/guests/blkbench.elf" "the block I/O guest, used for the block
 	"built by guest/guest.mk from bench/guests/blkbench.c: make guest$with_build"
 need "$build/bench/guests/blkrw.elf" "the Solo5 block test guest" \
 	"built by guest/guest.mk from bench/guests/blkrw.c: make guest$with_build"
+need "$build/bench/guests/compute.elf" "the compute guest for ring 3, used for the compute figures" \
+	"built by guest/guest.mk from bench/guests/compute.c: make guest$with_build"
+need "$build/bench/guests/compute-ring0.elf" "the compute guest for ring 0 (no SSE)" \
+	"built by guest/guest.mk from bench/guests/compute.c: make guest$with_build"
 if [ "$missing" -ne 0 ]; then
 	echo "bench: cannot run until the programs above are built (make all$with_build builds them all)" >&2
 	exit 1
@@ -85,9 +90,9 @@ if [ ! -e "$compare_guest" ]; then
 	summary="$summary, comparison skipped"
 else
 	echo
-	echo "== paravirtual vs emulated: $build/pvmm bench compare --out bench/results"
+	echo "== paravirtual vs emulated, both rings: $build/pvmm bench compare --ring 0,3 --out bench/results"
 	set +e
-	"$build/pvmm" bench compare --guest "$compare_guest" --out bench/results | tee "$logs/compare"
+	"$build/pvmm" bench compare --ring 0,3 --guest "$compare_guest" --out bench/results | tee "$logs/compare"
 	compare_status=${PIPESTATUS[0]}
 	set -e
 	if [ "$compare_status" -ne 0 ]; then

@@ -32,7 +32,8 @@ GUEST_BUILD_DEPS := guest/flags.mk guest/guest.mk guest/guest.ld $(GUEST_CC_STAM
 
 GUEST_EXAMPLES := $(patsubst guest/examples/%.c,$(BUILD)/examples/%.elf,$(wildcard guest/examples/*.c))
 GUEST_TESTS := $(patsubst tests/guests/%.c,$(BUILD)/tests/guests/%.elf,$(wildcard tests/guests/*.c))
-GUEST_BENCH := $(patsubst bench/guests/%.c,$(BUILD)/bench/guests/%.elf,$(wildcard bench/guests/*.c))
+GUEST_BENCH := $(patsubst bench/guests/%.c,$(BUILD)/bench/guests/%.elf,$(wildcard bench/guests/*.c)) \
+	$(BUILD)/bench/guests/compute-ring0.elf
 GUEST_PROGRAMS := $(GUEST_EXAMPLES) $(GUEST_TESTS) $(GUEST_BENCH)
 
 .PHONY: guest guest-runtime guest-examples guest-tests guest-bench
@@ -84,3 +85,12 @@ $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_PROGRAM_DEPS)
 $(BUILD)/bench/guests/%.elf: bench/guests/%.c $(GUEST_PROGRAM_DEPS)
 	@mkdir -p $(dir $@)
 	$(call guest-link,$@,$<)
+
+# The compute benchmark's kernels, in bench/compute_kernel.h, twice: with
+# SSE for ring 3 (integer and floating point), and general registers only
+# for ring 0 (integer only: COMPUTE_NO_FP).
+$(BUILD)/bench/guests/compute.elf: bench/compute_kernel.h
+$(BUILD)/bench/guests/compute.elf: GUEST_LINK_CFLAGS = $(GUEST_SSE_CFLAGS)
+$(BUILD)/bench/guests/compute-ring0.elf: bench/guests/compute.c bench/compute_kernel.h $(GUEST_PROGRAM_DEPS)
+	@mkdir -p $(dir $@)
+	$(call guest-link,$@,$<) -DCOMPUTE_NO_FP

@@ -13,6 +13,11 @@
  * (guest-visible time and a checksum, so that what one disk path wrote
  * is checked when the other reads it). Results: a table on stdout, JSON
  * and a gnuplot data file in the output folder.
+ *
+ * --ring picks the privilege levels the guest runs at (pvmm run --ring),
+ * one or both: every path is measured at each, and every row, ratio and
+ * target names its ring. Ratios only ever set paths of the same ring
+ * against each other.
  */
 #include "bench_compare.h"
 
@@ -35,6 +40,7 @@
 #include "status.h"
 
 struct run {
+	int ring;               /* pvmm run --ring: 0 or 3 */
 	const char *workload;   /* console, blk-write, blk-read */
 	const char *path;       /* hypercall, virtio, uart, ide */
 	bool paravirtual;
@@ -48,9 +54,11 @@ struct compare {
 	const char *self;       /* the pvmm executable */
 	const char *guest;
 	const char *out_dir;
-	unsigned console_kib, blk_mib;
+	unsigned console_kib, blk_mib, blk_mib3;  /* blk_mib3: disk data at ring 3 */
+	int rings[2];
+	unsigned nrings;
 	char tmp[32];           /* mkdtemp folder for images, stats and output */
-	struct run runs[8];
+	struct run runs[16];
 	unsigned nruns;
 };
 
@@ -140,14 +148,16 @@ static int run_pvmm(struct compare *c, char *const argv[], const char *out_path,
 static void measure(struct compare *c, struct run *r, const char *image)
 {
 	char stats[PATH_MAX], out[PATH_MAX], err[PATH_MAX], amount[32], disk[PATH_MAX + 16];
-	char *argv[16];
+	char *argv[20];
 	unsigned n = 0;
 
-	snprintf(stats, sizeof(stats), "%s/%s-%s.json", c->tmp, r->workload, r->path);
-	snprintf(out, sizeof(out), "%s/%s-%s.out", c->tmp, r->workload, r->path);
-	snprintf(err, sizeof(err), "%s/%s-%s.err", c->tmp, r->workload, r->path);
+	snprintf(stats, sizeof(stats), "%s/%s-%s-r%d.json", c->tmp, r->workload, r->path, r->ring);
+	snprintf(out, sizeof(out), "%s/%s-%s-r%d.out", c->tmp, r->workload, r->path, r->ring);
+	snprintf(err, sizeof(err), "%s/%s-%s-r%d.err", c->tmp, r->workload, r->path, r->ring);
 	argv[n++] = "pvmm";
 	argv[n++] = "run";
+	argv[n++] = "--ring";
+	argv[n++] = r->ring == 3 ? "3" : "0";
 	argv[n++] = "-q";
 	argv[n++] = "--stats-json";
 	argv[n++] = stats;
@@ -163,7 +173,7 @@ static void measure(struct compare *c, struct run *r, const char *image)
 		argv[n++] = disk;
 		argv[n++] = "--disk-model";
 		argv[n++] = (char *)r->path;
-		snprintf(amount, sizeof(amount), "%u", c->blk_mib);
+		snprintf(amount, sizeof(amount), "%u", r->ring == 3 ? c->blk_mib3 : c->blk_mib);
 	}
 	argv[n++] = (char *)c->guest;
 	argv[n++] = (char *)r->workload;
@@ -191,8 +201,8 @@ static void measure(struct compare *c, struct run *r, const char *image)
 		if (!line_field(line, "sum", r->sum, sizeof(r->sum)))
 			r->sum[0] = '\0';
 	} else {
-		log_error("bench compare: %s over %s failed (exit status %d); see %s", r->workload, r->path,
-			  status, err);
+		log_error("bench compare: %s over %s at ring %d failed (exit status %d); see %s", r->workload,
+			  r->path, r->ring, status, err);
 	}
 	free(json);
 	free(text);
@@ -203,19 +213,20 @@ static double per(double a, double b)
 	return b > 0 ? a / b : 0;
 }
 
-static const struct run *find(const struct compare *c, const char *workload, const char *path)
+static const struct run *find(const struct compare *c, int ring, const char *workload, const char *path)
 {
 	for (unsigned i = 0; i < c->nruns; i++)
-		if (strcmp(c->runs[i].workload, workload) == 0 && strcmp(c->runs[i].path, path) == 0)
+		if (c->runs[i].ring == ring && strcmp(c->runs[i].workload, workload) == 0 &&
+		    strcmp(c->runs[i].path, path) == 0)
 			return c->runs[i].ok ? &c->runs[i] : NULL;
 	return NULL;
 }
 
 /* Ratio of an emulated path's figure to a paravirtual one's (0 if either failed). */
-static double ratio(const struct compare *c, const char *workload, const char *slow, const char *fast,
+static double ratio(const struct compare *c, int ring, const char *workload, const char *slow, const char *fast,
 		    bool throughput)
 {
-	const struct run *s = find(c, workload, slow), *f = find(c, workload, fast);
+	const struct run *s = find(c, ring, workload, slow), *f = find(c, ring, workload, fast);
 	if (!s || !f)
 		return 0;
 	if (throughput)
@@ -230,49 +241,63 @@ struct target {
 	double value;
 };
 
+static const struct target target_list[] = {
+	{ "block exits per KiB, ide / virtio (write)", "blk-write", "ide", "virtio", false, 20, 0 },
+	{ "block exits per KiB, ide / virtio (read)", "blk-read", "ide", "virtio", false, 20, 0 },
+	{ "block throughput, virtio / ide (write)", "blk-write", "ide", "virtio", true, 5, 0 },
+	{ "block throughput, virtio / ide (read)", "blk-read", "ide", "virtio", true, 5, 0 },
+	{ "console exits per KiB, uart / virtio", "console", "uart", "virtio", false, 20, 0 },
+	{ "console exits per KiB, uart / hypercall", "console", "uart", "hypercall", false, 0, 0 },
+};
+#define NTARGETS (sizeof(target_list) / sizeof(target_list[0]))
+
+/* Both disk paths of a ring read back what the other wrote: same checksums. */
+static bool data_check(const struct compare *c, int ring)
+{
+	const struct run *rv = find(c, ring, "blk-read", "virtio"), *ri = find(c, ring, "blk-read", "ide");
+	const struct run *wv = find(c, ring, "blk-write", "virtio"), *wi = find(c, ring, "blk-write", "ide");
+	return rv && ri && wv && wi && rv->sum[0] && strcmp(rv->sum, ri->sum) == 0 && strcmp(rv->sum, wv->sum) == 0 &&
+	       strcmp(wv->sum, wi->sum) == 0;
+}
+
 static void report(struct compare *c)
 {
-	struct target targets[] = {
-		{ "block exits per KiB, ide / virtio (write)", "blk-write", "ide", "virtio", false, 20, 0 },
-		{ "block exits per KiB, ide / virtio (read)", "blk-read", "ide", "virtio", false, 20, 0 },
-		{ "block throughput, virtio / ide (write)", "blk-write", "ide", "virtio", true, 5, 0 },
-		{ "block throughput, virtio / ide (read)", "blk-read", "ide", "virtio", true, 5, 0 },
-		{ "console exits per KiB, uart / virtio", "console", "uart", "virtio", false, 20, 0 },
-		{ "console exits per KiB, uart / hypercall", "console", "uart", "hypercall", false, 0, 0 },
-	};
-	const unsigned ntargets = sizeof(targets) / sizeof(targets[0]);
+	struct target targets[2][NTARGETS];
+	bool data_ok[2];
 	char path[PATH_MAX];
 	unsigned met = 0, set = 0;
 
-	printf("%-10s %-10s %9s %8s %9s %10s %9s %9s %11s %10s\n", "workload", "path", "KiB", "ops", "exits",
-	       "exits/KiB", "exits/op", "wall ms", "monitor ms", "guest MB/s");
+	printf("%-4s %-10s %-10s %9s %8s %9s %10s %9s %9s %11s %10s\n", "ring", "workload", "path", "KiB", "ops",
+	       "exits", "exits/KiB", "exits/op", "wall ms", "monitor ms", "guest MB/s");
 	for (unsigned i = 0; i < c->nruns; i++) {
 		const struct run *r = &c->runs[i];
 		if (!r->ok) {
-			printf("%-10s %-10s   (failed)\n", r->workload, r->path);
+			printf("%-4d %-10s %-10s   (failed)\n", r->ring, r->workload, r->path);
 			continue;
 		}
-		printf("%-10s %-10s %9.0f %8.0f %9.0f %10.3f %9.2f %9.1f %11.1f %10.2f\n", r->workload, r->path,
-		       r->bytes / 1024, r->ops, r->exits, per(r->exits, r->bytes / 1024), per(r->exits, r->ops),
+		printf("%-4d %-10s %-10s %9.0f %8.0f %9.0f %10.3f %9.2f %9.1f %11.1f %10.2f\n", r->ring, r->workload,
+		       r->path, r->bytes / 1024, r->ops, r->exits, per(r->exits, r->bytes / 1024), per(r->exits, r->ops),
 		       r->wall_ns / 1e6, r->cpu_ns / 1e6, per(r->bytes / 1e6, r->guest_ns / 1e9));
 	}
 	printf("\n");
-	for (unsigned i = 0; i < ntargets; i++) {
-		struct target *t = &targets[i];
-		t->value = ratio(c, t->workload, t->slow, t->fast, t->throughput);
-		const char *verdict = t->goal == 0 ? "info" : t->value >= t->goal ? "PASS" : "MISS";
-		if (t->goal > 0) {
-			set++;
-			met += t->value >= t->goal;
+	for (unsigned k = 0; k < c->nrings; k++) {
+		int ring = c->rings[k];
+		for (unsigned i = 0; i < NTARGETS; i++) {
+			struct target *t = &targets[k][i];
+			*t = target_list[i];
+			t->value = ratio(c, ring, t->workload, t->slow, t->fast, t->throughput);
+			const char *verdict = t->goal == 0 ? "info" : t->value >= t->goal ? "PASS" : "MISS";
+			if (t->goal > 0) {
+				set++;
+				met += t->value >= t->goal;
+			}
+			printf("ring %d: %-44s %9.1fx  %s%s\n", ring, t->name, t->value, t->goal > 0 ? ">= " : "",
+			       verdict);
 		}
-		printf("%-44s %9.1fx  %s%s\n", t->name, t->value, t->goal > 0 ? ">= " : "", verdict);
+		data_ok[k] = data_check(c, ring);
+		printf("ring %d: %-44s %s\n", ring, "data written by one path, read by the other",
+		       data_ok[k] ? "same checksum" : "MISMATCH");
 	}
-	/* Both disk paths read back what the other wrote: same checksums. */
-	const struct run *rv = find(c, "blk-read", "virtio"), *ri = find(c, "blk-read", "ide");
-	const struct run *wv = find(c, "blk-write", "virtio"), *wi = find(c, "blk-write", "ide");
-	bool data_ok = rv && ri && wv && wi && rv->sum[0] && strcmp(rv->sum, ri->sum) == 0 &&
-		       strcmp(rv->sum, wv->sum) == 0 && strcmp(wv->sum, wi->sum) == 0;
-	printf("%-44s %s\n", "data written by one path, read by the other", data_ok ? "same checksum" : "MISMATCH");
 	printf("%u of %u targets met\n", met, set);
 
 	snprintf(path, sizeof(path), "%s/compare.json", c->out_dir);
@@ -287,27 +312,35 @@ static void report(struct compare *c)
 			fclose(dat);
 		return;
 	}
-	fprintf(json, "{\n  \"console_kib\": %u, \"blk_mib\": %u,\n  \"runs\": [\n", c->console_kib, c->blk_mib);
-	fprintf(dat, "# workload path exits_per_kib mb_per_s monitor_cpu_ms paravirtual\n");
+	fprintf(json, "{\n  \"console_kib\": %u, \"blk_mib\": %u, \"blk_mib_ring3\": %u,\n  \"rings\": [", c->console_kib,
+		c->blk_mib, c->blk_mib3);
+	for (unsigned k = 0; k < c->nrings; k++)
+		fprintf(json, "%s%d", k ? ", " : "", c->rings[k]);
+	fprintf(json, "],\n  \"runs\": [\n");
+	fprintf(dat, "# workload path exits_per_kib mb_per_s monitor_cpu_ms paravirtual ring\n");
 	for (unsigned i = 0; i < c->nruns; i++) {
 		const struct run *r = &c->runs[i];
 		fprintf(json,
-			"    {\"workload\": \"%s\", \"path\": \"%s\", \"paravirtual\": %s, \"ok\": %s, \"bytes\": %.0f, "
-			"\"ops\": %.0f, \"exits\": %.0f, \"exits_per_kib\": %.4f, \"exits_per_op\": %.3f, "
+			"    {\"ring\": %d, \"workload\": \"%s\", \"path\": \"%s\", \"paravirtual\": %s, \"ok\": %s, "
+			"\"bytes\": %.0f, \"ops\": %.0f, \"exits\": %.0f, \"exits_per_kib\": %.4f, \"exits_per_op\": %.3f, "
 			"\"wall_ns\": %.0f, \"monitor_cpu_ns\": %.0f, \"guest_ns\": %.0f, \"guest_mb_per_s\": %.3f}%s\n",
-			r->workload, r->path, r->paravirtual ? "true" : "false", r->ok ? "true" : "false", r->bytes,
+			r->ring, r->workload, r->path, r->paravirtual ? "true" : "false", r->ok ? "true" : "false", r->bytes,
 			r->ops, r->exits, per(r->exits, r->bytes / 1024), per(r->exits, r->ops), r->wall_ns, r->cpu_ns,
 			r->guest_ns, per(r->bytes / 1e6, r->guest_ns / 1e9), i + 1 < c->nruns ? "," : "");
 		if (r->ok)
-			fprintf(dat, "%s %s %.5f %.4f %.3f %d\n", r->workload, r->path, per(r->exits, r->bytes / 1024),
-				per(r->bytes / 1e6, r->guest_ns / 1e9), r->cpu_ns / 1e6, r->paravirtual);
+			fprintf(dat, "%s %s %.5f %.4f %.3f %d %d\n", r->workload, r->path, per(r->exits, r->bytes / 1024),
+				per(r->bytes / 1e6, r->guest_ns / 1e9), r->cpu_ns / 1e6, r->paravirtual, r->ring);
 	}
 	fprintf(json, "  ],\n  \"ratios\": [\n");
-	for (unsigned i = 0; i < ntargets; i++)
-		fprintf(json, "    {\"name\": \"%s\", \"value\": %.3f, \"target\": %.1f}%s\n", targets[i].name,
-			targets[i].value, targets[i].goal, i + 1 < ntargets ? "," : "");
-	fprintf(json, "  ],\n  \"data_check\": %s,\n  \"targets_met\": %u, \"targets\": %u\n}\n",
-		data_ok ? "true" : "false", met, set);
+	for (unsigned k = 0; k < c->nrings; k++)
+		for (unsigned i = 0; i < NTARGETS; i++)
+			fprintf(json, "    {\"ring\": %d, \"name\": \"%s\", \"value\": %.3f, \"target\": %.1f}%s\n",
+				c->rings[k], targets[k][i].name, targets[k][i].value, targets[k][i].goal,
+				k + 1 < c->nrings || i + 1 < NTARGETS ? "," : "");
+	fprintf(json, "  ],\n  \"data_check\": {");
+	for (unsigned k = 0; k < c->nrings; k++)
+		fprintf(json, "%s\"ring%d\": %s", k ? ", " : "", c->rings[k], data_ok[k] ? "true" : "false");
+	fprintf(json, "},\n  \"targets_met\": %u, \"targets\": %u\n}\n", met, set);
 	fclose(json);
 	fclose(dat);
 	printf("results: %s/compare.json, %s/compare.dat\n", c->out_dir, c->out_dir);
@@ -325,18 +358,23 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: pvmm bench compare [--guest PATH] [--out DIR] [--console-kib N] [--blk-mib N]\n"
+		"Usage: pvmm bench compare [--ring LIST] [--guest PATH] [--out DIR] [--console-kib N]\n"
+		"                          [--blk-mib N] [--blk-mib-ring3 N]\n"
 		"\n"
 		"Run one guest workload over the paravirtual path and over the emulated one\n"
 		"(console: para-API hypercall, virtio-console, 16550A UART; disk: virtio-blk,\n"
 		"IDE) and report VM exits per KiB and per operation, wall time, monitor CPU and\n"
-		"guest-visible throughput, with the PV/emulated ratios.\n"
+		"guest-visible throughput, with the PV/emulated ratios, at each ring asked.\n"
 		"\n"
+		"  --ring LIST       the guest's privilege levels: 0, 3 or 0,3 (default 0,3);\n"
+		"                    every run passes pvmm run --ring, and rows name their ring\n"
 		"  --guest PATH      the workload guest (default: bench/guests/compare.elf in\n"
 		"                    the build tree next to this pvmm)\n"
 		"  --out DIR         where compare.json and compare.dat go (default bench/results)\n"
 		"  --console-kib N   console output per run (default 16)\n"
-		"  --blk-mib N       disk data per run (default 2)\n");
+		"  --blk-mib N       disk data per run at ring 0 (default 2)\n"
+		"  --blk-mib-ring3 N disk data per run at ring 3 (default 1: each word an\n"
+		"                    emulated IDE write moves is an exit, dearer at ring 3)\n");
 }
 
 int bench_compare_main(int argc, char **argv)
@@ -346,10 +384,13 @@ int bench_compare_main(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "console-kib", required_argument, NULL, 'c' },
 		{ "blk-mib", required_argument, NULL, 'b' },
+		{ "blk-mib-ring3", required_argument, NULL, '3' },
+		{ "ring", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct compare c = { .out_dir = "bench/results", .console_kib = 16, .blk_mib = 2 };
+	struct compare c = { .out_dir = "bench/results", .console_kib = 16, .blk_mib = 2, .blk_mib3 = 1,
+			     .rings = { 0, 3 }, .nrings = 2 };
 	char self[PATH_MAX], guest[PATH_MAX], image[PATH_MAX];
 	int opt;
 	char *end;
@@ -373,15 +414,29 @@ int bench_compare_main(int argc, char **argv)
 		case 'g': c.guest = optarg; break;
 		case 'o': c.out_dir = optarg; break;
 		case 'c':
-		case 'b': {
+		case 'b':
+		case '3': {
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || end == optarg || v == 0 || v > 1024) {
 				log_error("bench compare: '%s' is not a size from 1 to 1024", optarg);
 				return PVMM_STATUS_USAGE;
 			}
-			*(opt == 'c' ? &c.console_kib : &c.blk_mib) = (unsigned)v;
+			*(opt == 'c' ? &c.console_kib : opt == 'b' ? &c.blk_mib : &c.blk_mib3) = (unsigned)v;
 			break;
 		}
+		case 'r':
+			if (strcmp(optarg, "0") == 0 || strcmp(optarg, "3") == 0) {
+				c.rings[0] = optarg[0] - '0';
+				c.nrings = 1;
+			} else if (strcmp(optarg, "0,3") == 0) {
+				c.rings[0] = 0;
+				c.rings[1] = 3;
+				c.nrings = 2;
+			} else {
+				log_error("bench compare: --ring takes 0, 3 or 0,3, not '%s'", optarg);
+				return PVMM_STATUS_USAGE;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 			log_error("bench compare: option '%s' needs a value", argv[optind - 1]);
@@ -409,7 +464,8 @@ int bench_compare_main(int argc, char **argv)
 	 * read over both, then written over IDE and read over both again. */
 	snprintf(image, sizeof(image), "%s/disk.img", c.tmp);
 	int fd = open(image, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || ftruncate(fd, ((off_t)c.blk_mib + 1) << 20)) {
+	unsigned most = c.blk_mib > c.blk_mib3 ? c.blk_mib : c.blk_mib3;
+	if (fd < 0 || ftruncate(fd, ((off_t)most + 1) << 20)) {
 		log_error("bench compare: cannot create '%s': %s", image, strerror(errno));
 		return PVMM_STATUS_HOST;
 	}
@@ -420,12 +476,14 @@ int bench_compare_main(int argc, char **argv)
 		{ "blk-write", "virtio", true }, { "blk-read", "virtio", true },
 		{ "blk-read", "ide", false }, { "blk-write", "ide", false },
 	};
-	for (unsigned i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
-		struct run *r = &c.runs[c.nruns++];
-		*r = (struct run){ .workload = plan[i].workload, .path = plan[i].path, .paravirtual = plan[i].pv };
-		fprintf(stderr, "pvmm: bench compare: %s over %s...\n", r->workload, r->path);
-		measure(&c, r, image);
-	}
+	for (unsigned k = 0; k < c.nrings; k++)
+		for (unsigned i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
+			struct run *r = &c.runs[c.nruns++];
+			*r = (struct run){ .ring = c.rings[k], .workload = plan[i].workload, .path = plan[i].path,
+					   .paravirtual = plan[i].pv };
+			fprintf(stderr, "pvmm: bench compare: %s over %s at ring %d...\n", r->workload, r->path, r->ring);
+			measure(&c, r, image);
+		}
 	report(&c);
 
 	/* Leave nothing behind but the results. */

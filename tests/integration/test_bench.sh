@@ -1,0 +1,89 @@
+# The benchmark's own programs behave as the bench assumes: rawvm's modes
+# run at the CPL they claim, and the compute guest prints its result line
+# and computes what the host computes. Behaviour only: nothing here is
+# timed. These pass --ring themselves, whatever PVMM_RING says.
+
+RAWVM=build/bench/rawvm
+COMPUTE=build/bench/guests/compute.elf
+COMPUTE0=build/bench/guests/compute-ring0.elf
+
+# run_rawvm ARGS...: like run_pvmm, for the floor program.
+run_rawvm() {
+	timeout -s KILL 60 "$RAWVM" "$@" </dev/null >"$OUT" 2>"$ERR"
+	status=$?
+}
+
+test_bench_rawvm_modes_run_at_their_cpl() {
+	run_rawvm -v
+	expect_status 0
+	expect_out "rawvm: mode=real cpl=0 exits=0"
+	run_rawvm -v loop 5
+	expect_status 0
+	expect_out "rawvm: mode=long cpl=0 exits=5"
+	run_rawvm -v cpl3
+	expect_status 0
+	expect_out "rawvm: mode=long cpl=3 exits=0"
+	run_rawvm -v cpl3 loop 7
+	expect_status 0
+	expect_out "rawvm: mode=long cpl=3 exits=7"
+	# Without -v the timed modes print nothing at all.
+	run_rawvm cpl3 loop 3
+	expect_status 0
+	[ -s "$OUT" ] || [ -s "$ERR" ] && fail_because "rawvm cpl3 loop 3 printed something"
+}
+
+test_bench_rawvm_bad_arguments() {
+	local args
+	for args in "cpl3 loop" "cpl3 loop x" "loop -1" "cpl0" "cpl3 3"; do
+		# shellcheck disable=SC2086
+		run_rawvm $args
+		expect_status 2
+	done
+}
+
+# compute_int_sh N: the integer kernel of bench/compute_kernel.h in shell
+# arithmetic (64-bit, wrapping; >> is arithmetic, so mask for a logical shift).
+compute_int_sh() {
+	local n=$1 i x=$((0x243f6a8885a308d3)) h=$((0xcbf29ce484222325))
+	for ((i = 0; i < n; i++)); do
+		x=$((x ^ (x << 13)))
+		x=$((x ^ ((x >> 7) & 0x01ffffffffffffff)))
+		x=$((x ^ (x << 17)))
+		h=$(((h ^ x) * 0x100000001b3))
+	done
+	printf '%x' "$h"
+}
+
+test_bench_compute_guest_result_lines() {
+	local want
+	want=$(compute_int_sh 1000)
+	PVMM_RING= run_pvmm run --ring 3 "$COMPUTE" int 1000 fp 1000
+	expect_status 0
+	expect_out "compute kernel=int n=1000 ns="
+	expect_out " result=$want"
+	expect_out "compute kernel=fp n=1000 ns="
+	[ "$(grep -cE '^compute kernel=(int|fp) n=1000 ns=[0-9]+ result=[0-9a-f]+$' "$OUT")" -eq 2 ] ||
+		fail_because "not two well-formed result lines: $(cat "$OUT")"
+	PVMM_RING= run_pvmm run --ring 0 "$COMPUTE0" int 1000
+	expect_status 0
+	expect_out "compute kernel=int n=1000 ns="
+	expect_out " result=$want"
+}
+
+test_bench_compute_ring0_build_refuses_fp() {
+	PVMM_RING= run_pvmm run --ring 0 "$COMPUTE0" fp 10
+	expect_status 1
+	expect_out "compute FAIL: this build has no floating point"
+	PVMM_RING= run_pvmm run --ring 3 "$COMPUTE" sqrt 10
+	expect_status 1
+	expect_out "compute FAIL: unknown kernel"
+}
+
+test_bench_compare_ring_option() {
+	run_pvmm bench compare --ring 5
+	expect_status 2
+	expect_err "--ring takes 0, 3 or 0,3"
+	run_pvmm bench compare --help
+	expect_status 0
+	expect_out "--ring LIST"
+}
