@@ -45,6 +45,8 @@ need "$build/bench/guests/compute.elf" "the compute guest for ring 3, used for t
 	"built by guest/guest.mk from bench/guests/compute.c: make guest$with_build"
 need "$build/bench/guests/compute-ring0.elf" "the compute guest for ring 0 (no SSE)" \
 	"built by guest/guest.mk from bench/guests/compute.c: make guest$with_build"
+need "$build/bench/guests/irqbench.elf" "the interrupt-delivery guest" \
+	"built by guest/guest.mk from bench/guests/irqbench.c: make guest$with_build"
 if [ "$missing" -ne 0 ]; then
 	echo "bench: cannot run until the programs above are built (make all$with_build builds them all)" >&2
 	exit 1
