@@ -116,7 +116,7 @@ const char *guest_mem_strerror(int err, uint64_t size, uint32_t flags)
 
 int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, uint32_t flags)
 {
-	if (!mem->nregions || flags & ~(GUEST_MEM_RAM | GUEST_MEM_READONLY))
+	if (!mem->nregions || flags & ~(GUEST_MEM_RAM | GUEST_MEM_READONLY | GUEST_MEM_PRIVATE))
 		return -EINVAL;
 	return map_region(mem, gpa, size, flags | (mem->region[0].flags & GUEST_MEM_HUGEPAGES));
 }
@@ -176,4 +176,45 @@ int guest_mem_fd(const struct guest_mem *mem, uint64_t gpa, uint64_t *fd_offset)
 		return -1;
 	*fd_offset = r->fd_offset + (gpa - r->gpa);
 	return r->fd;
+}
+
+int guest_mem_set_private(struct guest_mem *mem, uint64_t gpa, uint64_t len, bool priv)
+{
+	if (gpa > GUEST_MEM_LOW_LIMIT || len > GUEST_MEM_LOW_LIMIT - gpa)
+		return -EINVAL;
+	for (uint64_t page = gpa / SMALL_PAGE; len && page * SMALL_PAGE < gpa + len; page++) {
+		uint64_t bit = 1ull << (page % 64);
+		if (priv)
+			mem->low_private[page / 64] |= bit;
+		else
+			mem->low_private[page / 64] &= ~bit;
+	}
+	return 0;
+}
+
+bool guest_mem_is_private(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	if (len == 0)
+		return false;
+	uint64_t last = len - 1 > UINT64_MAX - gpa ? UINT64_MAX : gpa + len - 1;
+	/* Marked low pages the range covers. */
+	if (gpa < GUEST_MEM_LOW_LIMIT) {
+		uint64_t end = last < GUEST_MEM_LOW_LIMIT ? last : GUEST_MEM_LOW_LIMIT - 1;
+		for (uint64_t page = gpa / SMALL_PAGE; page <= end / SMALL_PAGE; page++)
+			if (mem->low_private[page / 64] & (1ull << (page % 64)))
+				return true;
+	}
+	/* Private regions it overlaps. */
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct guest_mem_region *r = &mem->region[i];
+		if ((r->flags & GUEST_MEM_PRIVATE) && gpa <= r->gpa + (r->size - 1) && r->gpa <= last)
+			return true;
+	}
+	return false;
+}
+
+void *guest_mem_ptr_checked(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	void *p = guest_mem_ptr_private(mem, gpa, len);
+	return p && !guest_mem_is_private(mem, gpa, len) ? p : NULL;
 }

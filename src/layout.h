@@ -40,6 +40,8 @@
 
 #include <pvmm/para.h>
 
+#include "guest_mem.h"
+
 #define PAGE_SIZE 0x1000ull
 #define HUGE_PAGE_SIZE 0x200000ull
 
@@ -85,5 +87,13 @@ _Static_assert(LAYOUT_MAX_CPUS == PVMM_MAX_CPUS, "one TSS per CPU the para-API a
 #define MEM_MIN  (4ull << 20)
 #define MEM_MAX  (3ull << 30)
 #define MEM_DEFAULT (32ull << 20)
+
+/* Mark what the monitor owns below 1 MiB private in `mem`
+ * (guest_mem_set_private), for a guest at CPL `ring`: everything above
+ * but the boot info and argument strings (0x9000..0xb000) and the main
+ * stack, and at ring 0 also the IST1 stacks (the guest's exception
+ * handlers run on them). No guest-supplied buffer may then point there.
+ * Returns 0 (or -1 on a layout bug). */
+int layout_mark_private(struct guest_mem *mem, unsigned ring);
 
 #endif

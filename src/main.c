@@ -350,7 +350,7 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 	}
 	/* --ring: the boot info says which CPL the guest starts at, and
 	 * whether CPL0 code runs natively here (the guest picks its clock). */
-	struct pvmm_boot_info *bi = guest_mem_ptr(&vm->mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+	struct pvmm_boot_info *bi = guest_mem_ptr_private(&vm->mem, LAYOUT_BOOT_INFO, sizeof(*bi));
 	bi->ring = opt->ring;
 	bi->flags = host_has_hw_virt() ? PVMM_BOOT_F_CPL0_NATIVE : 0;
 	*entry = image.entry;

@@ -29,7 +29,7 @@ static bool read_frame(struct vm *vm, uint64_t cr3, uint64_t rsp, uint64_t frame
 	if (!pagetable_translate(&vm->mem, cr3, rsp, &pa) || !pagetable_translate(&vm->mem, cr3, rsp + size - 1, &pa_end) ||
 	    pa_end != pa + size - 1)
 		return false;
-	const void *p = guest_mem_ptr(&vm->mem, pa, size);
+	const void *p = guest_mem_ptr_private(&vm->mem, pa, size);
 	if (!p)
 		return false;
 	memcpy(frame, p, size);
