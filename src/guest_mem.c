@@ -131,17 +131,23 @@ void guest_mem_free(struct guest_mem *mem)
 	*mem = (struct guest_mem){ .fd = -1 };
 }
 
+static struct kvm_userspace_memory_region slot_of(const struct guest_mem *mem, unsigned i)
+{
+	const struct guest_mem_region *r = &mem->region[i];
+	return (struct kvm_userspace_memory_region){
+		.slot = i,
+		.flags = r->flags & GUEST_MEM_READONLY ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = r->gpa,
+		.memory_size = r->size,
+		.userspace_addr = (uint64_t)(uintptr_t)r->host,
+	};
+}
+
 int guest_mem_register(const struct guest_mem *mem, int vm_fd)
 {
 	for (unsigned i = 0; i < mem->nregions; i++) {
 		const struct guest_mem_region *r = &mem->region[i];
-		struct kvm_userspace_memory_region slot = {
-			.slot = i,
-			.flags = r->flags & GUEST_MEM_READONLY ? KVM_MEM_READONLY : 0,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uint64_t)(uintptr_t)r->host,
-		};
+		struct kvm_userspace_memory_region slot = slot_of(mem, i);
 		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
 			int err = errno;
 			/* Region 0 in the words used before there were regions. */
@@ -155,6 +161,26 @@ int guest_mem_register(const struct guest_mem *mem, int vm_fd)
 		}
 	}
 	return 0;
+}
+
+int guest_mem_reregister(const struct guest_mem *mem, int vm_fd, uint64_t gpa)
+{
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		if (mem->region[i].gpa != gpa)
+			continue;
+		struct kvm_userspace_memory_region slot = slot_of(mem, i);
+		struct kvm_userspace_memory_region gone = slot;
+		gone.memory_size = 0;
+		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &gone) < 0 ||
+		    ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+			int err = errno;
+			log_error("cannot re-add the KVM slot at guest-physical %#llx: %s", (unsigned long long)gpa,
+				  strerror(err));
+			return -err;
+		}
+		return 0;
+	}
+	return -ENOENT;
 }
 
 const struct guest_mem_region *guest_mem_find(const struct guest_mem *mem, uint64_t gpa, uint64_t len)

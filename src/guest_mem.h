@@ -83,6 +83,11 @@ void guest_mem_free(struct guest_mem *mem);
  * Logs and returns -errno on failure. */
 int guest_mem_register(const struct guest_mem *mem, int vm_fd);
 
+/* Delete the KVM slot of the region at `gpa` and give it back at once:
+ * KVM then drops every shadow page it built from that memory (and, on
+ * current kernels, all others too). Logs and returns -errno on failure. */
+int guest_mem_reregister(const struct guest_mem *mem, int vm_fd, uint64_t gpa);
+
 /* The region holding all of [gpa, gpa + len), or NULL. len 0 is fine up to
  * and including a region's end. */
 const struct guest_mem_region *guest_mem_find(const struct guest_mem *mem, uint64_t gpa, uint64_t len);

@@ -26,6 +26,7 @@
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
+#include "pvmmu.h"
 #include "machine.h"
 #include "pvclock.h"
 #include "status.h"
@@ -339,6 +340,11 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 		munmap(file, size);
 		return PVMM_STATUS_HOST;
 	}
+	/* The PV MMU's table pool is a region of its own: before kvm_create. */
+	if (pvmmu_init(vm)) {
+		munmap(file, size);
+		return PVMM_STATUS_HOST;
+	}
 	/* A file that shrinks under us would SIGBUS: images are not edited
 	 * while a VM starts from them (the same as exec). */
 	ret = elf_load(file, size, &vm->mem, &image, err);
@@ -482,6 +488,7 @@ out:
 	machine_destroy(&vm);
 	kvm_destroy(&vm);
 	vm_ctl_destroy(&vm);
+	pvmmu_free(&vm);
 	guest_mem_free(&vm.mem);
 	return status;
 }

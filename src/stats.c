@@ -175,6 +175,7 @@ const char *stats_call_name(unsigned call)
 		[PVMM_CALL_RANDOM] = "random",
 		[PVMM_CALL_CPU_START] = "cpu_start",
 		[PVMM_CALL_WAKE] = "wake",
+		[PVMM_CALL_MMU] = "mmu",
 	};
 	return call < PVMM_CALL_COUNT ? names[call] : "unknown";
 }
