@@ -205,6 +205,7 @@ static int recycle(struct vm *vm, struct pvmmu *m)
 		m->fresh += !m->used[i];
 	m->cursor = 0;
 	m->recycles++;
+	vm->stats.mmu_recycles++;
 	if (vm->vm_fd >= 0 && guest_mem_reregister(&vm->mem, vm->vm_fd, LAYOUT_MMU_POOL))
 		return -1;
 	return 0;

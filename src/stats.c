@@ -235,6 +235,8 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 			fprintf(out, "    %-16s %llu\n", stats_call_name(i), (unsigned long long)stats->calls[i]);
 	if (stats->stray_io)
 		fprintf(out, "  stray port I/O   %llu\n", (unsigned long long)stats->stray_io);
+	if (stats->mmu_recycles)
+		fprintf(out, "  pv mmu recycles  %llu (table pool slot re-added)\n", (unsigned long long)stats->mmu_recycles);
 	fprintf(out, "  console bytes    %llu out, %llu in",
 		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in);
 	if (stats->console_bytes_dropped)
