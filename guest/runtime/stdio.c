@@ -40,13 +40,8 @@ static unsigned stdio_owner = PVMM_CPU_NONE; /* CPU holding stdio_lock (relaxed 
 
 /* Take stdio_lock; false if the caller must not release it (it holds it
  * already, or gave up waiting). */
-static bool stdio_enter(void)
+static __attribute__((noinline)) bool stdio_lock_smp(void)
 {
-	/* One CPU: nothing to exclude, and a handler that interrupts an output
-	 * call would go ahead anyway (its CPU holds the lock). Skipping the
-	 * lock saves instructions that are interpreted at CPL0 without VT-x. */
-	if (pvmm_cpu_count() == 1)
-		return false;
 	unsigned self = pvmm_cpu_id();
 	if (self != PVMM_CPU_NONE && __atomic_load_n(&stdio_owner, __ATOMIC_RELAXED) == self)
 		return false;
@@ -58,6 +53,17 @@ static bool stdio_enter(void)
 	}
 	__atomic_store_n(&stdio_owner, self, __ATOMIC_RELAXED);
 	return true;
+}
+
+/* One CPU: nothing to exclude, and a handler that interrupts an output
+ * call would go ahead anyway (its CPU holds the lock). Skipping the lock
+ * (two instructions instead of some fifty) matters where CPL0 guest code
+ * is interpreted, one instruction at a time. */
+static inline bool stdio_enter(void)
+{
+	if (runtime_one_cpu)
+		return false;
+	return stdio_lock_smp();
 }
 
 static void stdio_leave(bool locked)
