@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
+#include "api/ctl.h"
 #include "bench_compare.h"
 #include "launch.h"
 #include "layout.h"
@@ -17,12 +19,21 @@
 #include "vm.h"
 
 /* Long options without a short form. */
-enum { OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS, OPT_RING };
+enum {
+	OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS, OPT_RING,
+	OPT_API_SOCK, OPT_CONFIG_FILE,
+};
+
+/* The control plane's options (docs/api.md). */
+static const char *api_sock, *config_file;
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: pvmm run [options] GUEST.elf [guest args...]\n"
+		"       pvmm [run [options]] --api-sock PATH [GUEST.elf [guest args...]]\n"
+		"       pvmm [run [options]] --config-file FILE [--api-sock PATH]\n"
+		"       pvmm ctl --api-sock PATH info|pause|resume|stop|metrics\n"
 		"       pvmm bench compare [options]   (see pvmm bench compare --help)\n"
 		"       pvmm --help | --version\n"
 		"\n"
@@ -54,6 +65,11 @@ static void usage(FILE *out)
 		"      --disk-model virtio|ide\n"
 		"                        how disks appear: virtio-blk (default), or one\n"
 		"                        emulated IDE disk on the primary channel\n"
+		"      --api-sock PATH   serve the Firecracker-style control API on the Unix\n"
+		"                        socket PATH; without GUEST.elf the VM starts on\n"
+		"                        PUT /actions InstanceStart (docs/api.md)\n"
+		"      --config-file FILE\n"
+		"                        start the VM a Firecracker-style JSON file describes\n"
 		"  -q, --quiet           print only errors\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the pvmm and para-API versions\n"
@@ -100,6 +116,8 @@ static int parse_options(int argc, char **argv, struct vm_options *opt)
 		{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "ring", required_argument, NULL, OPT_RING },
+		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+		{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "mem-hugepages", no_argument, NULL, OPT_MEM_HUGEPAGES },
 		{ "timeout", required_argument, NULL, 't' },
@@ -175,6 +193,8 @@ static int parse_options(int argc, char **argv, struct vm_options *opt)
 			}
 			break;
 		case OPT_RNG: opt->rng = true; break;
+		case OPT_API_SOCK: api_sock = optarg; break;
+		case OPT_CONFIG_FILE: config_file = optarg; break;
 		case OPT_STATS_JSON: opt->stats_json = optarg; break;
 		case OPT_MEM_HUGEPAGES: opt->mem_flags |= GUEST_MEM_HUGEPAGES; break;
 		case OPT_DISK:
@@ -200,7 +220,13 @@ static int parse_options(int argc, char **argv, struct vm_options *opt)
 	}
 	if (vm_options_request_devices(opt))
 		return -1;
+	if (config_file && optind < argc) {
+		log_error("--config-file names the guest image (boot-source); give no GUEST.elf as well");
+		return -1;
+	}
 	if (optind >= argc) {
+		if (api_sock || config_file)
+			return 0; /* the image comes from the API or the config file */
 		log_error("no guest image given; usage: pvmm run [options] GUEST.elf [args...]");
 		return -1;
 	}
@@ -216,6 +242,8 @@ static int run_command(int argc, char **argv)
 
 	if (parse_options(argc, argv, &opt))
 		return PVMM_STATUS_USAGE;
+	if (api_sock || config_file)
+		return api_main(&opt, api_sock, config_file);
 	return vm_launch(&opt, NULL);
 }
 
@@ -223,6 +251,11 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return run_command(argc - 1, argv + 1);
+	/* Firecracker's form: `pvmm --api-sock PATH`, `pvmm --config-file FILE`. */
+	if (argc >= 2 && (strncmp(argv[1], "--api-sock", 10) == 0 || strncmp(argv[1], "--config-file", 13) == 0))
+		return run_command(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
+		return ctl_main(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "bench") == 0 && strcmp(argv[2], "compare") == 0)
 		return bench_compare_main(argc - 2, argv + 2);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
