@@ -188,7 +188,10 @@ void launch_stats_json(struct vm *vm, FILE *f, bool one_line)
 	fprintf(out, "]\n}\n");
 	if (mem) {
 		fclose(mem);
-		for (size_t i = 0; i + 1 < len; i++)
+		/* No newline at all: the caller ends the line. */
+		while (len && text[len - 1] == '\n')
+			len--;
+		for (size_t i = 0; i < len; i++)
 			if (text[i] == '\n')
 				text[i] = ' ';
 		fwrite(text, 1, len, f);

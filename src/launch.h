@@ -59,7 +59,8 @@ int vm_options_request_devices(struct vm_options *opt);
  * runs is logged, and `started` is then never called. */
 int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks);
 
-/* Every --stats figure as one JSON object; one line if `one_line`. */
+/* Every --stats figure as one JSON object; if `one_line`, on one line
+ * without its newline. */
 void launch_stats_json(struct vm *vm, FILE *f, bool one_line);
 
 #endif
