@@ -103,7 +103,7 @@ static int check_file(const char *what, const char *field_name, const char *path
 {
 	if (!*path)
 		return fail(err, "%s: '%s' is empty", what, field_name);
-	int fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	int fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block the API */
 	if (fd < 0)
 		return fail(err, "%s: cannot open %s '%s': %s", what, field_name, path, strerror(errno));
 	close(fd);
