@@ -1,9 +1,46 @@
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
-int log_quiet;
+int log_level = LOG_INFO;
+static FILE *log_file;
+
+int log_level_from_name(const char *name)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int log_open_file(const char *path)
+{
+	FILE *f = fopen(path, "ae");
+	if (!f) {
+		log_error("--log-file: cannot write '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	setvbuf(f, NULL, _IOLBF, 0);
+	log_file = f;
+	return 0;
+}
+
+void log_close_file(void)
+{
+	if (log_file)
+		fclose(log_file);
+	log_file = NULL;
+}
+
+FILE *log_stream(void)
+{
+	return log_file ? log_file : stderr;
+}
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
@@ -11,7 +48,17 @@ static void vlog(const char *prefix, const char *fmt, va_list ap)
 	char line[4608];
 	vsnprintf(line, sizeof(line), fmt, ap);
 	/* One write per message so lines from the monitor stay whole. */
-	fprintf(stderr, "pvmm: %s%s\n", prefix, line);
+	if (log_file) {
+		struct timeval tv;
+		struct tm tm;
+		gettimeofday(&tv, NULL);
+		gmtime_r(&tv.tv_sec, &tm);
+		fprintf(log_file, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ pvmm: %s%s\n", tm.tm_year + 1900,
+			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000), prefix,
+			line);
+	} else {
+		fprintf(stderr, "pvmm: %s%s\n", prefix, line);
+	}
 }
 
 void log_error(const char *fmt, ...)
@@ -24,7 +71,7 @@ void log_error(const char *fmt, ...)
 
 void log_warn(const char *fmt, ...)
 {
-	if (log_quiet)
+	if (log_level < LOG_WARN)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
@@ -34,11 +81,21 @@ void log_warn(const char *fmt, ...)
 
 void log_info(const char *fmt, ...)
 {
-	if (log_quiet)
+	if (log_level < LOG_INFO)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
 	vlog("", fmt, ap);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	if (log_level < LOG_DEBUG)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog("debug: ", fmt, ap);
 	va_end(ap);
 }
 
