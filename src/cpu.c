@@ -66,7 +66,7 @@ uint64_t cpu_ist_top(unsigned cpu)
 static void write_tss(struct guest_mem *mem, unsigned cpu, const struct cpu_config *cfg)
 {
 	uint32_t size = tss_size(cfg->ring);
-	uint8_t *tss = guest_mem_ptr(mem, cpu_tss_base(cpu), size);
+	uint8_t *tss = guest_mem_ptr_private(mem, cpu_tss_base(cpu), size);
 	uint64_t ist1 = cpu_ist_top(cpu);
 	uint16_t iomap = TSS_SIZE; /* ring 0: at the limit, so no bitmap */
 
@@ -87,7 +87,7 @@ static void write_tss(struct guest_mem *mem, unsigned cpu, const struct cpu_conf
 
 static void write_gdt(struct guest_mem *mem, unsigned ring)
 {
-	uint64_t *gdt = guest_mem_ptr(mem, LAYOUT_GDT, LAYOUT_GDT_ENTRIES * sizeof(uint64_t));
+	uint64_t *gdt = guest_mem_ptr_private(mem, LAYOUT_GDT, LAYOUT_GDT_ENTRIES * sizeof(uint64_t));
 	uint64_t limit = tss_size(ring) - 1;
 
 	memset(gdt, 0, LAYOUT_GDT_ENTRIES * sizeof(uint64_t));
@@ -196,6 +196,12 @@ int cpu_boot(struct vm *vm, uint64_t entry)
 
 	if (vm->ring == 3)
 		open_bus_ports(vm, &cfg);
+	/* From here on no guest-supplied address reaches the monitor's
+	 * structures below 1 MiB (guest_mem.h). */
+	if (layout_mark_private(&vm->mem, vm->ring)) {
+		log_error("internal error: cannot mark the monitor's memory private");
+		return -1;
+	}
 	uint64_t cr3 = cpu_write_tables_for(&vm->mem, &cfg);
 
 	if (load_registers(vm->vcpus[0].fd, 0, vm->ring, cr3, entry, LAYOUT_STACK_TOP, LAYOUT_BOOT_INFO) < 0) {

@@ -27,6 +27,7 @@
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
+#include "pvmmu.h"
 #include "machine.h"
 #include "pvclock.h"
 #include "status.h"
@@ -101,6 +102,11 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 		munmap(file, size);
 		return PVMM_STATUS_HOST;
 	}
+	/* The PV MMU's table pool is a region of its own: before kvm_create. */
+	if (pvmmu_init(vm)) {
+		munmap(file, size);
+		return PVMM_STATUS_HOST;
+	}
 	/* A file that shrinks under us would SIGBUS: images are not edited
 	 * while a VM starts from them (the same as exec). */
 	ret = elf_load(file, size, &vm->mem, &image, err);
@@ -112,7 +118,7 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 	}
 	/* --ring: the boot info says which CPL the guest starts at, and
 	 * whether CPL0 code runs natively here (the guest picks its clock). */
-	struct pvmm_boot_info *bi = guest_mem_ptr(&vm->mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+	struct pvmm_boot_info *bi = guest_mem_ptr_private(&vm->mem, LAYOUT_BOOT_INFO, sizeof(*bi));
 	bi->ring = opt->ring;
 	bi->flags = host_has_hw_virt() ? PVMM_BOOT_F_CPL0_NATIVE : 0;
 	*entry = image.entry;
@@ -246,6 +252,7 @@ out:
 	machine_destroy(&vm);
 	kvm_destroy(&vm);
 	vm_ctl_destroy(&vm);
+	pvmmu_free(&vm);
 	guest_mem_free(&vm.mem);
 	return status;
 }

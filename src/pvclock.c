@@ -167,7 +167,7 @@ int pvclock_setup(struct pvclock *pc, struct vm *vm)
 	uint64_t tsc, now;
 
 	*pc = (struct pvclock){ .vm = vm };
-	pc->page = guest_mem_ptr(&vm->mem, LAYOUT_CLOCK_PAGE, PAGE_SIZE);
+	pc->page = guest_mem_ptr_private(&vm->mem, LAYOUT_CLOCK_PAGE, PAGE_SIZE);
 	if (!pc->page)
 		return -1;
 	int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);

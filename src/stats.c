@@ -176,6 +176,7 @@ const char *stats_call_name(unsigned call)
 		[PVMM_CALL_CPU_START] = "cpu_start",
 		[PVMM_CALL_WAKE] = "wake",
 		[PVMM_CALL_UPCALL] = "upcall",
+		[PVMM_CALL_MMU] = "mmu",
 	};
 	return call < PVMM_CALL_COUNT && names[call] ? names[call] : "unknown";
 }
@@ -239,6 +240,8 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 		fprintf(out, "  upcalls          %llu entered, %llu held while masked, %llu with none registered\n",
 			(unsigned long long)stats->upcalls, (unsigned long long)stats->upcalls_held,
 			(unsigned long long)stats->upcalls_dropped);
+	if (stats->mmu_recycles)
+		fprintf(out, "  pv mmu recycles  %llu (table pool slot re-added)\n", (unsigned long long)stats->mmu_recycles);
 	fprintf(out, "  console bytes    %llu out, %llu in",
 		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in);
 	if (stats->console_bytes_dropped)

@@ -54,6 +54,7 @@ struct vm_stats {
 	uint64_t console_bytes_dropped;         /* output a stop left undelivered (atomic) */
 	uint64_t upcalls, upcalls_held;         /* ring 3 interrupts entered / held while masked (atomic) */
 	uint64_t upcalls_dropped;               /* with no upcall registered (atomic) */
+	uint64_t mmu_recycles;                  /* PV MMU pool recycles (under its lock) */
 	struct kvm_counters kvm;                /* all vCPUs' sums: stats_sum_vcpus() */
 	/* Monitor CPU, per thread. A vCPU thread's system time is mostly
 	 * KVM running (here: interpreting) guest code, so it is not monitor

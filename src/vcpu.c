@@ -25,6 +25,7 @@
 
 #include "cpu.h"
 #include "log.h"
+#include "pvmmu.h"
 #include "report.h"
 #include "status.h"
 #include "vmctl.h"
@@ -232,7 +233,15 @@ static void run_loop(struct vcpu *v)
 			vmctl_park(vm);
 			continue;
 		}
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		/* The PV MMU: wait out another CPU's batch, load a new root. */
+		int mmu = pvmmu_enter(v);
+		if (mmu > 0)
+			continue;
+		if (mmu < 0)
+			break;
+		int ran = ioctl(v->fd, KVM_RUN, 0);
+		pvmmu_leave(v);
+		if (ran < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			fail(v, PVMM_STATUS_HOST, false, "KVM_RUN failed: %s", strerror(errno));

@@ -28,6 +28,8 @@ void para_set_boot_info(const struct pvmm_boot_info *bi);
 
 /* page.c: hand [start, end) to the page allocator. */
 void page_init(uint64_t start, uint64_t end);
+/* Make the image's text and read-only data read-only (mmu.c). */
+void mmu_protect_image(void);
 
 /* stdio.c: write out whatever stdout holds; stdio_drain also waits until
  * the console has taken it (the virtio console is asynchronous). */
