@@ -89,7 +89,8 @@ static const char run_help[] =
 	"  64 guest abort (also: exit or return from main with a status above 63)\n"
 	"  65 guest CPU fault   66 triple fault   67 emulation failure\n"
 	"  68 malformed para-API call   69 --timeout expired\n"
-	"  70 stopped by a signal (SIGINT, SIGTERM, SIGHUP) or console output closed\n";
+	"  70 stopped by a signal (SIGINT, SIGTERM, SIGHUP)\n"
+	"  71 console output closed (nobody reads stdout: EPIPE)\n";
 
 static const char bench_help[] =
 	"Usage: pvmm bench compare [options]\n"

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "pvmmu.h"
 #include "machine.h"
+#include "metrics.h"
 #include "pvclock.h"
 #include "status.h"
 #include "trap_port.h"
@@ -143,7 +144,7 @@ static int add_devices(struct vm *vm, const struct options *opt, int stdin_fd)
 }
 
 /* --stats-json: every counter --stats prints, for scripts (pvmm bench compare). */
-static int write_stats_json(struct vm *vm, const char *path)
+static int write_stats_json(struct vm *vm, const char *path, int status)
 {
 	FILE *f = fopen(path, "w");
 	if (!f) {
@@ -159,7 +160,9 @@ static int write_stats_json(struct vm *vm, const char *path)
 		virtio_stats_print_json(vm->virtio[i], f);
 	}
 	emulated_stats_print_json(vm, f, vm->virtio_count == 0);
-	fprintf(f, "]\n}\n");
+	/* Last, so that the first "exits" stays the VM-wide total. */
+	fprintf(f, "],\n\"schema_version\": %d, \"status\": %d, \"verdict\": \"%s\"\n}\n", STATS_JSON_SCHEMA, status,
+		metrics_verdict(status));
 	if (fclose(f)) {
 		log_error("--stats-json: cannot write '%s': %s", path, strerror(errno));
 		return -1;
@@ -173,6 +176,7 @@ static int run_command(int argc, char **argv)
 	struct pvclock clock;
 	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .console_out_fd = 1, .console_in_fd = 0 };
 	uint64_t entry = 0;
+	struct metrics *metrics = NULL;
 	int status;
 
 	vm.stats.start_ns = stats_now_ns();
@@ -182,6 +186,25 @@ static int run_command(int argc, char **argv)
 		return PVMM_STATUS_USAGE;
 	if (opt.log_level >= 0)
 		log_level = opt.log_level;
+	/* Every file pvmm will write is checked before anything runs: a
+	 * mistake there is a command-line mistake, not a lost result. */
+	if ((opt.stats_json && cli_check_writable("--stats-json", opt.stats_json)) ||
+	    (opt.metrics_path && cli_check_writable("--metrics-path", opt.metrics_path)) ||
+	    (opt.log_file && log_open_file(opt.log_file)))
+		return PVMM_STATUS_USAGE;
+	vm.console_log_fd = -1;
+	if (opt.console_log) {
+		vm.console_log_fd = open(opt.console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (vm.console_log_fd < 0) {
+			log_error("--console-log: cannot write '%s': %s", opt.console_log, strerror(errno));
+			log_close_file();
+			return PVMM_STATUS_USAGE;
+		}
+		vm.console_log_open = true;
+	}
+	log_debug("guest %s: %llu MiB, %u CPU%s, ring %u, %u device%s", opt.image,
+		  (unsigned long long)(opt.mem_size >> 20), opt.cpus, opt.cpus == 1 ? "" : "s", opt.ring,
+		  opt.devices.count, opt.devices.count == 1 ? "" : "s");
 	if (fcntl(0, F_GETFD) < 0)
 		vm.console_in_fd = -1;
 	int stdin_fd = vm.console_in_fd;
@@ -233,13 +256,22 @@ static int run_command(int argc, char **argv)
 		status = PVMM_STATUS_HOST;
 		goto out;
 	}
+	if (opt.metrics_path && !(metrics = metrics_start(&vm, opt.metrics_path, opt.metrics_interval_s))) {
+		status = PVMM_STATUS_HOST;
+		goto out;
+	}
+	log_debug("starting the guest at %#llx", (unsigned long long)entry);
 	status = vcpu_run(&vm);
+	log_debug("the guest stopped with status %d (%s)", status, metrics_verdict(status));
 	/* Device work ends with the vCPUs; once the thread is joined the
 	 * counters (and its CPU time) are final. */
 	iothread_stop(vm.iothread, &vm.stats.iothread);
 	if (opt.stats || opt.stats_json)
 		kvm_read_counters(&vm);
-	if (opt.stats_json && write_stats_json(&vm, opt.stats_json) && status == 0)
+	if (metrics_finish(metrics, status) && status == 0)
+		status = PVMM_STATUS_HOST;
+	metrics = NULL;
+	if (opt.stats_json && write_stats_json(&vm, opt.stats_json, status) && status == 0)
 		status = PVMM_STATUS_HOST;
 	if (opt.stats) {
 		stats_print(&vm.stats, stderr);
@@ -249,11 +281,15 @@ static int run_command(int argc, char **argv)
 		emulated_stats_print(&vm, stderr);
 	}
 out:
+	metrics_finish(metrics, status);
 	machine_destroy(&vm);
 	kvm_destroy(&vm);
 	vm_ctl_destroy(&vm);
 	pvmmu_free(&vm);
 	guest_mem_free(&vm.mem);
+	if (vm.console_log_open)
+		close(vm.console_log_fd);
+	log_close_file();
 	return status;
 }
 
