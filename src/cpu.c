@@ -109,8 +109,13 @@ static void write_gdt(struct guest_mem *mem, unsigned ring)
 
 uint64_t cpu_write_tables_for(struct guest_mem *mem, const struct cpu_config *cfg)
 {
+	/* Only the VM's own CPUs ever load a TSS: a one-CPU VM leaves the
+	 * other CPUs' TSS pages untouched (each page first written costs a
+	 * page fault and a page of the memfd). */
+	unsigned cpus = cfg->cpus && cfg->cpus < LAYOUT_MAX_CPUS ? cfg->cpus : LAYOUT_MAX_CPUS;
+
 	write_gdt(mem, cfg->ring);
-	for (unsigned cpu = 0; cpu < LAYOUT_MAX_CPUS; cpu++)
+	for (unsigned cpu = 0; cpu < cpus; cpu++)
 		write_tss(mem, cpu, cfg);
 	if (cfg->ring == 3)
 		trap_stubs_write(mem);
@@ -192,7 +197,7 @@ static void open_bus_ports(const struct vm *vm, struct cpu_config *cfg)
 
 int cpu_boot(struct vm *vm, uint64_t entry)
 {
-	struct cpu_config cfg = { .ring = vm->ring };
+	struct cpu_config cfg = { .ring = vm->ring, .cpus = vm->cpu_count };
 
 	if (vm->ring == 3)
 		open_bus_ports(vm, &cfg);

@@ -18,7 +18,8 @@
  *   0x10000  guard page (unmapped)
  *   0x11000  main stack, 256 KiB, grows down from 0x51000
  *   0x51000  TSSes of CPUs 1..63, 320 bytes apart (room for a TSS and
- *            its I/O bitmap), up to 0x55ec0
+ *            its I/O bitmap), up to 0x55ec0; written only for the VM's
+ *            CPUs (--cpus), so a one-CPU VM never touches these pages
  *   0x56000  IST1 stacks of CPUs 1..63, 8 KiB each, no guard pages (the
  *            first 2 MiB's page table has room for holes, but an IST
  *            stack only runs a fault report): CPU n's top is

@@ -108,7 +108,9 @@ static void cpu_summary(const struct vm_stats *stats, struct cpu_summary *c)
 		c->vcpu_user += minus(v->end.user_ns, v->begin.user_ns);
 		c->vcpu_sys += minus(v->end.sys_ns, v->begin.sys_ns);
 		c->vcpu_sleeps += minus(v->end.sleeps, v->begin.sleeps);
-		vcpu_threads += v->end.total_ns;
+		/* The main thread's own time is `self` below already. */
+		if (!v->main_thread)
+			vcpu_threads += v->end.total_ns;
 	}
 	c->iothread = stats->iothread.valid;
 	if (c->iothread) {

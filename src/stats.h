@@ -39,6 +39,7 @@ struct thread_cpu {
 /* One vCPU's own counters, written only by its thread. */
 struct vcpu_stats {
 	bool ran;                               /* its thread entered the run loop */
+	bool main_thread;                       /* run by the main thread (a VM with one vCPU) */
 	uint64_t exits[STATS_EXIT_REASONS];     /* by KVM_EXIT_* */
 	struct thread_cpu begin, end;           /* its thread at run loop start and end */
 	struct kvm_counters kvm;                /* read once at the end */

@@ -25,6 +25,10 @@ __attribute__((noreturn)) void isr_handle_exception(struct isr_frame *frame);
 
 /* para.c: remember the boot info for pvmm_boot_info(). */
 void para_set_boot_info(const struct pvmm_boot_info *bi);
+/* para.c: the VM has one CPU (boot info cpu_count 0 or 1; true before
+ * para_set_boot_info): nothing runs beside this code but its own
+ * exception handlers, so the runtime's locks are skipped. */
+extern bool runtime_one_cpu;
 
 /* page.c: hand [start, end) to the page allocator. */
 void page_init(uint64_t start, uint64_t end);
