@@ -6,8 +6,7 @@
  * guest's CPU_START), then sleeps on the VM's wake-up eventfd until the VM
  * stops or Ctrl-Z asks for a pause. The stop signals (SIGINT, SIGTERM,
  * SIGHUP, SIGALRM for --timeout) and SIGTSTP are blocked in every other
- * thread, so
- * the main thread takes them; their handlers only call async-signal-safe
+ * thread, so the main thread takes them; their handlers only call async-signal-safe
  * vm_stop() or set a flag. vCPU threads take VCPU_KICK_SIGNAL, which does
  * nothing but make KVM_RUN and blocking calls return EINTR.
  *
