@@ -18,6 +18,7 @@
 #endif
 
 #include "bootinfo.h"
+#include "cli.h"
 #include "cpu.h"
 #include "devices/device.h"
 #include "elf_loader.h"
@@ -28,6 +29,7 @@
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
+#include "metrics.h"
 #include "pvmmu.h"
 #include "pvclock.h"
 #include "status.h"
@@ -41,6 +43,44 @@ void vm_options_init(struct vm_options *opt)
 	opt->mem_size = MEM_DEFAULT;
 	opt->cpus = 1;
 	opt->ring = 3; /* deprivileged unless --ring 0 */
+	opt->log_level = -1;
+	opt->metrics_interval_s = 1;
+}
+
+/* Two --disk options naming one image (same device and inode): a second
+ * open would find the first one's lock and blame another process. Two
+ * read-only views of one image are allowed: neither writes. */
+static int check_disks_distinct(const struct vm_options *opt)
+{
+	struct stat st[MACHINE_MAX_DEVICES];
+	bool have[MACHINE_MAX_DEVICES] = { false };
+	struct disk_spec spec[MACHINE_MAX_DEVICES];
+	int ret = 0;
+
+	for (unsigned i = 0; i < opt->disk_count; i++) {
+		if (device_parse_disk(opt->disks[i], &spec[i])) {
+			for (unsigned j = 0; j < i; j++)
+				device_free_disk(&spec[j]);
+			return -1;
+		}
+		have[i] = stat(spec[i].path, &st[i]) == 0; /* a missing one is blk_open's to report */
+	}
+	for (unsigned i = 0; i < opt->disk_count && !ret; i++)
+		for (unsigned j = 0; j < i && !ret; j++) {
+			if (spec[i].id && spec[j].id && strcmp(spec[i].id, spec[j].id) == 0) {
+				log_error("--disk '%s' and --disk '%s' have the same id '%s'; give each disk its own",
+					  opt->disks[j], opt->disks[i], spec[i].id);
+				ret = -1;
+			} else if (have[i] && have[j] && st[i].st_dev == st[j].st_dev && st[i].st_ino == st[j].st_ino &&
+				   (!spec[i].readonly || !spec[j].readonly)) {
+				log_error("disk image '%s' is given twice (--disk '%s' and --disk '%s' are the same file); "
+					  "give it once, or make both readonly", spec[i].path, opt->disks[j], opt->disks[i]);
+				ret = -1;
+			}
+		}
+	for (unsigned i = 0; i < opt->disk_count; i++)
+		device_free_disk(&spec[i]);
+	return ret;
 }
 
 /* The devices the flags ask for, in the order the boot info lists them:
@@ -64,7 +104,7 @@ int vm_options_request_devices(struct vm_options *opt)
 		if (machine_request(m, opt->ide ? &ide_type : &virtio_blk_type, opt->disks[i]))
 			return -1;
 	}
-	return 0;
+	return check_disks_distinct(opt);
 }
 
 /* Map the image file read-only; NULL with a message on failure. Mapped,
@@ -180,7 +220,7 @@ static int add_devices(struct vm *vm, const struct vm_options *opt, int stdin_fd
 	return 0;
 }
 
-void launch_stats_json(struct vm *vm, FILE *f, bool one_line)
+void launch_stats_json(struct vm *vm, FILE *f, bool one_line, const int *status)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -200,7 +240,12 @@ void launch_stats_json(struct vm *vm, FILE *f, bool one_line)
 		virtio_stats_print_json(vm->virtio[i], out);
 	}
 	emulated_stats_print_json(vm, out, vm->virtio_count == 0);
-	fprintf(out, "]\n}\n");
+	/* Last, so that the first "exits" stays the VM-wide total. */
+	if (status)
+		fprintf(out, "],\n\"schema_version\": %d, \"status\": %d, \"verdict\": \"%s\"\n}\n", STATS_JSON_SCHEMA,
+			*status, metrics_verdict(*status));
+	else
+		fprintf(out, "]\n}\n");
 	if (mem) {
 		fclose(mem);
 		/* No newline at all: the caller ends the line. */
@@ -215,14 +260,14 @@ void launch_stats_json(struct vm *vm, FILE *f, bool one_line)
 }
 
 /* --stats-json: every counter --stats prints, for scripts (pvmm bench compare). */
-static int write_stats_json(struct vm *vm, const char *path)
+static int write_stats_json(struct vm *vm, const char *path, int status)
 {
 	FILE *f = fopen(path, "w");
 	if (!f) {
 		log_error("--stats-json: cannot write '%s': %s", path, strerror(errno));
 		return -1;
 	}
-	launch_stats_json(vm, f, false);
+	launch_stats_json(vm, f, false, &status);
 	if (fclose(f)) {
 		log_error("--stats-json: cannot write '%s': %s", path, strerror(errno));
 		return -1;
@@ -235,11 +280,33 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	struct pvclock clock;
 	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .console_out_fd = 1, .console_in_fd = 0 };
 	uint64_t entry = 0;
+	struct metrics *metrics = NULL;
 	int status;
 
 	vm.stats.start_ns = stats_now_ns();
 	for (unsigned i = 0; i < PVMM_MAX_DEVICES; i++)
 		vm.ready_fd[i] = -1;
+	vm.console_log_fd = -1;
+	if (opt->log_level >= 0)
+		log_level = opt->log_level;
+	/* Every file pvmm will write is checked before anything runs: a
+	 * mistake there is a command-line mistake, not a lost result. */
+	if ((opt->stats_json && cli_check_writable("--stats-json", opt->stats_json)) ||
+	    (opt->metrics_path && cli_check_writable("--metrics-path", opt->metrics_path)) ||
+	    (opt->log_file && log_open_file(opt->log_file)))
+		return PVMM_STATUS_USAGE;
+	if (opt->console_log) {
+		vm.console_log_fd = open(opt->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (vm.console_log_fd < 0) {
+			log_error("--console-log: cannot write '%s': %s", opt->console_log, strerror(errno));
+			log_close_file();
+			return PVMM_STATUS_USAGE;
+		}
+		vm.console_log_open = true;
+	}
+	log_debug("guest %s: %llu MiB, %u CPU%s, ring %u, %u device%s", opt->image,
+		  (unsigned long long)(opt->mem_size >> 20), opt->cpus, opt->cpus == 1 ? "" : "s", opt->ring,
+		  opt->devices.count, opt->devices.count == 1 ? "" : "s");
 	if (fcntl(0, F_GETFD) < 0)
 		vm.console_in_fd = -1;
 	int stdin_fd = vm.console_in_fd;
@@ -291,9 +358,15 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 		status = PVMM_STATUS_HOST;
 		goto out;
 	}
+	if (opt->metrics_path && !(metrics = metrics_start(&vm, opt->metrics_path, opt->metrics_interval_s))) {
+		status = PVMM_STATUS_HOST;
+		goto out;
+	}
 	if (hooks && hooks->started)
 		hooks->started(&vm, hooks->opaque);
+	log_debug("starting the guest at %#llx", (unsigned long long)entry);
 	status = vcpu_run(&vm);
+	log_debug("the guest stopped with status %d (%s)", status, metrics_verdict(status));
 	if (hooks && hooks->stopping)
 		hooks->stopping(&vm, hooks->opaque);
 	/* Device work ends with the vCPUs; once the thread is joined the
@@ -301,7 +374,10 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	iothread_stop(vm.iothread, &vm.stats.iothread);
 	if (opt->stats || opt->stats_json || opt->read_counters)
 		kvm_read_counters(&vm);
-	if (opt->stats_json && write_stats_json(&vm, opt->stats_json) && status == 0)
+	if (metrics_finish(metrics, status) && status == 0)
+		status = PVMM_STATUS_HOST;
+	metrics = NULL;
+	if (opt->stats_json && write_stats_json(&vm, opt->stats_json, status) && status == 0)
 		status = PVMM_STATUS_HOST;
 	if (opt->stats) {
 		stats_print(&vm.stats, stderr);
@@ -313,11 +389,15 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	if (hooks && hooks->finished)
 		hooks->finished(&vm, status, hooks->opaque);
 out:
+	metrics_finish(metrics, status);
 	machine_destroy(&vm);
 	kvm_destroy(&vm);
 	vm_ctl_destroy(&vm);
 	pvmmu_free(&vm);
 	guest_mem_free(&vm.mem);
+	if (vm.console_log_open)
+		close(vm.console_log_fd);
+	log_close_file();
 	return status;
 }
 

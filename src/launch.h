@@ -22,6 +22,11 @@ struct vm_options {
 	bool stats;
 	const char *stats_json;  /* --stats-json FILE */
 	bool read_counters;      /* read KVM's counters at the end (the API's metrics) */
+	const char *log_file;    /* --log-file FILE */
+	int log_level;           /* --log-level: enum log_level, or -1 if not given */
+	const char *metrics_path; /* --metrics-path FILE */
+	double metrics_interval_s; /* --metrics-interval SECS */
+	const char *console_log; /* --console-log FILE */
 	bool virtio_console;
 	bool uart_console;      /* --console uart: the emulated 16550A owns the console */
 	bool ide;               /* --disk-model ide: disks are emulated IDE, not virtio */
@@ -32,6 +37,9 @@ struct vm_options {
 	const char *image;
 	int guest_argc;
 	char **guest_argv;       /* guest_argv[0] is the image path */
+	/* The command's, not the VM's: vm_launch() ignores them. */
+	const char *api_sock;    /* --api-sock PATH */
+	const char *config_file; /* --config-file FILE */
 };
 
 /* Called by vm_launch() on its (the main) thread. */
@@ -51,7 +59,8 @@ struct launch_hooks {
 void vm_options_init(struct vm_options *opt);
 
 /* Turn the device flags into device requests (each type's parser checks
- * its argument). 0, or -1 after a message. Call once, before vm_launch. */
+ * its argument; one image given twice is refused). 0, or -1 after a
+ * message. Call once, before vm_launch. */
 int vm_options_request_devices(struct vm_options *opt);
 
 /* Build, run and tear down the VM `opt` describes; returns the process
@@ -60,7 +69,8 @@ int vm_options_request_devices(struct vm_options *opt);
 int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks);
 
 /* Every --stats figure as one JSON object; if `one_line`, on one line
- * without its newline. */
-void launch_stats_json(struct vm *vm, FILE *f, bool one_line);
+ * without its newline. With `status` (the process exit status, once the
+ * VM has stopped) also the schema version, the status and its verdict. */
+void launch_stats_json(struct vm *vm, FILE *f, bool one_line, const int *status);
 
 #endif

@@ -83,7 +83,7 @@ static int write_metrics(struct api_ctl *ctl, struct vm *vm, const char *state)
 	fprintf(ctl->metrics, "{\"utc_timestamp_ms\": %llu, \"state\": \"%s\"", (unsigned long long)utc_ms(), state);
 	if (vm) {
 		fprintf(ctl->metrics, ", \"pvmm\": ");
-		launch_stats_json(vm, ctl->metrics, true);
+		launch_stats_json(vm, ctl->metrics, true, NULL);
 	}
 	fprintf(ctl->metrics, "}\n");
 	return fflush(ctl->metrics) ? -1 : 0;
@@ -191,16 +191,18 @@ static int op_set_logger(void *opaque, const char *path, const char *level, char
 {
 	struct api_ctl *ctl = opaque;
 	FILE *f = NULL;
-	enum log_level lv = LOG_LEVEL_INFO;
+	int lv = LOG_INFO;
 
 	if (path && !(f = open_append(path, "logger", err)))
 		return -1;
 	if (level && strcmp(level, "Off") == 0)
-		lv = LOG_LEVEL_OFF;
+		lv = LOG_OFF;
 	else if (level && strcmp(level, "Error") == 0)
-		lv = LOG_LEVEL_ERROR;
+		lv = LOG_ERROR;
 	else if (level && strcmp(level, "Warning") == 0)
-		lv = LOG_LEVEL_WARN;
+		lv = LOG_WARN;
+	else if (level && strcmp(level, "Debug") == 0)
+		lv = LOG_DEBUG;
 	log_configure(f, lv);
 	if (ctl->log)
 		fclose(ctl->log);
@@ -371,7 +373,7 @@ out:
 		close(ctl.wake_fd);
 	if (ctl.metrics)
 		fclose(ctl.metrics);
-	log_configure(NULL, LOG_LEVEL_INFO);
+	log_configure(NULL, LOG_INFO);
 	if (ctl.log)
 		fclose(ctl.log);
 	fc_api_free(&ctl.fc);
