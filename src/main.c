@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench_compare.h"
+#include "cmd_vhost_user.h"
 #include "bootinfo.h"
 #include "cpu.h"
 #include "devices/device.h"
@@ -61,6 +62,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: pvmm run [options] GUEST.elf [guest args...]\n"
 		"       pvmm bench compare [options]   (see pvmm bench compare --help)\n"
+		"       pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly] | rng\n"
 		"       pvmm --help | --version\n"
 		"\n"
 		"Run GUEST.elf, a static x86-64 guest built with guest/pvmm-cc, in a new KVM\n"
@@ -491,6 +493,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return run_command(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "vhost-user") == 0)
+		return vhost_user_main(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "bench") == 0 && strcmp(argv[2], "compare") == 0)
 		return bench_compare_main(argc - 2, argv + 2);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
