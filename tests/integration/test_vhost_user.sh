@@ -152,6 +152,8 @@ else
 fi
 echo 3 >/proc/sys/vm/drop_caches
 echo "reread $(dd if=/dev/vda bs=65536 skip=32 count=16 2>/dev/null | md5sum | cut -d' ' -f1)"
+# 1 MiB requests straight to the device: chains of seg_max buffers.
+dd if=/dev/vda of=/dev/null bs=1048576 count=4 iflag=direct 2>/dev/null && echo "large requests ok"
 EOF
 }
 
@@ -190,6 +192,7 @@ test_vhost_user_linux_read_write() {
 		grep -q "read $want_read" "$con" || fail_because "$who: the guest read $(grep '^read' "$con"), host has $want_read"
 		grep -q "write ok" "$con" || fail_because "$who: the guest's write failed"
 		grep -q "reread $want_write" "$con" || fail_because "$who: the guest read back $(grep reread "$con")"
+		grep -q "large requests ok" "$con" || fail_because "$who: 1 MiB direct reads failed"
 	done
 	[ "$(vu_md5 "$img" 32)" = "$want_write" ] || fail_because "pvmm: the image does not hold what the guest wrote"
 	[ "$(vu_md5 "$ref" 32)" = "$want_write" ] || fail_because "qemu-storage-daemon: the image does not hold what the guest wrote"
