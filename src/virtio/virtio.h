@@ -6,9 +6,10 @@
  * the I/O loop that serves it). Everything a transport would otherwise
  * duplicate lives here: the status machine, feature negotiation, queue
  * set-up, enable and stop, reset, the interrupt status bits, config space
- * checks, and the per-queue kick eventfds. A transport (virtio-mmio today,
- * virtio-pci or a vhost-user server later) decodes its own register layout
- * into these calls and wires kicks and interrupts to KVM or a socket.
+ * checks, and the per-queue kick eventfds. A transport (virtio-mmio, the
+ * vhost-user back end, virtio-pci later) decodes its own register layout
+ * or messages into these calls and wires kicks and interrupts to KVM or a
+ * socket.
  *
  * Locking: dev->lock is held around every op and around queue processing;
  * a device's completion path (e.g. io_uring) takes it too. Transports call
