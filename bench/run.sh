@@ -45,6 +45,8 @@ need "$build/bench/guests/compute.elf" "the compute guest for ring 3, used for t
 	"built by guest/guest.mk from bench/guests/compute.c: make guest$with_build"
 need "$build/bench/guests/compute-ring0.elf" "the compute guest for ring 0 (no SSE)" \
 	"built by guest/guest.mk from bench/guests/compute.c: make guest$with_build"
+need "$build/bench/guests/mmubench.elf" "the PV MMU guest" \
+	"built by guest/guest.mk from bench/guests/mmubench.c: make guest$with_build"
 need "$build/bench/guests/irqbench.elf" "the interrupt-delivery guest" \
 	"built by guest/guest.mk from bench/guests/irqbench.c: make guest$with_build"
 if [ "$missing" -ne 0 ]; then

@@ -10,8 +10,8 @@
 int bootinfo_write(struct guest_mem *mem, uint64_t image_end, int argc, char *const argv[],
 		   char err[BOOTINFO_ERR_MAX])
 {
-	struct pvmm_boot_info *bi = guest_mem_ptr(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
-	char *args = guest_mem_ptr(mem, LAYOUT_ARGS, LAYOUT_ARGS_END - LAYOUT_ARGS);
+	struct pvmm_boot_info *bi = guest_mem_ptr_private(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+	char *args = guest_mem_ptr_private(mem, LAYOUT_ARGS, LAYOUT_ARGS_END - LAYOUT_ARGS);
 	uint64_t used = 0, room = LAYOUT_ARGS_END - LAYOUT_ARGS;
 	uint64_t usable_start = (image_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
@@ -54,7 +54,7 @@ int bootinfo_write(struct guest_mem *mem, uint64_t image_end, int argc, char *co
 int bootinfo_set_devices(struct guest_mem *mem, const struct pvmm_device_info *devices, uint32_t count,
 			 char err[BOOTINFO_ERR_MAX])
 {
-	struct pvmm_boot_info *bi = guest_mem_ptr(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+	struct pvmm_boot_info *bi = guest_mem_ptr_private(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
 
 	if (count == 0 || count > PVMM_MAX_DEVICES) {
 		snprintf(err, BOOTINFO_ERR_MAX, "%u devices: the boot info lists 1 to %u", count, PVMM_MAX_DEVICES);
@@ -72,7 +72,7 @@ int bootinfo_set_devices(struct guest_mem *mem, const struct pvmm_device_info *d
 
 int bootinfo_set_cpu_count(struct guest_mem *mem, uint32_t count, char err[BOOTINFO_ERR_MAX])
 {
-	struct pvmm_boot_info *bi = guest_mem_ptr(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+	struct pvmm_boot_info *bi = guest_mem_ptr_private(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
 
 	if (count == 0 || count > PVMM_MAX_CPUS) {
 		snprintf(err, BOOTINFO_ERR_MAX, "%u CPUs: the boot info lists 1 to %u", count, PVMM_MAX_CPUS);
@@ -88,9 +88,9 @@ int bootinfo_set_cpu_count(struct guest_mem *mem, uint32_t count, char err[BOOTI
 
 int bootinfo_set_clock_page(struct guest_mem *mem, uint64_t gpa, char err[BOOTINFO_ERR_MAX])
 {
-	struct pvmm_boot_info *bi = guest_mem_ptr(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+	struct pvmm_boot_info *bi = guest_mem_ptr_private(mem, LAYOUT_BOOT_INFO, sizeof(*bi));
 
-	if ((gpa & (PAGE_SIZE - 1)) || !guest_mem_ptr(mem, gpa, PAGE_SIZE)) {
+	if ((gpa & (PAGE_SIZE - 1)) || !guest_mem_ptr_private(mem, gpa, PAGE_SIZE)) {
 		snprintf(err, BOOTINFO_ERR_MAX, "internal error: clock page 0x%llx is not a page of RAM",
 			 (unsigned long long)gpa);
 		return -1;

@@ -66,7 +66,7 @@ uint64_t cpu_ist_top(unsigned cpu)
 static void write_tss(struct guest_mem *mem, unsigned cpu, const struct cpu_config *cfg)
 {
 	uint32_t size = tss_size(cfg->ring);
-	uint8_t *tss = guest_mem_ptr(mem, cpu_tss_base(cpu), size);
+	uint8_t *tss = guest_mem_ptr_private(mem, cpu_tss_base(cpu), size);
 	uint64_t ist1 = cpu_ist_top(cpu);
 	uint16_t iomap = TSS_SIZE; /* ring 0: at the limit, so no bitmap */
 
@@ -87,7 +87,7 @@ static void write_tss(struct guest_mem *mem, unsigned cpu, const struct cpu_conf
 
 static void write_gdt(struct guest_mem *mem, unsigned ring)
 {
-	uint64_t *gdt = guest_mem_ptr(mem, LAYOUT_GDT, LAYOUT_GDT_ENTRIES * sizeof(uint64_t));
+	uint64_t *gdt = guest_mem_ptr_private(mem, LAYOUT_GDT, LAYOUT_GDT_ENTRIES * sizeof(uint64_t));
 	uint64_t limit = tss_size(ring) - 1;
 
 	memset(gdt, 0, LAYOUT_GDT_ENTRIES * sizeof(uint64_t));
@@ -109,8 +109,13 @@ static void write_gdt(struct guest_mem *mem, unsigned ring)
 
 uint64_t cpu_write_tables_for(struct guest_mem *mem, const struct cpu_config *cfg)
 {
+	/* Only the VM's own CPUs ever load a TSS: a one-CPU VM leaves the
+	 * other CPUs' TSS pages untouched (each page first written costs a
+	 * page fault and a page of the memfd). */
+	unsigned cpus = cfg->cpus && cfg->cpus < LAYOUT_MAX_CPUS ? cfg->cpus : LAYOUT_MAX_CPUS;
+
 	write_gdt(mem, cfg->ring);
-	for (unsigned cpu = 0; cpu < LAYOUT_MAX_CPUS; cpu++)
+	for (unsigned cpu = 0; cpu < cpus; cpu++)
 		write_tss(mem, cpu, cfg);
 	if (cfg->ring == 3)
 		trap_stubs_write(mem);
@@ -192,10 +197,16 @@ static void open_bus_ports(const struct vm *vm, struct cpu_config *cfg)
 
 int cpu_boot(struct vm *vm, uint64_t entry)
 {
-	struct cpu_config cfg = { .ring = vm->ring };
+	struct cpu_config cfg = { .ring = vm->ring, .cpus = vm->cpu_count };
 
 	if (vm->ring == 3)
 		open_bus_ports(vm, &cfg);
+	/* From here on no guest-supplied address reaches the monitor's
+	 * structures below 1 MiB (guest_mem.h). */
+	if (layout_mark_private(&vm->mem, vm->ring)) {
+		log_error("internal error: cannot mark the monitor's memory private");
+		return -1;
+	}
 	uint64_t cr3 = cpu_write_tables_for(&vm->mem, &cfg);
 
 	if (load_registers(vm->vcpus[0].fd, 0, vm->ring, cr3, entry, LAYOUT_STACK_TOP, LAYOUT_BOOT_INFO) < 0) {

@@ -14,11 +14,12 @@
 /* What the boot tables are built for. */
 struct cpu_config {
 	unsigned ring;        /* the guest's CPL: 0 or 3 */
+	unsigned cpus;        /* TSSes for CPUs 0..cpus-1 only (0: all LAYOUT_MAX_CPUS) */
 	unsigned port_count;  /* ring 3: the ports CPL3 may use (in/out) */
 	uint16_t ports[CPU_MAX_OPEN_PORTS];
 };
 
-/* Write the GDT, every CPU's TSS and the page tables into guest RAM (pure
+/* Write the GDT, each CPU's TSS and the page tables into guest RAM (pure
  * memory work, unit-tested); with ring 3 also the user segments, each
  * TSS's RSP0 and I/O bitmap, and the monitor's IDT and exception stubs
  * (trap_stubs.c). Returns the CR3 value. cpu_write_tables: ring 0. */

@@ -117,7 +117,7 @@ const char *guest_mem_strerror(int err, uint64_t size, uint32_t flags)
 
 int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, uint32_t flags)
 {
-	if (!mem->nregions || flags & ~(GUEST_MEM_RAM | GUEST_MEM_READONLY))
+	if (!mem->nregions || flags & ~(GUEST_MEM_RAM | GUEST_MEM_READONLY | GUEST_MEM_PRIVATE))
 		return -EINVAL;
 	return map_region(mem, gpa, size, flags | (mem->region[0].flags & GUEST_MEM_HUGEPAGES));
 }
@@ -190,17 +190,23 @@ void guest_mem_free(struct guest_mem *mem)
 	*mem = (struct guest_mem){ .fd = -1 };
 }
 
+static struct kvm_userspace_memory_region slot_of(const struct guest_mem *mem, unsigned i)
+{
+	const struct guest_mem_region *r = &mem->region[i];
+	return (struct kvm_userspace_memory_region){
+		.slot = i,
+		.flags = r->flags & GUEST_MEM_READONLY ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = r->gpa,
+		.memory_size = r->size,
+		.userspace_addr = (uint64_t)(uintptr_t)r->host,
+	};
+}
+
 int guest_mem_register(const struct guest_mem *mem, int vm_fd)
 {
 	for (unsigned i = 0; i < mem->nregions; i++) {
 		const struct guest_mem_region *r = &mem->region[i];
-		struct kvm_userspace_memory_region slot = {
-			.slot = i,
-			.flags = r->flags & GUEST_MEM_READONLY ? KVM_MEM_READONLY : 0,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uint64_t)(uintptr_t)r->host,
-		};
+		struct kvm_userspace_memory_region slot = slot_of(mem, i);
 		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
 			int err = errno;
 			/* Region 0 in the words used before there were regions. */
@@ -214,6 +220,26 @@ int guest_mem_register(const struct guest_mem *mem, int vm_fd)
 		}
 	}
 	return 0;
+}
+
+int guest_mem_reregister(const struct guest_mem *mem, int vm_fd, uint64_t gpa)
+{
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		if (mem->region[i].gpa != gpa)
+			continue;
+		struct kvm_userspace_memory_region slot = slot_of(mem, i);
+		struct kvm_userspace_memory_region gone = slot;
+		gone.memory_size = 0;
+		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &gone) < 0 ||
+		    ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+			int err = errno;
+			log_error("cannot re-add the KVM slot at guest-physical %#llx: %s", (unsigned long long)gpa,
+				  strerror(err));
+			return -err;
+		}
+		return 0;
+	}
+	return -ENOENT;
 }
 
 const struct guest_mem_region *guest_mem_find(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
@@ -235,4 +261,45 @@ int guest_mem_fd(const struct guest_mem *mem, uint64_t gpa, uint64_t *fd_offset)
 		return -1;
 	*fd_offset = r->fd_offset + (gpa - r->gpa);
 	return r->fd;
+}
+
+int guest_mem_set_private(struct guest_mem *mem, uint64_t gpa, uint64_t len, bool priv)
+{
+	if (gpa > GUEST_MEM_LOW_LIMIT || len > GUEST_MEM_LOW_LIMIT - gpa)
+		return -EINVAL;
+	for (uint64_t page = gpa / SMALL_PAGE; len && page * SMALL_PAGE < gpa + len; page++) {
+		uint64_t bit = 1ull << (page % 64);
+		if (priv)
+			mem->low_private[page / 64] |= bit;
+		else
+			mem->low_private[page / 64] &= ~bit;
+	}
+	return 0;
+}
+
+bool guest_mem_is_private(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	if (len == 0)
+		return false;
+	uint64_t last = len - 1 > UINT64_MAX - gpa ? UINT64_MAX : gpa + len - 1;
+	/* Marked low pages the range covers. */
+	if (gpa < GUEST_MEM_LOW_LIMIT) {
+		uint64_t end = last < GUEST_MEM_LOW_LIMIT ? last : GUEST_MEM_LOW_LIMIT - 1;
+		for (uint64_t page = gpa / SMALL_PAGE; page <= end / SMALL_PAGE; page++)
+			if (mem->low_private[page / 64] & (1ull << (page % 64)))
+				return true;
+	}
+	/* Private regions it overlaps. */
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct guest_mem_region *r = &mem->region[i];
+		if ((r->flags & GUEST_MEM_PRIVATE) && gpa <= r->gpa + (r->size - 1) && r->gpa <= last)
+			return true;
+	}
+	return false;
+}
+
+void *guest_mem_ptr_checked(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	void *p = guest_mem_ptr_private(mem, gpa, len);
+	return p && !guest_mem_is_private(mem, gpa, len) ? p : NULL;
 }

@@ -4,8 +4,17 @@
  * back end, a snapshot writer) can map the very same pages from fd + offset.
  * Every access the monitor makes on a guest's behalf goes through
  * guest_mem_ptr(), which refuses ranges that leave a region, cross into a
- * hole or the next region, or wrap around: the single place where
- * guest-supplied addresses become host pointers.
+ * hole or the next region, wrap around, or touch monitor-private memory:
+ * the single place where guest-supplied addresses become host pointers.
+ *
+ * Monitor-private memory is RAM the monitor keeps its own structures in
+ * (page tables, GDT, TSSes, the ring-3 IDT and stubs, the PV clock page,
+ * the PV MMU's table pool): pages below GUEST_MEM_LOW_LIMIT marked with
+ * guest_mem_set_private(), and whole regions added with GUEST_MEM_PRIVATE.
+ * No guest-supplied buffer, argument block or DMA address may land there,
+ * or a guest could have the monitor (or a device) rewrite them for it.
+ * The monitor's own writers of those structures, and only they, use
+ * guest_mem_ptr_private(), which checks the range but not the owner.
  */
 #ifndef PVMM_GUEST_MEM_H
 #define PVMM_GUEST_MEM_H
@@ -20,6 +29,11 @@
 #define GUEST_MEM_RAM        (1u << 0) /* ordinary RAM, as opposed to e.g. a ROM or window */
 #define GUEST_MEM_READONLY   (1u << 1) /* the guest cannot write it (KVM_MEM_READONLY); the monitor can */
 #define GUEST_MEM_HUGEPAGES  (1u << 2) /* backed by 2 MiB huge pages */
+#define GUEST_MEM_PRIVATE    (1u << 3) /* the monitor's: guest_mem_ptr() refuses all of it */
+
+/* Pages below this can be made private one by one (guest_mem_set_private). */
+#define GUEST_MEM_LOW_LIMIT  0x100000ull
+#define GUEST_MEM_LOW_PAGES  (GUEST_MEM_LOW_LIMIT / 4096)
 
 struct guest_mem_region {
 	uint64_t gpa;       /* guest-physical base */
@@ -40,6 +54,8 @@ struct guest_mem {
 	uint64_t fd_size; /* bytes of it handed out so far */
 	unsigned nregions;
 	struct guest_mem_region region[GUEST_MEM_MAX_REGIONS]; /* sorted by gpa; [0] at gpa 0 */
+	/* Bit p: page p (below GUEST_MEM_LOW_LIMIT) is monitor-private. */
+	uint64_t low_private[GUEST_MEM_LOW_PAGES / 64];
 };
 
 /* Create the memfd and map `size` bytes of zeroed RAM at guest-physical 0.
@@ -57,7 +73,7 @@ int guest_mem_init(struct guest_mem *mem, uint64_t size, uint32_t flags);
 const char *guest_mem_strerror(int err, uint64_t size, uint32_t flags);
 
 /* Map another `size` bytes of zeroed memory at `gpa`, from the same memfd.
- * flags: GUEST_MEM_RAM and/or GUEST_MEM_READONLY; huge pages if the memfd
+ * flags: GUEST_MEM_RAM, GUEST_MEM_READONLY, GUEST_MEM_PRIVATE; huge pages if the memfd
  * has them. gpa and size must be page-aligned and must not overlap another
  * region. Returns 0, or -errno with mem unchanged. */
 int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, uint32_t flags);
@@ -86,6 +102,11 @@ void guest_mem_free(struct guest_mem *mem);
  * Logs and returns -errno on failure. */
 int guest_mem_register(const struct guest_mem *mem, int vm_fd);
 
+/* Delete the KVM slot of the region at `gpa` and give it back at once:
+ * KVM then drops every shadow page it built from that memory (and, on
+ * current kernels, all others too). Logs and returns -errno on failure. */
+int guest_mem_reregister(const struct guest_mem *mem, int vm_fd, uint64_t gpa);
+
 /* The region holding all of [gpa, gpa + len), or NULL. len 0 is fine up to
  * and including a region's end. */
 const struct guest_mem_region *guest_mem_find(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
@@ -94,20 +115,41 @@ const struct guest_mem_region *guest_mem_find(const struct guest_mem *mem, uint6
  * is not in a region. */
 int guest_mem_fd(const struct guest_mem *mem, uint64_t gpa, uint64_t *fd_offset);
 
-/* True if [gpa, gpa + len) lies wholly inside one region. len 0 is fine
- * anywhere up to and including a region's end. The region at 0 is checked
- * inline; only addresses beyond it pay for the table walk. */
-static inline bool guest_mem_range_ok(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+/* Mark the pages of [gpa, gpa + len), which must lie below
+ * GUEST_MEM_LOW_LIMIT, monitor-private (priv) or the guest's again.
+ * Returns 0, or -EINVAL for a range reaching past the limit. */
+int guest_mem_set_private(struct guest_mem *mem, uint64_t gpa, uint64_t len, bool priv);
+
+/* True if any byte of [gpa, gpa + len) is monitor-private (a marked low
+ * page or a GUEST_MEM_PRIVATE region). len 0 touches nothing: false. */
+bool guest_mem_is_private(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+
+/* guest_mem_ptr()'s out-of-line half: low pages and other regions. */
+void *guest_mem_ptr_checked(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+
+/* Host pointer for [gpa, gpa + len) if the range is wholly in one region
+ * and none of it is monitor-private; else NULL. For every address a guest
+ * supplies. len 0 is fine anywhere up to and including a region's end.
+ * The common case, RAM at and above GUEST_MEM_LOW_LIMIT in the region at
+ * 0, is checked inline. */
+static inline void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 {
-	if (len <= mem->size && gpa <= mem->size - len && mem->host)
-		return true;
-	/* A table without a region at 0 (an import) always walks. */
-	return (mem->nregions > 1 || !mem->host) && guest_mem_find(mem, gpa, len);
+	if (gpa >= GUEST_MEM_LOW_LIMIT && len <= mem->size && gpa <= mem->size - len)
+		return mem->host + gpa;
+	return guest_mem_ptr_checked(mem, gpa, len);
 }
 
-/* Host pointer for [gpa, gpa + len), or NULL if the range is not wholly in
- * one region. */
-static inline void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+/* True if guest_mem_ptr(gpa, len) would give a pointer. */
+static inline bool guest_mem_range_ok(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	return guest_mem_ptr(mem, gpa, len) != (void *)0;
+}
+
+/* Host pointer for [gpa, gpa + len) wholly in one region, private memory
+ * included, or NULL. Only for the monitor's own structures at addresses
+ * the monitor chose (layout.h, the PV MMU pool, the tables it walks):
+ * never for an address a guest supplied. */
+static inline void *guest_mem_ptr_private(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 {
 	if (len <= mem->size && gpa <= mem->size - len && mem->host)
 		return mem->host + gpa;

@@ -11,6 +11,7 @@
 
 #include "console_out.h"
 #include "log.h"
+#include "pvmmu.h"
 #include "report.h"
 #include "stats.h"
 #include "status.h"
@@ -30,6 +31,7 @@ static const uint32_t block_size[PVMM_CALL_COUNT] = {
 	[PVMM_CALL_CPU_START] = sizeof(struct pvmm_cpu_start_args),
 	[PVMM_CALL_WAKE] = sizeof(struct pvmm_wake_args),
 	[PVMM_CALL_UPCALL] = sizeof(struct pvmm_upcall_args),
+	[PVMM_CALL_MMU] = sizeof(struct pvmm_mmu_args),
 };
 
 uint64_t hypercall_guest_now(const struct vm *vm)
@@ -280,6 +282,7 @@ union call_block {
 	struct pvmm_cpu_start_args cpu_start;
 	struct pvmm_wake_args wake;
 	struct pvmm_upcall_args upcall;
+	struct pvmm_mmu_args mmu;
 };
 
 void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
@@ -310,6 +313,7 @@ void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
 	case PVMM_CALL_CPU_START: b.ret = cpu_start(vm, &b.cpu_start); break;
 	case PVMM_CALL_WAKE: b.ret = cpu_wake(vm, &b.wake); break;
 	case PVMM_CALL_UPCALL: b.ret = upcall_register(vm, vcpu_current(), &b.upcall); break;
+	case PVMM_CALL_MMU: b.ret = pvmmu_call(vm, &b.mmu); break;
 	default: b.ret = -PVMM_ENOSYS; break;
 	}
 	memcpy(block, &b, size);

@@ -18,7 +18,8 @@
  *   0x10000  guard page (unmapped)
  *   0x11000  main stack, 256 KiB, grows down from 0x51000
  *   0x51000  TSSes of CPUs 1..63, 320 bytes apart (room for a TSS and
- *            its I/O bitmap), up to 0x55ec0
+ *            its I/O bitmap), up to 0x55ec0; written only for the VM's
+ *            CPUs (--cpus), so a one-CPU VM never touches these pages
  *   0x56000  IST1 stacks of CPUs 1..63, 8 KiB each, no guard pages (the
  *            first 2 MiB's page table has room for holes, but an IST
  *            stack only runs a fault report): CPU n's top is
@@ -31,6 +32,17 @@
  *   0xd9000  free below 1 MiB (the monitor's; not given to the guest)
  *   0x100000 the guest image (PVMM_IMAGE_MIN), then free RAM
  *
+ * Above RAM, at 4 GiB (outside the guest's identity map, so no virtual
+ * address reaches it unless the monitor puts it in a table):
+ *   0x100000000  the PV MMU's page-table pool (pvmmu.c), 16 MiB, its own
+ *            memory region and KVM slot, monitor-private. Every table the
+ *            PVMM_CALL_MMU call builds is a page of it; deleting and
+ *            re-adding its slot is how the monitor makes KVM drop every
+ *            shadow page before pages are reused. 4096 pages hold the
+ *            largest live tree (VA 0..3 GiB all in 4 KiB pages: 1536 page
+ *            tables + 3 directories + PDPT + PML4) twice over, so a batch
+ *            always fits after a recycle.
+ *
  * Ring 3 (--ring 3): every page above except the boot info and argument
  * strings (0x9000..0xb000) and the main stack is supervisor-only; the
  * image and all RAM and device windows above 1 MiB are user pages.
@@ -39,6 +51,8 @@
 #define PVMM_LAYOUT_H
 
 #include <pvmm/para.h>
+
+#include "guest_mem.h"
 
 #define PAGE_SIZE 0x1000ull
 #define HUGE_PAGE_SIZE 0x200000ull
@@ -69,6 +83,8 @@
 #define LAYOUT_TRAP_STUBS 0xd7000ull /* ring 3: its exception stubs, one page */
 #define LAYOUT_CLOCK_PAGE 0xd8000ull /* boot info clock_page; user-readable at ring 3 */
 #define LAYOUT_LOW_END    ((uint64_t)PVMM_IMAGE_MIN)
+#define LAYOUT_MMU_POOL   0x100000000ull
+#define LAYOUT_MMU_POOL_SIZE (16ull << 20)
 
 _Static_assert(LAYOUT_GDT + LAYOUT_GDT_ENTRIES * 8 <= LAYOUT_TSS, "the GDT runs into CPU 0's TSS");
 _Static_assert(LAYOUT_AP_TSS + (LAYOUT_MAX_CPUS - 1) * LAYOUT_TSS_STRIDE <= LAYOUT_AP_IST,
@@ -85,5 +101,13 @@ _Static_assert(LAYOUT_MAX_CPUS == PVMM_MAX_CPUS, "one TSS per CPU the para-API a
 #define MEM_MIN  (4ull << 20)
 #define MEM_MAX  (3ull << 30)
 #define MEM_DEFAULT (32ull << 20)
+
+/* Mark what the monitor owns below 1 MiB private in `mem`
+ * (guest_mem_set_private), for a guest at CPL `ring`: everything above
+ * but the boot info and argument strings (0x9000..0xb000) and the main
+ * stack, and at ring 0 also the IST1 stacks (the guest's exception
+ * handlers run on them). No guest-supplied buffer may then point there.
+ * Returns 0 (or -1 on a layout bug). */
+int layout_mark_private(struct guest_mem *mem, unsigned ring);
 
 #endif

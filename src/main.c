@@ -13,6 +13,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h> /* glibc 2.33+: the CPUID bits it read at start-up */
+#endif
 
 #include "bench_compare.h"
 #include "cmd_vhost_user.h"
@@ -27,6 +30,7 @@
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
+#include "pvmmu.h"
 #include "machine.h"
 #include "pvclock.h"
 #include "status.h"
@@ -310,9 +314,14 @@ out:
 
 /* VT-x or AMD-V on the CPU pvmm runs on: then KVM runs guest CPL0 code
  * in hardware, else (a nested VM without it, as on some CI hosts) it
- * interprets it. One cpuid each: nothing on the start-up path to speak of. */
+ * interprets it. glibc read CPUID at start-up and keeps the bits: asking
+ * again costs a trap to the hypervisor per cpuid when pvmm itself runs in
+ * a VM (about 11 us each on such a host, three of them here). */
 static bool host_has_hw_virt(void)
 {
+#ifdef CPU_FEATURE_PRESENT
+	return CPU_FEATURE_PRESENT(VMX) || CPU_FEATURE_PRESENT(SVM);
+#else
 	unsigned a, b, c, d;
 	__cpuid(1, a, b, c, d);
 	if (c & (1u << 5)) /* VMX */
@@ -322,6 +331,7 @@ static bool host_has_hw_virt(void)
 		return false;
 	__cpuid(0x80000001, a, b, c, d);
 	return c & (1u << 2); /* SVM */
+#endif
 }
 
 /* Load the image and boot info into fresh RAM. Returns an exit status or 0. */
@@ -342,6 +352,11 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 		munmap(file, size);
 		return PVMM_STATUS_HOST;
 	}
+	/* The PV MMU's table pool is a region of its own: before kvm_create. */
+	if (pvmmu_init(vm)) {
+		munmap(file, size);
+		return PVMM_STATUS_HOST;
+	}
 	/* A file that shrinks under us would SIGBUS: images are not edited
 	 * while a VM starts from them (the same as exec). */
 	ret = elf_load(file, size, &vm->mem, &image, err);
@@ -353,7 +368,7 @@ static int prepare_guest(struct vm *vm, const struct options *opt, uint64_t *ent
 	}
 	/* --ring: the boot info says which CPL the guest starts at, and
 	 * whether CPL0 code runs natively here (the guest picks its clock). */
-	struct pvmm_boot_info *bi = guest_mem_ptr(&vm->mem, LAYOUT_BOOT_INFO, sizeof(*bi));
+	struct pvmm_boot_info *bi = guest_mem_ptr_private(&vm->mem, LAYOUT_BOOT_INFO, sizeof(*bi));
 	bi->ring = opt->ring;
 	bi->flags = host_has_hw_virt() ? PVMM_BOOT_F_CPL0_NATIVE : 0;
 	*entry = image.entry;
@@ -485,6 +500,7 @@ out:
 	machine_destroy(&vm);
 	kvm_destroy(&vm);
 	vm_ctl_destroy(&vm);
+	pvmmu_free(&vm);
 	guest_mem_free(&vm.mem);
 	return status;
 }

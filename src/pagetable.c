@@ -8,7 +8,7 @@
 
 static void put_entry(struct guest_mem *mem, uint64_t table, unsigned index, uint64_t value)
 {
-	uint64_t *entries = guest_mem_ptr(mem, table, PAGE_SIZE);
+	uint64_t *entries = guest_mem_ptr_private(mem, table, PAGE_SIZE);
 	entries[index] = value;
 }
 
@@ -63,7 +63,7 @@ uint64_t pagetable_build(struct guest_mem *mem, bool user)
 /* Read entry `index` of the table at `table_pa`; false if outside RAM. */
 static bool read_entry(const struct guest_mem *mem, uint64_t table_pa, unsigned index, uint64_t *entry)
 {
-	const uint64_t *entries = guest_mem_ptr(mem, table_pa & PTE_ADDR_MASK, PAGE_SIZE);
+	const uint64_t *entries = guest_mem_ptr_private(mem, table_pa & PTE_ADDR_MASK, PAGE_SIZE);
 	if (!entries)
 		return false;
 	*entry = entries[index];

@@ -67,7 +67,7 @@ static void print_code_bytes(struct vm *vm, uint64_t cr3, uint64_t rip)
 		uint64_t pa;
 		const uint8_t *byte;
 		if (!pagetable_translate(&vm->mem, cr3, rip + count, &pa) ||
-		    !(byte = guest_mem_ptr(&vm->mem, pa, 1)))
+		    !(byte = guest_mem_ptr_private(&vm->mem, pa, 1)))
 			break;
 		used += (size_t)snprintf(line + used, sizeof(line) - used, " %02x", *byte);
 	}

@@ -108,7 +108,9 @@ static void cpu_summary(const struct vm_stats *stats, struct cpu_summary *c)
 		c->vcpu_user += minus(v->end.user_ns, v->begin.user_ns);
 		c->vcpu_sys += minus(v->end.sys_ns, v->begin.sys_ns);
 		c->vcpu_sleeps += minus(v->end.sleeps, v->begin.sleeps);
-		vcpu_threads += v->end.total_ns;
+		/* The main thread's own time is `self` below already. */
+		if (!v->main_thread)
+			vcpu_threads += v->end.total_ns;
 	}
 	c->iothread = stats->iothread.valid;
 	if (c->iothread) {
@@ -176,6 +178,7 @@ const char *stats_call_name(unsigned call)
 		[PVMM_CALL_CPU_START] = "cpu_start",
 		[PVMM_CALL_WAKE] = "wake",
 		[PVMM_CALL_UPCALL] = "upcall",
+		[PVMM_CALL_MMU] = "mmu",
 	};
 	return call < PVMM_CALL_COUNT && names[call] ? names[call] : "unknown";
 }
@@ -239,6 +242,8 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 		fprintf(out, "  upcalls          %llu entered, %llu held while masked, %llu with none registered\n",
 			(unsigned long long)stats->upcalls, (unsigned long long)stats->upcalls_held,
 			(unsigned long long)stats->upcalls_dropped);
+	if (stats->mmu_recycles)
+		fprintf(out, "  pv mmu recycles  %llu (table pool slot re-added)\n", (unsigned long long)stats->mmu_recycles);
 	fprintf(out, "  console bytes    %llu out, %llu in",
 		(unsigned long long)stats->console_bytes_out, (unsigned long long)stats->console_bytes_in);
 	if (stats->console_bytes_dropped)

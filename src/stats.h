@@ -39,6 +39,7 @@ struct thread_cpu {
 /* One vCPU's own counters, written only by its thread. */
 struct vcpu_stats {
 	bool ran;                               /* its thread entered the run loop */
+	bool main_thread;                       /* run by the main thread (a VM with one vCPU) */
 	uint64_t exits[STATS_EXIT_REASONS];     /* by KVM_EXIT_* */
 	struct thread_cpu begin, end;           /* its thread at run loop start and end */
 	struct kvm_counters kvm;                /* read once at the end */
@@ -54,6 +55,7 @@ struct vm_stats {
 	uint64_t console_bytes_dropped;         /* output a stop left undelivered (atomic) */
 	uint64_t upcalls, upcalls_held;         /* ring 3 interrupts entered / held while masked (atomic) */
 	uint64_t upcalls_dropped;               /* with no upcall registered (atomic) */
+	uint64_t mmu_recycles;                  /* PV MMU pool recycles (under its lock) */
 	struct kvm_counters kvm;                /* all vCPUs' sums: stats_sum_vcpus() */
 	/* Monitor CPU, per thread. A vCPU thread's system time is mostly
 	 * KVM running (here: interpreting) guest code, so it is not monitor

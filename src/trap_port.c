@@ -30,7 +30,7 @@ static uint64_t *frame_at(struct vm *vm, uint64_t cr3, uint64_t rsp)
 	if (!pagetable_translate(&vm->mem, cr3, rsp, &pa) || !pagetable_translate(&vm->mem, cr3, rsp + size - 1, &pa_end) ||
 	    pa_end != pa + size - 1)
 		return NULL;
-	return guest_mem_ptr(&vm->mem, pa, size);
+	return guest_mem_ptr_private(&vm->mem, pa, size);
 }
 
 static void trap_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *data, unsigned size,

@@ -110,8 +110,8 @@ bool trap_stub_is_irq_tail(uint64_t rip)
 
 void trap_stubs_write(struct guest_mem *mem)
 {
-	uint8_t *idt = guest_mem_ptr(mem, LAYOUT_IDT, TRAP_IDT_VECTORS * 16);
-	uint8_t *stubs = guest_mem_ptr(mem, LAYOUT_TRAP_STUBS, PAGE_SIZE);
+	uint8_t *idt = guest_mem_ptr_private(mem, LAYOUT_IDT, TRAP_IDT_VECTORS * 16);
+	uint8_t *stubs = guest_mem_ptr_private(mem, LAYOUT_TRAP_STUBS, PAGE_SIZE);
 
 	memset(idt, 0, TRAP_IDT_VECTORS * 16);
 	memset(stubs, 0xf4, PAGE_SIZE); /* hlt between and after the stubs */

@@ -9,6 +9,13 @@
  * the main thread takes them; their handlers only call async-signal-safe
  * vm_stop() or set a flag. vCPU threads take VCPU_KICK_SIGNAL, which does
  * nothing but make KVM_RUN and blocking calls return EINTR.
+ *
+ * A VM with one vCPU needs no supervisor to wait for: the main thread runs
+ * CPU 0 itself (no thread to create and join at start-up and exit). The
+ * signals then interrupt its KVM_RUN or blocking call directly, the stop
+ * handlers' immediate_exit covers a KVM_RUN about to start, and a Ctrl-Z
+ * is taken at the top of the run loop or at vm_checkpoint() (the long
+ * host waits), where the thread pauses the VM around itself.
  */
 #include "vcpu.h"
 
@@ -25,6 +32,7 @@
 
 #include "cpu.h"
 #include "log.h"
+#include "pvmmu.h"
 #include "report.h"
 #include "status.h"
 #include "vmctl.h"
@@ -33,6 +41,7 @@ static struct vm *signal_vm;          /* the VM the handlers stop */
 static volatile sig_atomic_t stop_signal; /* the signal whose stop won, or 0 */
 static volatile sig_atomic_t tstp_pending;
 static double timeout_seconds;
+static struct vcpu *volatile main_vcpu; /* the vCPU the main thread runs, or NULL */
 
 static void on_stop_signal(int sig)
 {
@@ -46,6 +55,9 @@ static void on_tstp(int sig)
 	uint64_t one = 1;
 	(void)sig;
 	tstp_pending = 1;
+	/* The main thread's own vCPU: a KVM_RUN about to start returns at once. */
+	if (main_vcpu && main_vcpu->run)
+		__atomic_store_n(&main_vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (signal_vm && signal_vm->ctl.ready && write(signal_vm->ctl.wake_fd, &one, sizeof(one)) < 0) {
 		/* already awake */
 	}
@@ -213,6 +225,8 @@ static void handle_exit(struct vcpu *v)
 	}
 }
 
+static void pause_for_tstp(struct vm *vm);
+
 static void run_loop(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -224,11 +238,23 @@ static void run_loop(struct vcpu *v)
 		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		if (vm_stopped(vm))
 			break;
+		if (v == main_vcpu && tstp_pending) {
+			vcpu_take_pause(vm);
+			continue;
+		}
 		if (__atomic_load_n(&vm->ctl.pause_requested, __ATOMIC_ACQUIRE)) {
 			vmctl_park(vm);
 			continue;
 		}
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		/* The PV MMU: wait out another CPU's batch, load a new root. */
+		int mmu = pvmmu_enter(v);
+		if (mmu > 0)
+			continue;
+		if (mmu < 0)
+			break;
+		int ran = ioctl(v->fd, KVM_RUN, 0);
+		pvmmu_leave(v);
+		if (ran < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			fail(v, PVMM_STATUS_HOST, false, "KVM_RUN failed: %s", strerror(errno));
@@ -337,9 +363,46 @@ static void pause_for_tstp(struct vm *vm)
 	vm_resume(vm);
 }
 
+void vcpu_take_pause(struct vm *vm)
+{
+	if (!tstp_pending || vcpu_current() != main_vcpu || !main_vcpu)
+		return;
+	tstp_pending = 0;
+	if (vm_stopped(vm))
+		return;
+	/* This thread is the vCPU vm_pause() waits for: out of KVM_RUN, it
+	 * counts as parked while it pauses. */
+	pthread_mutex_lock(&vm->ctl.lock);
+	vm->ctl.parked++;
+	pthread_mutex_unlock(&vm->ctl.lock);
+	pause_for_tstp(vm);
+	pthread_mutex_lock(&vm->ctl.lock);
+	vm->ctl.parked--;
+	pthread_mutex_unlock(&vm->ctl.lock);
+}
+
+/* One vCPU: the main thread runs it and supervises itself. */
+static void run_on_main_thread(struct vm *vm)
+{
+	struct vcpu *v = &vm->vcpus[0];
+
+	v->thread = pthread_self();
+	v->stats.main_thread = true;
+	vmctl_thread_enter(vm);
+	main_vcpu = v;
+	/* Kicks from other threads (the I/O thread's vm_stop) reach it. */
+	__atomic_store_n(&v->thread_live, true, __ATOMIC_RELEASE);
+	vcpu_thread(v);
+	__atomic_store_n(&v->thread_live, false, __ATOMIC_RELEASE);
+	main_vcpu = NULL;
+	vcpu_set_current(NULL);
+}
+
 int vcpu_run(struct vm *vm)
 {
-	if (start_threads(vm) == 0) {
+	if (vm->cpu_count == 1) {
+		run_on_main_thread(vm);
+	} else if (start_threads(vm) == 0) {
 		struct pollfd pfd = { .fd = vm->ctl.wake_fd, .events = POLLIN };
 		while (!vm_stopped(vm)) {
 			uint64_t count;

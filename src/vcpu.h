@@ -18,7 +18,12 @@ int vcpu_install_stops(struct vm *vm, double timeout_s);
 
 /* On the main thread: start one thread per vCPU (CPU 0 at its boot
  * registers, the others when the guest starts them), supervise them until
- * the VM stops, join them all. Returns the process exit status. */
+ * the VM stops, join them all. A VM with one vCPU runs it on the main
+ * thread instead. Returns the process exit status. */
 int vcpu_run(struct vm *vm);
+
+/* On the main thread running the VM's only vCPU (outside KVM_RUN): take a
+ * pending Ctrl-Z pause here. Does nothing on any other thread. */
+void vcpu_take_pause(struct vm *vm);
 
 #endif

@@ -22,6 +22,7 @@
 
 struct emulated;
 struct iothread;
+struct pvmmu;
 struct virtio_dev;
 struct vm;
 
@@ -45,6 +46,10 @@ struct vcpu {
 	uint64_t start_rip, start_rsp, start_rdi;
 	uint64_t upcall_entry, upcall_info; /* ring 3's interrupt upcall (upcall.c); 0 = none */
 	struct vcpu_stats stats;
+	/* PV MMU (pvmmu.c): in KVM_RUN or about to be (atomic), and the
+	 * root generation whose CR3 this vCPU has loaded. */
+	bool mmu_in_guest;
+	uint64_t mmu_gen;
 };
 
 /* A device's pause hooks (vm_add_hook): quiesce runs after every vCPU is
@@ -129,6 +134,9 @@ struct vm {
 	struct vm_stats stats;
 
 	struct vm_ctl ctl;
+
+	/* The PV MMU's state (pvmmu.c); NULL without one (unit tests). */
+	struct pvmmu *mmu;
 
 	/* Set once when the VM must stop (atomic; vm_stop); `status` is the
 	 * process exit status. */

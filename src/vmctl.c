@@ -10,7 +10,8 @@
  *
  * Pause: vCPU threads park on ctl.cond when they see pause_requested, at
  * the top of the run loop or inside a long host wait (vm_checkpoint());
- * vCPUs still waiting for CPU_START count as parked. Every wait here
+ * vCPUs still waiting for CPU_START count as parked (as does a vCPU
+ * the main thread runs while it pauses the VM itself). Every wait here
  * gives up when the VM stops, so a stop always takes effect.
  */
 #include <errno.h>
@@ -159,6 +160,8 @@ bool vm_checkpoint(struct vm *vm)
 {
 	if (vm_stopped(vm))
 		return true;
+	if (current && current->vm == vm)
+		vcpu_take_pause(vm); /* Ctrl-Z on a main-thread vCPU (vcpu.c) */
 	if (__atomic_load_n(&vm->ctl.pause_requested, __ATOMIC_ACQUIRE) && current && current->vm == vm) {
 		pthread_mutex_lock(&vm->ctl.lock);
 		park_locked(vm);

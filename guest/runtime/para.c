@@ -7,10 +7,13 @@
 #include "runtime.h"
 
 static const struct pvmm_boot_info *boot_info;
+bool runtime_one_cpu = true;
 
 void para_set_boot_info(const struct pvmm_boot_info *bi)
 {
 	boot_info = bi;
+	/* A 1.1 monitor leaves cpu_count 0: one CPU (pvmm_cpu_count). */
+	runtime_one_cpu = bi->cpu_count <= 1;
 }
 
 const struct pvmm_boot_info *pvmm_boot_info(void)

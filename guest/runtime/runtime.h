@@ -25,9 +25,15 @@ __attribute__((noreturn)) void isr_handle_exception(struct isr_frame *frame);
 
 /* para.c: remember the boot info for pvmm_boot_info(). */
 void para_set_boot_info(const struct pvmm_boot_info *bi);
+/* para.c: the VM has one CPU (boot info cpu_count 0 or 1; true before
+ * para_set_boot_info): nothing runs beside this code but its own
+ * exception handlers, so the runtime's locks are skipped. */
+extern bool runtime_one_cpu;
 
 /* page.c: hand [start, end) to the page allocator. */
 void page_init(uint64_t start, uint64_t end);
+/* Make the image's text and read-only data read-only (mmu.c). */
+void mmu_protect_image(void);
 
 /* stdio.c: write out whatever stdout holds; stdio_drain also waits until
  * the console has taken it (the virtio console is asynchronous). */

@@ -4,8 +4,10 @@
  *
  * A CPU started here gets a stack block of PVMM_CPU_STACK_SIZE bytes,
  * aligned to that size, from the page allocator. Its struct cpu_local sits
- * at the block's top and the stack grows down from under it; a canary
- * fills the block's lowest words. pvmm_cpu_id() masks rsp down to the
+ * at the block's top and the stack grows down from under it. The block's
+ * lowest page is unmapped (PVMM_CALL_MMU) as a guard, so an overflow
+ * faults at once; a canary fills the lowest words above it (and, with a
+ * monitor without the call, the block's lowest words) for pvmm_cpu_join(). pvmm_cpu_id() masks rsp down to the
  * block and checks that the struct there points at itself. CPU 0 is known
  * by its boot stack (boot info stack_top/stack_size) and has a static
  * struct. The secondary starts at smp_entry.S with rdi = its struct.
@@ -19,6 +21,7 @@
  * by the monitor until it.
  */
 #include <stdint.h>
+#include <pvmm/mmu.h>
 #include <pvmm/smp.h>
 #include "runtime.h"
 
@@ -36,7 +39,8 @@ struct cpu_local {
 	void (*fn)(void *);
 	void *arg;
 	void *data;              /* pvmm_cpu_set_data */
-	uint64_t *block;         /* the stack block (canary at its start) */
+	uint64_t *block;         /* the stack block (guard page at its start) */
+	uint64_t *canary;
 };
 _Static_assert(sizeof(struct cpu_local) <= LOCAL_SIZE, "cpu_local fits its slot");
 _Static_assert(PVMM_MAX_CPUS <= 64, "a uint64_t mask holds every CPU");
@@ -161,11 +165,17 @@ int pvmm_cpu_start(unsigned cpu, void (*fn)(void *), void *arg)
 		__atomic_store_n(&claimed[cpu], 0, __ATOMIC_RELEASE);
 		return -PVMM_EAGAIN;
 	}
+	/* The guard page; without the call the canary alone stays. */
+	uint64_t *canary = block;
+	bool guarded = pvmm_mmu_unmap((uint64_t)(uintptr_t)block, 1) == 0;
+	if (guarded)
+		canary = block + PVMM_PAGE_SIZE / sizeof(uint64_t);
 	for (unsigned i = 0; i < CANARY_WORDS; i++)
-		block[i] = CANARY;
+		canary[i] = CANARY;
 	uintptr_t top = (uintptr_t)block + PVMM_CPU_STACK_SIZE - LOCAL_SIZE;
 	struct cpu_local *l = (struct cpu_local *)top;
-	*l = (struct cpu_local){ .self = l, .id = cpu, .fn = fn, .arg = arg, .block = block };
+	*l = (struct cpu_local){ .self = l, .id = cpu, .fn = fn, .arg = arg, .block = block,
+				    .canary = canary };
 	/* smp_entry.S reads {fn, cpu} at rsp; it finds fn in the struct. */
 	uint64_t *frame = (uint64_t *)(top - 16);
 	frame[0] = 0;
@@ -177,6 +187,8 @@ int pvmm_cpu_start(unsigned cpu, void (*fn)(void *), void *arg)
 	if (ret < 0) {
 		__atomic_store_n(&locals[cpu], NULL, __ATOMIC_RELEASE);
 		l->self = NULL;
+		if (guarded && pvmm_mmu_map((uint64_t)(uintptr_t)block, (uint64_t)(uintptr_t)block, 1, PVMM_MMU_RW))
+			panic("CPU %u: cannot map its stack's guard page back", cpu);
 		page_free(block, STACK_PAGES);
 		/* Started by someone else (the raw call) stays taken. */
 		if (ret != -PVMM_EBUSY)
@@ -218,7 +230,7 @@ int pvmm_cpu_join(unsigned cpu)
 	if (bit)
 		__atomic_fetch_and(&l->joiners, ~bit, __ATOMIC_SEQ_CST);
 	for (unsigned i = 0; i < CANARY_WORDS; i++)
-		if (l->block[i] != CANARY)
+		if (l->canary[i] != CANARY)
 			panic("CPU %u ran off the bottom of its %u KiB stack", cpu, PVMM_CPU_STACK_SIZE / 1024);
 	return 0;
 }

@@ -62,10 +62,10 @@ enum pvmm_call {
 	PVMM_CALL_RANDOM = 7,        /* struct pvmm_random_args: fill a buffer with random bytes */
 	PVMM_CALL_CPU_START = 8,     /* (1.2) struct pvmm_cpu_start_args: start a secondary vCPU */
 	PVMM_CALL_WAKE = 9,          /* (1.3) struct pvmm_wake_args: wake a CPU waiting in POLL */
+	PVMM_CALL_MMU = 10,          /* (1.4) struct pvmm_mmu_args: a batch of page-table changes */
 	PVMM_CALL_UPCALL = 11,       /* (1.4) struct pvmm_upcall_args: ring 3: take device interrupts as upcalls */
 	PVMM_CALL_COUNT = 12,
-	/* Numbers taken by calls on their way: 10 MMU (a batch of
-	 * page-table changes). */
+	/* A call counts in PVMM_CALL_COUNT once the monitor serves it. */
 };
 
 /* (1.3) The monitor's exception stubs report a ring-3 guest's CPU
@@ -191,6 +191,34 @@ struct pvmm_wake_args {
 	int64_t ret;
 	uint32_t cpu;
 	uint32_t reserved;
+};
+
+/* (1.4) MMU: apply `count` (1..PVMM_MMU_OPS_MAX) struct pvmm_mmu_op at
+ * guest-physical `ops`, in order, to the monitor's page tables, all or
+ * nothing, on every CPU before the call returns. An op covers `pages`
+ * (1..PVMM_MMU_PAGES_MAX) 4 KiB pages from `va` (page-aligned, wholly in
+ * PVMM_MMU_VA_MIN .. PVMM_MMU_VA_END): MAP points them at `pa` onwards
+ * (page-aligned guest RAM, none of it the monitor's), UNMAP clears them,
+ * PROTECT changes a mapped page's access. `flags`: PVMM_MMU_WRITE or 0
+ * (read-only); 0 for UNMAP, as are `pa` but for MAP and `reserved`.
+ * `ret`: count; or -PVMM_EINVAL (a field, or PROTECT of an unmapped page)
+ * or -PVMM_EFAULT (ops or pa outside RAM or the monitor's), with nothing
+ * changed and `failed` the index of the op refused (count if none). */
+enum pvmm_mmu_kind { PVMM_MMU_MAP = 1, PVMM_MMU_UNMAP = 2, PVMM_MMU_PROTECT = 3 };
+#define PVMM_MMU_WRITE     (1u << 0)
+#define PVMM_MMU_OPS_MAX   512u
+#define PVMM_MMU_PAGES_MAX 512u
+#define PVMM_MMU_VA_MIN    0x100000ull   /* below: the monitor's */
+#define PVMM_MMU_VA_END    0xc0000000ull /* at and above: device windows */
+struct pvmm_mmu_op {
+	uint64_t va, pa;
+	uint32_t kind, flags, pages, reserved;
+};
+struct pvmm_mmu_args {
+	int64_t ret;
+	uint64_t ops;
+	uint32_t count, reserved;
+	uint64_t failed;  /* out */
 };
 
 /* (1.4) Ring 3 only: deliver device interrupts to the calling CPU as

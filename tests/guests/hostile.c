@@ -94,6 +94,76 @@ static int64_t case_random_too_long(void)
 	return random_raw(pvmm_boot_info()->usable_start, PVMM_RANDOM_MAX + 1); /* -EINVAL */
 }
 
+/* ---- Monitor-private memory: buffers aimed at the monitor's structures */
+
+static int64_t console_read_raw(uint64_t buf, uint64_t len)
+{
+	_Alignas(8) struct pvmm_console_args a = { .buf = buf, .len = len };
+	return pvmm_hypercall(PVMM_CALL_CONSOLE_READ, &a);
+}
+
+static int64_t case_read_into_idt(void)
+{
+	return console_read_raw(0xd6000, 512); /* the ring-3 IDT: -EFAULT */
+}
+
+static int64_t case_random_into_idt(void)
+{
+	return random_raw(0xd6000, 512); /* -EFAULT */
+}
+
+static int64_t case_random_into_pml4(void)
+{
+	return random_raw(0x2000, 4096); /* -EFAULT */
+}
+
+static int64_t case_read_into_page_table(void)
+{
+	return console_read_raw(0x8000, 64); /* the first 2 MiB's page table: -EFAULT */
+}
+
+static int64_t case_random_into_gdt(void)
+{
+	return random_raw(0x1000, 64); /* -EFAULT */
+}
+
+static int64_t case_random_into_clock_page(void)
+{
+	return random_raw(0xd8000, 64); /* the PV clock page: -EFAULT */
+}
+
+static int64_t case_random_into_stubs(void)
+{
+	return random_raw(0xd7000, 16); /* the ring-3 exception stubs: -EFAULT */
+}
+
+static int64_t case_random_into_mmu_pool(void)
+{
+	return random_raw(0x100000000ull, 64); /* the PV MMU's table pool: -EFAULT */
+}
+
+static int64_t case_random_straddles_private(void)
+{
+	return random_raw(0xb000 - 8, 16); /* args area into the guard page: -EFAULT */
+}
+
+static int64_t case_random_into_stack(void)
+{
+	_Alignas(8) unsigned char buf[32];
+	return random_raw((uint64_t)(uintptr_t)buf, sizeof(buf)); /* the main stack is the guest's: 32 */
+}
+
+/* All of the above, then a fault: the monitor's IDT and page tables are
+ * intact, so the fault gets the usual report (status 65). */
+static int64_t case_private_then_fault(void)
+{
+	printf("private_then_fault %lld %lld %lld %lld %lld\n", (long long)case_read_into_idt(),
+	       (long long)case_random_into_idt(), (long long)case_random_into_pml4(),
+	       (long long)case_read_into_page_table(), (long long)case_random_into_stubs());
+	fflush(stdout);
+	return *(volatile int *)0;
+}
+
 static int64_t case_clock_bad_id(void)
 {
 	return clock_raw(2, 0); /* -EINVAL */
@@ -182,6 +252,17 @@ static const struct hostile_case cases[] = {
 	{ "console_too_long", case_console_too_long, 0, "console write, len PVMM_CONSOLE_MAX+1 -> -EINVAL" },
 	{ "random_outside_ram", case_random_outside_ram, 0, "random, buf at mem_size -> -EFAULT" },
 	{ "random_too_long", case_random_too_long, 0, "random, len PVMM_RANDOM_MAX+1 -> -EINVAL" },
+	{ "read_into_idt", case_read_into_idt, 0, "console read into the ring-3 IDT -> -EFAULT" },
+	{ "random_into_idt", case_random_into_idt, 0, "random into the ring-3 IDT -> -EFAULT" },
+	{ "random_into_pml4", case_random_into_pml4, 0, "random into the PML4 -> -EFAULT" },
+	{ "read_into_page_table", case_read_into_page_table, 0, "console read into the low page table -> -EFAULT" },
+	{ "random_into_gdt", case_random_into_gdt, 0, "random into the GDT -> -EFAULT" },
+	{ "random_into_clock_page", case_random_into_clock_page, 0, "random into the PV clock page -> -EFAULT" },
+	{ "random_into_stubs", case_random_into_stubs, 0, "random into the exception stubs -> -EFAULT" },
+	{ "random_into_mmu_pool", case_random_into_mmu_pool, 0, "random into the PV MMU pool -> -EFAULT" },
+	{ "random_straddles_private", case_random_straddles_private, 0, "random from the args into a guard -> -EFAULT" },
+	{ "random_into_stack", case_random_into_stack, 0, "random into the guest's own stack -> 32" },
+	{ "private_then_fault", case_private_then_fault, 0, "all of those, then a NULL read -> fault report (65)" },
 	{ "clock_bad_id", case_clock_bad_id, 0, "clock id 2 -> -EINVAL" },
 	{ "clock_reserved", case_clock_reserved, 0, "clock reserved field 1 -> -EINVAL" },
 	{ "poll_bad_interest", case_poll_bad_interest, 0, "poll on a device that does not exist -> -EINVAL" },

@@ -209,6 +209,22 @@ static void case_outside_ram(void)
 	post(0);
 }
 
+/* A device write (a read request's data) aimed at the PML4: refused like
+ * a buffer outside RAM. */
+static void case_into_page_tables(void)
+{
+	build_read(0);
+	set_desc(1, (void *)(uintptr_t)0x2000, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	post(0);
+}
+
+static void case_into_idt(void)
+{
+	build_read(0);
+	set_desc(1, (void *)(uintptr_t)0xd6000, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	post(0);
+}
+
 static void case_straddles_ram_end(void)
 {
 	build_read(0);
@@ -567,6 +583,8 @@ static const struct hcase cases[] = {
 	{ "self_loop", case_self_loop, 0 },
 	{ "too_long", case_too_long, 0 },
 	{ "outside_ram", case_outside_ram, 0 },
+	{ "into_page_tables", case_into_page_tables, 0 },
+	{ "into_idt", case_into_idt, 0 },
 	{ "straddles_ram_end", case_straddles_ram_end, 0 },
 	{ "wrap", case_wrap, 0 },
 	{ "next_out_of_range", case_next_out_of_range, 0 },

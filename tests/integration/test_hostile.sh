@@ -81,3 +81,28 @@ test_hostile_blk_huge_aliased_reads() {
 	expect_stopped_within 8
 	expect_out "huge_reads reset_done"
 }
+
+# Monitor-private memory: no buffer may name the monitor's structures
+# below 1 MiB (GDT, page tables, IDT, stubs, clock page) or its PV MMU
+# pool; the guest's own boot stack is fine.
+test_hostile_console_read_into_idt() { hostile_case read_into_idt $EFAULT; }
+test_hostile_random_into_idt() { hostile_case random_into_idt $EFAULT; }
+test_hostile_random_into_pml4() { hostile_case random_into_pml4 $EFAULT; }
+test_hostile_console_read_into_page_table() { hostile_case read_into_page_table $EFAULT; }
+test_hostile_random_into_gdt() { hostile_case random_into_gdt $EFAULT; }
+test_hostile_random_into_clock_page() { hostile_case random_into_clock_page $EFAULT; }
+test_hostile_random_into_stubs() { hostile_case random_into_stubs $EFAULT; }
+test_hostile_random_into_mmu_pool() { hostile_case random_into_mmu_pool $EFAULT; }
+test_hostile_random_straddles_private() { hostile_case random_straddles_private $EFAULT; }
+test_hostile_random_into_own_stack() { hostile_case random_into_stack 32; }
+
+# After all those refusals the IDT and tables are intact: a fault still
+# gets the monitor's (ring 3) or the runtime's (ring 0) usual report.
+test_hostile_private_memory_then_fault() {
+	STDIN=/dev/zero run_pvmm run "$GUESTS/hostile.elf" private_then_fault
+	expect_status 65
+	expect_out "private_then_fault $EFAULT $EFAULT $EFAULT $EFAULT $EFAULT"
+	expect_err "guest fault"
+	expect_err "vector 14 (#PF page fault)"
+	expect_err "cr2 0"
+}

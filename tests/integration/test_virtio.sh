@@ -139,6 +139,9 @@ test_virtio_hostile_chain_loops() { vio_structural loop "loops"; }
 test_virtio_hostile_chain_loops_on_itself() { vio_structural self_loop "loops"; }
 test_virtio_hostile_chain_longer_than_queue() { vio_structural too_long "more than the queue size"; }
 test_virtio_hostile_buffer_outside_ram() { vio_structural outside_ram "is outside guest RAM"; }
+# A read into monitor-private memory (the PML4, the IDT) is refused the same way.
+test_virtio_hostile_read_into_page_tables() { vio_structural into_page_tables "buffer at 0x2000"; }
+test_virtio_hostile_read_into_idt() { vio_structural into_idt "buffer at 0xd6000"; }
 test_virtio_hostile_buffer_straddles_ram_end() { vio_structural straddles_ram_end "is outside guest RAM"; }
 test_virtio_hostile_buffer_wraps_around() { vio_structural wrap "is outside guest RAM"; }
 test_virtio_hostile_next_out_of_range() { vio_structural next_out_of_range "is beyond the queue size"; }

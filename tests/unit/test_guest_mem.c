@@ -31,6 +31,7 @@
 #include <linux/memfd.h>
 
 #include "guest_mem.h"
+#include "layout.h"
 
 #define MiB (1ull << 20)
 #define R0_SIZE MiB
@@ -410,6 +411,77 @@ static void test_register_one_slot_per_region(void **state)
 	guest_mem_free(&mem);
 }
 
+
+/* Private low pages: guest_mem_ptr refuses any range touching one (a
+ * zero-length range touches none); guest_mem_ptr_private still maps it. */
+static void test_private_low_pages(void **state)
+{
+	struct guest_mem *mem = *state;
+	assert_int_equal(guest_mem_set_private(mem, 0x2000, 0x1000, true), 0);
+	expect(mem, 0x2000, 1, NULL);
+	expect(mem, 0x2fff, 1, NULL);
+	expect(mem, 0x1ff0, 0x20, NULL);
+	expect(mem, 0x1000, 0x3000, NULL);
+	expect(mem, 0x1fff, 1, mem->host + 0x1fff);
+	expect(mem, 0x3000, 16, mem->host + 0x3000);
+	expect(mem, 0x2000, 0, mem->host + 0x2000);
+	assert_ptr_equal(guest_mem_ptr_private(mem, 0x2000, 8), mem->host + 0x2000);
+	assert_true(guest_mem_is_private(mem, 0x2800, 1));
+	assert_false(guest_mem_is_private(mem, 0x2800, 0));
+	assert_int_equal(guest_mem_set_private(mem, 0x2000, 0x1000, false), 0);
+	expect(mem, 0x2000, 0x1000, mem->host + 0x2000);
+	/* Only pages below GUEST_MEM_LOW_LIMIT can be marked one by one. */
+	assert_int_equal(guest_mem_set_private(mem, GUEST_MEM_LOW_LIMIT - 0x1000, 0x2000, true), -EINVAL);
+	assert_int_equal(guest_mem_set_private(mem, UINT64_MAX - 10, 20, true), -EINVAL);
+	expect(mem, GUEST_MEM_LOW_LIMIT - 0x1000, 0x1000, mem->host + GUEST_MEM_LOW_LIMIT - 0x1000);
+}
+
+/* A GUEST_MEM_PRIVATE region is the monitor's through and through. */
+static void test_private_region(void **state)
+{
+	struct guest_mem *mem = *state;
+	const uint64_t gpa = 8 * MiB;
+	assert_int_equal(guest_mem_add(mem, gpa, 64 << 10, GUEST_MEM_PRIVATE), 0);
+	const struct guest_mem_region *r = region_at(mem, gpa);
+	expect(mem, gpa, 8, NULL);
+	expect(mem, gpa + 0x8000, 0x100, NULL);
+	expect(mem, gpa, 0, r->host);
+	assert_ptr_equal(guest_mem_ptr_private(mem, gpa + 0x10, 8), r->host + 0x10);
+	assert_null(guest_mem_ptr_private(mem, gpa + (64 << 10) - 4, 8));
+	assert_true(guest_mem_is_private(mem, gpa - 8, 16));
+	/* The other regions are untouched. */
+	expect(mem, A_GPA, A_SIZE, region_at(mem, A_GPA)->host);
+}
+
+/* layout.h's rule: everything below 1 MiB but the boot info and argument
+ * strings and the main stack, and (ring 0 only) the IST1 stacks. */
+static void test_layout_private(void **state)
+{
+	(void)state;
+	for (unsigned ring = 0; ring <= 3; ring += 3) {
+		struct guest_mem mem;
+		assert_int_equal(guest_mem_init(&mem, 4 * MiB, 0), 0);
+		assert_int_equal(layout_mark_private(&mem, ring), 0);
+		const uint64_t refused[] = { 0, LAYOUT_GDT, LAYOUT_TSS, LAYOUT_PML4, LAYOUT_PDPT, LAYOUT_PD,
+					     LAYOUT_PT0, LAYOUT_ARGS_END, LAYOUT_STACK_GUARD, LAYOUT_AP_TSS,
+					     LAYOUT_IDT, LAYOUT_TRAP_STUBS, LAYOUT_CLOCK_PAGE, LAYOUT_LOW_END - 8 };
+		for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+			if (guest_mem_ptr(&mem, refused[i], 8))
+				fail_msg("ring %u: %#llx is the guest's", ring, (unsigned long long)refused[i]);
+		const uint64_t allowed[] = { LAYOUT_BOOT_INFO, LAYOUT_ARGS, LAYOUT_ARGS_END - 8,
+					     LAYOUT_STACK_GUARD + PAGE_SIZE, LAYOUT_STACK_TOP - 8, LAYOUT_LOW_END };
+		for (unsigned i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+			if (!guest_mem_ptr(&mem, allowed[i], 8))
+				fail_msg("ring %u: %#llx is the monitor's", ring, (unsigned long long)allowed[i]);
+		/* IST1 stacks: the guest's exception handlers run there at ring 0. */
+		const uint64_t ist[] = { LAYOUT_IST_TOP - 8, LAYOUT_AP_IST, LAYOUT_AP_IST + 63 * LAYOUT_AP_IST_SIZE - 8 };
+		for (unsigned i = 0; i < sizeof(ist) / sizeof(ist[0]); i++)
+			if ((guest_mem_ptr(&mem, ist[i], 8) != NULL) != (ring == 0))
+				fail_msg("ring %u: IST stack at %#llx has the wrong owner", ring, (unsigned long long)ist[i]);
+		guest_mem_free(&mem);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +499,9 @@ int main(void)
 		cmocka_unit_test(test_init_rejects_bad_arguments),
 		cmocka_unit_test(test_free_zeroed_keeps_fd0),
 		cmocka_unit_test(test_register_one_slot_per_region),
+		cmocka_unit_test_setup_teardown(test_private_low_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_private_region, setup, teardown),
+		cmocka_unit_test(test_layout_private),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

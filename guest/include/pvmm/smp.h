@@ -11,9 +11,9 @@
  * Each started CPU's stack is PVMM_CPU_STACK_SIZE bytes aligned to its
  * size, with the CPU's own data at its top: pvmm_cpu_id() masks the stack
  * pointer to find it, no privileged instruction (a ring-3 guest can do it
- * too). There is no guard page under it (the runtime does not change page
- * tables); a canary at its bottom is checked by pvmm_cpu_join(), which
- * stops the VM if the CPU ran off its stack.
+ * too). Its lowest page is an unmapped guard page (<pvmm/mmu.h>), so an
+ * overflow faults there; a canary just above it is checked by
+ * pvmm_cpu_join(), which stops the VM if the CPU ran off its stack.
  */
 #ifndef PVMM_SMP_H
 #define PVMM_SMP_H

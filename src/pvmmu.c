@@ -1,0 +1,426 @@
+#include "pvmmu.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "layout.h"
+#include "log.h"
+#include "pagetable.h"
+#include "status.h"
+#include "vcpu.h"
+
+#define POOL_PAGES ((unsigned)(LAYOUT_MMU_POOL_SIZE / PAGE_SIZE))
+/* Flags a split copies from a large page into its smaller ones:
+ * P, RW, US, PWT, PCD. */
+#define PTE_SPLIT_FLAGS 0x1full
+/* The most page tables a live tree can have below PVMM_MMU_VA_END. */
+#define MAX_PTS ((unsigned)(PVMM_MMU_VA_END / HUGE_PAGE_SIZE))
+/* A batch's new tables: its page tables (at most MAX_PTS) and the levels
+ * above (PML4, PDPT, 4 directories), with room to spare. */
+#define UPPER_TABLES 8u
+_Static_assert(2 * (MAX_PTS + UPPER_TABLES) <= POOL_PAGES,
+	       "the pool must hold the largest live tree and the largest batch at once");
+
+struct pvmmu {
+	pthread_mutex_t lock;      /* one batch at a time; held out vCPUs wait on it */
+	bool hold;                 /* atomic: a batch is under way, stay out of KVM_RUN */
+	uint64_t root;             /* atomic: the live tree's PML4 (every vCPU's CR3) */
+	uint64_t gen;              /* atomic: bumped with each new root */
+	uint64_t user;             /* PTE_US at ring 3: every level of the guest's tables */
+	uint32_t batch;            /* the batch under way, numbered from 1 */
+	unsigned cursor;           /* where the search for a fresh page goes on */
+	unsigned fresh;            /* pool pages not used as a table since the last recycle */
+	unsigned nstaged;          /* pages the batch under way took so far */
+	uint64_t recycles;
+	bool used[POOL_PAGES];     /* a table since the last recycle (KVM may shadow it) */
+	uint32_t born[POOL_PAGES]; /* the batch that took it: that batch writes it in place */
+	unsigned staged[POOL_PAGES];
+};
+
+static uint64_t *table(struct vm *vm, uint64_t gpa)
+{
+	return guest_mem_ptr_private(&vm->mem, gpa & PTE_ADDR_MASK, PAGE_SIZE);
+}
+
+static bool pool_index(uint64_t gpa, unsigned *index)
+{
+	gpa &= PTE_ADDR_MASK;
+	if (gpa < LAYOUT_MMU_POOL || gpa - LAYOUT_MMU_POOL >= LAYOUT_MMU_POOL_SIZE)
+		return false;
+	*index = (unsigned)((gpa - LAYOUT_MMU_POOL) / PAGE_SIZE);
+	return true;
+}
+
+int pvmmu_init(struct vm *vm)
+{
+	struct pvmmu *m = calloc(1, sizeof(*m));
+	if (!m) {
+		log_error("cannot allocate the PV MMU's state");
+		return -1;
+	}
+	int err = guest_mem_add(&vm->mem, LAYOUT_MMU_POOL, LAYOUT_MMU_POOL_SIZE, GUEST_MEM_PRIVATE);
+	if (err) {
+		log_error("cannot add the PV MMU's table pool: %s", strerror(-err));
+		free(m);
+		return -1;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	m->root = LAYOUT_PML4;
+	m->user = vm->ring == 3 ? PTE_US : 0;
+	m->fresh = POOL_PAGES;
+	vm->mmu = m;
+	return 0;
+}
+
+void pvmmu_free(struct vm *vm)
+{
+	if (!vm->mmu)
+		return;
+	pthread_mutex_destroy(&vm->mmu->lock);
+	free(vm->mmu);
+	vm->mmu = NULL;
+}
+
+uint64_t pvmmu_root(const struct vm *vm)
+{
+	return vm->mmu ? __atomic_load_n(&vm->mmu->root, __ATOMIC_ACQUIRE) : LAYOUT_PML4;
+}
+
+uint64_t pvmmu_recycles(const struct vm *vm)
+{
+	return vm->mmu ? vm->mmu->recycles : 0;
+}
+
+/* ---- holding the other vCPUs out of KVM_RUN ------------------------------
+ *
+ * A vCPU sets mmu_in_guest, then looks at hold; a batch sets hold, then
+ * waits until no other vCPU has mmu_in_guest (kicking them out of
+ * KVM_RUN). Both sides use sequentially consistent accesses, so either
+ * the vCPU sees hold and waits on the lock, or the batch sees the vCPU
+ * and waits for it to leave KVM_RUN: no vCPU runs guest code while the
+ * tables, the root or the pool's slot change. */
+
+static void kick(struct vcpu *v)
+{
+	if (v->run)
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&v->thread_live, __ATOMIC_ACQUIRE))
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+/* With m->lock held. False if the VM stopped meanwhile. */
+static bool hold_others(struct vm *vm, struct pvmmu *m)
+{
+	struct vcpu *self = vcpu_current();
+
+	__atomic_store_n(&m->hold, true, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; vm->vcpus && i < vm->cpu_count; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (v == self)
+			continue;
+		while (__atomic_load_n(&v->mmu_in_guest, __ATOMIC_SEQ_CST)) {
+			if (vm_stopped(vm))
+				return false;
+			kick(v);
+			struct timespec ts = { .tv_nsec = 20000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	return !vm_stopped(vm);
+}
+
+static void release_others(struct pvmmu *m)
+{
+	__atomic_store_n(&m->hold, false, __ATOMIC_SEQ_CST);
+}
+
+int pvmmu_enter(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct pvmmu *m = vm->mmu;
+
+	if (!m)
+		return 0;
+	__atomic_store_n(&v->mmu_in_guest, true, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&m->hold, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&v->mmu_in_guest, false, __ATOMIC_SEQ_CST);
+		pthread_mutex_lock(&m->lock); /* the batch holds it until it is done */
+		pthread_mutex_unlock(&m->lock);
+		return 1;
+	}
+	uint64_t gen = __atomic_load_n(&m->gen, __ATOMIC_SEQ_CST);
+	if (gen == v->mmu_gen)
+		return 0;
+	/* The live tree changed since this vCPU last loaded it. Setting CR3
+	 * through KVM_SET_SREGS is what makes KVM drop the translations it
+	 * cached for the old root (EPT/NPT: the hardware TLB tags; shadow
+	 * paging: it builds shadow pages for the new root, whose changed
+	 * tables are all pages it has never shadowed). */
+	struct kvm_sregs s;
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		goto fail;
+	s.cr3 = __atomic_load_n(&m->root, __ATOMIC_SEQ_CST);
+	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
+		goto fail;
+	v->mmu_gen = gen;
+	return 0;
+fail:
+	__atomic_store_n(&v->mmu_in_guest, false, __ATOMIC_SEQ_CST);
+	log_error("CPU %u: cannot load the new page-table root: %s; stopping the VM", v->index, strerror(errno));
+	vm_stop(vm, PVMM_STATUS_HOST);
+	return -1;
+}
+
+/* ---- the pool -------------------------------------------------------- */
+
+static void mark_live(struct vm *vm, struct pvmmu *m, uint64_t gpa, int level)
+{
+	unsigned index;
+	if (pool_index(gpa, &index))
+		m->used[index] = true;
+	if (level == 0)
+		return;
+	const uint64_t *t = table(vm, gpa);
+	if (!t)
+		return;
+	for (unsigned i = 0; i < 512; i++)
+		if ((t[i] & PTE_P) && !(level < 3 && (t[i] & PTE_PS)))
+			mark_live(vm, m, t[i] & PTE_ADDR_MASK, level - 1);
+}
+
+/* Every vCPU is out of KVM_RUN. Pages outside the live tree become fresh
+ * again once KVM has forgotten them: deleting the pool's slot drops every
+ * shadow page built from it, and the slot comes straight back. */
+static int recycle(struct vm *vm, struct pvmmu *m)
+{
+	memset(m->used, 0, sizeof(m->used));
+	mark_live(vm, m, m->root, 3);
+	m->fresh = 0;
+	for (unsigned i = 0; i < POOL_PAGES; i++)
+		m->fresh += !m->used[i];
+	m->cursor = 0;
+	m->recycles++;
+	vm->stats.mmu_recycles++;
+	if (vm->vm_fd >= 0 && guest_mem_reregister(&vm->mem, vm->vm_fd, LAYOUT_MMU_POOL))
+		return -1;
+	return 0;
+}
+
+/* A fresh page for the batch under way; the caller made sure there are
+ * enough (pvmmu_call). */
+static uint64_t take_page(struct pvmmu *m)
+{
+	while (m->used[m->cursor])
+		m->cursor = (m->cursor + 1) % POOL_PAGES;
+	unsigned i = m->cursor;
+	m->used[i] = true;
+	m->born[i] = m->batch;
+	m->fresh--;
+	m->staged[m->nstaged++] = i;
+	return LAYOUT_MMU_POOL + (uint64_t)i * PAGE_SIZE;
+}
+
+/* A failed batch gives its pages back: no vCPU ever had them in a walk,
+ * so KVM has no shadow of them and they are fresh as they are. */
+static void drop_staged(struct pvmmu *m)
+{
+	for (unsigned i = 0; i < m->nstaged; i++)
+		m->used[m->staged[i]] = false;
+	m->fresh += m->nstaged;
+	m->nstaged = 0;
+}
+
+/* The table at `gpa` as this batch may write it: itself if the batch
+ * made it, else a copy in a fresh page. */
+static uint64_t own(struct vm *vm, struct pvmmu *m, uint64_t gpa)
+{
+	unsigned index;
+	gpa &= PTE_ADDR_MASK;
+	if (pool_index(gpa, &index) && m->used[index] && m->born[index] == m->batch)
+		return gpa;
+	uint64_t copy = take_page(m);
+	memcpy(table(vm, copy), table(vm, gpa), PAGE_SIZE);
+	return copy;
+}
+
+/* A large page entry (2 MiB at level 1, 1 GiB at level 2) as a fresh
+ * table of the next smaller pages, mapping the same memory. */
+static uint64_t split(struct vm *vm, struct pvmmu *m, uint64_t entry, int level)
+{
+	uint64_t step = level == 1 ? PAGE_SIZE : HUGE_PAGE_SIZE;
+	uint64_t base = entry & PTE_ADDR_MASK & ~(step * 512 - 1);
+	uint64_t flags = (entry & PTE_SPLIT_FLAGS) | (level == 2 ? PTE_PS : 0);
+	uint64_t gpa = take_page(m);
+	uint64_t *t = table(vm, gpa);
+	for (unsigned i = 0; i < 512; i++)
+		t[i] = (base + i * step) | flags;
+	return gpa;
+}
+
+/* Read-only: the leaf entry that maps `va` in the tree at `root` (a
+ * large page's entry for a page inside it), or 0 if none. */
+static uint64_t peek(struct vm *vm, uint64_t root, uint64_t va)
+{
+	uint64_t gpa = root;
+	for (int level = 3; level >= 0; level--) {
+		const uint64_t *t = table(vm, gpa);
+		uint64_t e = t ? t[(va >> (12 + 9 * level)) & 511] : 0;
+		if (!(e & PTE_P) || level == 0 || (level < 3 && (e & PTE_PS)))
+			return e & PTE_P ? e : 0;
+		gpa = e & PTE_ADDR_MASK;
+	}
+	return 0;
+}
+
+/* The batch's own leaf entry for `va` (4 KiB), making the path to it the
+ * batch's: copies of shared tables, splits of large pages, empty tables
+ * where nothing was mapped. *root may become a new page. */
+static uint64_t *own_leaf(struct vm *vm, struct pvmmu *m, uint64_t *root, uint64_t va)
+{
+	const uint64_t link = PTE_P | PTE_RW | m->user;
+
+	*root = own(vm, m, *root);
+	uint64_t *t = table(vm, *root);
+	for (int level = 3; level >= 1; level--) {
+		uint64_t *e = &t[(va >> (12 + 9 * level)) & 511];
+		uint64_t next;
+		if (!(*e & PTE_P)) {
+			next = take_page(m);
+			memset(table(vm, next), 0, PAGE_SIZE);
+		} else if (level < 3 && (*e & PTE_PS)) {
+			next = split(vm, m, *e, level);
+		} else {
+			next = own(vm, m, *e);
+		}
+		*e = next | link;
+		t = table(vm, next);
+	}
+	return &t[(va >> 12) & 511];
+}
+
+/* ---- the call -------------------------------------------------------- */
+
+/* Op `op`'s own checks (para.h order: values, then addresses). Adds the
+ * page tables it can touch to *tables. */
+static int64_t check_op(struct vm *vm, const struct pvmm_mmu_op *op, unsigned *tables)
+{
+	if (op->reserved || op->pages == 0 || op->pages > PVMM_MMU_PAGES_MAX || (op->va & (PAGE_SIZE - 1)) ||
+	    op->va < PVMM_MMU_VA_MIN || op->va >= PVMM_MMU_VA_END ||
+	    op->pages > (PVMM_MMU_VA_END - op->va) / PAGE_SIZE)
+		return -PVMM_EINVAL;
+	uint64_t bytes = (uint64_t)op->pages * PAGE_SIZE;
+	switch (op->kind) {
+	case PVMM_MMU_MAP:
+		if ((op->flags & ~PVMM_MMU_WRITE) || (op->pa & (PAGE_SIZE - 1)))
+			return -PVMM_EINVAL;
+		/* Guest RAM, and none of it the monitor's. */
+		const struct guest_mem_region *r = guest_mem_find(&vm->mem, op->pa, bytes);
+		if (!guest_mem_ptr(&vm->mem, op->pa, bytes) || !r || !(r->flags & GUEST_MEM_RAM))
+			return -PVMM_EFAULT;
+		break;
+	case PVMM_MMU_PROTECT:
+		if ((op->flags & ~PVMM_MMU_WRITE) || op->pa)
+			return -PVMM_EINVAL;
+		break;
+	case PVMM_MMU_UNMAP:
+		if (op->flags || op->pa)
+			return -PVMM_EINVAL;
+		break;
+	default:
+		return -PVMM_EINVAL;
+	}
+	*tables += (unsigned)(((op->va + bytes - 1) >> 21) - (op->va >> 21) + 1);
+	return 0;
+}
+
+/* Apply op `op` to the tree at *root; -PVMM_EINVAL for a PROTECT of a
+ * page nothing maps. */
+static int64_t apply_op(struct vm *vm, struct pvmmu *m, uint64_t *root, const struct pvmm_mmu_op *op)
+{
+	uint64_t write = op->flags & PVMM_MMU_WRITE ? PTE_RW : 0;
+	for (uint32_t i = 0; i < op->pages; i++) {
+		uint64_t va = op->va + (uint64_t)i * PAGE_SIZE;
+		uint64_t old = peek(vm, *root, va);
+		if (op->kind == PVMM_MMU_UNMAP && !old)
+			continue; /* nothing to clear: no copy either */
+		if (op->kind == PVMM_MMU_PROTECT && !old)
+			return -PVMM_EINVAL;
+		uint64_t *leaf = own_leaf(vm, m, root, va);
+		switch (op->kind) {
+		case PVMM_MMU_MAP:
+			*leaf = (op->pa + (uint64_t)i * PAGE_SIZE) | PTE_P | write | m->user;
+			break;
+		case PVMM_MMU_UNMAP:
+			*leaf = 0;
+			break;
+		default:
+			*leaf = (*leaf & ~PTE_RW) | write;
+			break;
+		}
+	}
+	return 0;
+}
+
+int64_t pvmmu_call(struct vm *vm, struct pvmm_mmu_args *a)
+{
+	static _Thread_local struct pvmm_mmu_op ops[PVMM_MMU_OPS_MAX];
+	struct pvmmu *m = vm->mmu;
+	unsigned tables = UPPER_TABLES;
+	int64_t ret = 0;
+
+	a->failed = a->count;
+	if (!m)
+		return -PVMM_ENOSYS;
+	if (a->reserved || a->count == 0 || a->count > PVMM_MMU_OPS_MAX)
+		return -PVMM_EINVAL;
+	const void *src = guest_mem_ptr(&vm->mem, a->ops, (uint64_t)a->count * sizeof(ops[0]));
+	if (!src)
+		return -PVMM_EFAULT;
+	/* Copied in once: the guest cannot change an op between check and use. */
+	memcpy(ops, src, a->count * sizeof(ops[0]));
+	for (uint32_t i = 0; i < a->count; i++) {
+		ret = check_op(vm, &ops[i], &tables);
+		if (ret) {
+			a->failed = i;
+			return ret;
+		}
+	}
+	if (tables > MAX_PTS + UPPER_TABLES)
+		tables = MAX_PTS + UPPER_TABLES;
+
+	pthread_mutex_lock(&m->lock);
+	if (!hold_others(vm, m)) {
+		ret = -PVMM_EIO; /* the VM is stopping: nobody will look */
+		goto out;
+	}
+	if (m->fresh < tables && recycle(vm, m)) {
+		vm_stop(vm, PVMM_STATUS_HOST);
+		ret = -PVMM_EIO;
+		goto out;
+	}
+	m->batch++;
+	m->nstaged = 0;
+	uint64_t root = m->root;
+	for (uint32_t i = 0; i < a->count; i++) {
+		ret = apply_op(vm, m, &root, &ops[i]);
+		if (ret) {
+			drop_staged(m);
+			a->failed = i;
+			goto out;
+		}
+	}
+	if (root != m->root) {
+		__atomic_store_n(&m->root, root, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&m->gen, 1, __ATOMIC_SEQ_CST);
+	}
+	ret = a->count;
+out:
+	release_others(m);
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}

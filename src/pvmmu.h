@@ -1,0 +1,50 @@
+/*
+ * The PV MMU: PVMM_CALL_MMU, a batch of map/unmap/protect operations on
+ * the guest's page tables, made by the monitor so that it works at ring 3
+ * (where the tables are the monitor's) and on shadow-paging hosts (where
+ * KVM does not see the monitor's writes to tables it already shadows).
+ *
+ * Every change is copy-on-write: the path from the root to each changed
+ * entry is copied into fresh pages of the table pool (layout.h), the new
+ * root becomes every vCPU's CR3 before the call returns (KVM_SET_SREGS),
+ * and a table page, once used, is not written again until the pool's
+ * KVM slot has been deleted and re-added, which drops every shadow page.
+ * docs/para-api.md has the call; this is the monitor's side.
+ */
+#ifndef PVMM_PVMMU_H
+#define PVMM_PVMMU_H
+
+#include <stdint.h>
+
+#include "vm.h"
+
+/* Add the table pool to vm->mem (before kvm_create registers the slots)
+ * and start with the boot tables (LAYOUT_PML4) as the live tree, for a
+ * guest at vm->ring. 0, or -1 logged. */
+int pvmmu_init(struct vm *vm);
+void pvmmu_free(struct vm *vm);
+
+/* PVMM_CALL_MMU with its block (copied in by hypercall.c): validates
+ * every op, then applies all of them or none. Returns `ret`; sets
+ * a->failed. -PVMM_ENOSYS without pvmmu_init. */
+int64_t pvmmu_call(struct vm *vm, struct pvmm_mmu_args *a);
+
+/* The run loop's side, on the vCPU's own thread. pvmmu_enter() right
+ * before KVM_RUN: marks the vCPU as in the guest, waits out a batch under
+ * way on another CPU (then returns 1: recheck stop and pause and call it
+ * again), and loads the live root as CR3 if it changed since this vCPU
+ * last loaded it. 0: go into KVM_RUN; -1: CR3 could not be set (logged,
+ * the VM stopped). pvmmu_leave() as soon as KVM_RUN returns. */
+int pvmmu_enter(struct vcpu *v);
+static inline void pvmmu_leave(struct vcpu *v)
+{
+	__atomic_store_n(&v->mmu_in_guest, false, __ATOMIC_SEQ_CST);
+}
+
+/* CR3 of the live tree (LAYOUT_PML4 until the first change). */
+uint64_t pvmmu_root(const struct vm *vm);
+
+/* How often the pool was recycled (its slot deleted and re-added). */
+uint64_t pvmmu_recycles(const struct vm *vm);
+
+#endif
