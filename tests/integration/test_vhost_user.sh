@@ -7,7 +7,8 @@
 # busybox, booted by QEMU with vhost-user-blk-pci): the guest's own
 # virtio-blk driver reads, writes, sees the capacity and a read-only disk,
 # against pvmm and, side by side, against qemu-storage-daemon; a front end
-# killed mid-I/O is followed by a new one that finds the data intact.
+# killed mid-I/O is followed by a new one that finds the data intact; and
+# virtio-rng behind vhost-user-rng-pci feeds the guest's /dev/hwrng.
 
 VU_CLIENT=build/tests/host/vu_client
 
@@ -264,4 +265,29 @@ EOF
 	[ "$(vu_md5 "$img" 0)" = "$want" ] || fail_because "the image lost the flushed data"
 	vu_stop "$log"
 	grep -q "front end 2 connected" "$log" || fail_because "the second front end was not served: $(cat "$log")"
+}
+
+test_vhost_user_linux_rng() {
+	vu_linux_ready || return 0
+	local sock=$TEST_TMP/vu-r.sock log=$TEST_TMP/vu-r.log check=$TEST_TMP/rng.sh con=$TEST_TMP/con-rng.log
+	local initrd=$TEST_TMP/rng.gz a b
+	cat >"$check" <<'EOS'
+echo "rng $(cat /sys/class/misc/hw_random/rng_current)"
+for i in 1 2; do
+	echo "sample $(dd if=/dev/hwrng bs=64 count=16 2>/dev/null | md5sum | cut -d' ' -f1) $(dd if=/dev/hwrng bs=64 count=16 2>/dev/null | wc -c)"
+done
+EOS
+	vu_start "$sock" "$log" rng || return 0
+	scripts/linux-kit.sh initrd "$check" "$initrd"
+	timeout -s KILL 60 qemu-system-x86_64 -M pc -accel tcg -cpu max -m 256 \
+		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
+		-chardev socket,id=c0,path="$sock" -device vhost-user-rng-pci,chardev=c0 \
+		-kernel "$VU_KIT/vmlinuz" -initrd "$initrd" -append "console=ttyS0 panic=-1 quiet" \
+		-display none -serial file:"$con" -monitor none -no-reboot </dev/null >/dev/null 2>&1
+	vu_stop "$log"
+	grep -q "rng virtio_rng" "$con" || fail_because "the guest's hwrng is not virtio-rng: $(grep rng "$con")"
+	[ "$(grep -c '^sample [0-9a-f]* 1024' "$con")" -eq 2 ] || fail_because "the guest did not read 1 KiB twice: $(tail -c 300 "$con")"
+	a=$(grep '^sample' "$con" | sed -n 1p | cut -d' ' -f2)
+	b=$(grep '^sample' "$con" | sed -n 2p | cut -d' ' -f2)
+	[ -n "$a" ] && [ "$a" != "$b" ] || fail_because "two samples of the guest's hwrng are equal"
 }
