@@ -306,6 +306,22 @@ int main(int argc, char **argv)
 		recv_reply(11, st, 8);
 		if (st[0] != 0 || st[1] != avail_idx)
 			die("GET_VRING_BASE: ring %u at %u, expected 0 at %u", st[0], st[1], avail_idx);
+		/* Start it again where it stopped, with a new kick fd, then
+		 * replace the memory table under the running ring: both must
+		 * continue at the right indices. */
+		set_state(10, 0, avail_idx);
+		close(kick_fd);
+		kick_fd = eventfd(0, EFD_CLOEXEC);
+		set_u64(12, 0, &kick_fd, 1);
+		queue_req(VIRTIO_BLK_T_IN, 1, MEM_GPA + OFF_DATA + 0x3000, true);
+		wait_used();
+		struct region r = { MEM_GPA, MEM_SIZE, uva(0), 0 };
+		send_table(&r, 1, &mem_fd, true);
+		queue_req(VIRTIO_BLK_T_IN, 1, MEM_GPA + OFF_DATA + 0x4000, true);
+		wait_used();
+		if (memcmp(mem + OFF_DATA + 0x1000, mem + OFF_DATA + 0x3000, 512) ||
+		    memcmp(mem + OFF_DATA + 0x1000, mem + OFF_DATA + 0x4000, 512))
+			die("reads after a ring restart or a new memory table differ");
 		printf("io ok\n");
 		return 0;
 	}
