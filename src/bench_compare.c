@@ -20,6 +20,7 @@
  * against each other.
  */
 #include "bench_compare.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -355,7 +356,7 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 	return 0;
 }
 
-static void usage(FILE *out)
+void bench_compare_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: pvmm bench compare [--ring LIST] [--guest PATH] [--out DIR] [--console-kib N]\n"
@@ -437,12 +438,9 @@ int bench_compare_main(int argc, char **argv)
 				return PVMM_STATUS_USAGE;
 			}
 			break;
-		case 'h': usage(stdout); return 0;
-		case ':':
-			log_error("bench compare: option '%s' needs a value", argv[optind - 1]);
-			return PVMM_STATUS_USAGE;
+		case 'h': bench_compare_usage(stdout); return 0;
 		default:
-			log_error("bench compare: unknown option '%s'; see pvmm bench compare --help", argv[optind - 1]);
+			cli_bad_option(opt, argv, longopts, "bench compare");
 			return PVMM_STATUS_USAGE;
 		}
 	}

@@ -50,6 +50,7 @@ struct blk_backend {
 	char *path;
 	uint64_t size;
 	bool readonly;
+	char serial[21];        /* --disk id=, or empty */
 	bool async;
 	uint32_t granularity;
 	uint64_t fingerprint;
@@ -571,6 +572,16 @@ bool blk_readonly(const struct blk_backend *b) { return b->readonly; }
 bool blk_is_async(const struct blk_backend *b) { return b->async; }
 uint32_t blk_discard_granularity(const struct blk_backend *b) { return b->granularity; }
 uint64_t blk_fingerprint(const struct blk_backend *b) { return b->fingerprint; }
+
+void blk_set_serial(struct blk_backend *b, const char *serial)
+{
+	snprintf(b->serial, sizeof(b->serial), "%s", serial);
+}
+
+const char *blk_serial(const struct blk_backend *b)
+{
+	return b->serial[0] ? b->serial : NULL;
+}
 int blk_event_fd(const struct blk_backend *b) { return b->event_fd; }
 
 /* ---- open / close --------------------------------------------------- */

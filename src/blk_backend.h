@@ -87,6 +87,11 @@ bool blk_is_async(const struct blk_backend *b);       /* io_uring, not the fallb
 uint32_t blk_discard_granularity(const struct blk_backend *b);
 /* A 64-bit fingerprint of the image's identity (device and inode). */
 uint64_t blk_fingerprint(const struct blk_backend *b);
+/* --disk id=NAME: the serial number devices show the guest instead of one
+ * made from the fingerprint (at most 20 characters; longer is cut).
+ * blk_serial() is NULL when none was set. */
+void blk_set_serial(struct blk_backend *b, const char *serial);
+const char *blk_serial(const struct blk_backend *b);
 
 /* Readable (EPOLLIN) when blk_poll() + blk_complete() have work to do. */
 int blk_event_fd(const struct blk_backend *b);

@@ -22,7 +22,7 @@ struct request {
 	const char *arg;
 };
 
-static void usage(FILE *out)
+void vhost_user_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly]\n"
@@ -58,7 +58,7 @@ int vhost_user_main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
+			vhost_user_usage(stdout);
 			return 0;
 		} else if (strcmp(a, "--once") == 0) {
 			once = true;

@@ -12,16 +12,21 @@
 #include "console_out.h"
 
 #include <errno.h>
+#include <string.h>
 #include <poll.h>
 #include <stdint.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "stats.h"
+#include "status.h"
 #include "vm.h"
 
 typedef bool give_up_fn(void *ctx);
 
-static size_t write_all(int fd, const void *buf, size_t len, give_up_fn *give_up, void *ctx)
+/* Writes `len` bytes unless given up; *closed is set on EPIPE (the
+ * reader is gone for good). */
+static size_t write_all(int fd, const void *buf, size_t len, give_up_fn *give_up, void *ctx, bool *closed)
 {
 	const uint8_t *p = buf;
 	size_t done = 0;
@@ -44,6 +49,8 @@ static size_t write_all(int fd, const void *buf, size_t len, give_up_fn *give_up
 				break;
 			continue;
 		}
+		if (n < 0 && errno == EPIPE && closed)
+			*closed = true;
 		break; /* EPIPE, EIO...: the reader is gone */
 	}
 	return done;
@@ -51,9 +58,14 @@ static size_t write_all(int fd, const void *buf, size_t len, give_up_fn *give_up
 
 size_t console_sink_write(const struct console_sink *sink, const void *buf, size_t len)
 {
-	size_t done = write_all(sink->fd, buf, len, sink->stopped, sink->ctx);
+	bool closed = false;
+	if (sink->copy)
+		sink->copy(sink->ctx, buf, len);
+	size_t done = write_all(sink->fd, buf, len, sink->stopped, sink->ctx, &closed);
 	if (done < len && sink->dropped)
 		sink->dropped(sink->ctx, len - done);
+	if (closed && sink->closed)
+		sink->closed(sink->ctx);
 	return done;
 }
 
@@ -73,17 +85,50 @@ static void vm_dropped(void *ctx, size_t bytes)
 	STATS_ADD(vm->stats.console_bytes_dropped, bytes);
 }
 
+/* --console-log: a regular file, written whole, whatever the terminal
+ * does. A failure is said once and the log given up. */
+static void vm_copy(void *ctx, const void *buf, size_t len)
+{
+	struct vm *vm = ctx;
+	if (!vm->console_log_open)
+		return;
+	int fd = __atomic_load_n(&vm->console_log_fd, __ATOMIC_ACQUIRE);
+	if (fd < 0)
+		return;
+	if (write_all(fd, buf, len, NULL, NULL, NULL) < len) {
+		int expected = fd;
+		if (__atomic_compare_exchange_n(&vm->console_log_fd, &expected, -1, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			log_error("--console-log: cannot write: %s; console output is no longer logged",
+				  strerror(errno ? errno : ENOSPC));
+	}
+}
+
+/* Nobody reads the console any more (stdout closed: EPIPE): running on
+ * would only drop everything the guest says, so stop it. */
+static void vm_closed(void *ctx)
+{
+	struct vm *vm = ctx;
+	if (vm_stop(vm, PVMM_STATUS_CONSOLE_CLOSED))
+		log_error("console output closed (nobody reads it: EPIPE); stopped the guest");
+}
+
 struct console_sink console_sink_for_vm(struct vm *vm, int fd)
 {
-	return (struct console_sink){ .fd = fd, .stopped = vm_gives_up, .dropped = vm_dropped, .ctx = vm };
+	return (struct console_sink){ .fd = fd, .stopped = vm_gives_up, .dropped = vm_dropped, .copy = vm_copy,
+				      .closed = vm_closed, .ctx = vm };
 }
 
 size_t console_out_write(struct vm *vm, int fd, const void *buf, size_t len, bool may_park)
 {
+	bool closed = false;
 	if (!vm)
-		return write_all(fd, buf, len, NULL, NULL);
-	size_t done = write_all(fd, buf, len, may_park ? vm_gives_up_or_parks : vm_gives_up, vm);
+		return write_all(fd, buf, len, NULL, NULL, NULL);
+	vm_copy(vm, buf, len);
+	size_t done = write_all(fd, buf, len, may_park ? vm_gives_up_or_parks : vm_gives_up, vm, &closed);
 	if (done < len)
 		vm_dropped(vm, len - done);
+	if (closed)
+		vm_closed(vm);
 	return done;
 }

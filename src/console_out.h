@@ -23,6 +23,8 @@ struct console_sink {
 	int fd;                                 /* -1: output is discarded */
 	bool (*stopped)(void *ctx);             /* optional: give up once true */
 	void (*dropped)(void *ctx, size_t bytes); /* optional: count undelivered bytes */
+	void (*copy)(void *ctx, const void *buf, size_t len); /* optional: also log all output (--console-log) */
+	void (*closed)(void *ctx);              /* optional: the reader went away (EPIPE) */
 	void *ctx;
 };
 

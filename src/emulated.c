@@ -205,7 +205,7 @@ static int add_uart(struct vm *vm, int stdin_fd, const struct console_sink *out)
 			   e->uart_ready_fd);
 }
 
-static int add_ide(struct vm *vm, const char *path, bool readonly)
+static int add_ide(struct vm *vm, const char *path, bool readonly, const char *serial)
 {
 	struct emulated *e = emulated_of(vm);
 	if (!e)
@@ -217,6 +217,8 @@ static int add_ide(struct vm *vm, const char *path, bool readonly)
 	struct blk_backend *disk = blk_open(path, readonly, 1);
 	if (!disk)
 		return -1;
+	if (serial)
+		blk_set_serial(disk, serial);
 	e->ide = ide_create(disk, ide_irq, e);
 	if (!e->ide || irq_claim_pin(vm, IDE_IRQ) ||
 	    pio_register(&vm->pio, IDE_CMD_BASE, IDE_CMD_PORTS, "ide", ide_cmd_io, e->ide) ||
@@ -243,13 +245,12 @@ const struct device_type uart16550_type = {
 
 static int ide_attach(struct vm *vm, const struct device_env *env, const char *arg)
 {
-	char *path;
-	bool readonly;
+	struct disk_spec spec;
 	(void)env;
-	if (device_parse_disk(arg, &path, &readonly))
+	if (device_parse_disk(arg, &spec))
 		return -1;
-	int ret = add_ide(vm, path, readonly);
-	free(path);
+	int ret = add_ide(vm, spec.path, spec.readonly, spec.id);
+	device_free_disk(&spec);
 	return ret;
 }
 

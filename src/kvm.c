@@ -1,6 +1,8 @@
 #include "kvm.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,62 @@
 
 #include "irq.h"
 #include "log.h"
+
+/* The name of group `gid` from /etc/group (no NSS: the monitor is
+ * linked statically); false if it has none there. */
+static bool group_name(gid_t gid, char *name, size_t size)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen("/etc/group", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *first = strchr(line, ':');
+		char *second = first ? strchr(first + 1, ':') : NULL;
+		if (!second)
+			continue;
+		char *end;
+		unsigned long g = strtoul(second + 1, &end, 10);
+		if (end != second + 1 && *end == ':' && g == gid && first - line > 0 && (size_t)(first - line) < size) {
+			memcpy(name, line, (size_t)(first - line));
+			name[first - line] = '\0';
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* No permission to open the device: say what would give it, from the
+ * node's real owner, group and mode. A group that may read and write it
+ * (and is not root's): join that group. Otherwise, no group helps until
+ * the node is changed: run as root, or give it to a kvm group (a udev
+ * rule keeps that across reboots). */
+static void explain_permission(const char *path)
+{
+	struct stat st;
+	char group[64];
+
+	if (stat(path, &st) < 0) {
+		log_error("no permission to open %s (%s); run pvmm as root", path, strerror(errno));
+		return;
+	}
+	bool named = group_name(st.st_gid, group, sizeof(group));
+	unsigned mode = st.st_mode & 0777;
+	if (named && st.st_gid != 0 && (mode & 060) == 060) {
+		log_error("no permission to open %s (mode %03o, group %s): add your user to group %s "
+			  "(sudo usermod -aG %s $USER, then log in again) or run as root", path, mode, group, group,
+			  group);
+		return;
+	}
+	log_error("no permission to open %s (mode %03o, owner uid %u, group %s%s): no group may use it; run "
+		  "pvmm as root, or let a kvm group in: sudo groupadd -f kvm && sudo chgrp kvm %s && "
+		  "sudo chmod 660 %s && sudo usermod -aG kvm $USER, then log in again (to keep it after a reboot, a "
+		  "udev rule: KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0660\")", path, mode, (unsigned)st.st_uid,
+		  named ? group : "", named ? "" : "(none)", path, path);
+}
 
 static int open_kvm(const char *path)
 {
@@ -23,8 +81,7 @@ static int open_kvm(const char *path)
 		break;
 	case EACCES:
 	case EPERM:
-		log_error("no permission to open %s: add your user to its group "
-			  "(sudo usermod -aG kvm $USER, then log in again) or run as root", path);
+		explain_permission(path);
 		break;
 	default:
 		log_error("cannot open %s: %s", path, strerror(errno));

@@ -30,7 +30,7 @@ static void print_gprs(uint64_t rax, uint64_t rbx, uint64_t rcx, uint64_t rdx,
 		       uint64_t rsi, uint64_t rdi, uint64_t rbp, uint64_t rsp,
 		       const uint64_t r8_15[8])
 {
-	fprintf(stderr,
+	fprintf(log_stream(),
 		"  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
 		"  rsi %016llx rdi %016llx rbp %016llx rsp %016llx\n"
 		"  r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n"
@@ -47,10 +47,10 @@ void report_fault(const struct pvmm_fault *f)
 {
 	const uint64_t hi[8] = { f->r8, f->r9, f->r10, f->r11, f->r12, f->r13, f->r14, f->r15 };
 
-	fprintf(stderr, "  vector %llu (%s), error code %#llx, rip %#llx, cr2 %#llx\n",
+	fprintf(log_stream(), "  vector %llu (%s), error code %#llx, rip %#llx, cr2 %#llx\n",
 		(unsigned long long)f->vector, report_vector_name(f->vector),
 		(unsigned long long)f->error_code, (unsigned long long)f->rip, (unsigned long long)f->cr2);
-	fprintf(stderr, "  cs %#llx ss %#llx rflags %#llx\n", (unsigned long long)f->cs,
+	fprintf(log_stream(), "  cs %#llx ss %#llx rflags %#llx\n", (unsigned long long)f->cs,
 		(unsigned long long)f->ss, (unsigned long long)f->rflags);
 	print_gprs(f->rax, f->rbx, f->rcx, f->rdx, f->rsi, f->rdi, f->rbp, f->rsp, hi);
 }
@@ -72,9 +72,9 @@ static void print_code_bytes(struct vm *vm, uint64_t cr3, uint64_t rip)
 		used += (size_t)snprintf(line + used, sizeof(line) - used, " %02x", *byte);
 	}
 	if (count)
-		fprintf(stderr, "  code at rip:%s\n", line);
+		fprintf(log_stream(), "  code at rip:%s\n", line);
 	else
-		fprintf(stderr, "  code at rip: (not mapped to guest RAM)\n");
+		fprintf(log_stream(), "  code at rip: (not mapped to guest RAM)\n");
 }
 
 void report_cpu_state(struct vcpu *v)
@@ -84,13 +84,13 @@ void report_cpu_state(struct vcpu *v)
 	struct kvm_sregs s;
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
-		fprintf(stderr, "  (registers unavailable)\n");
+		fprintf(log_stream(), "  (registers unavailable)\n");
 		return;
 	}
 	const uint64_t hi[8] = { r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15 };
-	fprintf(stderr, "  rip %#llx rflags %#llx cs %#x\n", (unsigned long long)r.rip,
+	fprintf(log_stream(), "  rip %#llx rflags %#llx cs %#x\n", (unsigned long long)r.rip,
 		(unsigned long long)r.rflags, s.cs.selector);
-	fprintf(stderr, "  cr0 %#llx cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx\n",
+	fprintf(log_stream(), "  cr0 %#llx cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx\n",
 		(unsigned long long)s.cr0, (unsigned long long)s.cr2, (unsigned long long)s.cr3,
 		(unsigned long long)s.cr4, (unsigned long long)s.efer);
 	print_gprs(r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, hi);
@@ -120,15 +120,15 @@ void report_internal_error(struct vcpu *v)
 		size_t len = run->emulation_failure.insn_size;
 		if (len > sizeof(run->emulation_failure.insn_bytes))
 			len = sizeof(run->emulation_failure.insn_bytes);
-		fprintf(stderr, "  instruction bytes:");
+		fprintf(log_stream(), "  instruction bytes:");
 		for (size_t i = 0; i < len; i++)
-			fprintf(stderr, " %02x", run->emulation_failure.insn_bytes[i]);
-		fprintf(stderr, "\n");
+			fprintf(log_stream(), " %02x", run->emulation_failure.insn_bytes[i]);
+		fprintf(log_stream(), "\n");
 	} else if (ndata) {
-		fprintf(stderr, "  data:");
+		fprintf(log_stream(), "  data:");
 		for (uint32_t i = 0; i < ndata; i++)
-			fprintf(stderr, " %#llx", (unsigned long long)run->internal.data[i]);
-		fprintf(stderr, "\n");
+			fprintf(log_stream(), " %#llx", (unsigned long long)run->internal.data[i]);
+		fprintf(log_stream(), "\n");
 	}
 	report_cpu_state(v);
 }

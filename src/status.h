@@ -2,7 +2,8 @@
  * pvmm's process exit statuses. A guest's own exit(status) uses 0..63 and
  * passes through unchanged; the monitor's verdicts sit above that range,
  * except the conventional 1 (host trouble) and 2 (usage or image error,
- * reported before any guest code runs). docs/usage.md lists them.
+ * reported before any guest code runs). docs/usage.md lists them; the
+ * verdict names are metrics_verdict()'s.
  */
 #ifndef PVMM_STATUS_H
 #define PVMM_STATUS_H
@@ -19,7 +20,8 @@ enum pvmm_status {
 	PVMM_STATUS_EMULATION = 67,   /* KVM could not run an instruction (emulation failure) */
 	PVMM_STATUS_BADCALL = 68,     /* malformed para-API call or port access the monitor cannot answer */
 	PVMM_STATUS_TIMEOUT = 69,     /* --timeout expired */
-	PVMM_STATUS_SIGNAL = 70,      /* stopped by SIGINT or SIGTERM */
+	PVMM_STATUS_SIGNAL = 70,      /* stopped by SIGINT, SIGTERM or SIGHUP */
+	PVMM_STATUS_CONSOLE_CLOSED = 71, /* console output's reader went away (EPIPE) */
 };
 
 #endif

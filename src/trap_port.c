@@ -12,12 +12,12 @@
 #include "trap_stubs.h"
 #include "upcall.h"
 
-/* True if `addr` is in the guard page under the main stack: the runtime
- * calls such a #PF a stack overflow (guest/runtime/fault.c). */
-static bool in_stack_guard(uint64_t addr)
+/* True if a #PF at `addr` with the guest's rsp at `rsp` is the main stack
+ * overflowing: the guard page, or a frame bigger than it (para.h), as the
+ * runtime decides for ring 0 (guest/runtime/fault.c). */
+static bool stack_overflow(uint64_t addr, uint64_t rsp)
 {
-	uint64_t bottom = LAYOUT_STACK_TOP - LAYOUT_STACK_SIZE;
-	return addr < bottom && addr >= bottom - PAGE_SIZE;
+	return pvmm_is_stack_overflow(addr, rsp, LAYOUT_STACK_TOP - LAYOUT_STACK_SIZE);
 }
 
 /* The stub's frame at guest-virtual `rsp` (the IST stack: identity-
@@ -84,7 +84,7 @@ static void trap_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *
 		.r12 = r.r12, .r13 = r.r13, .r14 = r.r14, .r15 = r.r15,
 	};
 	const char *msg = report_exception_message(f.vector);
-	if (f.vector == 14 && in_stack_guard(f.cr2))
+	if (f.vector == 14 && stack_overflow(f.cr2, f.rsp))
 		msg = "unhandled exception #PF (page fault): stack overflow";
 
 	char where[24] = "";

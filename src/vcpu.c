@@ -5,8 +5,8 @@
  * The main thread starts every vCPU thread (secondaries wait for the
  * guest's CPU_START), then sleeps on the VM's wake-up eventfd until the VM
  * stops or Ctrl-Z asks for a pause. The stop signals (SIGINT, SIGTERM,
- * SIGALRM for --timeout) and SIGTSTP are blocked in every other thread, so
- * the main thread takes them; their handlers only call async-signal-safe
+ * SIGHUP, SIGALRM for --timeout) and SIGTSTP are blocked in every other
+ * thread, so the main thread takes them; their handlers only call async-signal-safe
  * vm_stop() or set a flag. vCPU threads take VCPU_KICK_SIGNAL, which does
  * nothing but make KVM_RUN and blocking calls return EINTR.
  *
@@ -86,6 +86,7 @@ static void supervisor_signals(sigset_t *set)
 	sigemptyset(set);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGALRM);
 	sigaddset(set, SIGTSTP);
 	sigaddset(set, SIGWINCH);
@@ -114,7 +115,10 @@ int vcpu_install_stops(struct vm *vm, double timeout_s)
 	sigemptyset(&tstp.sa_mask);
 	sigemptyset(&kick.sa_mask);
 	signal_vm = vm;
-	if (sigaction(SIGINT, &stop, NULL) || sigaction(SIGTERM, &stop, NULL) || sigaction(SIGALRM, &stop, NULL) ||
+	/* SIGHUP (the terminal or the session went away) stops the VM like
+	 * SIGTERM, with the same report, rather than killing pvmm silently. */
+	if (sigaction(SIGINT, &stop, NULL) || sigaction(SIGTERM, &stop, NULL) || sigaction(SIGHUP, &stop, NULL) ||
+	    sigaction(SIGALRM, &stop, NULL) ||
 	    sigaction(SIGTSTP, &tstp, NULL) || sigaction(VCPU_KICK_SIGNAL, &kick, NULL) ||
 	    sigaction(SIGWINCH, &winch, NULL))
 		return -1;
@@ -355,9 +359,9 @@ static void pause_for_tstp(struct vm *vm)
 		return; /* stopped meanwhile */
 	if (timeout_seconds > 0)
 		setitimer(ITIMER_REAL, &off, &left);
-	fprintf(stderr, "pvmm: paused (SIGCONT or fg resumes)\n");
+	log_info("paused (SIGCONT or fg resumes)");
 	raise(SIGSTOP);
-	fprintf(stderr, "pvmm: resumed\n");
+	log_info("resumed");
 	if (timeout_seconds > 0 && (left.it_value.tv_sec || left.it_value.tv_usec))
 		setitimer(ITIMER_REAL, &left, NULL);
 	vm_resume(vm);
@@ -420,17 +424,19 @@ int vcpu_run(struct vm *vm)
 	stats_sum_vcpus(&vm->stats);
 
 	int status = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
-	if (stop_signal == SIGALRM) {
+	if (stop_signal == SIGALRM)
 		log_error("guest still running after --timeout %g s; stopped it", timeout_seconds);
+	else if (stop_signal)
+		log_error("stopped by signal SIG%s (%s); the guest was at:", sigabbrev_np(stop_signal),
+			  sigdescr_np(stop_signal));
+	/* Where each started CPU was, as the stop found it. */
+	if (stop_signal)
 		for (unsigned i = 0; i < vm->cpu_count; i++)
 			if (vm->vcpus[i].stats.ran) {
 				if (vm->cpu_count > 1)
-					fprintf(stderr, "  CPU %u:\n", i);
+					fprintf(log_stream(), "  CPU %u:\n", i);
 				report_cpu_state(&vm->vcpus[i]);
 			}
-	} else if (stop_signal) {
-		log_error("stopped by signal");
-	}
 	uint64_t dropped = __atomic_load_n(&vm->stats.console_bytes_dropped, __ATOMIC_RELAXED);
 	if (dropped)
 		log_error("%" PRIu64 " bytes of console output could not be delivered (nobody read them)", dropped);

@@ -101,6 +101,11 @@ struct vm {
 
 	/* Para console: guest output to out_fd, input from in_fd. */
 	int console_out_fd, console_in_fd;
+	/* --console-log: a copy of all console output, only if
+	 * console_log_open; set before the VM runs. console_log_fd turns -1
+	 * (atomic) once a write to it fails. */
+	int console_log_fd;
+	bool console_log_open;
 	/* An eventfd the SIGWINCH handler writes: the console's terminal
 	 * changed size. Made by machine.c when the VM has devices. */
 	int console_resize_fd;

@@ -11,8 +11,11 @@
 void exit(int status)
 {
 	stdio_drain();
-	if (status < 0 || status > PVMM_EXIT_STATUS_MAX)
-		panic("exit(%d): status outside 0..63", status);
+	if (status > PVMM_EXIT_STATUS_MAX)
+		panic("exit(%d): %d is above %d (the highest status a guest can exit with): reported as 64", status,
+		      status, PVMM_EXIT_STATUS_MAX);
+	if (status < 0)
+		panic("exit(%d): a status below 0: reported as 64", status);
 	pvmm_exit((uint64_t)status);
 }
 

@@ -9,14 +9,14 @@
 #include <pvmm/guest.h>
 #include "runtime.h"
 
-/* True if addr is in the guard page under the main stack. */
-static int in_stack_guard(uint64_t addr)
+/* True if a #PF at addr with the stack pointer at rsp is the main stack
+ * overflowing (para.h: the guard page, or a frame bigger than it). */
+static int stack_overflow(uint64_t addr, uint64_t rsp)
 {
 	const struct pvmm_boot_info *bi = pvmm_boot_info();
 	if (!bi)
 		return 0;
-	uint64_t stack_bottom = bi->stack_top - bi->stack_size;
-	return addr < stack_bottom && addr >= stack_bottom - PVMM_PAGE_SIZE;
+	return pvmm_is_stack_overflow(addr, rsp, bi->stack_top - bi->stack_size);
 }
 
 void isr_handle_exception(struct isr_frame *frame)
@@ -39,7 +39,7 @@ void isr_handle_exception(struct isr_frame *frame)
 	__asm__ volatile("mov %%cr2, %0" : "=r"(fault.cr2));
 
 	const char *msg = pvmm_exception_message(frame->vector);
-	if (frame->vector == 14 && in_stack_guard(fault.cr2))
+	if (frame->vector == 14 && stack_overflow(fault.cr2, fault.rsp))
 		msg = "unhandled exception #PF (page fault): stack overflow";
 
 	if (!reporting) {

@@ -57,7 +57,11 @@ void pvmm_start(struct pvmm_boot_info *bi)
 	argv[argc] = NULL;
 
 	int status = main((int)argc, argv);
-	if (status < 0 || status > PVMM_EXIT_STATUS_MAX)
-		panic("main returned %d, outside 0..63", status);
+	/* pvmm's own verdicts use 64 and up: say what happened, as status 64. */
+	if (status > PVMM_EXIT_STATUS_MAX)
+		panic("main returned %d, which is above %d (the highest status a guest can exit with): reported as 64",
+		      status, PVMM_EXIT_STATUS_MAX);
+	if (status < 0)
+		panic("main returned %d, which is below 0: reported as 64", status);
 	exit(status);
 }

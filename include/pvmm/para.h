@@ -461,4 +461,24 @@ static inline const char *pvmm_exception_message(uint64_t vector)
 	return msg ? msg : "unhandled exception (reserved vector)";
 }
 
+/* How far below the main stack a fault still counts as its overflow. */
+#define PVMM_STACK_OVERFLOW_REACH (1ull << 30)
+
+/* Whether a #PF at `cr2`, taken with the stack pointer at `rsp`, is the
+ * main stack (lowest byte `bottom`) overflowing, for the runtime's and
+ * the monitor's fault reports alike: the access hit the guard page under
+ * the stack (deep recursion), or a frame larger than the 4 KiB guard page (a big
+ * local array) moved rsp below the stack and the access lies between a
+ * page under rsp (a push, a call) and the bottom. Wrapping arithmetic: a
+ * frame larger than all memory under the stack takes rsp round to the top
+ * of the address space. */
+static inline int pvmm_is_stack_overflow(uint64_t cr2, uint64_t rsp, uint64_t bottom)
+{
+	if (cr2 < bottom && cr2 >= bottom - 4096)
+		return 1;
+	uint64_t lo = rsp - 4096;
+	uint64_t span = bottom - lo; /* huge (wrapped) when rsp is inside the stack */
+	return span > 4096 && span <= PVMM_STACK_OVERFLOW_REACH + 4096 && cr2 - lo < span;
+}
+
 #endif /* PVMM_PARA_H */

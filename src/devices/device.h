@@ -46,9 +46,23 @@ struct device_type {
 extern const struct device_type virtio_blk_type, virtio_console_type, virtio_rng_type;
 extern const struct device_type uart16550_type, ide_type;
 
-/* "PATH" or "PATH,readonly", as --disk takes it for any disk model. Fills
- * `path` (a copy the caller frees) and `readonly`; -1 after a message. */
-int device_parse_disk(const char *arg, char **path, bool *readonly);
+/* One --disk value, for any disk model. Two forms:
+ *   PATH[,readonly]                           (the path may not hold a comma)
+ *   path=FILE[,readonly=on|off][,id=NAME]     (keys in any order; a comma
+ *                                              inside a value is written ",,")
+ * The key=value form is taken when the value starts with "path=",
+ * "readonly=" or "id=". `id` is the serial number the guest reads. */
+#define DISK_ID_MAX 20
+struct disk_spec {
+	char *path;             /* malloc'd */
+	bool readonly;
+	char *id;               /* malloc'd, or NULL */
+};
+
+/* Parse `arg` into `spec` (device_free_disk() frees it); -1 after a
+ * message. */
+int device_parse_disk(const char *arg, struct disk_spec *spec);
+void device_free_disk(struct disk_spec *spec);
 /* The same as a device type's parse(): checks only. */
 int device_check_disk(const char *arg);
 

@@ -162,7 +162,10 @@ static void build_identify(struct ide *ide)
 
 	if (cyls > CHS_MAX_CYLINDERS)
 		cyls = CHS_MAX_CYLINDERS;
-	snprintf(serial, sizeof(serial), "PVMM%016llx", (unsigned long long)blk_fingerprint(ide->disk));
+	if (blk_serial(ide->disk))
+		snprintf(serial, sizeof(serial), "%s", blk_serial(ide->disk));
+	else
+		snprintf(serial, sizeof(serial), "PVMM%016llx", (unsigned long long)blk_fingerprint(ide->disk));
 
 	id[0] = 0x0040;                 /* fixed ATA device */
 	id[1] = (uint16_t)cyls;

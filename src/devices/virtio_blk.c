@@ -582,12 +582,18 @@ struct virtio_dev *virtio_blk_new(const struct virtio_ctx *ctx, const char *path
 
 static struct virtio_dev *blk_create(const struct device_env *env, const char *arg)
 {
-	char *path;
-	bool readonly;
-	if (device_parse_disk(arg, &path, &readonly))
+	struct disk_spec spec;
+	if (device_parse_disk(arg, &spec))
 		return NULL;
-	struct virtio_dev *dev = virtio_blk_new(&env->virtio, path, readonly);
-	free(path);
+	struct virtio_dev *dev = virtio_blk_new(&env->virtio, spec.path, spec.readonly);
+	if (dev && spec.id) {
+		/* GET_ID: the name given, NUL-padded to the 20 bytes. */
+		struct virtio_blk *b = dev->priv;
+		memset(b->id, 0, sizeof(b->id));
+		memcpy(b->id, spec.id, strlen(spec.id) < sizeof(b->id) ? strlen(spec.id) : sizeof(b->id));
+		blk_set_serial(b->be, spec.id);
+	}
+	device_free_disk(&spec);
 	return dev;
 }
 

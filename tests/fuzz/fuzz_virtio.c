@@ -69,7 +69,7 @@ static void once(void)
 	if (done)
 		return;
 	done = true;
-	log_quiet = 1;
+	log_level = LOG_ERROR;
 	if (guest_mem_init(&mem, RAM_BYTES, 0))
 		abort();
 	snprintf(image, sizeof(image), "/dev/shm/pvmm-fuzz-virtio-%d.img", getpid());

@@ -204,3 +204,76 @@ test_blk_stress_interrupts() {
 	expect_out "blk_stress mode=irq ops=2000"
 	expect_out " ok"
 }
+
+# ---- issue 13: --disk key=value, an image given twice --------------------
+
+test_blk_disk_key_value_form() {
+	local dir img
+	dir=$TEST_TMP/with,comma
+	mkdir -p "$dir"
+	img=$dir/disk.img
+	dd if=/dev/zero of="$img" bs=512 count=64 status=none
+	# A comma in a value is written as two.
+	run_pvmm run --disk "path=${img//,/,,},readonly=on,id=data-disk" "$GUESTS/blk_rw.elf" info
+	expect_status 0
+	expect_out "capacity=64 "
+	expect_out "readonly=1"
+	expect_out "get_id=0 (OK) id=data-disk"
+	run_pvmm run --disk "id=rw,path=${img//,/,,},readonly=off" "$GUESTS/blk_rw.elf" info
+	expect_status 0
+	expect_out "readonly=0"
+	expect_out "id=rw"
+	# The emulated IDE disk shows the id as its serial number.
+	run_pvmm run --disk-model ide --disk "path=${img//,/,,},id=ide-serial-7" "$GUESTS/blk_rw.elf" info
+	expect_status 0
+	expect_out "id=ide-serial-7"
+	# The old form still works, and a path with a comma is refused there
+	# with a pointer to the new one.
+	run_pvmm run --disk "$(blk_image plain 64),readonly" "$GUESTS/blk_rw.elf" info
+	expect_status 0
+	expect_out "readonly=1"
+	run_pvmm run --disk "$img" "$GUESTS/blk_rw.elf" info
+	expect_status 2
+	expect_err "--disk '$img': unknown disk option 'comma/disk.img'; the only one is 'readonly' (or write --disk path=FILE,readonly=on|off,id=NAME)"
+	expect_err_lines 1
+}
+
+test_blk_disk_key_value_mistakes() {
+	local img
+	img=$(blk_image kv 64)
+	run_pvmm run --disk "path=$img,readonly=yes" "$GUESTS/blk_rw.elf" info
+	expect_status 2
+	expect_err "--disk 'path=$img,readonly=yes': readonly takes on or off"
+	expect_err_lines 1
+	run_pvmm run --disk "path=$img,size=1G" "$GUESTS/blk_rw.elf" info
+	expect_status 2
+	expect_err "--disk 'path=$img,size=1G': unknown key 'size'; the keys are path, readonly and id"
+	run_pvmm run --disk "readonly=on" "$GUESTS/blk_rw.elf" info
+	expect_status 2
+	expect_err "--disk 'readonly=on' names no image file: add path=FILE"
+	run_pvmm run --disk "path=$img,id=an-id-longer-than-twenty" "$GUESTS/blk_rw.elf" info
+	expect_status 2
+	expect_err "id 'an-id-longer-than-twenty' must be 1 to 20 printable characters without spaces"
+	run_pvmm run --disk "path=$img,id=x" --disk "path=$(blk_image kv2 64),id=x" "$GUESTS/blk_rw.elf" info
+	expect_status 2
+	expect_err "have the same id 'x'; give each disk its own"
+	expect_err_lines 1
+}
+
+test_blk_same_image_twice_is_named() {
+	local img
+	img=$(blk_image twice 64)
+	run_pvmm run --disk "$img" --disk "$img,readonly" "$GUESTS/blk_rw.elf" disks
+	expect_status 2
+	expect_err "pvmm: disk image '$img' is given twice (--disk '$img' and --disk '$img,readonly' are the same file); give it once, or make both readonly"
+	expect_err_lines 1
+	# Another name for the same file is the same image.
+	ln -sf "$img" "$TEST_TMP/twice-link.img"
+	run_pvmm run --disk "$img" --disk "path=$TEST_TMP/twice-link.img" "$GUESTS/blk_rw.elf" disks
+	expect_status 2
+	expect_err "is given twice"
+	# Two read-only views of one image write nothing: allowed.
+	run_pvmm run --disk "$img,readonly" --disk "$img,readonly" "$GUESTS/blk_rw.elf" disks
+	expect_status 0
+	expect_out "disks=2"
+}

@@ -51,7 +51,7 @@ test_cli_missing_option_value() {
 
 test_cli_bad_mem() {
 	local bad
-	for bad in 12X -4M "" 3M 4G 33M 99999999999999999999G; do
+	for bad in 12X -4M "" 3M 4G 33M 3 99999999999999999999G; do
 		run_pvmm run --mem "$bad" "$EXAMPLES/hello.elf"
 		expect_status 2
 		expect_err "--mem"
@@ -112,7 +112,7 @@ test_cli_kvm_permission_denied() {
 	fi
 	expect_status 1
 	expect_err "no permission to open"
-	expect_err "usermod -aG kvm"
+	expect_err "run pvmm as root"
 	expect_err_lines 1
 }
 
@@ -126,4 +126,179 @@ test_cli_bad_cpus() {
 	done
 	run_pvmm run --cpus 64 "$EXAMPLES/hello.elf"
 	expect_status 0
+}
+
+# ---- issue 13: help for every command, precise option messages ----------
+
+test_cli_help_command() {
+	run_pvmm help
+	expect_status 0
+	expect_out "Usage: pvmm run [options] GUEST.elf"
+	expect_out "help [COMMAND]"
+	run_pvmm help run
+	expect_status 0
+	expect_out "--timeout SECS"
+	run_pvmm help bench
+	expect_status 0
+	expect_out "Usage: pvmm bench compare [options]"
+	run_pvmm help bench compare
+	expect_status 0
+	expect_out "Usage: pvmm bench compare [--ring LIST]"
+	run_pvmm help help
+	expect_status 0
+	expect_out "Usage: pvmm help [COMMAND]"
+	run_pvmm help frobnicate
+	expect_status 2
+	expect_err "pvmm: help: no command 'frobnicate'; the commands are run, ctl, vhost-user, bench compare and help"
+	expect_err_lines 1
+}
+
+test_cli_every_command_help_exits_0() {
+	local cmd
+	for cmd in "run" "bench" "bench compare" "help"; do
+		# shellcheck disable=SC2086
+		run_pvmm $cmd --help
+		expect_status 0
+		expect_out "Usage: pvmm"
+		[ -s "$ERR" ] && fail_because "pvmm $cmd --help wrote to stderr: $(head -c 200 "$ERR")"
+	done
+}
+
+test_cli_bench_without_benchmark() {
+	run_pvmm bench
+	expect_status 2
+	expect_err "pvmm: bench: no benchmark given; the one there is: compare (see pvmm help bench)"
+	expect_err_lines 1
+	run_pvmm bench frob
+	expect_status 2
+	expect_err "pvmm: bench: unknown benchmark 'frob'"
+	expect_err_lines 1
+}
+
+test_cli_option_is_not_a_command() {
+	run_pvmm --bogus
+	expect_status 2
+	expect_err "pvmm: unknown option '--bogus'; try pvmm --help"
+	expect_err_lines 1
+}
+
+test_cli_ambiguous_option() {
+	run_pvmm run --st "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "pvmm: ambiguous option '--st': it could be --stats or --stats-json; see pvmm help run"
+	expect_err_lines 1
+	# A prefix that names one option is that option.
+	run_pvmm run --stat "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "ambiguous option '--stat'"
+	run_pvmm run --qui "$EXAMPLES/hello.elf"
+	expect_status 0
+}
+
+test_cli_option_takes_no_value() {
+	run_pvmm run --quiet=1 "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "pvmm: option '--quiet' takes no value (got '--quiet=1'); see pvmm help run"
+	expect_err_lines 1
+	run_pvmm run --rng=yes "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "option '--rng' takes no value (got '--rng=yes')"
+	run_pvmm run -x "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "pvmm: unknown option '-x'; see pvmm help run"
+	run_pvmm bench compare --bogus
+	expect_status 2
+	expect_err "pvmm: unknown option '--bogus'; see pvmm help bench compare"
+}
+
+test_cli_mem_bare_number_is_mib() {
+	run_pvmm run --stats-json "$TEST_TMP/mem.json" --mem 64 "$EXAMPLES/hello.elf"
+	expect_status 0
+	run_pvmm run --mem 5 "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "--mem 5 is not a whole number of 2 MiB; round it, e.g. to 6M"
+	run_pvmm run --mem 4194304B "$EXAMPLES/hello.elf"
+	expect_status 0
+	run_pvmm run --mem 4096 "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "--mem 4096 is out of range: use 4M to 3G"
+}
+
+test_cli_timeout_too_long_says_limit() {
+	run_pvmm run --timeout 1e10 "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "pvmm: --timeout '1e10' is too long: the most is 1000000000 seconds (about 31 years)"
+	expect_err_lines 1
+	run_pvmm run --timeout 1e9 "$EXAMPLES/hello.elf"
+	expect_status 0
+	run_pvmm run --timeout abc "$EXAMPLES/hello.elf"
+	expect_err "--timeout 'abc' is not a number of seconds"
+}
+
+test_cli_sighup_stops_like_sigterm() {
+	local pid i
+	# Empty first: a "spinning" left by an earlier test must not count.
+	: >"$OUT"
+	: >"$ERR"
+	"$PVMM" run --timeout 30 "$GUESTS/spin.elf" >"$OUT" 2>"$ERR" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q spinning "$OUT" && break
+		sleep 0.1
+	done
+	kill -HUP "$pid"
+	wait "$pid"
+	status=$?
+	expect_status 70
+	expect_err "pvmm: stopped by signal SIGHUP (Hangup); the guest was at:"
+	expect_err "rip 0x"
+}
+
+test_cli_sigterm_names_signal() {
+	local pid i
+	# Empty first: a "spinning" left by an earlier test must not count.
+	: >"$OUT"
+	: >"$ERR"
+	"$PVMM" run --timeout 30 "$GUESTS/spin.elf" >"$OUT" 2>"$ERR" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q spinning "$OUT" && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	wait "$pid"
+	status=$?
+	expect_status 70
+	expect_err "pvmm: stopped by signal SIGTERM (Terminated); the guest was at:"
+	expect_err "rip 0x"
+}
+
+test_cli_kvm_permission_hint_follows_the_node() {
+	# The hint comes from the device node's owner, group and mode. Needs
+	# root to drop privileges (CI runs as root).
+	if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+		echo "    (not root: skipped)"
+		return
+	fi
+	local grp
+	grp=$(getent group 100 | cut -d: -f1)
+	cp "$EXAMPLES/hello.elf" "$TEST_TMP/hello.elf" && chmod 755 "$TEST_TMP" && chmod 644 "$TEST_TMP/hello.elf"
+	: >"$TEST_TMP/kvm-root" && chmod 600 "$TEST_TMP/kvm-root"
+	PVMM_KVM_DEVICE=$TEST_TMP/kvm-root timeout -s KILL 60 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		--inh-caps=-all "$PVMM" run "$TEST_TMP/hello.elf" </dev/null >"$OUT" 2>"$ERR"
+	status=$?
+	expect_status 1
+	expect_err "no permission to open $TEST_TMP/kvm-root (mode 600, owner uid 0, group root): no group may use it; run pvmm as root"
+	expect_err "sudo chgrp kvm $TEST_TMP/kvm-root && sudo chmod 660 $TEST_TMP/kvm-root"
+	expect_err 'KERNEL=="kvm", GROUP="kvm", MODE="0660"'
+	expect_err_lines 1
+	if [ -n "$grp" ]; then
+		: >"$TEST_TMP/kvm-grp" && chgrp 100 "$TEST_TMP/kvm-grp" && chmod 660 "$TEST_TMP/kvm-grp"
+		PVMM_KVM_DEVICE=$TEST_TMP/kvm-grp timeout -s KILL 60 setpriv --reuid=65534 --regid=65534 --clear-groups \
+			--inh-caps=-all "$PVMM" run "$TEST_TMP/hello.elf" </dev/null >"$OUT" 2>"$ERR"
+		status=$?
+		expect_status 1
+		expect_err "no permission to open $TEST_TMP/kvm-grp (mode 660, group $grp): add your user to group $grp (sudo usermod -aG $grp \$USER, then log in again) or run as root"
+		expect_err_lines 1
+	fi
 }

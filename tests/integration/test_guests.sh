@@ -34,7 +34,16 @@ test_exit_status_out_of_range_is_refused() {
 	# 0..63 belong to the guest; above that the runtime aborts, loudly.
 	run_pvmm run "$GUESTS/exit_status.elf" 64
 	expect_status 64
-	expect_err "outside 0..63"
+	expect_err "guest aborted: main returned 64, which is above 63 (the highest status a guest can exit with): reported as 64"
+	run_pvmm run "$GUESTS/exit_status.elf" 100
+	expect_status 64
+	expect_err "guest aborted: main returned 100, which is above 63 (the highest status a guest can exit with): reported as 64"
+	run_pvmm run "$GUESTS/exit_status.elf" 100 exit
+	expect_status 64
+	expect_err "guest aborted: exit(100): 100 is above 63 (the highest status a guest can exit with): reported as 64"
+	run_pvmm run "$GUESTS/exit_status.elf" -1
+	expect_status 64
+	expect_err "guest aborted: main returned -1, which is below 0: reported as 64"
 }
 
 test_null_dereference() {

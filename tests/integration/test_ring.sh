@@ -104,7 +104,19 @@ test_ring3_null_and_stack_overflow_report_like_ring0() {
 		expect_status 65
 		expect_err "guest fault: unhandled exception #PF (page fault): stack overflow"
 		expect_err "cr2 0x10"
+		# A local array bigger than all memory under the stack: rsp
+		# wraps past the guard page and the first store faults there.
+		PVMM_RING= run_pvmm run --ring $r "$GUESTS/stack_overflow.elf" array 1024
+		expect_status 65
+		expect_out "array of 1024 KiB"
+		expect_err "guest fault: unhandled exception #PF (page fault): stack overflow"
 	done
+	# One that lands rsp in the monitor's pages under the stack: at ring
+	# 3 those are supervisor-only, so the store faults (at ring 0 they are
+	# writable: docs/usage.md).
+	PVMM_RING= run_pvmm run --ring 3 "$GUESTS/stack_overflow.elf" array 300
+	expect_status 65
+	expect_err "guest fault: unhandled exception #PF (page fault): stack overflow"
 }
 
 test_ring3_compute_guest_runs() {

@@ -132,18 +132,47 @@ static void test_irqchip_only_when_a_device_interrupts(void **state)
 
 static void test_disk_option(void **state)
 {
-	char *path;
-	bool ro;
+	struct disk_spec d;
 	(void)state;
 
-	assert_int_equal(device_parse_disk("a.img", &path, &ro), 0);
-	assert_string_equal(path, "a.img");
-	assert_false(ro);
-	free(path);
-	assert_int_equal(device_parse_disk("dir,with,commas/a.img,readonly", &path, &ro), 0);
-	assert_string_equal(path, "dir,with,commas/a.img");
-	assert_true(ro);
-	free(path);
+	assert_int_equal(device_parse_disk("a.img", &d), 0);
+	assert_string_equal(d.path, "a.img");
+	assert_false(d.readonly);
+	assert_null(d.id);
+	device_free_disk(&d);
+	assert_int_equal(device_parse_disk("dir,with,commas/a.img,readonly", &d), 0);
+	assert_string_equal(d.path, "dir,with,commas/a.img");
+	assert_true(d.readonly);
+	device_free_disk(&d);
+}
+
+/* --disk path=FILE,readonly=on|off,id=NAME: any order, ",," a comma. */
+static void test_disk_key_value(void **state)
+{
+	struct disk_spec d;
+	(void)state;
+
+	assert_int_equal(device_parse_disk("path=a,,b.img,readonly=on,id=disk0", &d), 0);
+	assert_string_equal(d.path, "a,b.img");
+	assert_true(d.readonly);
+	assert_string_equal(d.id, "disk0");
+	device_free_disk(&d);
+	assert_int_equal(device_parse_disk("readonly=off,path=x,,,,y", &d), 0);
+	assert_string_equal(d.path, "x,,y");
+	assert_false(d.readonly);
+	assert_null(d.id);
+	device_free_disk(&d);
+	assert_int_equal(device_parse_disk("id=a,path=p,", &d), 0); /* a trailing comma ends the list */
+	assert_string_equal(d.path, "p");
+	device_free_disk(&d);
+	assert_int_equal(device_parse_disk("path=p,readonly=1", &d), -1);
+	assert_int_equal(device_parse_disk("path=p,path=q", &d), -1);
+	assert_int_equal(device_parse_disk("path=p,readonly=on,readonly=off", &d), -1);
+	assert_int_equal(device_parse_disk("path=p,bogus", &d), -1);
+	assert_int_equal(device_parse_disk("path=p,id=has space", &d), -1);
+	assert_int_equal(device_parse_disk("path=p,id=", &d), -1);
+	assert_int_equal(device_parse_disk("path=", &d), -1);
+	assert_int_equal(device_parse_disk("id=x", &d), -1);
 }
 
 /* Devices come up in request order, each in the boot info, each window
@@ -200,6 +229,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits_and_parsers_run_before_kvm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_irqchip_only_when_a_device_interrupts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_option, setup, teardown),
+		cmocka_unit_test(test_disk_key_value),
 		cmocka_unit_test_setup_teardown(test_create_and_teardown_give_everything_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_create_leaves_nothing, setup, teardown),
 	};

@@ -1566,7 +1566,7 @@ int main(void)
 {
 	/* The device's warnings about the hostile requests made on purpose
 	 * here would only be noise; errors still print. */
-	log_quiet = 1;
+	log_level = LOG_ERROR;
 	const struct CMUnitTest tests[] = {
 		BOTH(test_config_and_features),
 		BOTH(test_write_then_read_back),

@@ -1,0 +1,142 @@
+/*
+ * `pvmm ctl` (ctl.h): one request per run over the API socket, one line
+ * of output. The answer is read to the end (the request says
+ * Connection: close) with a receive timeout, then checked.
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "http.h"
+
+#define CTL_TIMEOUT_S 30
+
+struct ctl_command {
+	const char *name, *method, *path, *body, *done;
+};
+
+static const struct ctl_command commands[] = {
+	{ "info", "GET", "/", NULL, NULL },
+	{ "pause", "PATCH", "/vm", "{\"state\": \"Paused\"}", "paused" },
+	{ "resume", "PATCH", "/vm", "{\"state\": \"Resumed\"}", "resumed" },
+	{ "stop", "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", "stopping" },
+	{ "metrics", "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", "metrics flushed" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics\n");
+	return CTL_USAGE;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = CTL_TIMEOUT_S };
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int ctl_main(int argc, char **argv)
+{
+	const char *sock = NULL, *name = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--api-sock") == 0 && i + 1 < argc)
+			sock = argv[++i];
+		else if (strncmp(argv[i], "--api-sock=", 11) == 0)
+			sock = argv[i] + 11;
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return usage(), CTL_OK;
+		else if (!name && argv[i][0] != '-')
+			name = argv[i];
+		else
+			return usage();
+	}
+	if (!sock || !name)
+		return usage();
+	const struct ctl_command *c = commands;
+	while (c->name && strcmp(c->name, name))
+		c++;
+	if (!c->name) {
+		fprintf(stderr, "pvmm ctl: unknown command '%s'\n", name);
+		return usage();
+	}
+
+	int fd = connect_to(sock);
+	if (fd < 0) {
+		fprintf(stderr, "pvmm ctl: cannot reach the API at '%s': %s\n", sock, strerror(errno));
+		return CTL_UNREACHABLE;
+	}
+	char req[512];
+	size_t body_len = c->body ? strlen(c->body) : 0;
+	int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+					    "Content-Length: %zu\r\n\r\n%s",
+			 c->method, c->path, body_len, c->body ? c->body : "");
+	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		fprintf(stderr, "pvmm ctl: cannot send to '%s': %s\n", sock, strerror(errno));
+		close(fd);
+		return CTL_UNREACHABLE;
+	}
+	static char resp[HTTP_MAX_BODY + 4096];
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof(resp) - 1 && (r = recv(fd, resp + len, sizeof(resp) - 1 - len, 0)) > 0)
+		len += (size_t)r;
+	close(fd);
+	resp[len] = '\0';
+
+	int status;
+	char *body = strstr(resp, "\r\n\r\n");
+	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1 || !body) {
+		fprintf(stderr, "pvmm ctl: no valid HTTP answer from '%s'\n", sock);
+		return CTL_UNREACHABLE;
+	}
+	body += 4;
+	json_object *obj = *body ? json_tokener_parse(body) : NULL;
+	if (status >= 300) {
+		json_object *msg = NULL;
+		json_object_object_get_ex(obj, "fault_message", &msg);
+		fprintf(stderr, "pvmm ctl: %s: %s\n", name, msg ? json_object_get_string(msg) : "refused");
+		json_object_put(obj);
+		return CTL_REFUSED;
+	}
+	if (c->done) {
+		printf("%s\n", c->done);
+	} else {
+		json_object *state = NULL, *version = NULL, *id = NULL;
+		json_object_object_get_ex(obj, "state", &state);
+		json_object_object_get_ex(obj, "vmm_version", &version);
+		json_object_object_get_ex(obj, "id", &id);
+		printf("%s (pvmm %s, id %s)\n", state ? json_object_get_string(state) : "?",
+		       version ? json_object_get_string(version) : "?", id ? json_object_get_string(id) : "?");
+	}
+	json_object_put(obj);
+	return CTL_OK;
+}

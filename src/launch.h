@@ -1,0 +1,76 @@
+/*
+ * The one way a VM is started: `pvmm run`'s command line, the API socket's
+ * InstanceStart and --config-file all fill a `struct vm_options` and call
+ * vm_launch(), which builds the VM, runs it to the end and tears it down.
+ */
+#ifndef PVMM_LAUNCH_H
+#define PVMM_LAUNCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "machine.h"
+#include "vm.h"
+
+struct vm_options {
+	uint64_t mem_size;
+	uint32_t mem_flags;      /* GUEST_MEM_HUGEPAGES with --mem-hugepages */
+	unsigned cpus;          /* --cpus, 1..VM_MAX_CPUS */
+	unsigned ring;          /* --ring 0|3: the guest's CPL */
+	double timeout_s;
+	bool stats;
+	const char *stats_json;  /* --stats-json FILE */
+	bool read_counters;      /* read KVM's counters at the end (the API's metrics) */
+	const char *log_file;    /* --log-file FILE */
+	int log_level;           /* --log-level: enum log_level, or -1 if not given */
+	const char *metrics_path; /* --metrics-path FILE */
+	double metrics_interval_s; /* --metrics-interval SECS */
+	const char *console_log; /* --console-log FILE */
+	bool virtio_console;
+	bool uart_console;      /* --console uart: the emulated 16550A owns the console */
+	bool ide;               /* --disk-model ide: disks are emulated IDE, not virtio */
+	bool rng;
+	unsigned disk_count;
+	const char *disks[MACHINE_MAX_DEVICES];  /* --disk values, in order */
+	struct machine_devices devices;          /* what the flags above ask for */
+	const char *image;
+	int guest_argc;
+	char **guest_argv;       /* guest_argv[0] is the image path */
+	/* The command's, not the VM's: vm_launch() ignores them. */
+	const char *api_sock;    /* --api-sock PATH */
+	const char *config_file; /* --config-file FILE */
+};
+
+/* Called by vm_launch() on its (the main) thread. */
+struct launch_hooks {
+	/* Everything is built and the vCPU threads are about to start:
+	 * vm_pause(), vm_resume() and vm_stop() may be used from now on. */
+	void (*started)(struct vm *vm, void *opaque);
+	/* The VM has stopped (vcpu_run returned); nothing may touch it from
+	 * another thread once this returns. */
+	void (*stopping)(struct vm *vm, void *opaque);
+	/* The counters are final (every thread joined), before teardown. */
+	void (*finished)(struct vm *vm, int status, void *opaque);
+	void *opaque;
+};
+
+/* Defaults: 32 MiB, 1 CPU, ring 3. */
+void vm_options_init(struct vm_options *opt);
+
+/* Turn the device flags into device requests (each type's parser checks
+ * its argument; one image given twice is refused). 0, or -1 after a
+ * message. Call once, before vm_launch. */
+int vm_options_request_devices(struct vm_options *opt);
+
+/* Build, run and tear down the VM `opt` describes; returns the process
+ * exit status (status.h). `hooks` may be NULL. A failure before the guest
+ * runs is logged, and `started` is then never called. */
+int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks);
+
+/* Every --stats figure as one JSON object; if `one_line`, on one line
+ * without its newline. With `status` (the process exit status, once the
+ * VM has stopped) also the schema version, the status and its verdict. */
+void launch_stats_json(struct vm *vm, FILE *f, bool one_line, const int *status);
+
+#endif
