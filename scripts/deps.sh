@@ -20,6 +20,11 @@ packages=(
 	util-linux     # setpriv: the test of the /dev/kvm permission message
 	gnuplot-nox    # make bench: bench/compare_chart.sh draws docs/img/compare.png and .svg
 	fonts-dejavu-core # the font those charts' labels are drawn in (gnuplot's pngcairo uses fontconfig)
+	qemu-system-x86 # tests/integration/test_vhost_user.sh: Linux's virtio drivers against pvmm vhost-user; qemu-storage-daemon
+	qemu-utils     # the same tests: qemu-img for images
+	busybox-static # scripts/linux-kit.sh fetches it too (apt-get download); installed, it is also a fallback
+	cpio           # scripts/linux-kit.sh: the initramfs
+	xz-utils       # scripts/linux-kit.sh: Debian's kernel modules are .ko.xz
 )
 
 missing=()

@@ -12,6 +12,7 @@
 
 #include "bench_compare.h"
 #include "emulated.h"
+#include "cmd_vhost_user.h"
 #include "guest_mem.h"
 #include "layout.h"
 #include "log.h"
@@ -25,6 +26,7 @@ static const char commands_help[] =
 	"       pvmm [run [options]] --api-sock PATH [GUEST.elf [guest args...]]\n"
 	"       pvmm [run [options]] --config-file FILE [--api-sock PATH]\n"
 	"       pvmm ctl --api-sock PATH info|pause|resume|stop|metrics\n"
+	"       pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly] | rng\n"
 	"       pvmm bench compare [options]\n"
 	"       pvmm help [COMMAND]\n"
 	"       pvmm --help | --version\n"
@@ -32,6 +34,8 @@ static const char commands_help[] =
 	"Commands:\n"
 	"  run             run a guest in a new VM (pvmm help run)\n"
 	"  ctl             drive a running pvmm through its API socket (docs/api.md)\n"
+	"  vhost-user      serve a virtio device to a vhost-user front end such as QEMU\n"
+	"                  (pvmm help vhost-user, docs/vhost-user.md)\n"
 	"  bench compare   the paravirtual and the emulated path, same workload\n"
 	"                  (pvmm help bench compare)\n"
 	"  help [COMMAND]  this overview, or one command's help\n"
@@ -120,8 +124,8 @@ static const char help_help[] =
 	"Usage: pvmm help [COMMAND]\n"
 	"\n"
 	"Without COMMAND: the list of commands and pvmm run's options. With one (run,\n"
-	"ctl, bench, bench compare, help): that command's help. pvmm COMMAND --help\n"
-	"is the same.\n";
+	"ctl, vhost-user, bench, bench compare, help): that command's help.\n"
+	"pvmm COMMAND --help is the same.\n";
 
 int cli_help(const char *command, FILE *out)
 {
@@ -138,6 +142,8 @@ int cli_help(const char *command, FILE *out)
 		bench_compare_usage(out);
 	} else if (strcmp(command, "help") == 0) {
 		fputs(help_help, out);
+	} else if (strcmp(command, "vhost-user") == 0) {
+		vhost_user_usage(out);
 	} else {
 		return -1;
 	}

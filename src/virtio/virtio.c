@@ -209,6 +209,17 @@ void virtio_queue_set_ready(struct virtio_dev *dev, unsigned q, uint32_t value)
 		virtio_fail(dev, "queue %u: %s", q, vq->error);
 }
 
+void virtio_queue_set_indices(struct virtio_dev *dev, unsigned q, uint16_t last_avail, uint16_t used_idx)
+{
+	if (q >= dev->ops->num_queues || !dev->queues[q].ready)
+		return;
+	struct virtq *vq = &dev->queues[q];
+	vq->last_avail = last_avail;
+	vq->used_idx = used_idx;
+	vq->signalled_used = used_idx;
+	vq->signalled_valid = false;
+}
+
 /* ---- features and status ----------------------------------------------------- */
 
 uint64_t virtio_offered_features(const struct virtio_dev *dev)
