@@ -94,6 +94,8 @@ struct net_backend *net_tap_open(const struct net_spec *spec)
 			log_error("--net tap=%s: not permitted to create or attach this TAP (create it first with "
 				  "'ip tuntap add dev %s mode tap user USER', or run with CAP_NET_ADMIN)",
 				  spec->ifname, spec->ifname);
+		else if (e == EINVAL)
+			log_error("--net tap=%s: an interface of that name exists and is not a TAP", spec->ifname);
 		else if (e == EBUSY)
 			log_error("--net tap=%s: the TAP is already in use (by another NIC or process), or is not a TAP",
 				  spec->ifname);

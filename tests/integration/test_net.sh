@@ -326,3 +326,21 @@ test_net_bad_options() {
 	expect_status 2
 	expect_err "libslirp"
 }
+
+test_net_tap_errors_are_one_line() {
+	net_skip && return
+	# Not a TAP: the loopback interface.
+	run_pvmm run --net tap=lo "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "--net tap=lo: an interface of that name exists and is not a TAP"
+	expect_err_lines 1
+	# Without CAP_NET_ADMIN a TAP cannot be created.
+	if command -v setpriv >/dev/null; then
+		timeout 20 setpriv --bounding-set=-net_admin --inh-caps=-net_admin \
+			"$PVMM" run --net "tap=pvnoperm$$" "$EXAMPLES/hello.elf" >"$OUT" 2>"$ERR"
+		status=$?
+		expect_status 2
+		expect_err "not permitted to create or attach this TAP"
+		expect_err_lines 1
+	fi
+}
