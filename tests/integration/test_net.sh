@@ -47,9 +47,14 @@ net_tap() {
 	printf -v "$1" '%s' "$name"
 }
 
-# net_start ARGS...: `pvmm ARGS` in the background (killed after 40 s).
+# net_start ARGS...: `pvmm ARGS` in the background (killed after 40 s),
+# with --ring $PVMM_RING as run_pvmm adds it.
 net_start() {
-	timeout -s KILL 40 "$PVMM" "$@" </dev/null >"$OUT" 2>"$ERR" &
+	local args=("$@")
+	if [ -n "${PVMM_RING:-}" ] && [ "${1:-}" = run ]; then
+		args=(run --ring "$PVMM_RING" "${@:2}")
+	fi
+	timeout -s KILL 40 "$PVMM" "${args[@]}" </dev/null >"$OUT" 2>"$ERR" &
 	NET_PID=$!
 }
 
