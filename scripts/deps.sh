@@ -17,6 +17,9 @@ packages=(
 	liburing-dev   # virtio-blk: many requests in flight without a thread each
 	libjson-c-dev  # the API socket and --config-file: JSON bodies (packaged, small, stable API)
 	curl           # tests/integration/test_api.sh talks to the API socket with curl --unix-socket
+	iputils-ping   # tests/integration/test_net.sh pings the guest over TAP
+	iproute2       # test_net.sh: ip tuntap / ip addr / ip link for its TAP devices
+	python3        # test_net.sh: the UDP client and the raw-frame (AF_PACKET) sender
 	util-linux     # setpriv: the test of the /dev/kvm permission message
 	gnuplot-nox    # make bench: bench/compare_chart.sh draws docs/img/compare.png and .svg
 	fonts-dejavu-core # the font those charts' labels are drawn in (gnuplot's pngcairo uses fontconfig)

@@ -85,6 +85,9 @@ static const char run_help[] =
 	"                        at most 8 virtio devices in all); in the key=value\n"
 	"                        form write a comma in a value as two (,,); id is the\n"
 	"                        serial number the guest reads (at most 20 characters)\n"
+	"      --net tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]\n"
+	"                        add a virtio-net NIC on the TAP interface NAME\n"
+	"                        (opened, or created; repeatable: one NIC each)\n"
 	"      --disk-model virtio|ide\n"
 	"                        how disks appear: virtio-blk (default), or one\n"
 	"                        emulated IDE disk on the primary channel\n"
@@ -266,7 +269,7 @@ int cli_check_writable(const char *option, const char *path)
 enum {
 	OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS,
 	OPT_RING, OPT_LOG_FILE, OPT_LOG_LEVEL, OPT_METRICS_PATH, OPT_METRICS_INTERVAL, OPT_CONSOLE_LOG,
-	OPT_API_SOCK, OPT_CONFIG_FILE,
+	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NET,
 };
 
 static const struct option run_longopts[] = {
@@ -275,6 +278,7 @@ static const struct option run_longopts[] = {
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "disk-model", required_argument, NULL, OPT_DISK_MODEL },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "ring", required_argument, NULL, OPT_RING },
 	{ "mem", required_argument, NULL, 'm' },
@@ -418,6 +422,13 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 				return -1;
 			}
 			opt->disks[opt->disk_count++] = optarg;
+			break;
+		case OPT_NET:
+			if (opt->net_count >= MACHINE_MAX_DEVICES) {
+				log_error("too many --net options: a VM has at most %u devices", MACHINE_MAX_DEVICES);
+				return -1;
+			}
+			opt->nets[opt->net_count++] = optarg;
 			break;
 		case 'q': opt->log_level = LOG_ERROR; break;
 		case 'h': cli_help("run", stdout); exit(0);

@@ -472,10 +472,13 @@ void virtio_destroy(struct virtio_dev *dev)
 void virtio_stats_print_json(const struct virtio_dev *dev, FILE *out)
 {
 	fprintf(out, "{\"name\": \"%s\", \"index\": %u, \"kicks\": %llu, \"interrupts\": %llu, "
-		"\"requests\": %llu, \"errors\": %llu, \"resets_needed\": %u}",
+		"\"requests\": %llu, \"errors\": %llu, \"resets_needed\": %u",
 		dev->ops->name, dev->index, (unsigned long long)dev->stats.kicks,
 		(unsigned long long)dev->stats.interrupts, (unsigned long long)dev->stats.requests,
 		(unsigned long long)dev->stats.errors, dev->failures);
+	if (dev->ops->stats_extra)
+		dev->ops->stats_extra(dev, out, true);
+	fputc('}', out);
 }
 
 void virtio_stats_print(const struct virtio_dev *dev, FILE *out)
@@ -485,5 +488,7 @@ void virtio_stats_print(const struct virtio_dev *dev, FILE *out)
 		(unsigned long long)dev->stats.requests, (unsigned long long)dev->stats.errors);
 	if (dev->failures)
 		fprintf(out, ", needed a reset %u time%s", dev->failures, dev->failures == 1 ? "" : "s");
+	if (dev->ops->stats_extra)
+		dev->ops->stats_extra(dev, out, false);
 	fputc('\n', out);
 }

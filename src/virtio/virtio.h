@@ -78,6 +78,10 @@ struct virtio_ops {
 	 * without dev->lock, after the I/O loop has stopped; wait for
 	 * anything still in flight. */
 	void (*destroy)(struct virtio_dev *dev);
+	/* Optional: the device's own counters, appended to its --stats line
+	 * (json false: ", name N" pairs) or to its --stats-json object (json
+	 * true: ", \"name\": N" pairs). */
+	void (*stats_extra)(const struct virtio_dev *dev, FILE *out, bool json);
 };
 
 /* Interrupt reasons, as virtio-mmio's InterruptStatus and virtio-pci's ISR
