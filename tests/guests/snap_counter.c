@@ -1,6 +1,6 @@
 /*
  * For snapshot tests: `snap_counter.elf N [disk]` counts from 1 to N, one
- * step every 50 ms of guest time. Each step changes one page of a 1 MiB
+ * step every 50 ms of guest time. Each step changes one page of a 64 KiB
  * buffer and prints "count I sum S", S a checksum of the whole buffer, so
  * a restored guest whose memory came back wrong prints a wrong sum. With
  * "disk", step I also writes sector I % 32 of the first disk ("count I"
@@ -15,7 +15,7 @@
 #include <pvmm/blk.h>
 #include <pvmm/guest.h>
 
-#define BUF_BYTES (1u << 20)
+#define BUF_BYTES (64u << 10)
 #define SECTORS 32u
 
 static uint8_t buf[BUF_BYTES];
