@@ -142,11 +142,11 @@ int snap_parse(struct snap_file *f, uint8_t *buf, size_t len, uint32_t abi_sizes
 	*f = (struct snap_file){ .buf = buf, .len = len };
 	struct snap_header h;
 
+	if (len < 8 || memcmp(buf, SNAP_MAGIC, 8) != 0)
+		return bad(err, "it is not a pvmm snapshot (no %s magic)", SNAP_MAGIC);
 	if (len < sizeof(h))
 		return bad(err, "it is truncated (%zu bytes, shorter than the %zu-byte header)", len, sizeof(h));
 	memcpy(&h, buf, sizeof(h));
-	if (memcmp(h.magic, SNAP_MAGIC, 8) != 0)
-		return bad(err, "it is not a pvmm snapshot (no %s magic)", SNAP_MAGIC);
 	if (h.version != SNAP_VERSION)
 		return bad(err, "it has format version %u; this pvmm reads version %u only", h.version, SNAP_VERSION);
 	uint32_t crc = h.header_crc;
