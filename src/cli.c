@@ -123,12 +123,20 @@ static const char restore_help[] =
 	"  --api-sock PATH  serve the API on PATH meanwhile (pause, snapshot, ...)\n"
 	"  --timeout SECS   stop the VM after SECS seconds, as pvmm run does\n";
 
+static const char ctl_help[] =
+	"Usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics|snapshot DIR_OR_PATH\n"
+	"\n"
+	"Send one request to a pvmm serving its control API on PATH (pvmm run\n"
+	"--api-sock) and print the answer on one line (docs/api.md).\n"
+	"Exit status: 0 done, 1 refused by the API (its message on stderr),\n"
+	"2 bad command line, 3 nothing answering on PATH.\n";
+
 static const char help_help[] =
 	"Usage: pvmm help [COMMAND]\n"
 	"\n"
 	"Without COMMAND: the list of commands and pvmm run's options. With one (run,\n"
-	"bench, bench compare, help): that command's help. pvmm COMMAND --help is the\n"
-	"same.\n";
+	"ctl, bench, bench compare, help): that command's help. pvmm COMMAND --help\n"
+	"is the same.\n";
 
 int cli_help(const char *command, FILE *out)
 {
@@ -137,6 +145,8 @@ int cli_help(const char *command, FILE *out)
 		fputs(run_help, out);
 	} else if (strcmp(command, "run") == 0) {
 		fputs(run_help, out);
+	} else if (strcmp(command, "ctl") == 0) {
+		fputs(ctl_help, out);
 	} else if (strcmp(command, "bench") == 0) {
 		fputs(bench_help, out);
 	} else if (strcmp(command, "bench compare") == 0) {
