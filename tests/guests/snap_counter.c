@@ -6,7 +6,9 @@
  * "disk", step I also writes sector I % 32 of the first disk ("count I"
  * repeated) and flushes. At the end it prints "done N sum S" and, with a
  * disk, reads every sector back and prints "disk ok" or what differs.
- * Prints "ready" first.
+ * With "smp" (run with --cpus 2), CPU 1 counts too, one step every 10 ms
+ * until CPU 0 is done; CPU 0 then joins it and prints "cpu1 ok" if it
+ * counted at least N steps, never skipping back. Prints "ready" first.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,11 +16,25 @@
 #include <string.h>
 #include <pvmm/blk.h>
 #include <pvmm/guest.h>
+#include <pvmm/smp.h>
 
 #define BUF_BYTES (64u << 10)
 #define SECTORS 32u
 
 static uint8_t buf[BUF_BYTES];
+static volatile unsigned cpu1_steps, cpu1_stop, cpu1_bad;
+
+static void cpu1_count(void *arg)
+{
+	(void)arg;
+	while (!cpu1_stop) {
+		unsigned before = cpu1_steps;
+		cpu1_steps = before + 1;
+		if (cpu1_steps != before + 1)
+			cpu1_bad = 1;
+		pvmm_poll(pvmm_now_ns() + 10 * PVMM_NS_PER_MS, 0, NULL);
+	}
+}
 
 static uint32_t checksum(void)
 {
@@ -26,7 +42,8 @@ static uint32_t checksum(void)
 	for (uint32_t i = 0; i < BUF_BYTES; i += 8) {
 		uint64_t w;
 		memcpy(&w, buf + i, 8);
-		s = (s ^ (uint32_t)w ^ (uint32_t)(w >> 32)) * 16777619u;
+		s = (s ^ (uint32_t)w) * 16777619u;
+		s = (s ^ (uint32_t)(w >> 32) ^ i) * 16777619u;
 	}
 	return s;
 }
@@ -42,7 +59,11 @@ static void sector_text(char *sec, unsigned i)
 int main(int argc, char **argv)
 {
 	unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 20;
-	bool use_disk = argc > 2 && strcmp(argv[2], "disk") == 0;
+	bool use_disk = false, smp = false;
+	for (int a = 2; a < argc; a++) {
+		use_disk |= strcmp(argv[a], "disk") == 0;
+		smp |= strcmp(argv[a], "smp") == 0;
+	}
 	struct blk_dev *disk = use_disk ? blk_open(0) : NULL;
 	char sec[512];
 
@@ -52,6 +73,10 @@ int main(int argc, char **argv)
 	}
 	for (uint32_t i = 0; i < BUF_BYTES; i++)
 		buf[i] = (uint8_t)(i * 7 + 1);
+	if (smp && pvmm_cpu_start(1, cpu1_count, NULL)) {
+		printf("cannot start CPU 1\n");
+		return 5;
+	}
 	puts("ready");
 	fflush(stdout);
 	for (unsigned i = 1; i <= n; i++) {
@@ -68,6 +93,12 @@ int main(int argc, char **argv)
 		pvmm_poll(pvmm_now_ns() + 50 * PVMM_NS_PER_MS, 0, NULL);
 	}
 	printf("done %u sum %08x\n", n, checksum());
+	if (smp) {
+		cpu1_stop = 1;
+		pvmm_cpu_join(1);
+		printf(cpu1_steps >= n && !cpu1_bad ? "cpu1 ok\n" : "cpu1 counted %u%s\n", cpu1_steps,
+		       cpu1_bad ? " and skipped" : "");
+	}
 	if (disk) {
 		unsigned bad = 0;
 		for (unsigned s = 0; s < SECTORS; s++) {

@@ -244,3 +244,25 @@ test_snapshot_memory_file_is_sparse() {
 	timeout -s KILL 60 "$PVMM" restore "$s" --timeout 3 >"$o" 2>"$e" </dev/null
 	grep -q '^count ' "$o" || fail_because "the restored 512 MiB guest printed nothing: $(head -2 "$e")"
 }
+
+# Two CPUs, both counting: the second (started by the guest, running at
+# the pause) goes on too after the restore.
+test_snapshot_two_cpus() {
+	local s=$TEST_TMP/smp o=$TEST_TMP/c.out e=$TEST_TMP/c.err ref last first
+	ref=$("$PVMM" run $(snap_ring_args) --timeout 120 --cpus 2 "$GUESTS/snap_counter.elf" $SNAP_N smp </dev/null |
+		grep '^done ')
+	snap_start "$o" "$e" run $(snap_ring_args) --timeout 120 --cpus 2 --api-sock "$SNAP_SOCK" \
+		"$GUESTS/snap_counter.elf" $SNAP_N smp || return
+	snap_wait_for "$o" "count 5 " || { snap_kill "$snap_pid"; return; }
+	"$PVMM" ctl --api-sock "$SNAP_SOCK" pause >/dev/null
+	"$PVMM" ctl --api-sock "$SNAP_SOCK" snapshot "$s" >/dev/null || fail_because "snapshot failed"
+	last=$(sed -n 's/^count \([0-9]*\) .*/\1/p' "$o" | tail -1)
+	snap_kill "$snap_pid"
+	timeout -s KILL 120 "$PVMM" restore "$s" --timeout 110 >"$o" 2>"$e" </dev/null
+	status=$?
+	[ "$status" = 0 ] || fail_because "restore exited $status: $(head -3 "$e")"
+	first=$(sed -n 's/^count \([0-9]*\) .*/\1/p' "$o" | head -1)
+	[ "$first" = $((last + 1)) ] || fail_because "restored guest went on at count '$first', paused after $last"
+	grep -qxF "$ref" "$o" || fail_because "restored run ended '$(grep '^done' "$o")', expected '$ref'"
+	grep -qx 'cpu1 ok' "$o" || fail_because "CPU 1 did not count on: $(tail -1 "$o")"
+}
