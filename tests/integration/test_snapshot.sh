@@ -66,6 +66,19 @@ snap_end_pid() {
 	status=$?
 }
 
+# snap_no_sanitizer FILE...: no AddressSanitizer, LeakSanitizer or UBSan
+# report in them (the asan build's runs).
+snap_no_sanitizer() {
+	local f
+	for f in "$@"; do
+		if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$f"; then
+			fail_because "sanitizer report in $(basename "$f"):"
+			head -20 "$f" | sed 's/^/      /'
+		fi
+	done
+	return 0
+}
+
 snap_kill() {
 	kill -KILL "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
@@ -105,6 +118,7 @@ test_snapshot_restore_counts_on_disk_exact() {
 	snap_take_counting "$snap" "$img" || return
 	timeout -s KILL 120 "$PVMM" restore "$snap" --timeout 110 >"$o" 2>"$e" </dev/null
 	status=$?
+	snap_no_sanitizer "$e"
 	[ "$status" = 0 ] || fail_because "restore exited $status: $(head -3 "$e")"
 	local first
 	first=$(sed -n 's/^count \([0-9]*\) .*/\1/p' "$o" | head -1)
@@ -146,6 +160,7 @@ test_snapshot_memory_bit_exact() {
 	snap_wait_for "$o" "disk ok"
 	snap_end_pid "$snap_pid"
 	grep -q "^done $SNAP_N " "$o" || fail_because "the loaded VM did not count to the end: $(tail -2 "$o")"
+	snap_no_sanitizer "$e"
 	[ "$status" = 0 ] || fail_because "loaded VM exited $status: $(head -3 "$e")"
 }
 
@@ -181,6 +196,7 @@ test_snapshot_refuses_unsupported_device() {
 snap_refused() {
 	timeout -s KILL 30 "$PVMM" restore "$@" >"$OUT" 2>"$ERR" </dev/null
 	status=$?
+	snap_no_sanitizer "$ERR"
 	[ "$status" = 2 ] || fail_because "restore $* exited $status, expected 2"
 	[ "$(wc -l <"$ERR")" = 1 ] || fail_because "expected one line, got: $(head -3 "$ERR")"
 	grep -q "refused\|cannot open" "$ERR" || fail_because "no refusal in: $(cat "$ERR")"
@@ -242,6 +258,7 @@ test_snapshot_memory_file_is_sparse() {
 	[ "$blocks" -le $((8 << 20)) ] || fail_because "memory file takes $blocks bytes of disk (more than 8 MiB)"
 	# And it restores: the count goes on.
 	timeout -s KILL 60 "$PVMM" restore "$s" --timeout 3 >"$o" 2>"$e" </dev/null
+	snap_no_sanitizer "$e"
 	grep -q '^count ' "$o" || fail_because "the restored 512 MiB guest printed nothing: $(head -2 "$e")"
 }
 
@@ -260,6 +277,7 @@ test_snapshot_two_cpus() {
 	snap_kill "$snap_pid"
 	timeout -s KILL 120 "$PVMM" restore "$s" --timeout 110 >"$o" 2>"$e" </dev/null
 	status=$?
+	snap_no_sanitizer "$e"
 	[ "$status" = 0 ] || fail_because "restore exited $status: $(head -3 "$e")"
 	first=$(sed -n 's/^count \([0-9]*\) .*/\1/p' "$o" | head -1)
 	[ "$first" = $((last + 1)) ] || fail_because "restored guest went on at count '$first', paused after $last"
