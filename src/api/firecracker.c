@@ -609,8 +609,11 @@ static void snapshot_create(struct fc_api *api, json_object *obj, struct fc_resp
 		     state_name(api->state));
 		goto bad;
 	}
-	if (!api->ops || !api->ops->snapshot_create ||
-	    api->ops->snapshot_create(api->opaque, field_str(obj, "snapshot_path"), field_str(obj, "mem_file_path"), err))
+	if (!api->ops || !api->ops->snapshot_create) {
+		fail(err, "snapshot/create: not available here");
+		goto bad;
+	}
+	if (api->ops->snapshot_create(api->opaque, field_str(obj, "snapshot_path"), field_str(obj, "mem_file_path"), err))
 		goto bad;
 	respond_ok(resp);
 	return;
@@ -641,8 +644,11 @@ static void snapshot_load(struct fc_api *api, json_object *obj, struct fc_respon
 	}
 	json_object *resume = field(obj, "resume_vm");
 	bool run = resume && json_object_get_boolean(resume);
-	if (!api->ops || !api->ops->snapshot_load ||
-	    api->ops->snapshot_load(api->opaque, field_str(obj, "snapshot_path"), field_str(obj, "mem_file_path"), run,
+	if (!api->ops || !api->ops->snapshot_load) {
+		fail(err, "snapshot/load: not available here");
+		goto bad;
+	}
+	if (api->ops->snapshot_load(api->opaque, field_str(obj, "snapshot_path"), field_str(obj, "mem_file_path"), run,
 				    err))
 		goto bad;
 	api->state = run ? FC_RUNNING : FC_PAUSED;
