@@ -19,6 +19,7 @@
 #include <linux/kvm.h>
 
 #include "devices/device.h"
+#include "emulated.h"
 #include "irq.h"
 #include "launch.h"
 #include "log.h"
@@ -48,6 +49,7 @@ struct snapshot {
 	unsigned vcpus;
 	const struct snap_section *device[PVMM_MAX_DEVICES];
 	unsigned devices;
+	const struct snap_section *emulated;
 	/* Strings opt points into (kept for the VM's life). */
 	char *strings[MACHINE_MAX_DEVICES + 1];
 };
@@ -352,14 +354,10 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 		return fail(err, "the VM must be paused first (PATCH /vm {\"state\": \"Paused\"})");
 	if (!o)
 		return fail(err, "internal error: the VM has no recorded configuration");
-	for (unsigned i = 0; i < o->devices.count; i++)
-		if (o->devices.req[i].type->kind != DEVICE_VIRTIO)
-			return fail(err, "device %s cannot be snapshotted yet (no save support); "
-					 "snapshots take virtio-blk and virtio-rng", o->devices.req[i].type->name);
 	for (unsigned i = 0; i < vm->virtio_count; i++)
 		if (!virtio_can_save(vm->virtio[i]))
 			return fail(err, "device %s cannot be snapshotted yet (no save support); "
-					 "snapshots take virtio-blk and virtio-rng", vm->virtio[i]->ops->name);
+					 "snapshots take virtio-blk, virtio-rng, the UART and IDE", vm->virtio[i]->ops->name);
 	if (strcmp(state_path, mem_path) == 0)
 		return fail(err, "snapshot_path and mem_file_path are the same file");
 
@@ -426,6 +424,11 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 		snap_begin(&w, SNAP_SEC_DEVICE);
 		snap_put_str(&w, vm->virtio[i]->ops->name);
 		virtio_save(vm->virtio[i], &w);
+		snap_end(&w);
+	}
+	if (vm->emulated) {
+		snap_begin(&w, SNAP_SEC_EMULATED);
+		emulated_save(vm, &w);
 		snap_end(&w);
 	}
 	if (snap_finish(&w, &h)) {
@@ -569,6 +572,11 @@ struct snapshot *snapshot_open(const char *state_path, const char *mem_path, cha
 			if (s->vcpus >= VM_MAX_CPUS)
 				goto malformed;
 			s->vcpu[s->vcpus++] = sec;
+			break;
+		case SNAP_SEC_EMULATED:
+			if (s->emulated)
+				goto malformed;
+			s->emulated = sec;
 			break;
 		case SNAP_SEC_DEVICE:
 			if (s->devices >= PVMM_MAX_DEVICES)
@@ -889,6 +897,16 @@ int snapshot_restore_state(struct vm *vm, const struct snapshot *s)
 			log_error("snapshot '%s' is refused: %s", s->state_path, why);
 			return -1;
 		}
+	}
+	if (!s->emulated != !vm->emulated) {
+		log_error("snapshot '%s' is refused: the VM built from it %s emulated devices and the snapshot %s",
+			  s->state_path, vm->emulated ? "has" : "has no", s->emulated ? "has" : "has none");
+		return -1;
+	}
+	if (vm->emulated) {
+		snap_reader_init(&r, s->emulated);
+		if (emulated_load(vm, &r))
+			return -1;
 	}
 	/* Wake-ups the old process had not delivered yet are gone with it:
 	 * one spurious wake of each POLL source makes the guest look again. */

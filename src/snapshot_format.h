@@ -27,6 +27,7 @@ enum snap_section_type {
 	SNAP_SEC_PVMMU = 4,    /* the PV MMU's bookkeeping (pvmmu.c) */
 	SNAP_SEC_VCPU = 5,     /* one per vCPU: struct snap_vcpu_state */
 	SNAP_SEC_DEVICE = 6,   /* one per device: name, virtio core state, the device's own */
+	SNAP_SEC_EMULATED = 7, /* the UART and IDE disk (emulated.c), if the VM has either */
 };
 
 struct snap_header {

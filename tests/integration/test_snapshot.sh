@@ -181,14 +181,40 @@ test_snapshot_needs_pause() {
 
 test_snapshot_refuses_unsupported_device() {
 	local o=$TEST_TMP/u.out e=$TEST_TMP/u.err
-	snap_start "$o" "$e" run $(snap_ring_args) --timeout 60 --console uart --api-sock "$SNAP_SOCK" \
+	snap_start "$o" "$e" run $(snap_ring_args) --timeout 60 --console virtio --api-sock "$SNAP_SOCK" \
 		"$GUESTS/snap_counter.elf" 200 || return
 	snap_wait_for "$o" "count 1 "
 	snap_api PATCH /vm '{"state": "Paused"}'
 	snap_api PUT /snapshot/create "{\"snapshot_path\": \"$TEST_TMP/u\", \"mem_file_path\": \"$TEST_TMP/u.mem\"}"
-	[ "$code" = 400 ] || fail_because "snapshot with a UART: HTTP $code, expected 400"
-	[[ "$body" == *"uart16550 cannot be snapshotted"* ]] || fail_because "the refusal does not name the device: $body"
+	[ "$code" = 400 ] || fail_because "snapshot with a virtio console: HTTP $code, expected 400"
+	[[ "$body" == *"virtio-console cannot be snapshotted"* ]] || fail_because "the refusal does not name the device: $body"
 	snap_kill "$snap_pid"
+}
+
+# The emulated devices: the UART as the console and an IDE disk come back
+# with their registers; the count goes on and the disk ends as it would.
+test_snapshot_uart_and_ide() {
+	local s=$TEST_TMP/em img ref_img o=$TEST_TMP/em.out e=$TEST_TMP/em.err ref last first
+	ref_img=$(blk_image emref 64)
+	ref=$("$PVMM" run $(snap_ring_args) --timeout 120 --console uart --disk-model ide --disk "$ref_img" \
+		"$GUESTS/snap_counter.elf" $SNAP_N disk </dev/null | grep '^done ')
+	img=$(blk_image emdisk 64)
+	snap_start "$o" "$e" run $(snap_ring_args) --timeout 120 --console uart --disk-model ide --disk "$img" \
+		--api-sock "$SNAP_SOCK" "$GUESTS/snap_counter.elf" $SNAP_N disk || return
+	snap_wait_for "$o" "count 5 " || { snap_kill "$snap_pid"; return; }
+	"$PVMM" ctl --api-sock "$SNAP_SOCK" pause >/dev/null
+	"$PVMM" ctl --api-sock "$SNAP_SOCK" snapshot "$s" >/dev/null || fail_because "snapshot failed: $(tail -1 "$e")"
+	last=$(sed -n 's/^count \([0-9]*\) .*/\1/p' "$o" | tail -1)
+	snap_kill "$snap_pid"
+	timeout -s KILL 120 "$PVMM" restore "$s" --timeout 110 >"$o" 2>"$e" </dev/null
+	status=$?
+	snap_no_sanitizer "$e"
+	[ "$status" = 0 ] || fail_because "restore exited $status: $(head -3 "$e")"
+	first=$(sed -n 's/^count \([0-9]*\) .*/\1/p' "$o" | head -1)
+	[ "$first" = $((last + 1)) ] || fail_because "restored guest went on at count '$first', paused after $last"
+	grep -qxF "$ref" "$o" || fail_because "restored run ended '$(grep '^done' "$o")', expected '$ref'"
+	grep -qx 'disk ok' "$o" || fail_because "the guest's IDE disk check failed: $(tail -1 "$o")"
+	cmp -s "$img" "$ref_img" || fail_because "the IDE image differs from the uninterrupted run's"
 }
 
 # snap_refused ARGS...: pvmm restore ARGS exits 2 with one line saying
