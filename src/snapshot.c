@@ -357,7 +357,7 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	for (unsigned i = 0; i < vm->virtio_count; i++)
 		if (!virtio_can_save(vm->virtio[i]))
 			return fail(err, "device %s cannot be snapshotted yet (no save support); "
-					 "snapshots take virtio-blk, virtio-rng, the UART and IDE", vm->virtio[i]->ops->name);
+					 "the devices with it are listed in docs/snapshot.md", vm->virtio[i]->ops->name);
 	if (strcmp(state_path, mem_path) == 0)
 		return fail(err, "snapshot_path and mem_file_path are the same file");
 
