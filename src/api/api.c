@@ -195,7 +195,22 @@ static int op_snapshot_load(void *opaque, const char *state_path, const char *me
 	pthread_mutex_lock(&ctl->lock);
 	ctl->start_paused = !resume;
 	pthread_mutex_unlock(&ctl->lock);
-	return op_start(opaque, &opt, err);
+	if (op_start(opaque, &opt, err) == 0)
+		return 0;
+	/* Refused before it ran (vm_launch has returned): another load may
+	 * follow. The reason is the load's, not an InstanceStart's. */
+	const char *prefix = "InstanceStart failed: ";
+	if (strncmp(err, prefix, strlen(prefix)) == 0) {
+		char why_start[FC_ERR_MAX];
+		snprintf(why_start, sizeof(why_start), "%s", err + strlen(prefix));
+		snprintf(err, FC_ERR_MAX, "snapshot/load: %.*s", FC_ERR_MAX - 32, why_start);
+	}
+	pthread_mutex_lock(&ctl->lock);
+	ctl->start_paused = false;
+	pthread_mutex_unlock(&ctl->lock);
+	ctl->restored = NULL;
+	snapshot_close(s);
+	return -1;
 }
 
 static int op_stop(void *opaque, char *err)

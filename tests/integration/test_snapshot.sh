@@ -326,3 +326,29 @@ test_snapshot_two_cpus() {
 	grep -qxF "$ref" "$o" || fail_because "restored run ended '$(grep '^done' "$o")', expected '$ref'"
 	grep -qx 'cpu1 ok' "$o" || fail_because "CPU 1 did not count on: $(tail -1 "$o")"
 }
+
+# PUT /snapshot/load of a damaged snapshot is a 400 naming what is wrong,
+# and leaves the instance free to load a good one.
+test_snapshot_load_refused_then_loaded() {
+	local s=$TEST_TMP/ld img o=$TEST_TMP/ld.out e=$TEST_TMP/ld.err
+	img=$(blk_image snapld 64)
+	snap_take_counting "$s" "$img" || return
+	cp --sparse=always "$s.mem" "$s.bad.mem"
+	printf '\x5a\x5a\x5a\x5a' | dd of="$s.bad.mem" bs=1 seek=$((0x110000)) conv=notrunc status=none
+	snap_start "$o" "$e" --api-sock "$SNAP_SOCK" || return
+	snap_api PUT /snapshot/load "{\"snapshot_path\": \"$s\", \"mem_file_path\": \"$s.bad.mem\"}"
+	[ "$code" = 400 ] || fail_because "load of a corrupt memory file: HTTP $code"
+	[[ "$body" == *"snapshot/load: memory file"*"checksum"* ]] || fail_because "unclear refusal: $body"
+	snap_api PUT /snapshot/load "{\"snapshot_path\": \"$TEST_TMP/none\"}"
+	[ "$code" = 400 ] || fail_because "load of a missing snapshot: HTTP $code"
+	snap_api GET /
+	[[ "$body" == *'"Not started"'* ]] || fail_because "state after refused loads: $body"
+	snap_api PUT /snapshot/load "{\"snapshot_path\": \"$s\", \"resume_vm\": true}"
+	[ "$code" = 204 ] || fail_because "load of the good snapshot: HTTP $code ($body)"
+	snap_api PUT /snapshot/load "{\"snapshot_path\": \"$s\"}"
+	[ "$code" = 400 ] || fail_because "a second load while running: HTTP $code"
+	snap_wait_for "$o" "disk ok"
+	snap_end_pid "$snap_pid"
+	snap_no_sanitizer "$e"
+	[ "$status" = 0 ] || fail_because "loaded VM exited $status: $(head -3 "$e")"
+}
