@@ -90,7 +90,7 @@ static void quiesce(struct virtio_dev *dev);
 static void reset(struct virtio_dev *dev);
 static void destroy(struct virtio_dev *dev);
 static void save(struct virtio_dev *dev, struct snap_writer *w);
-static int load(struct virtio_dev *dev, struct snap_reader *r);
+static int load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t err_len);
 
 static const struct virtio_ops ops_template = {
 	.name = "virtio-blk",
@@ -448,7 +448,7 @@ static void save(struct virtio_dev *dev, struct snap_writer *w)
 	snap_put_u32(w, b->readonly);
 }
 
-static int load(struct virtio_dev *dev, struct snap_reader *r)
+static int load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t err_len)
 {
 	struct virtio_blk *b = dev->priv;
 	b->dev = dev;
@@ -457,9 +457,9 @@ static int load(struct virtio_dev *dev, struct snap_reader *r)
 	if (r->bad)
 		return -1;
 	if (capacity != b->capacity || readonly != b->readonly) {
-		log_error("virtio-blk: the disk image is now %llu sectors%s, the snapshot's guest saw %llu%s",
-			  (unsigned long long)b->capacity, b->readonly ? " read-only" : "",
-			  (unsigned long long)capacity, readonly ? " read-only" : "");
+		snprintf(err, err_len, "the disk image is now %llu sectors%s, the snapshot's guest saw %llu%s",
+			 (unsigned long long)b->capacity, b->readonly ? " read-only" : "", (unsigned long long)capacity,
+			 readonly ? " read-only" : "");
 		return -1;
 	}
 	return 0;

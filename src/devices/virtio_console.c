@@ -327,8 +327,10 @@ static void console_save(struct virtio_dev *dev, struct snap_writer *w)
 	snap_put(w, c->pending + c->pending_off, c->pending_len);
 }
 
-static int console_load(struct virtio_dev *dev, struct snap_reader *r)
+static int console_load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t err_len)
 {
+	(void)err;
+	(void)err_len; /* the core's "malformed" says it */
 	struct console *c = dev->priv;
 	uint32_t flags = snap_get_u32(r), n = snap_get_u32(r);
 	if (r->bad || n > sizeof(c->pending))

@@ -558,8 +558,9 @@ int virtio_load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t
 		vq->used_idx = (uint16_t)used_idx;
 		vq->signalled_used = (uint16_t)signalled;
 	}
-	if (dev->ops->load && dev->ops->load(dev, r)) {
-		snprintf(err, err_len, "%s: its own saved state is malformed", dev->ops->name);
+	char why[200] = "its own saved state is malformed";
+	if (dev->ops->load && dev->ops->load(dev, r, why, sizeof(why))) {
+		snprintf(err, err_len, "%s: %s", dev->ops->name, why);
 		goto out;
 	}
 	if (r->bad || r->left) {

@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -79,11 +80,11 @@ struct virtio_ops {
 	 * the core saves (status, features, queues, ISR, config generation),
 	 * written while the VM is paused and quiesced, dev->lock held; and
 	 * read back into a freshly created device with the same arguments
-	 * before the VM runs (0, or -1 with a message). A device without
+	 * before the VM runs (0, or -1 with one line in err). A device without
 	 * `save` cannot be snapshotted: the snapshot is refused naming it.
 	 * `load` may be NULL when save writes nothing. */
 	void (*save)(struct virtio_dev *dev, struct snap_writer *w);
-	int (*load)(struct virtio_dev *dev, struct snap_reader *r);
+	int (*load)(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t err_len);
 	/* Optional: free the device's own state at monitor exit. Called
 	 * without dev->lock, after the I/O loop has stopped; wait for
 	 * anything still in flight. */
