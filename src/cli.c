@@ -25,7 +25,8 @@ static const char commands_help[] =
 	"Usage: pvmm run [options] GUEST.elf [guest args...]\n"
 	"       pvmm [run [options]] --api-sock PATH [GUEST.elf [guest args...]]\n"
 	"       pvmm [run [options]] --config-file FILE [--api-sock PATH]\n"
-	"       pvmm ctl --api-sock PATH info|pause|resume|stop|metrics\n"
+	"       pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH] [--timeout SECS]\n"
+	"       pvmm ctl --api-sock PATH info|pause|resume|stop|metrics|snapshot DIR_OR_PATH\n"
 	"       pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly] | rng\n"
 	"       pvmm bench compare [options]\n"
 	"       pvmm help [COMMAND]\n"
@@ -33,6 +34,7 @@ static const char commands_help[] =
 	"\n"
 	"Commands:\n"
 	"  run             run a guest in a new VM (pvmm help run)\n"
+	"  restore         start a new VM from a snapshot (pvmm help restore, docs/snapshot.md)\n"
 	"  ctl             drive a running pvmm through its API socket (docs/api.md)\n"
 	"  vhost-user      serve a virtio device to a vhost-user front end such as QEMU\n"
 	"                  (pvmm help vhost-user, docs/vhost-user.md)\n"
@@ -115,8 +117,21 @@ static const char bench_help[] =
 	"  compare   one workload over the paravirtual and the emulated path\n"
 	"            (console and disk), at ring 0 and ring 3; see pvmm help bench compare\n";
 
+static const char restore_help[] =
+	"Usage: pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH] [--timeout SECS]\n"
+	"\n"
+	"Start a new VM from a snapshot written by PUT /snapshot/create or\n"
+	"`pvmm ctl snapshot` (docs/snapshot.md), with the configuration it was\n"
+	"taken with (memory, CPUs, ring, devices; disks reopened by path), and\n"
+	"run it on from where it was paused. Both files are checked whole first:\n"
+	"a corrupt, truncated or foreign snapshot is refused with status 2.\n"
+	"\n"
+	"  --mem-file FILE  the memory file (default: SNAPSHOT.mem)\n"
+	"  --api-sock PATH  serve the API on PATH meanwhile (pause, snapshot, ...)\n"
+	"  --timeout SECS   stop the VM after SECS seconds, as pvmm run does\n";
+
 static const char ctl_help[] =
-	"Usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics\n"
+	"Usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics|snapshot DIR_OR_PATH\n"
 	"\n"
 	"Send one request to a pvmm serving its control API on PATH (pvmm run\n"
 	"--api-sock) and print the answer on one line (docs/api.md).\n"
@@ -127,7 +142,7 @@ static const char help_help[] =
 	"Usage: pvmm help [COMMAND]\n"
 	"\n"
 	"Without COMMAND: the list of commands and pvmm run's options. With one (run,\n"
-	"ctl, vhost-user, bench, bench compare, help): that command's help.\n"
+	"restore, ctl, vhost-user, bench, bench compare, help): that command's help.\n"
 	"pvmm COMMAND --help is the same.\n";
 
 int cli_help(const char *command, FILE *out)
@@ -143,6 +158,8 @@ int cli_help(const char *command, FILE *out)
 		fputs(bench_help, out);
 	} else if (strcmp(command, "bench compare") == 0) {
 		bench_compare_usage(out);
+	} else if (strcmp(command, "restore") == 0) {
+		fputs(restore_help, out);
 	} else if (strcmp(command, "help") == 0) {
 		fputs(help_help, out);
 	} else if (strcmp(command, "vhost-user") == 0) {

@@ -15,6 +15,9 @@
 #include "launch.h"
 
 
+/* Every command, for the messages that list them. */
+#define CLI_COMMANDS "run, restore, ctl, vhost-user, bench compare and help"
+
 /* Parse `pvmm run`'s arguments (argv[0] is "run", or the program for the
  * Firecracker-style `pvmm --api-sock PATH`) into `opt`, devices requested.
  * The guest image may be left out with --api-sock or --config-file. 0, or

@@ -15,6 +15,7 @@
 #include "irq.h"
 #include "log.h"
 #include "pio.h"
+#include "snapshot_format.h"
 
 struct emulated {
 	struct vm *vm;
@@ -376,4 +377,58 @@ void emulated_destroy(struct vm *vm)
 	pthread_mutex_destroy(&e->in_lock);
 	free(e);
 	vm->emulated = NULL;
+}
+
+void emulated_save(struct vm *vm, struct snap_writer *w)
+{
+	struct emulated *e = vm->emulated;
+	snap_put_u32(w, e->uart != NULL);
+	if (e->uart) {
+		uart_save(e->uart, w);
+		pthread_mutex_lock(&e->in_lock);
+		snap_put_u32(w, e->in_pend_len);
+		snap_put(w, e->in_pend + e->in_pend_off, e->in_pend_len);
+		pthread_mutex_unlock(&e->in_lock);
+	}
+	snap_put_u32(w, e->ide != NULL);
+	if (e->ide)
+		ide_save(e->ide, w);
+}
+
+int emulated_load(struct vm *vm, struct snap_reader *r)
+{
+	struct emulated *e = vm->emulated;
+	if (snap_get_u32(r) != (e->uart != NULL)) {
+		log_error("snapshot: the saved VM %s a UART, this one %s", e->uart ? "had no" : "had", e->uart ? "has" : "has none");
+		return -1;
+	}
+	if (e->uart) {
+		if (uart_load(e->uart, r)) {
+			log_error("snapshot: the UART's saved state is malformed");
+			return -1;
+		}
+		uint32_t n = snap_get_u32(r);
+		if (r->bad || n > sizeof(e->in_pend)) {
+			log_error("snapshot: the UART's saved input is malformed");
+			return -1;
+		}
+		pthread_mutex_lock(&e->in_lock);
+		snap_get(r, e->in_pend, n);
+		e->in_pend_off = 0;
+		e->in_pend_len = n;
+		pthread_mutex_unlock(&e->in_lock);
+	}
+	if (snap_get_u32(r) != (e->ide != NULL)) {
+		log_error("snapshot: the saved VM and this one differ in having an IDE disk");
+		return -1;
+	}
+	if (e->ide && ide_load(e->ide, r)) {
+		log_error("snapshot: the IDE disk's saved state is malformed, or its image changed size");
+		return -1;
+	}
+	if (r->bad || r->left) {
+		log_error("snapshot: the emulated devices' saved state has the wrong length");
+		return -1;
+	}
+	return 0;
 }

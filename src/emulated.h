@@ -23,4 +23,13 @@ unsigned emulated_stats_print_json(struct vm *vm, FILE *out, bool first);
 /* After the I/O thread has stopped. */
 void emulated_destroy(struct vm *vm);
 
+/* Snapshot: the UART's and the IDE disk's state (those the VM has), and
+ * the UART input read from stdin that it had not taken yet. The VM
+ * paused; load into a VM just built with the same devices, before it
+ * runs. emulated_load: 0, or -1 after a message. */
+struct snap_reader;
+struct snap_writer;
+void emulated_save(struct vm *vm, struct snap_writer *w);
+int emulated_load(struct vm *vm, struct snap_reader *r);
+
 #endif

@@ -32,6 +32,7 @@
 #include "metrics.h"
 #include "pvmmu.h"
 #include "pvclock.h"
+#include "snapshot.h"
 #include "status.h"
 #include "trap_port.h"
 #include "vcpu.h"
@@ -206,6 +207,21 @@ static int prepare_guest(struct vm *vm, const struct vm_options *opt, uint64_t *
 	return 0;
 }
 
+/* A restore: the same RAM and PV MMU pool a boot makes, filled from the
+ * snapshot's memory file instead of an image. */
+static int restore_guest(struct vm *vm, const struct vm_options *opt)
+{
+	int ret = guest_mem_init(&vm->mem, opt->mem_size, opt->mem_flags);
+	if (ret) {
+		log_error("cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)(opt->mem_size >> 20),
+			  guest_mem_strerror(-ret, opt->mem_size, opt->mem_flags));
+		return PVMM_STATUS_HOST;
+	}
+	if (pvmmu_init(vm))
+		return PVMM_STATUS_HOST;
+	return snapshot_restore_memory(vm, opt->restore) ? PVMM_STATUS_USAGE : 0;
+}
+
 /* Create the devices the options ask for, then list them in the boot
  * info. `stdin_fd` is the input the virtio console or UART takes over.
  * Returns an exit status or 0. */
@@ -328,7 +344,10 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	/* Only a VM with devices pays for the irqchip and the I/O thread. */
 	vm.irq.wanted = machine_needs_irqchip(&opt->devices);
 
-	status = prepare_guest(&vm, opt, &entry);
+	vm.options = opt;
+	vm.pvclock = &clock;
+	clock = (struct pvclock){ 0 };
+	status = opt->restore ? restore_guest(&vm, opt) : prepare_guest(&vm, opt, &entry);
 	if (status)
 		goto out;
 	if (hypercall_attach(&vm) || (vm.ring == 3 && trap_port_attach(&vm))) {
@@ -343,7 +362,17 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	status = add_devices(&vm, opt, stdin_fd);
 	if (status)
 		goto out;
-	if (cpu_boot(&vm, entry) || irq_setup(&vm)) {
+	if (opt->restore) {
+		/* The irqchip as a boot programs it, then as the snapshot had it. */
+		if (irq_setup(&vm)) {
+			status = PVMM_STATUS_HOST;
+			goto out;
+		}
+		if (snapshot_restore_state(&vm, opt->restore)) {
+			status = PVMM_STATUS_USAGE;
+			goto out;
+		}
+	} else if (cpu_boot(&vm, entry) || irq_setup(&vm)) {
 		status = PVMM_STATUS_HOST;
 		goto out;
 	}
@@ -356,7 +385,8 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 		status = PVMM_STATUS_HOST;
 		goto out;
 	}
-	vm.mono_base_ns = stats_now_ns();
+	/* A restored guest's time goes on from the snapshot's. */
+	vm.mono_base_ns = stats_now_ns() - (opt->restore ? snapshot_guest_ns(opt->restore) : 0);
 	if (pvclock_setup(&clock, &vm)) {
 		status = PVMM_STATUS_HOST;
 		goto out;

@@ -13,6 +13,8 @@
 #include "machine.h"
 #include "vm.h"
 
+struct snapshot;
+
 struct vm_options {
 	uint64_t mem_size;
 	uint32_t mem_flags;      /* GUEST_MEM_HUGEPAGES with --mem-hugepages */
@@ -39,6 +41,9 @@ struct vm_options {
 	const char *image;
 	int guest_argc;
 	char **guest_argv;       /* guest_argv[0] is the image path */
+	/* `pvmm restore` and PUT /snapshot/load: build the VM from this
+	 * checked snapshot (snapshot.h) instead of booting `image`. */
+	struct snapshot *restore;
 	/* The command's, not the VM's: vm_launch() ignores them. */
 	const char *api_sock;    /* --api-sock PATH */
 	const char *config_file; /* --config-file FILE */

@@ -5,6 +5,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -14,6 +15,7 @@
 #include "cli.h"
 #include "launch.h"
 #include "log.h"
+#include "snapshot.h"
 #include "status.h"
 
 static int run_command(int argc, char **argv)
@@ -25,6 +27,64 @@ static int run_command(int argc, char **argv)
 	if (opt.api_sock || opt.config_file)
 		return api_main(&opt, opt.api_sock, opt.config_file);
 	return vm_launch(&opt, NULL);
+}
+
+/* `pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH]
+ * [--timeout SECS]`: the snapshot is checked whole, then the VM is built
+ * from its configuration and runs on. */
+static int restore_command(int argc, char **argv)
+{
+	const char *state = NULL, *mem = NULL, *sock = NULL;
+	double timeout = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			cli_help("restore", stdout);
+			return 0;
+		} else if ((strcmp(a, "--mem-file") == 0 || strcmp(a, "--api-sock") == 0 || strcmp(a, "--timeout") == 0) &&
+			   i + 1 < argc) {
+			const char *v = argv[++i];
+			if (a[2] == 'm')
+				mem = v;
+			else if (a[2] == 'a')
+				sock = v;
+			else {
+				char *end;
+				timeout = strtod(v, &end);
+				if (*end || !(timeout > 0)) {
+					log_error("restore: --timeout '%s' is not a positive number of seconds", v);
+					return PVMM_STATUS_USAGE;
+				}
+			}
+		} else if (a[0] == '-') {
+			log_error("restore: unknown option '%s' (see pvmm help restore)", a);
+			return PVMM_STATUS_USAGE;
+		} else if (!state) {
+			state = a;
+		} else {
+			log_error("restore: one snapshot only ('%s' is a second)", a);
+			return PVMM_STATUS_USAGE;
+		}
+	}
+	if (!state) {
+		log_error("restore: no snapshot given; usage: pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH]");
+		return PVMM_STATUS_USAGE;
+	}
+	char err[SNAPSHOT_ERR_MAX];
+	struct snapshot *s = snapshot_open(state, mem, err);
+	if (!s) {
+		log_error("%s", err);
+		return PVMM_STATUS_USAGE;
+	}
+	struct vm_options opt;
+	vm_options_init(&opt);
+	opt.timeout_s = timeout;
+	int status = PVMM_STATUS_USAGE;
+	if (snapshot_options(s, &opt) == 0)
+		status = sock ? api_main(&opt, sock, NULL) : vm_launch(&opt, NULL);
+	snapshot_close(s);
+	return status;
 }
 
 static void print_version(void)
@@ -62,7 +122,7 @@ static int help_command(int argc, char **argv)
 	else if (argc >= 2)
 		snprintf(name, sizeof(name), "%s%s%s", argv[1], argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
 	if (argc > 3 || cli_help(name, stdout)) {
-		log_error("help: no command '%s'; the commands are run, ctl, vhost-user, bench compare and help", name);
+		log_error("help: no command '%s'; the commands are " CLI_COMMANDS, name);
 		return PVMM_STATUS_USAGE;
 	}
 	return 0;
@@ -72,6 +132,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return run_command(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "restore") == 0)
+		return restore_command(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "bench") == 0)
 		return bench_command(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "help") == 0)
@@ -96,7 +158,7 @@ int main(int argc, char **argv)
 	else if (argv[1][0] == '-')
 		log_error("unknown option '%s'; try pvmm --help", argv[1]);
 	else
-		log_error("unknown command '%s'; the commands are run, ctl, vhost-user, bench compare and help (see pvmm --help)",
+		log_error("unknown command '%s'; the commands are " CLI_COMMANDS " (see pvmm --help)",
 			  argv[1]);
 	return PVMM_STATUS_USAGE;
 }

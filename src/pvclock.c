@@ -111,6 +111,11 @@ static void pvclock_quiesce(void *opaque)
 	pc->ns_at_pause = page > clock ? page : clock;
 }
 
+uint64_t pvclock_paused_ns(const struct pvclock *pc)
+{
+	return pc->ns_at_pause;
+}
+
 /* Resume: the page's clock goes on from where it stood, at the TSC now. */
 static void pvclock_resume(void *opaque)
 {

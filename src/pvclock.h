@@ -44,4 +44,8 @@ void pvclock_publish(struct pvmm_clock_page *page, struct pvmm_clock_page *cur);
  * an internal error (logged). */
 int pvclock_setup(struct pvclock *pc, struct vm *vm);
 
+/* The guest time a snapshot of the paused VM records: where the page's
+ * clock stood at the pause, and never behind the CLOCK call's. */
+uint64_t pvclock_paused_ns(const struct pvclock *pc);
+
 #endif

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -11,6 +12,7 @@
 #include "layout.h"
 #include "log.h"
 #include "pagetable.h"
+#include "snapshot_format.h"
 #include "status.h"
 #include "vcpu.h"
 
@@ -89,6 +91,46 @@ void pvmmu_free(struct vm *vm)
 uint64_t pvmmu_root(const struct vm *vm)
 {
 	return vm->mmu ? __atomic_load_n(&vm->mmu->root, __ATOMIC_ACQUIRE) : LAYOUT_PML4;
+}
+
+void pvmmu_save(const struct vm *vm, struct snap_writer *w)
+{
+	const struct pvmmu *m = vm->mmu;
+	snap_put_u32(w, POOL_PAGES);
+	snap_put_u64(w, m->root);
+	snap_put_u64(w, m->gen);
+	snap_put_u64(w, m->user);
+	snap_put_u32(w, m->batch);
+	snap_put_u32(w, m->cursor);
+	snap_put_u32(w, m->fresh);
+	snap_put_u64(w, m->recycles);
+	snap_put(w, m->used, sizeof(m->used));
+	snap_put(w, m->born, sizeof(m->born));
+}
+
+int pvmmu_load(struct vm *vm, struct snap_reader *r, char *err, size_t err_len)
+{
+	struct pvmmu *m = vm->mmu;
+	uint32_t pages = snap_get_u32(r);
+	if (pages != POOL_PAGES) {
+		snprintf(err, err_len, "its PV MMU pool has %u pages, this build's %u", pages, POOL_PAGES);
+		return -1;
+	}
+	m->root = snap_get_u64(r);
+	m->gen = snap_get_u64(r);
+	m->user = snap_get_u64(r);
+	m->batch = snap_get_u32(r);
+	m->cursor = snap_get_u32(r);
+	m->fresh = snap_get_u32(r);
+	m->recycles = snap_get_u64(r);
+	snap_get(r, m->used, sizeof(m->used));
+	snap_get(r, m->born, sizeof(m->born));
+	bool root_ok = m->root == LAYOUT_PML4 || pool_index(m->root, &(unsigned){ 0 });
+	if (r->bad || !root_ok || m->cursor > POOL_PAGES || m->fresh > POOL_PAGES) {
+		snprintf(err, err_len, "its PV MMU state is malformed");
+		return -1;
+	}
+	return 0;
 }
 
 uint64_t pvmmu_recycles(const struct vm *vm)

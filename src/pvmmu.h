@@ -44,6 +44,15 @@ static inline void pvmmu_leave(struct vcpu *v)
 /* CR3 of the live tree (LAYOUT_PML4 until the first change). */
 uint64_t pvmmu_root(const struct vm *vm);
 
+/* Snapshot (snapshot.c): the live root, its generation and the pool's
+ * bookkeeping out to `w`, and back from `r` into a VM set up by
+ * pvmmu_init() (paused, or not yet running). pvmmu_load: 0, or -1 if
+ * the saved state does not fit this build's pool (err says why). */
+struct snap_writer;
+struct snap_reader;
+void pvmmu_save(const struct vm *vm, struct snap_writer *w);
+int pvmmu_load(struct vm *vm, struct snap_reader *r, char *err, size_t err_len);
+
 /* How often the pool was recycled (its slot deleted and re-added). */
 uint64_t pvmmu_recycles(const struct vm *vm);
 

@@ -277,7 +277,7 @@ static void *vcpu_thread(void *arg)
 
 	vcpu_set_current(v);
 	/* Secondaries wait, counted as parked, for the guest to start them. */
-	if (v->index == 0 || (vmctl_wait_start(v) && cpu_boot_secondary(v) == 0)) {
+	if (v->index == 0 || (vmctl_wait_start(v) && (v->restored_running || cpu_boot_secondary(v) == 0))) {
 		stats_vcpu_begin(&v->stats);
 		run_loop(v);
 		stats_vcpu_end(&v->stats);

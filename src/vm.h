@@ -22,7 +22,9 @@
 
 struct emulated;
 struct iothread;
+struct pvclock;
 struct pvmmu;
+struct vm_options;
 struct virtio_dev;
 struct vm;
 
@@ -50,6 +52,13 @@ struct vcpu {
 	 * root generation whose CR3 this vCPU has loaded. */
 	bool mmu_in_guest;
 	uint64_t mmu_gen;
+	/* Parked by vm_checkpoint() inside an exit's handling (under
+	 * vm->ctl.lock): that exit is not complete, and a snapshot leaves it
+	 * so (the restored vCPU makes the call again). */
+	bool in_call;
+	/* Restored from a snapshot already running: its thread skips the
+	 * boot-time register load (cpu_boot_secondary). */
+	bool restored_running;
 };
 
 /* A device's pause hooks (vm_add_hook): quiesce runs after every vCPU is
@@ -139,6 +148,11 @@ struct vm {
 	struct vm_stats stats;
 
 	struct vm_ctl ctl;
+
+	/* What vm_launch() built the VM from (a snapshot records it), and
+	 * the PV clock (its time at the pause); NULL outside vm_launch. */
+	const struct vm_options *options;
+	struct pvclock *pvclock;
 
 	/* The PV MMU's state (pvmmu.c); NULL without one (unit tests). */
 	struct pvmmu *mmu;

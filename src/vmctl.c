@@ -164,7 +164,9 @@ bool vm_checkpoint(struct vm *vm)
 		vcpu_take_pause(vm); /* Ctrl-Z on a main-thread vCPU (vcpu.c) */
 	if (__atomic_load_n(&vm->ctl.pause_requested, __ATOMIC_ACQUIRE) && current && current->vm == vm) {
 		pthread_mutex_lock(&vm->ctl.lock);
+		current->in_call = true;
 		park_locked(vm);
+		current->in_call = false;
 		pthread_mutex_unlock(&vm->ctl.lock);
 	}
 	return vm_stopped(vm);

@@ -24,6 +24,7 @@
 #include "config_file.h"
 #include "firecracker.h"
 #include "log.h"
+#include "snapshot.h"
 #include "server.h"
 #include "status.h"
 
@@ -32,6 +33,8 @@ struct api_ctl {
 	pthread_cond_t cond;
 	int wake_fd;                 /* the main thread waits on it */
 	bool start_pending;          /* InstanceStart asked, not yet answered */
+	bool start_paused;           /* snapshot/load without resume_vm */
+	struct snapshot *restored;   /* PUT /snapshot/load's, closed at exit */
 	bool start_done;
 	int start_result;            /* 0: running; -1: failed, start_err says why */
 	char start_err[FC_ERR_MAX];
@@ -148,6 +151,68 @@ static int op_resume(void *opaque, char *err)
 	return ret;
 }
 
+static int op_snapshot_create(void *opaque, const char *state_path, const char *mem_path, char *err)
+{
+	struct api_ctl *ctl = opaque;
+	char why[SNAPSHOT_ERR_MAX];
+	int ret = -1;
+
+	pthread_mutex_lock(&ctl->lock);
+	if (!ctl->vm)
+		snprintf(why, sizeof(why), "the VM has stopped");
+	else
+		ret = snapshot_create(ctl->vm, state_path, mem_path, why);
+	pthread_mutex_unlock(&ctl->lock);
+	if (ret)
+		snprintf(err, FC_ERR_MAX, "snapshot/create: %s", why);
+	return ret;
+}
+
+static int op_snapshot_load(void *opaque, const char *state_path, const char *mem_path, bool resume, char *err)
+{
+	struct api_ctl *ctl = opaque;
+	char why[SNAPSHOT_ERR_MAX];
+	struct vm_options opt = ctl->fc.base;
+
+	if (ctl->restored) {
+		snprintf(err, FC_ERR_MAX, "snapshot/load: a snapshot was loaded already");
+		return -1;
+	}
+	struct snapshot *s = snapshot_open(state_path, mem_path, why);
+	if (!s) {
+		snprintf(err, FC_ERR_MAX, "snapshot/load: %s", why);
+		return -1;
+	}
+	log_clear_last_error();
+	if (snapshot_options(s, &opt)) {
+		snprintf(err, FC_ERR_MAX, "snapshot/load: %s", log_last_error());
+		snapshot_close(s);
+		return -1;
+	}
+	ctl->restored = s; /* the VM's options point into it: kept to the end */
+	/* Firecracker's resume_vm false: the VM is left paused, before its
+	 * vCPUs take a step (hook_started pauses it). */
+	pthread_mutex_lock(&ctl->lock);
+	ctl->start_paused = !resume;
+	pthread_mutex_unlock(&ctl->lock);
+	if (op_start(opaque, &opt, err) == 0)
+		return 0;
+	/* Refused before it ran (vm_launch has returned): another load may
+	 * follow. The reason is the load's, not an InstanceStart's. */
+	const char *prefix = "InstanceStart failed: ";
+	if (strncmp(err, prefix, strlen(prefix)) == 0) {
+		char why_start[FC_ERR_MAX];
+		snprintf(why_start, sizeof(why_start), "%s", err + strlen(prefix));
+		snprintf(err, FC_ERR_MAX, "snapshot/load: %.*s", FC_ERR_MAX - 32, why_start);
+	}
+	pthread_mutex_lock(&ctl->lock);
+	ctl->start_paused = false;
+	pthread_mutex_unlock(&ctl->lock);
+	ctl->restored = NULL;
+	snapshot_close(s);
+	return -1;
+}
+
 static int op_stop(void *opaque, char *err)
 {
 	struct api_ctl *ctl = opaque;
@@ -232,6 +297,8 @@ static const struct fc_ops ops = {
 	.flush_metrics = op_flush_metrics,
 	.set_logger = op_set_logger,
 	.set_metrics = op_set_metrics,
+	.snapshot_create = op_snapshot_create,
+	.snapshot_load = op_snapshot_load,
 };
 
 static void handle(void *opaque, const struct http_request *req, int *status, char **body, size_t *len)
@@ -253,6 +320,10 @@ static void hook_started(struct vm *vm, void *opaque)
 	struct api_ctl *ctl = opaque;
 	pthread_mutex_lock(&ctl->lock);
 	ctl->vm = vm;
+	/* No vCPU thread exists yet: the pause completes at once, and the
+	 * vCPUs park before their first KVM_RUN. */
+	if (ctl->start_paused && vm_pause(vm) == 0)
+		log_info("paused (snapshot/load without resume_vm)");
 	ctl->start_done = true;
 	ctl->start_result = 0;
 	pthread_cond_broadcast(&ctl->cond);
@@ -337,7 +408,7 @@ int api_main(const struct vm_options *base, const char *sock_path, const char *c
 {
 	struct api_ctl ctl = { .wake_fd = -1 };
 	struct api_server *server = NULL;
-	bool start_now = base->image || config_path;
+	bool start_now = base->image || config_path || base->restore;
 	int status = PVMM_STATUS_USAGE;
 	char err[FC_ERR_MAX];
 
@@ -353,7 +424,11 @@ int api_main(const struct vm_options *base, const char *sock_path, const char *c
 	}
 	if (config_path && config_file_load(&ctl.fc, config_path))
 		goto out;
-	if (start_now) {
+	if (base->restore) {
+		/* `pvmm restore --api-sock`: the snapshot's configuration. */
+		ctl.start_opt = *base;
+		ctl.fc.state = FC_RUNNING;
+	} else if (start_now) {
 		/* Built before the API thread exists: it only reads them later. */
 		if (fc_build_options(&ctl.fc, &ctl.start_opt, err)) {
 			log_error("%s", err);
@@ -377,6 +452,7 @@ out:
 	if (ctl.log)
 		fclose(ctl.log);
 	fc_api_free(&ctl.fc);
+	snapshot_close(ctl.restored);
 	pthread_cond_destroy(&ctl.cond);
 	pthread_mutex_destroy(&ctl.lock);
 	return status;

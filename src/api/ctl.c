@@ -6,10 +6,12 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -30,12 +32,13 @@ static const struct ctl_command commands[] = {
 	{ "resume", "PATCH", "/vm", "{\"state\": \"Resumed\"}", "resumed" },
 	{ "stop", "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", "stopping" },
 	{ "metrics", "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", "metrics flushed" },
+	{ "snapshot", "PUT", "/snapshot/create", NULL, "snapshot written" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics\n");
+	fprintf(stderr, "usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics|snapshot DIR_OR_PATH\n");
 	return CTL_USAGE;
 }
 
@@ -63,9 +66,41 @@ static int connect_to(const char *path)
 	return fd;
 }
 
+/* `snapshot DIR_OR_PATH`: into a directory, DIR/snapshot and
+ * DIR/snapshot.mem; else PATH and PATH.mem. Absolute: the VM's process
+ * may have another working directory. The body, malloc'd; NULL after a
+ * message. */
+static char *snapshot_body(const char *arg)
+{
+	char cwd[4096], state[8192];
+	struct stat st;
+
+	if (arg[0] != '/' && !getcwd(cwd, sizeof(cwd))) {
+		fprintf(stderr, "pvmm ctl: snapshot: cannot tell the working directory: %s\n", strerror(errno));
+		return NULL;
+	}
+	bool dir = stat(arg, &st) == 0 && S_ISDIR(st.st_mode);
+	snprintf(state, sizeof(state), "%s%s%s%s", arg[0] == '/' ? "" : cwd, arg[0] == '/' ? "" : "/", arg,
+		 dir ? "/snapshot" : "");
+	size_t n = strlen(state);
+	char *mem = malloc(n + 5);
+	if (!mem)
+		return NULL;
+	memcpy(mem, state, n);
+	memcpy(mem + n, ".mem", 5);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "snapshot_type", json_object_new_string("Full"));
+	json_object_object_add(o, "snapshot_path", json_object_new_string(state));
+	json_object_object_add(o, "mem_file_path", json_object_new_string(mem));
+	char *body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	free(mem);
+	return body;
+}
+
 int ctl_main(int argc, char **argv)
 {
-	const char *sock = NULL, *name = NULL;
+	const char *sock = NULL, *name = NULL, *arg = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--api-sock") == 0 && i + 1 < argc)
@@ -76,6 +111,8 @@ int ctl_main(int argc, char **argv)
 			return usage(), CTL_OK;
 		else if (!name && argv[i][0] != '-')
 			name = argv[i];
+		else if (name && !arg && strcmp(name, "snapshot") == 0)
+			arg = argv[i];
 		else
 			return usage();
 	}
@@ -89,17 +126,30 @@ int ctl_main(int argc, char **argv)
 		return usage();
 	}
 
+	char *body_buf = NULL;
+	if (strcmp(c->name, "snapshot") == 0) {
+		if (!arg) {
+			fprintf(stderr, "pvmm ctl: snapshot needs a directory or file to write to\n");
+			return usage();
+		}
+		if (!(body_buf = snapshot_body(arg)))
+			return CTL_USAGE;
+	}
+	const char *req_body = body_buf ? body_buf : c->body;
+
 	int fd = connect_to(sock);
 	if (fd < 0) {
 		fprintf(stderr, "pvmm ctl: cannot reach the API at '%s': %s\n", sock, strerror(errno));
+		free(body_buf);
 		return CTL_UNREACHABLE;
 	}
-	char req[512];
-	size_t body_len = c->body ? strlen(c->body) : 0;
+	char req[20000];
+	size_t body_len = req_body ? strlen(req_body) : 0;
 	int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
 					    "Content-Length: %zu\r\n\r\n%s",
-			 c->method, c->path, body_len, c->body ? c->body : "");
-	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+			 c->method, c->path, body_len, req_body ? req_body : "");
+	free(body_buf);
+	if (n < 0 || (size_t)n >= sizeof(req) || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 		fprintf(stderr, "pvmm ctl: cannot send to '%s': %s\n", sock, strerror(errno));
 		close(fd);
 		return CTL_UNREACHABLE;

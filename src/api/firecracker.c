@@ -587,6 +587,77 @@ bad:
 	respond_fault(resp, 400, err);
 }
 
+/* PUT /snapshot/create: Firecracker's body; only full snapshots. */
+static void snapshot_create(struct fc_api *api, json_object *obj, struct fc_response *resp, char *err)
+{
+	static const struct field fields[] = {
+		{ "snapshot_path", F_STRING, true },
+		{ "mem_file_path", F_STRING, true },
+		{ "snapshot_type", F_STRING, false },
+		{ "version", F_STRING, false },
+		{ 0 },
+	};
+	if (check_fields(obj, "snapshot/create", fields, err))
+		goto bad;
+	const char *type = field_str(obj, "snapshot_type");
+	if (type && strcmp(type, "Full") != 0) {
+		fail(err, "snapshot/create: snapshot_type '%s': only \"Full\" snapshots are supported", type);
+		goto bad;
+	}
+	if (api->state != FC_PAUSED) {
+		fail(err, "snapshot/create: the VM must be paused first (PATCH /vm {\"state\": \"Paused\"}); it is %s",
+		     state_name(api->state));
+		goto bad;
+	}
+	if (!api->ops || !api->ops->snapshot_create) {
+		fail(err, "snapshot/create: not available here");
+		goto bad;
+	}
+	if (api->ops->snapshot_create(api->opaque, field_str(obj, "snapshot_path"), field_str(obj, "mem_file_path"), err))
+		goto bad;
+	respond_ok(resp);
+	return;
+bad:
+	respond_fault(resp, 400, err);
+}
+
+/* PUT /snapshot/load: before InstanceStart, a VM from a snapshot. */
+static void snapshot_load(struct fc_api *api, json_object *obj, struct fc_response *resp, char *err)
+{
+	static const struct field fields[] = {
+		{ "snapshot_path", F_STRING, true },
+		{ "mem_file_path", F_STRING, false },
+		{ "resume_vm", F_BOOL, false },
+		{ "enable_diff_snapshots", F_BOOL, false },
+		{ 0 },
+	};
+	if (check_fields(obj, "snapshot/load", fields, err))
+		goto bad;
+	if (api->state != FC_NOT_STARTED) {
+		fail(err, "snapshot/load: the VM is already running; load a snapshot into a fresh pvmm");
+		goto bad;
+	}
+	json_object *diff = field(obj, "enable_diff_snapshots");
+	if (diff && json_object_get_boolean(diff)) {
+		fail(err, "snapshot/load: enable_diff_snapshots is not supported");
+		goto bad;
+	}
+	json_object *resume = field(obj, "resume_vm");
+	bool run = resume && json_object_get_boolean(resume);
+	if (!api->ops || !api->ops->snapshot_load) {
+		fail(err, "snapshot/load: not available here");
+		goto bad;
+	}
+	if (api->ops->snapshot_load(api->opaque, field_str(obj, "snapshot_path"), field_str(obj, "mem_file_path"), run,
+				    err))
+		goto bad;
+	api->state = run ? FC_RUNNING : FC_PAUSED;
+	respond_ok(resp);
+	return;
+bad:
+	respond_fault(resp, 400, err);
+}
+
 /* The endpoints: path, the methods it takes (a bit each). */
 enum { M_GET = 1, M_PUT = 2, M_PATCH = 4 };
 
@@ -608,6 +679,8 @@ static const struct route routes[] = {
 	{ "/vm/config", false, M_GET },
 	{ "/logger", false, M_PUT },
 	{ "/metrics", false, M_PUT },
+	{ "/snapshot/create", false, M_PUT },
+	{ "/snapshot/load", false, M_PUT },
 	{ NULL, false, 0 },
 };
 
@@ -690,6 +763,14 @@ void fc_handle(struct fc_api *api, const char *method, size_t method_len, const 
 		return;
 	} else if (path_is(path, path_len, "/vm")) {
 		patch_vm(api, obj, resp, err);
+		json_object_put(obj);
+		return;
+	} else if (path_is(path, path_len, "/snapshot/create")) {
+		snapshot_create(api, obj, resp, err);
+		json_object_put(obj);
+		return;
+	} else if (path_is(path, path_len, "/snapshot/load")) {
+		snapshot_load(api, obj, resp, err);
 		json_object_put(obj);
 		return;
 	} else if (path_is(path, path_len, "/machine-config")) {

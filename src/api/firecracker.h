@@ -54,6 +54,11 @@ struct fc_ops {
 	int (*flush_metrics)(void *opaque, char *err);
 	int (*set_logger)(void *opaque, const char *path, const char *level, char *err);
 	int (*set_metrics)(void *opaque, const char *path, char *err);
+	/* PUT /snapshot/create on the paused VM; PUT /snapshot/load before
+	 * InstanceStart: start the VM from the snapshot, paused unless
+	 * `resume`. mem_path NULL: the default (snapshot.h). */
+	int (*snapshot_create)(void *opaque, const char *state_path, const char *mem_path, char *err);
+	int (*snapshot_load)(void *opaque, const char *state_path, const char *mem_path, bool resume, char *err);
 };
 
 struct fc_api {

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "snapshot_format.h"
+
 /* Command block registers. */
 enum { REG_DATA = 0, REG_ERROR_FEATURE = 1, REG_COUNT = 2, REG_LBA_LOW = 3, REG_LBA_MID = 4,
        REG_LBA_HIGH = 5, REG_DEVICE = 6, REG_STATUS_COMMAND = 7 };
@@ -569,4 +571,61 @@ void ide_destroy(struct ide *ide)
 	blk_close(ide->disk);
 	pthread_mutex_destroy(&ide->lock);
 	free(ide);
+}
+
+
+void ide_save(struct ide *ide, struct snap_writer *w)
+{
+	pthread_mutex_lock(&ide->lock);
+	snap_put_u64(w, ide->sectors);
+	const uint8_t tf[13] = { ide->feature, ide->error, ide->device, ide->status, ide->control,
+				 ide->count[0], ide->count[1], ide->lba_low[0], ide->lba_low[1],
+				 ide->lba_mid[0], ide->lba_mid[1], ide->lba_high[0], ide->lba_high[1] };
+	snap_put(w, tf, sizeof(tf));
+	snap_put_u32(w, (uint32_t)ide->in_reset | (uint32_t)ide->write_cache << 1 | (uint32_t)ide->irq_pending << 2 |
+				(uint32_t)(ide->irq_level != 0) << 3);
+	snap_put_u32(w, ide->multiple);
+	snap_put_u32(w, ide->xfer);
+	snap_put_u64(w, ide->lba);
+	snap_put_u32(w, ide->remaining);
+	snap_put_u32(w, ide->block);
+	snap_put_u32(w, ide->pos);
+	snap_put_u32(w, ide->len);
+	snap_put(w, ide->buf, sizeof(ide->buf));
+	pthread_mutex_unlock(&ide->lock);
+}
+
+int ide_load(struct ide *ide, struct snap_reader *r)
+{
+	uint64_t sectors = snap_get_u64(r);
+	uint8_t tf[13];
+	snap_get(r, tf, sizeof(tf));
+	uint32_t flags = snap_get_u32(r), multiple = snap_get_u32(r), xfer = snap_get_u32(r);
+	uint64_t lba = snap_get_u64(r);
+	uint32_t remaining = snap_get_u32(r), block = snap_get_u32(r), pos = snap_get_u32(r), len = snap_get_u32(r);
+	if (r->bad || xfer > XFER_IDENTIFY || multiple > IDE_MAX_MULTIPLE || block > IDE_MAX_MULTIPLE ||
+	    len > sizeof(ide->buf) || pos > len)
+		return -1;
+	pthread_mutex_lock(&ide->lock);
+	if (sectors != ide->sectors) {
+		pthread_mutex_unlock(&ide->lock);
+		return -1;
+	}
+	snap_get(r, ide->buf, sizeof(ide->buf));
+	ide->feature = tf[0], ide->error = tf[1], ide->device = tf[2], ide->status = tf[3], ide->control = tf[4];
+	ide->count[0] = tf[5], ide->count[1] = tf[6], ide->lba_low[0] = tf[7], ide->lba_low[1] = tf[8];
+	ide->lba_mid[0] = tf[9], ide->lba_mid[1] = tf[10], ide->lba_high[0] = tf[11], ide->lba_high[1] = tf[12];
+	ide->in_reset = flags & 1;
+	ide->write_cache = flags & 2;
+	ide->irq_pending = flags & 4;
+	ide->irq_level = (flags & 8) ? 1 : 0;
+	ide->multiple = multiple;
+	ide->xfer = (enum xfer)xfer;
+	ide->lba = lba;
+	ide->remaining = remaining;
+	ide->block = block;
+	ide->pos = pos;
+	ide->len = len;
+	pthread_mutex_unlock(&ide->lock);
+	return r->bad ? -1 : 0;
 }

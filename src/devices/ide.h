@@ -38,4 +38,13 @@ void ide_ctl_io(void *opaque, uint16_t offset, bool is_write, uint8_t *data, uns
 
 struct ide_stats ide_stats(struct ide *ide);
 
+/* Snapshot: the task file, the transfer under way (its buffer included)
+ * and the interrupt state out to `w`; back from `r` into an IDE disk just
+ * created on the same image. ide_load: 0, or -1 if malformed or the
+ * image's size changed. */
+struct snap_reader;
+struct snap_writer;
+void ide_save(struct ide *ide, struct snap_writer *w);
+int ide_load(struct ide *ide, struct snap_reader *r);
+
 #endif

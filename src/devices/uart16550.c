@@ -12,9 +12,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "console_out.h"
+#include "snapshot_format.h"
 
 /* Register offsets. */
 enum { REG_DATA = 0, REG_IER = 1, REG_IIR_FCR = 2, REG_LCR = 3, REG_MCR = 4, REG_LSR = 5, REG_MSR = 6, REG_SCR = 7 };
@@ -306,4 +308,38 @@ void uart_destroy(struct uart *u)
 		return;
 	pthread_mutex_destroy(&u->lock);
 	free(u);
+}
+
+void uart_save(struct uart *u, struct snap_writer *w)
+{
+	pthread_mutex_lock(&u->lock);
+	const uint8_t regs[8] = { u->ier, u->lcr, u->mcr, u->scr, u->dll, u->dlm, u->fcr, u->msr };
+	snap_put(w, regs, sizeof(regs));
+	snap_put_u32(w, (uint32_t)u->overrun | (uint32_t)u->thre_pending << 1 | (uint32_t)(u->irq_level != 0) << 2);
+	snap_put_u32(w, u->rx_head);
+	snap_put_u32(w, u->rx_count);
+	snap_put(w, u->rx, sizeof(u->rx));
+	pthread_mutex_unlock(&u->lock);
+}
+
+int uart_load(struct uart *u, struct snap_reader *r)
+{
+	uint8_t regs[8];
+	snap_get(r, regs, sizeof(regs));
+	uint32_t flags = snap_get_u32(r), head = snap_get_u32(r), count = snap_get_u32(r);
+	uint8_t rx[UART_FIFO_SIZE];
+	snap_get(r, rx, sizeof(rx));
+	if (r->bad || head >= UART_FIFO_SIZE || count > UART_FIFO_SIZE)
+		return -1;
+	pthread_mutex_lock(&u->lock);
+	u->ier = regs[0], u->lcr = regs[1], u->mcr = regs[2], u->scr = regs[3];
+	u->dll = regs[4], u->dlm = regs[5], u->fcr = regs[6], u->msr = regs[7];
+	u->overrun = flags & 1;
+	u->thre_pending = flags & 2;
+	u->irq_level = (flags & 4) ? 1 : 0;
+	u->rx_head = head;
+	u->rx_count = count;
+	memcpy(u->rx, rx, sizeof(rx));
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }

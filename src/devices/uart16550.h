@@ -45,4 +45,13 @@ unsigned uart_rx_room(struct uart *u);
 
 struct uart_stats uart_stats(struct uart *u);
 
+/* Snapshot (docs/snapshot.md): every register, the receive FIFO and the
+ * interrupt line's level out to `w`; back from `r` into a UART just
+ * created (the irqchip's own state holds the line, so nothing is raised).
+ * uart_load: 0, or -1 if the saved state is malformed. */
+struct snap_reader;
+struct snap_writer;
+void uart_save(struct uart *u, struct snap_writer *w);
+int uart_load(struct uart *u, struct snap_reader *r);
+
 #endif

@@ -39,6 +39,7 @@
 #include "iothread.h"
 #include "log.h"
 #include "virtio/virtio.h"
+#include "snapshot_format.h"
 
 #define HDR_SIZE sizeof(struct virtio_blk_outhdr)  /* 16 */
 #define SEG_SIZE sizeof(struct virtio_blk_discard_write_zeroes)  /* 16 */
@@ -88,6 +89,8 @@ static void queue_stop(struct virtio_dev *dev, unsigned q);
 static void quiesce(struct virtio_dev *dev);
 static void reset(struct virtio_dev *dev);
 static void destroy(struct virtio_dev *dev);
+static void save(struct virtio_dev *dev, struct snap_writer *w);
+static int load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t err_len);
 
 static const struct virtio_ops ops_template = {
 	.name = "virtio-blk",
@@ -103,6 +106,8 @@ static const struct virtio_ops ops_template = {
 	.queue_stop = queue_stop,
 	.quiesce = quiesce,
 	.reset = reset,
+	.save = save,
+	.load = load,
 	.destroy = destroy,
 };
 
@@ -430,6 +435,34 @@ static void quiesce(struct virtio_dev *dev)
 	b->dev = dev;
 	blk_drain(b->be);
 	flush_notify(b);
+}
+
+/* Snapshot: after quiesce nothing is in flight, and requests still in
+ * the ring are the ring's (the core saves last_avail). What is saved is
+ * what the guest was told about the disk: a restore that reopens the
+ * image by path refuses one whose size or mode changed. */
+static void save(struct virtio_dev *dev, struct snap_writer *w)
+{
+	const struct virtio_blk *b = dev->priv;
+	snap_put_u64(w, b->capacity);
+	snap_put_u32(w, b->readonly);
+}
+
+static int load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t err_len)
+{
+	struct virtio_blk *b = dev->priv;
+	b->dev = dev;
+	uint64_t capacity = snap_get_u64(r);
+	uint32_t readonly = snap_get_u32(r);
+	if (r->bad)
+		return -1;
+	if (capacity != b->capacity || readonly != b->readonly) {
+		snprintf(err, err_len, "the disk image is now %llu sectors%s, the snapshot's guest saw %llu%s",
+			 (unsigned long long)b->capacity, b->readonly ? " read-only" : "", (unsigned long long)capacity,
+			 readonly ? " read-only" : "");
+		return -1;
+	}
+	return 0;
 }
 
 static void reset(struct virtio_dev *dev)

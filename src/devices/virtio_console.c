@@ -43,6 +43,7 @@
 #include "devices/device.h"
 #include "iothread.h"
 #include "log.h"
+#include "snapshot_format.h"
 
 enum { RX = 0, TX = 1 };
 
@@ -313,6 +314,38 @@ static void console_destroy(struct virtio_dev *dev)
 	free(c);
 }
 
+/* Snapshot. The receive buffer held (if any) is the last one popped: a
+ * restore hands it back to the ring (last_avail one back), and the
+ * restored device pops it again on its first pass. Input read from stdin
+ * but not yet delivered goes with the snapshot; the terminal's size is
+ * the new terminal's. */
+static void console_save(struct virtio_dev *dev, struct snap_writer *w)
+{
+	struct console *c = dev->priv;
+	snap_put_u32(w, (uint32_t)c->held | (uint32_t)c->in_eof << 1 | (uint32_t)c->eof_sent << 2);
+	snap_put_u32(w, (uint32_t)c->pending_len);
+	snap_put(w, c->pending + c->pending_off, c->pending_len);
+}
+
+static int console_load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t err_len)
+{
+	(void)err;
+	(void)err_len; /* the core's "malformed" says it */
+	struct console *c = dev->priv;
+	uint32_t flags = snap_get_u32(r), n = snap_get_u32(r);
+	if (r->bad || n > sizeof(c->pending))
+		return -1;
+	snap_get(r, c->pending, n);
+	c->pending_off = 0;
+	c->pending_len = n;
+	c->in_eof |= (flags & 2) != 0;
+	c->eof_sent = flags & 4;
+	c->held = false;
+	if (flags & 1)
+		dev->queues[RX].last_avail--;
+	return r->bad ? -1 : 0;
+}
+
 static const struct virtio_ops console_template = {
 	.name = "virtio-console",
 	.device_id = VIRTIO_ID_CONSOLE,
@@ -325,6 +358,8 @@ static const struct virtio_ops console_template = {
 	.queue_notify = console_notify,
 	.queue_stop = console_queue_stop,
 	.reset = console_reset,
+	.save = console_save,
+	.load = console_load,
 	.destroy = console_destroy,
 };
 

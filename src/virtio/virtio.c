@@ -6,6 +6,8 @@
  */
 #include "virtio/virtio.h"
 
+#include "snapshot_format.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -491,4 +493,101 @@ void virtio_stats_print(const struct virtio_dev *dev, FILE *out)
 	if (dev->ops->stats_extra)
 		dev->ops->stats_extra(dev, out, false);
 	fputc('\n', out);
+}
+
+/* ---- snapshot ------------------------------------------------------------- */
+
+bool virtio_can_save(const struct virtio_dev *dev)
+{
+	return dev->ops->save != NULL;
+}
+
+void virtio_save(struct virtio_dev *dev, struct snap_writer *w)
+{
+	pthread_mutex_lock(&dev->lock);
+	snap_put_u32(w, dev->ops->device_id);
+	snap_put_u32(w, dev->ops->num_queues);
+	snap_put_u64(w, dev->driver_features);
+	snap_put_u64(w, dev->staged_features);
+	snap_put_u32(w, dev->status);
+	snap_put_u32(w, __atomic_load_n(&dev->isr, __ATOMIC_ACQUIRE));
+	snap_put_u32(w, dev->config_generation);
+	for (unsigned q = 0; q < dev->ops->num_queues; q++) {
+		const struct virtq *vq = &dev->queues[q];
+		snap_put_u32(w, dev->queue_num[q]);
+		snap_put_u32(w, vq->size);
+		snap_put_u64(w, vq->desc_gpa);
+		snap_put_u64(w, vq->avail_gpa);
+		snap_put_u64(w, vq->used_gpa);
+		snap_put_u32(w, (uint32_t)vq->ready | (uint32_t)vq->event_idx << 1 | (uint32_t)vq->indirect << 2 |
+					(uint32_t)vq->signalled_valid << 3 | (uint32_t)vq->broken << 4);
+		snap_put_u32(w, vq->last_avail);
+		snap_put_u32(w, vq->used_idx);
+		snap_put_u32(w, vq->signalled_used);
+	}
+	dev->ops->save(dev, w);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+int virtio_load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t err_len)
+{
+	int ret = -1;
+
+	pthread_mutex_lock(&dev->lock);
+	uint32_t id = snap_get_u32(r), nq = snap_get_u32(r);
+	if (r->bad || id != dev->ops->device_id || nq != dev->ops->num_queues) {
+		snprintf(err, err_len, "%s: the saved device is another one (id %u, %u queues)", dev->ops->name, id, nq);
+		goto out;
+	}
+	dev->driver_features = snap_get_u64(r);
+	dev->staged_features = snap_get_u64(r);
+	dev->status = snap_get_u32(r);
+	__atomic_store_n(&dev->isr, snap_get_u32(r), __ATOMIC_RELEASE);
+	dev->config_generation = snap_get_u32(r);
+	for (unsigned q = 0; q < nq; q++) {
+		struct virtq *vq = &dev->queues[q];
+		dev->queue_num[q] = snap_get_u32(r);
+		uint32_t size = snap_get_u32(r);
+		vq->desc_gpa = snap_get_u64(r);
+		vq->avail_gpa = snap_get_u64(r);
+		vq->used_gpa = snap_get_u64(r);
+		uint32_t flags = snap_get_u32(r);
+		uint32_t last_avail = snap_get_u32(r), used_idx = snap_get_u32(r), signalled = snap_get_u32(r);
+		if (r->bad || size > dev->ops->queue_max || last_avail > 0xffff || used_idx > 0xffff ||
+		    signalled > 0xffff) {
+			snprintf(err, err_len, "%s: queue %u's saved state is malformed", dev->ops->name, q);
+			goto out;
+		}
+		vq->size = (uint16_t)size;
+		vq->event_idx = flags & 2;
+		vq->indirect = flags & 4;
+		if ((flags & 1) && !(flags & 16)) {
+			/* Checked and mapped again, as when the driver enabled it. */
+			if (virtq_enable(vq, dev->mem)) {
+				snprintf(err, err_len, "%s: queue %u: %s", dev->ops->name, q, vq->error);
+				goto out;
+			}
+		}
+		vq->broken = flags & 16;
+		vq->signalled_valid = flags & 8;
+		vq->last_avail = (uint16_t)last_avail;
+		vq->used_idx = (uint16_t)used_idx;
+		vq->signalled_used = (uint16_t)signalled;
+	}
+	char why[200] = "its own saved state is malformed";
+	if (dev->ops->load && dev->ops->load(dev, r, why, sizeof(why))) {
+		snprintf(err, err_len, "%s: %s", dev->ops->name, why);
+		goto out;
+	}
+	if (r->bad || r->left) {
+		snprintf(err, err_len, "%s: its saved state has the wrong length", dev->ops->name);
+		goto out;
+	}
+	ret = 0;
+	if ((dev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    !(dev->status & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)))
+		activate(dev);
+out:
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
 }

@@ -21,6 +21,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -34,6 +35,8 @@
 #define VIRTIO_CONFIG_MAX 256   /* largest device config space */
 
 struct iothread;
+struct snap_reader;
+struct snap_writer;
 struct virtio_dev;
 
 /* What hosts a device: the memory its rings live in and the I/O loop its
@@ -74,6 +77,15 @@ struct virtio_ops {
 	 * guest memory or the rings until the VM resumes and the device's
 	 * state could be written out. Optional; dev->lock held. */
 	void (*quiesce)(struct virtio_dev *dev);
+	/* Snapshot (docs/snapshot.md): the device's own state beyond what
+	 * the core saves (status, features, queues, ISR, config generation),
+	 * written while the VM is paused and quiesced, dev->lock held; and
+	 * read back into a freshly created device with the same arguments
+	 * before the VM runs (0, or -1 with one line in err). A device without
+	 * `save` cannot be snapshotted: the snapshot is refused naming it.
+	 * `load` may be NULL when save writes nothing. */
+	void (*save)(struct virtio_dev *dev, struct snap_writer *w);
+	int (*load)(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t err_len);
 	/* Optional: free the device's own state at monitor exit. Called
 	 * without dev->lock, after the I/O loop has stopped; wait for
 	 * anything still in flight. */
@@ -237,6 +249,15 @@ void virtio_interrupt(struct virtio_dev *dev, uint32_t isr_bits);
 
 /* Pause hook (vm_add_hook's quiesce): ops->quiesce under dev->lock. */
 void virtio_quiesce(void *dev);
+
+/* Snapshot: whether the device can be saved (its ops have `save`), its
+ * whole state out to `w` (the VM paused), and back from `r` into a device
+ * just created with the same arguments, before the VM runs: the queues are
+ * re-checked and mapped, and a device the driver had started is activated
+ * again (each ready queue kicked once). virtio_load: 0, or -1 with err. */
+bool virtio_can_save(const struct virtio_dev *dev);
+void virtio_save(struct virtio_dev *dev, struct snap_writer *w);
+int virtio_load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t err_len);
 
 /* At monitor exit, after the I/O loop has stopped: the transport
  * detaches, ops->destroy runs, the kick fds close, the device is freed.

@@ -45,6 +45,24 @@ static int stub_metrics(void *o, const char *path, char *err)
 	return 0;
 }
 
+static int stub_snapshot_create(void *o, const char *state, const char *mem, char *err)
+{
+	(void)o;
+	(void)err;
+	FUZZ_CHECK(state && mem);
+	return 0;
+}
+
+static int stub_snapshot_load(void *o, const char *state, const char *mem, bool resume, char *err)
+{
+	(void)o;
+	(void)mem;
+	(void)resume;
+	(void)err;
+	FUZZ_CHECK(state);
+	return 0;
+}
+
 static const struct fc_ops stub_ops = {
 	.start = stub_start,
 	.pause = stub_ok,
@@ -53,12 +71,14 @@ static const struct fc_ops stub_ops = {
 	.flush_metrics = stub_ok,
 	.set_logger = stub_logger,
 	.set_metrics = stub_metrics,
+	.snapshot_create = stub_snapshot_create,
+	.snapshot_load = stub_snapshot_load,
 };
 
 static const char *const methods[] = { "GET", "PUT", "PATCH", "DELETE" };
 static const char *const paths[] = {
 	"/", "/version", "/machine-config", "/boot-source", "/drives/rootfs", "/drives/", "/entropy",
-	"/actions", "/vm", "/vm/config", "/logger", "/metrics", "/nope", NULL,
+	"/actions", "/vm", "/vm/config", "/logger", "/metrics", "/snapshot/create", "/snapshot/load", "/nope", NULL,
 };
 #define NPATHS (sizeof(paths) / sizeof(paths[0]))
 

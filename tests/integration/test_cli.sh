@@ -152,13 +152,13 @@ test_cli_help_command() {
 	expect_out "Usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics"
 	run_pvmm help frobnicate
 	expect_status 2
-	expect_err "pvmm: help: no command 'frobnicate'; the commands are run, ctl, vhost-user, bench compare and help"
+	expect_err "pvmm: help: no command 'frobnicate'; the commands are run, restore, ctl, vhost-user, bench compare and help"
 	expect_err_lines 1
 }
 
 test_cli_every_command_help_exits_0() {
 	local cmd
-	for cmd in "run" "bench" "bench compare" "help"; do
+	for cmd in "run" "restore" "bench" "bench compare" "help"; do
 		# shellcheck disable=SC2086
 		run_pvmm $cmd --help
 		expect_status 0
