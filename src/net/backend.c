@@ -121,7 +121,7 @@ int net_parse(const char *arg, struct net_spec *spec)
 	memset(spec, 0, sizeof(*spec));
 	spec->mtu = NET_MTU_DEFAULT;
 	if (!arg || !*arg) {
-		log_error("--net needs a back end: tap=NAME[,mac=..][,mtu=N]");
+		log_error("--net needs a back end: tap=NAME[,mac=..][,mtu=N] or user[,net=..][,hostfwd=..]");
 		return -1;
 	}
 	bool have_kind = false;
