@@ -30,8 +30,8 @@ MONITOR_HDRS := $(wildcard src/*.h src/*/*.h include/pvmm/*.h)
 .PHONY: all demo check check-fast bench deps clean monitor asan
 all: monitor guest tests-build bench-build
 
-monitor: $(BUILD)/pvmm
-asan: $(BUILD)/asan/pvmm
+monitor: $(BUILD)/pvmm $(BUILD)/pvmm-slirp
+asan: $(BUILD)/asan/pvmm $(BUILD)/asan/pvmm-slirp
 
 $(BUILD)/obj/%.o: src/%.c $(MONITOR_HDRS)
 	@mkdir -p $(dir $@)
@@ -42,6 +42,19 @@ $(BUILD)/obj/%.o: src/%.c $(MONITOR_HDRS)
 # (make bench measures both). Sanitizer builds must stay dynamic.
 $(BUILD)/pvmm: $(MONITOR_OBJS)
 	$(CC) $(HOST_CFLAGS) -static $^ -o $@ $(LDFLAGS) -luring -ljson-c -lpthread
+
+# pvmm-slirp, the --net user helper the monitor spawns from its own
+# directory: libslirp and glib are shared-only in Debian, so they live in
+# this dynamically linked helper and the monitor stays static (docs/net.md).
+SLIRP_CFLAGS = $(shell pkg-config --cflags slirp)
+SLIRP_LIBS = $(shell pkg-config --libs slirp)
+$(BUILD)/pvmm-slirp: helper/pvmm_slirp.c src/net/backend.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SLIRP_CFLAGS) $< -o $@ $(LDFLAGS) $(SLIRP_LIBS)
+
+$(BUILD)/asan/pvmm-slirp: helper/pvmm_slirp.c src/net/backend.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(SLIRP_CFLAGS) $< -o $@ $(LDFLAGS) $(SLIRP_LIBS)
 
 $(BUILD)/asan/obj/%.o: src/%.c $(MONITOR_HDRS)
 	@mkdir -p $(dir $@)
@@ -71,7 +84,7 @@ bench: deps
 	@bench/run.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the monitor and the SDK.
-#   PREFIX/bin/pvmm, PREFIX/bin/pvmm-cc
+#   PREFIX/bin/pvmm, PREFIX/bin/pvmm-slirp (--net user), PREFIX/bin/pvmm-cc
 #   PREFIX/lib/pvmm/guest/   libpvmm.a crt0.o guest.ld flags.mk include/
 #   PREFIX/lib/pvmm/include/pvmm/para.h
 #   PREFIX/lib/pkgconfig/pvmm.pc
@@ -84,7 +97,7 @@ INSTALL_PKG := $(DESTDIR)$(PREFIX)/lib/pvmm
 install: monitor guest-runtime
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(INSTALL_PKG)/guest/include/pvmm $(INSTALL_PKG)/include/pvmm
-	install -m 755 $(BUILD)/pvmm guest/pvmm-cc $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/pvmm $(BUILD)/pvmm-slirp guest/pvmm-cc $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(GUEST_LIB) $(GUEST_CRT0) guest/guest.ld guest/flags.mk $(INSTALL_PKG)/guest/
 	install -m 644 $(wildcard guest/include/*.h) $(INSTALL_PKG)/guest/include/
 	install -m 644 $(wildcard guest/include/pvmm/*.h) $(INSTALL_PKG)/guest/include/pvmm/

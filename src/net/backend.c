@@ -1,10 +1,12 @@
 /*
  * --net parsing and the choice of back end. Syntax:
  *   tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]
- *   user[,...]          (reserved: user networking is not built yet)
+ *   user[,net=A.B.C.D/LEN][,hostfwd=udp|tcp:[HADDR]:HPORT-[GADDR]:GPORT]...
+ *       [,mac=..][,mtu=N]
  */
 #include "net/backend.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,12 +32,96 @@ static int parse_mac(const char *s, size_t len, uint8_t mac[6])
 	return 0;
 }
 
+/* A dotted quad of exactly len bytes; empty gives `dflt`. */
+static int parse_addr(const char *s, size_t len, struct in_addr dflt, struct in_addr *out)
+{
+	char buf[16];
+	if (len == 0) {
+		*out = dflt;
+		return 0;
+	}
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = 0;
+	return inet_pton(AF_INET, buf, out) == 1 ? 0 : -1;
+}
+
+/* A port, 1 to 65535, of exactly len decimal digits. */
+static int parse_port(const char *s, size_t len, uint16_t *port)
+{
+	unsigned long v = 0;
+	if (len == 0 || len > 5)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* net=A.B.C.D/LEN: LEN 8 to 29 (room for .2, .3 and .15 up), the host
+ * part of the address zero. */
+static int parse_user_net(const char *s, size_t len, struct net_user *u)
+{
+	const char *slash = memchr(s, '/', len);
+	struct in_addr a, none = { 0 };
+	uint16_t plen;
+	if (!slash || parse_addr(s, (size_t)(slash - s), none, &a) || (size_t)(slash - s) == 0 ||
+	    parse_port(slash + 1, len - (size_t)(slash - s) - 1, &plen) || plen < 8 || plen > 28)
+		return -1;
+	uint32_t mask = ~0u << (32 - plen);
+	uint32_t net = ntohl(a.s_addr);
+	if (net & ~mask)
+		return -1;
+	u->net.s_addr = htonl(net);
+	u->mask.s_addr = htonl(mask);
+	u->host.s_addr = htonl(net | 2);
+	u->dns.s_addr = htonl(net | 3);
+	u->dhcp_start.s_addr = htonl(net | 15);
+	return 0;
+}
+
+/* udp|tcp:[HADDR]:HPORT-[GADDR]:GPORT, checked; the guest address is
+ * resolved against net= once all options are read. */
+static int parse_hostfwd(const char *s, size_t len, struct net_hostfwd *f)
+{
+	struct in_addr any = { htonl(INADDR_ANY) };
+	memset(f, 0, sizeof(*f));
+	if (len >= sizeof(f->text))
+		return -1;
+	memcpy(f->text, s, len);
+	if (len > 4 && !memcmp(s, "udp:", 4))
+		f->udp = true;
+	else if (!(len > 4 && !memcmp(s, "tcp:", 4)))
+		return -1;
+	const char *h = s + 4, *end = s + len;
+	const char *dash = memchr(h, '-', (size_t)(end - h));
+	if (!dash)
+		return -1;
+	const char *hc = memrchr(h, ':', (size_t)(dash - h));
+	const char *g = dash + 1;
+	const char *gc = memrchr(g, ':', (size_t)(end - g));
+	if (!hc || !gc)
+		return -1;
+	if (parse_addr(h, (size_t)(hc - h), any, &f->host) ||
+	    parse_port(hc + 1, (size_t)(dash - hc - 1), &f->host_port) ||
+	    parse_addr(g, (size_t)(gc - g), any, &f->guest) ||
+	    parse_port(gc + 1, (size_t)(end - gc - 1), &f->guest_port))
+		return -1;
+	return 0;
+}
+
 int net_parse(const char *arg, struct net_spec *spec)
 {
 	memset(spec, 0, sizeof(*spec));
 	spec->mtu = NET_MTU_DEFAULT;
 	if (!arg || !*arg) {
-		log_error("--net needs a back end: tap=NAME[,mac=..][,mtu=N]");
+		log_error("--net needs a back end: tap=NAME[,mac=..][,mtu=N] or user[,net=..][,hostfwd=..]");
 		return -1;
 	}
 	bool have_kind = false;
@@ -57,12 +143,12 @@ int net_parse(const char *arg, struct net_spec *spec)
 				}
 				spec->kind = NET_TAP;
 				memcpy(spec->ifname, val, vlen);
-			} else if (klen == 4 && !memcmp(p, "user", 4)) {
-				log_error("--net user: user networking (libslirp) is not built into this pvmm yet; "
-					  "use --net tap=NAME");
-				return -1;
+			} else if (klen == 4 && !memcmp(p, "user", 4) && !val) {
+				spec->kind = NET_USER;
+				strcpy(spec->ifname, "user");
+				parse_user_net("10.0.2.0/24", 11, &spec->user);
 			} else {
-				log_error("--net '%s': the value starts with the back end, tap=NAME", arg);
+				log_error("--net '%s': the value starts with the back end, tap=NAME or user", arg);
 				return -1;
 			}
 			have_kind = true;
@@ -83,6 +169,27 @@ int net_parse(const char *arg, struct net_spec *spec)
 			if (*e || errno || m < NET_MTU_MIN || m > NET_MTU_MAX)
 				goto bad_mtu;
 			spec->mtu = (unsigned)m;
+		} else if (spec->kind == NET_USER && klen == 3 && !memcmp(p, "net", 3) && val) {
+			if (parse_user_net(val, vlen, &spec->user)) {
+				log_error("--net user,net=%.*s: a network A.B.C.D/LEN, LEN 8 to 28, host bits zero "
+					  "(default 10.0.2.0/24)", (int)vlen, val);
+				return -1;
+			}
+		} else if (spec->kind == NET_USER && klen == 7 && !memcmp(p, "hostfwd", 7) && val) {
+			if (spec->user.nfwd == NET_HOSTFWD_MAX) {
+				log_error("--net user: at most %d hostfwd=", NET_HOSTFWD_MAX);
+				return -1;
+			}
+			if (parse_hostfwd(val, vlen, &spec->user.fwd[spec->user.nfwd])) {
+				log_error("--net user,hostfwd=%.*s: expected udp|tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, "
+					  "ports 1 to 65535, addresses A.B.C.D", (int)vlen, val);
+				return -1;
+			}
+			spec->user.nfwd++;
+		} else if (spec->kind == NET_USER) {
+			log_error("--net '%s': unknown option '%.*s' (user takes net=, hostfwd=, mac= and mtu=)", arg,
+				  (int)len, p);
+			return -1;
 		} else {
 			log_error("--net '%s': unknown option '%.*s' (tap=NAME takes mac= and mtu=)", arg, (int)len, p);
 			return -1;
@@ -91,6 +198,25 @@ int net_parse(const char *arg, struct net_spec *spec)
 		if (end && !*p) {
 			log_error("--net '%s': trailing comma", arg);
 			return -1;
+		}
+	}
+	if (spec->kind == NET_USER) {
+		struct net_user *u = &spec->user;
+		u->mtu = spec->mtu;
+		for (unsigned i = 0; i < u->nfwd; i++) {
+			struct net_hostfwd *f = &u->fwd[i];
+			if (f->guest.s_addr == htonl(INADDR_ANY))
+				f->guest = u->dhcp_start;
+			else if ((f->guest.s_addr & u->mask.s_addr) != u->net.s_addr) {
+				log_error("--net user,hostfwd=%s: the guest address is outside the network", f->text);
+				return -1;
+			}
+			for (unsigned j = 0; j < i; j++)
+				if (u->fwd[j].udp == f->udp && u->fwd[j].host_port == f->host_port &&
+				    u->fwd[j].host.s_addr == f->host.s_addr) {
+					log_error("--net user,hostfwd=%s: the host port is forwarded twice", f->text);
+					return -1;
+				}
 		}
 	}
 	return 0;
@@ -119,7 +245,7 @@ struct net_backend *net_backend_open(const struct net_spec *spec)
 	case NET_TAP:
 		return net_tap_open(spec);
 	case NET_USER:
-		break;
+		return net_user_open(spec);
 	}
 	log_error("--net: this back end is not built");
 	return NULL;

@@ -1,8 +1,8 @@
 /*
  * A network back end: where a virtio-net device's frames go and come
  * from. The device (src/devices/virtio_net.c) sees only this interface;
- * each kind lives in its own file (src/net/tap.c today; user networking
- * through libslirp would be src/net/slirp.c).
+ * each kind lives in its own file (src/net/tap.c, src/net/slirp.c: user
+ * networking through libslirp, run in the helper process pvmm-slirp).
  *
  * Frames cross the interface with the 12-byte virtio_net_hdr (virtio 1.x
  * layout) in front, the layout a TAP with IFF_VNET_HDR and
@@ -12,6 +12,8 @@
 #ifndef PVMM_NET_BACKEND_H
 #define PVMM_NET_BACKEND_H
 
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -25,10 +27,33 @@
 
 enum net_kind { NET_TAP, NET_USER };
 
+#define NET_HOSTFWD_MAX 16
+
+/* hostfwd=udp|tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT */
+struct net_hostfwd {
+	bool udp;
+	struct in_addr host;         /* INADDR_ANY when HOSTADDR is empty */
+	uint16_t host_port;
+	struct in_addr guest;        /* the DHCP start address when GUESTADDR is empty */
+	uint16_t guest_port;
+	char text[64];               /* as given, for messages */
+};
+
+/* --net user: the virtual network (net=A.B.C.D/LEN, default 10.0.2.0/24;
+ * the host is .2, DNS .3, DHCP hands out .15 up) and the forwards. Also
+ * the whole configuration the monitor hands to the pvmm-slirp helper. */
+struct net_user {
+	struct in_addr net, mask, host, dns, dhcp_start; /* network byte order */
+	unsigned mtu;
+	unsigned nfwd;
+	struct net_hostfwd fwd[NET_HOSTFWD_MAX];
+};
+
 /* One --net value, parsed. */
 struct net_spec {
 	enum net_kind kind;
-	char ifname[NET_IFNAME_MAX]; /* tap=NAME */
+	char ifname[NET_IFNAME_MAX]; /* tap=NAME; "user" for user */
+	struct net_user user;        /* kind NET_USER */
 	uint8_t mac[6];
 	int has_mac;                 /* mac= given; else net_default_mac() */
 	unsigned mtu;                /* mtu=N, NET_MTU_DEFAULT if absent */
@@ -69,5 +94,6 @@ void net_backend_close(struct net_backend *b);
 
 /* Kinds. */
 struct net_backend *net_tap_open(const struct net_spec *spec);
+struct net_backend *net_user_open(const struct net_spec *spec);
 
 #endif

@@ -327,9 +327,9 @@ test_net_bad_options() {
 	run_pvmm run --net "tap=x,mtu=20" "$EXAMPLES/hello.elf"
 	expect_status 2
 	expect_err "mtu="
-	run_pvmm run --net user "$EXAMPLES/hello.elf"
+	run_pvmm run --net "user,tap=x" "$EXAMPLES/hello.elf"
 	expect_status 2
-	expect_err "libslirp"
+	expect_err "unknown option 'tap=x'"
 }
 
 test_net_tap_errors_are_one_line() {
@@ -348,4 +348,123 @@ test_net_tap_errors_are_one_line() {
 		expect_err "not permitted to create or attach this TAP"
 		expect_err_lines 1
 	fi
+}
+
+# --net user (libslirp in the pvmm-slirp helper): no TAP, no privileges;
+# traffic only from host loopback through hostfwd= to the guest.
+
+# net_free_port udp|tcp: a loopback port nothing is bound to right now.
+net_free_port() {
+	python3 -c 'import socket,sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
+}
+
+# net_udp_port ADDR PORT N SIZE: like net_udp, to ADDR:PORT.
+net_udp_port() {
+	timeout 60 python3 - "$@" <<'PY'
+import socket, sys
+host, port, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.0)
+ok = 0
+for i in range(n):
+    msg = bytes((i + j) & 0xff for j in range(size))
+    s.sendto(msg, (host, port))
+    try:
+        data, _ = s.recvfrom(65536)
+        ok += data == msg
+    except socket.timeout:
+        pass
+print("echoed %d of %d" % (ok, n))
+PY
+}
+
+test_net_user_udp_echo() {
+	local port tport
+	port=$(net_free_port udp)
+	tport=$(net_free_port tcp)
+	net_start run --stats --net "user,hostfwd=udp:127.0.0.1:$port-:7,hostfwd=tcp:127.0.0.1:$tport-:80" \
+		"$EXAMPLES/udp_echo.elf" ip=10.0.2.15/24 gw=10.0.2.2
+	local helper=
+	if net_wait_out "mtu=1500 link=1"; then
+		local r mon
+		# timeout(1) → pvmm → pvmm-slirp
+		mon=$(pgrep -P "$NET_PID" | head -1)
+		[ -n "$mon" ] && helper=$(pgrep -P "$mon" -x pvmm-slirp | head -1)
+		[ -n "$helper" ] || fail_because "no pvmm-slirp helper under the monitor"
+		r=$(net_udp_port 127.0.0.1 "$port" 200 32)
+		[ "$r" = "echoed 200 of 200" ] || fail_because "UDP echo through hostfwd: $r"
+		r=$(net_udp_port 127.0.0.1 "$port" 20 1400)
+		[ "$r" = "echoed 20 of 20" ] || fail_because "1400-byte UDP echo through hostfwd: $r"
+		# The tcp forward listens on the host (the guest has no TCP to answer).
+		timeout 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2).close()' \
+			"$tport" || fail_because "hostfwd=tcp:127.0.0.1:$tport is not listening"
+		timeout 5 python3 -c 'import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"quit", ("127.0.0.1", int(sys.argv[1])))' "$port"
+	fi
+	net_finish
+	expect_status 0
+	expect_out "udp_echo done: echoed 220"
+	expect_err "user:10.0.2.0"
+	expect_stat tx_frames -ge 220
+	expect_stat drop_tx_host -eq 0
+	expect_stat drop_rx_host -eq 0
+	# The helper went with the monitor (which waited for it).
+	[ -z "$helper" ] || ! kill -0 "$helper" 2>/dev/null || fail_because "pvmm-slirp $helper outlived the monitor"
+}
+
+test_net_user_other_network() {
+	local port
+	port=$(net_free_port udp)
+	net_start run --net "user,net=192.168.77.0/24,hostfwd=udp:127.0.0.1:$port-192.168.77.15:7" \
+		"$EXAMPLES/udp_echo.elf" ip=192.168.77.15/24 gw=192.168.77.2
+	if net_wait_out "mtu=1500 link=1"; then
+		local r
+		r=$(net_udp_port 127.0.0.1 "$port" 10 64)
+		[ "$r" = "echoed 10 of 10" ] || fail_because "UDP echo on net=192.168.77.0/24: $r"
+		timeout 5 python3 -c 'import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"quit", ("127.0.0.1", int(sys.argv[1])))' "$port"
+	fi
+	net_finish
+	expect_status 0
+	expect_out "udp_echo done: echoed 10"
+}
+
+test_net_user_bad_hostfwd() {
+	local spec
+	for spec in "hostfwd=udp:127.0.0.1:0-:7" "hostfwd=udp:127.0.0.1:70000-:7" "hostfwd=sctp:127.0.0.1:5000-:7" \
+		"hostfwd=udp:127.0.0.1:5000" "hostfwd=udp:127.0.0.1:5000-:" "hostfwd=udp:1.2.3:5000-:7" \
+		"hostfwd=tcp::5000-10.0.3.15:7" "hostfwd=udp:127.0.0.1:5000-:7,hostfwd=udp:127.0.0.1:5000-:8" \
+		"net=10.0.2.1/24" "net=10.0.2.0/31" "hostfwd="; do
+		run_pvmm run --net "user,$spec" "$EXAMPLES/hello.elf"
+		expect_status 2
+		expect_err "--net user"
+		expect_err_lines 1
+		expect_no_out "Hello"
+	done
+}
+
+test_net_user_port_in_use() {
+	local proto
+	for proto in udp tcp; do
+		# A socket of ours holds the port while pvmm starts.
+		timeout 30 python3 - "$proto" "$PVMM" "$EXAMPLES/hello.elf" "$OUT" "$ERR" <<'PY'
+import socket, subprocess, sys
+proto, pvmm, elf, out, err = sys.argv[1:]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+if proto == "tcp":
+    s.listen(1)
+port = s.getsockname()[1]
+with open(out, "w") as o, open(err, "w") as e:
+    r = subprocess.run([pvmm, "run", "--net", "user,hostfwd=%s:127.0.0.1:%d-:7" % (proto, port), elf],
+                       stdin=subprocess.DEVNULL, stdout=o, stderr=e, timeout=20)
+sys.exit(r.returncode)
+PY
+		status=$?
+		expect_status 2
+		expect_err "hostfwd=$proto:127.0.0.1:"
+		expect_err "cannot listen on the host port"
+		expect_err_lines 1
+		expect_no_out "Hello"
+	done
 }

@@ -112,7 +112,7 @@ test_sdk_make_install() {
 	make --no-print-directory -s install PREFIX="$prefix" >"$TEST_TMP/install.log" 2>&1 ||
 		fail_because "make install failed: $(tail -c 400 "$TEST_TMP/install.log")"
 	local f
-	for f in bin/pvmm bin/pvmm-cc lib/pkgconfig/pvmm.pc lib/pvmm/guest/libpvmm.a \
+	for f in bin/pvmm bin/pvmm-slirp bin/pvmm-cc lib/pkgconfig/pvmm.pc lib/pvmm/guest/libpvmm.a \
 		lib/pvmm/guest/crt0.o lib/pvmm/guest/guest.ld lib/pvmm/guest/include/stdio.h \
 		lib/pvmm/guest/include/math.h lib/pvmm/guest/include/pvmm/guest.h lib/pvmm/include/pvmm/para.h; do
 		[ -f "$prefix/$f" ] || fail_because "not installed: $f"
