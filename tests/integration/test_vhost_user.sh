@@ -18,7 +18,7 @@ vu_start() {
 	local sock=$1 log=$2 i
 	shift 2
 	rm -f "$sock"
-	timeout -s KILL 120 "$PVMM" vhost-user --socket "$sock" "$@" 2>"$log" &
+	timeout -s KILL 300 "$PVMM" vhost-user --socket "$sock" "$@" 2>"$log" &
 	vu_pid=$!
 	for ((i = 0; i < 100; i++)); do
 		[ -S "$sock" ] && return 0
