@@ -17,7 +17,8 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 HOST_CFLAGS := -std=gnu11 $(WARN) -O2 -g -Iinclude -Isrc -D_GNU_SOURCE -DPVMM_VERSION_STRING='"$(VERSION)"' $(CFLAGS)
 # liburing: virtio-blk's asynchronous I/O, linked statically so that start-up
 # loads no extra shared library; pthread: the I/O thread.
-HOST_LDFLAGS := $(LDFLAGS) -Wl,-Bstatic -luring -Wl,-Bdynamic -ljson-c -lpthread
+# libseccomp: the per-thread filters (seccomp.c), static for the same reason.
+HOST_LDFLAGS := $(LDFLAGS) -Wl,-Bstatic -luring -lseccomp -Wl,-Bdynamic -ljson-c -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 MONITOR_SRCS := $(wildcard src/*.c src/*/*.c)
@@ -41,7 +42,7 @@ $(BUILD)/obj/%.o: src/%.c $(MONITOR_HDRS)
 # start-up and ~0.9 MiB less resident memory than mapping all of libc.so
 # (make bench measures both). Sanitizer builds must stay dynamic.
 $(BUILD)/pvmm: $(MONITOR_OBJS)
-	$(CC) $(HOST_CFLAGS) -static $^ -o $@ $(LDFLAGS) -luring -ljson-c -lpthread
+	$(CC) $(HOST_CFLAGS) -static $^ -o $@ $(LDFLAGS) -luring -lseccomp -ljson-c -lpthread
 
 $(BUILD)/asan/obj/%.o: src/%.c $(MONITOR_HDRS)
 	@mkdir -p $(dir $@)

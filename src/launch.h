@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "jail.h"
 #include "machine.h"
 #include "vm.h"
 
@@ -37,6 +38,8 @@ struct vm_options {
 	const char *image;
 	int guest_argc;
 	char **guest_argv;       /* guest_argv[0] is the image path */
+	bool seccomp_off;        /* --seccomp off: no system call filters (unsafe) */
+	struct jail_options jail; /* --uid, --gid, --chroot, --unshare */
 	/* The command's, not the VM's: vm_launch() ignores them. */
 	const char *api_sock;    /* --api-sock PATH */
 	const char *config_file; /* --config-file FILE */
