@@ -117,12 +117,20 @@ static const char bench_help[] =
 	"  compare   one workload over the paravirtual and the emulated path\n"
 	"            (console and disk), at ring 0 and ring 3; see pvmm help bench compare\n";
 
+static const char ctl_help[] =
+	"Usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics\n"
+	"\n"
+	"Send one request to a pvmm serving its control API on PATH (pvmm run\n"
+	"--api-sock) and print the answer on one line (docs/api.md).\n"
+	"Exit status: 0 done, 1 refused by the API (its message on stderr),\n"
+	"2 bad command line, 3 nothing answering on PATH.\n";
+
 static const char help_help[] =
 	"Usage: pvmm help [COMMAND]\n"
 	"\n"
 	"Without COMMAND: the list of commands and pvmm run's options. With one (run,\n"
-	"bench, bench compare, help): that command's help. pvmm COMMAND --help is the\n"
-	"same.\n";
+	"ctl, bench, bench compare, help): that command's help. pvmm COMMAND --help\n"
+	"is the same.\n";
 
 int cli_help(const char *command, FILE *out)
 {
@@ -131,6 +139,8 @@ int cli_help(const char *command, FILE *out)
 		fputs(run_help, out);
 	} else if (strcmp(command, "run") == 0) {
 		fputs(run_help, out);
+	} else if (strcmp(command, "ctl") == 0) {
+		fputs(ctl_help, out);
 	} else if (strcmp(command, "bench") == 0) {
 		fputs(bench_help, out);
 	} else if (strcmp(command, "bench compare") == 0) {

@@ -303,6 +303,31 @@ static uint64_t *own_leaf(struct vm *vm, struct pvmmu *m, uint64_t *root, uint64
 	return &t[(va >> 12) & 511];
 }
 
+/* The batch's own page-directory entry for the 2 MiB at `va`: like
+ * own_leaf, one level short. */
+static uint64_t *own_pde(struct vm *vm, struct pvmmu *m, uint64_t *root, uint64_t va)
+{
+	const uint64_t link = PTE_P | PTE_RW | m->user;
+
+	*root = own(vm, m, *root);
+	uint64_t *t = table(vm, *root);
+	for (int level = 3; level >= 2; level--) {
+		uint64_t *e = &t[(va >> (12 + 9 * level)) & 511];
+		uint64_t next;
+		if (!(*e & PTE_P)) {
+			next = take_page(m);
+			memset(table(vm, next), 0, PAGE_SIZE);
+		} else if (level == 2 && (*e & PTE_PS)) {
+			next = split(vm, m, *e, level);
+		} else {
+			next = own(vm, m, *e);
+		}
+		*e = next | link;
+		t = table(vm, next);
+	}
+	return &t[(va >> 21) & 511];
+}
+
 /* ---- the call -------------------------------------------------------- */
 
 /* Op `op`'s own checks (para.h order: values, then addresses). Adds the
@@ -343,8 +368,21 @@ static int64_t check_op(struct vm *vm, const struct pvmm_mmu_op *op, unsigned *t
 static int64_t apply_op(struct vm *vm, struct pvmmu *m, uint64_t *root, const struct pvmm_mmu_op *op)
 {
 	uint64_t write = op->flags & PVMM_MMU_WRITE ? PTE_RW : 0;
+	const uint32_t per_large = (uint32_t)(HUGE_PAGE_SIZE / PAGE_SIZE);
 	for (uint32_t i = 0; i < op->pages; i++) {
 		uint64_t va = op->va + (uint64_t)i * PAGE_SIZE;
+		/* A whole aligned 2 MiB to map or unmap: one directory entry
+		 * (a large page, or none), not a table of 512. This is what
+		 * lets the runtime unmap all the RAM its heap has not grown
+		 * into at the cost of a few entries. */
+		uint64_t pa = op->pa + (uint64_t)i * PAGE_SIZE;
+		if (op->kind != PVMM_MMU_PROTECT && !(va & (HUGE_PAGE_SIZE - 1)) && op->pages - i >= per_large &&
+		    (op->kind == PVMM_MMU_UNMAP || !(pa & (HUGE_PAGE_SIZE - 1)))) {
+			uint64_t *pde = own_pde(vm, m, root, va);
+			*pde = op->kind == PVMM_MMU_UNMAP ? 0 : pa | PTE_P | write | m->user | PTE_PS;
+			i += per_large - 1;
+			continue;
+		}
 		uint64_t old = peek(vm, *root, va);
 		if (op->kind == PVMM_MMU_UNMAP && !old)
 			continue; /* nothing to clear: no copy either */

@@ -173,12 +173,14 @@ int main(int argc, char **argv)
 	blk_get_stats(d, &st);
 	uint64_t total = ops * bs;
 	printf("blkbench pattern=%s op=%s bs=%llu qd=%llu mode=%s batch=%llu ops=%llu bytes=%llu elapsed_ns=%llu "
-	       "iops=%llu kib_per_s=%llu avg_lat_ns=%llu kicks=%llu waits=%llu spurious=%llu interrupts=%llu errors=%llu\n",
+	       "iops=%llu kib_per_s=%llu avg_lat_ns=%llu kicks=%llu waits=%llu spins=%llu spurious=%llu interrupts=%llu "
+	       "errors=%llu\n",
 	       pattern, op, (unsigned long long)bs, (unsigned long long)qd, mode, (unsigned long long)batch,
 	       (unsigned long long)ops, (unsigned long long)total, (unsigned long long)ns,
 	       (unsigned long long)(ops * PVMM_NS_PER_S / ns),
 	       (unsigned long long)(total / 1024 * PVMM_NS_PER_S / ns), (unsigned long long)(ns * qd / ops),
-	       (unsigned long long)st.kicks, (unsigned long long)st.waits, (unsigned long long)st.spurious,
+	       (unsigned long long)st.kicks, (unsigned long long)st.waits, (unsigned long long)st.spins,
+	       (unsigned long long)st.spurious,
 	       (unsigned long long)st.interrupts, (unsigned long long)errors);
 	return errors ? 1 : 0;
 }

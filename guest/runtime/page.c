@@ -12,9 +12,18 @@
  *
  * Several CPUs: the public calls hold page_lock (malloc takes its own lock
  * first, never the other way round).
+ *
+ * Ring 3: the heap grows on demand. At init the RAM above the bump
+ * pointer's 2 MiB is unmapped with the PV MMU (whole 2 MiB pages: a few
+ * directory entries, one call), so a stray pointer into RAM nothing has
+ * been given is a page fault, not a silent write; the bump pointer maps
+ * the next 2 MiB pages back as it moves into them (one call each time).
+ * At ring 0 the runtime keeps the monitor's identity map as it is.
  */
 #include <stdint.h>
 #include <pvmm/guest.h>
+#include <pvmm/irq.h>
+#include <pvmm/mmu.h>
 #include <pvmm/smp.h>
 #include "runtime.h"
 
@@ -29,12 +38,58 @@ static struct free_run *free_runs; /* address order */
 static size_t free_run_pages;      /* pages on free_runs */
 static pvmm_spinlock_t page_lock = PVMM_SPINLOCK_INIT;
 
+#define LARGE ((uintptr_t)2 << 20)
+#define PAGES_PER_LARGE (LARGE / PVMM_PAGE_SIZE)
+/* Ring 3: RAM from mapped_end to unmapped_end is unmapped until the bump
+ * pointer grows into it; 0 and 0 when nothing is (ring 0, or a monitor
+ * without the MMU call). */
+static uintptr_t mapped_end, unmapped_end;
+static struct pvmm_mmu_op heap_ops[PVMM_MMU_OPS_MAX];
+
+/* Map (kind MAP, identity, writable) or unmap whole 2 MiB pages from
+ * `from` to `to`, PVMM_MMU_OPS_MAX at a time: 0, or -1 if a call failed
+ * (what earlier calls did stays done). */
+static int heap_remap(uint32_t kind, uintptr_t from, uintptr_t to)
+{
+	while (from < to) {
+		unsigned n = 0;
+		for (; from < to && n < PVMM_MMU_OPS_MAX; from += LARGE, n++)
+			heap_ops[n] = (struct pvmm_mmu_op){
+				.va = from, .pa = kind == PVMM_MMU_MAP ? from : 0, .kind = kind,
+				.flags = kind == PVMM_MMU_MAP ? PVMM_MMU_RW : 0, .pages = (uint32_t)PAGES_PER_LARGE,
+			};
+		if (pvmm_mmu_batch(heap_ops, n, NULL) != (int64_t)n)
+			return -1;
+	}
+	return 0;
+}
+
 void page_init(uint64_t start, uint64_t end)
 {
 	bump = (uintptr_t)((start + PVMM_PAGE_SIZE - 1) & ~(uint64_t)(PVMM_PAGE_SIZE - 1));
 	bump_end = (uintptr_t)(end & ~(uint64_t)(PVMM_PAGE_SIZE - 1));
 	if (bump > bump_end)
 		bump = bump_end;
+	if (pvmm_ring() != 3)
+		return;
+	uintptr_t from = (bump + LARGE - 1) & ~(LARGE - 1), to = bump_end & ~(LARGE - 1);
+	/* The first call either works or changes nothing (all or nothing). */
+	if (from < to && heap_remap(PVMM_MMU_UNMAP, from, to) == 0) {
+		mapped_end = from;
+		unmapped_end = to;
+	}
+}
+
+/* Map RAM back up to (at least) `need`; false if the monitor refused. */
+static bool heap_grow(uintptr_t need)
+{
+	uintptr_t to = (need + LARGE - 1) & ~(LARGE - 1);
+	if (to > unmapped_end)
+		to = unmapped_end;
+	if (heap_remap(PVMM_MMU_MAP, mapped_end, to))
+		return false;
+	mapped_end = to;
+	return true;
 }
 
 static void *alloc_locked(size_t n)
@@ -58,7 +113,10 @@ static void *alloc_locked(size_t n)
 	if (n > (bump_end - bump) / PVMM_PAGE_SIZE)
 		return NULL;
 	void *p = (void *)bump;
-	bump += n * PVMM_PAGE_SIZE;
+	uintptr_t next = bump + n * PVMM_PAGE_SIZE;
+	if (next > mapped_end && mapped_end < unmapped_end && !heap_grow(next))
+		return NULL;
+	bump = next;
 	return p;
 }
 

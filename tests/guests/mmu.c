@@ -16,6 +16,10 @@
  *                 unmaps it: CPU 1 must fault before CPU 0 can see it read
  *                 again
  *   guard         (--cpus 2) CPU 1 overflows its stack into the guard page
+ *   heap_beyond   read RAM 4 MiB past the heap's end, which nothing has
+ *                 been given (ring 3: unmapped until the heap grows there)
+ *   heap_grow N   malloc N MiB in 1 MiB blocks, write and check every page,
+ *                 then free them: "heap ok N MiB"; exit 0
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +265,46 @@ static int case_guard(void)
 	return 1;
 }
 
+static int case_heap_beyond(void)
+{
+	void *p = malloc(64);
+	uint64_t at = ((uint64_t)(uintptr_t)p + (4u << 20)) & ~4095ull;
+	if (at >= pvmm_boot_info()->usable_end) {
+		puts("heap_beyond needs more RAM");
+		return 2;
+	}
+	printf("beyond %#llx\n", (unsigned long long)at);
+	fflush(stdout);
+	unsigned long long v = *(volatile uint64_t *)(uintptr_t)at;
+	printf("read %llu from RAM the heap has not grown into\n", v);
+	return 1;
+}
+
+static int case_heap_grow(unsigned long mib)
+{
+	enum { BLOCKS = 64 };
+	void *blocks[BLOCKS];
+	if (mib == 0 || mib > BLOCKS) {
+		puts("heap_grow takes 1 to 64 (MiB)");
+		return 2;
+	}
+	for (unsigned long i = 0; i < mib; i++) {
+		unsigned char *b = malloc(1u << 20);
+		check(b ? 0 : -1, "malloc");
+		for (unsigned off = 0; off < (1u << 20); off += 4096)
+			b[off] = (unsigned char)(i + off / 4096);
+		blocks[i] = b;
+	}
+	for (unsigned long i = 0; i < mib; i++) {
+		unsigned char *b = blocks[i];
+		for (unsigned off = 0; off < (1u << 20); off += 4096)
+			check(b[off] == (unsigned char)(i + off / 4096) ? 0 : -1, "heap data");
+		free(b);
+	}
+	printf("heap ok %lu MiB\n", mib);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *c = argc > 1 ? argv[1] : "";
@@ -282,6 +326,10 @@ int main(int argc, char **argv)
 		return case_smp();
 	if (!strcmp(c, "guard"))
 		return case_guard();
-	puts("cases: text_write rodata_write unmap map protect bad cycles smp guard");
+	if (!strcmp(c, "heap_beyond"))
+		return case_heap_beyond();
+	if (!strcmp(c, "heap_grow"))
+		return case_heap_grow(argc > 2 ? strtoul(argv[2], NULL, 10) : 8);
+	puts("cases: text_write rodata_write unmap map protect bad cycles smp guard heap_beyond heap_grow");
 	return 2;
 }

@@ -147,9 +147,12 @@ test_cli_help_command() {
 	run_pvmm help help
 	expect_status 0
 	expect_out "Usage: pvmm help [COMMAND]"
+	run_pvmm help ctl
+	expect_status 0
+	expect_out "Usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics"
 	run_pvmm help frobnicate
 	expect_status 2
-	expect_err "pvmm: help: no command 'frobnicate'; the commands are run, bench compare and help"
+	expect_err "pvmm: help: no command 'frobnicate'; the commands are run, ctl, bench compare and help"
 	expect_err_lines 1
 }
 

@@ -111,3 +111,34 @@ test_mmu_secondary_stack_guard() {
 	expect_no_out "came back"
 	expect_no_out "recursion returned"
 }
+
+# Ring 3: RAM the heap has not grown into is unmapped (a stray pointer
+# there faults); at ring 0 the identity map stays as it is.
+test_mmu_heap_beyond_its_end() {
+	run_pvmm run "$GUESTS/mmu.elf" heap_beyond
+	if ring3; then
+		expect_status 65
+		local at
+		at=$(awk '/^beyond/ { print $2 }' "$OUT")
+		[ -n "$at" ] || fail_because "the guest printed no address"
+		expect_err "vector 14 (#PF page fault)"
+		expect_err "cr2 $at"
+		expect_no_out "has not grown into"
+	else
+		expect_status 1
+		expect_out "has not grown into"
+	fi
+}
+
+# The heap grows into that RAM on demand, 2 MiB at a time: every page of
+# 24 MiB of blocks written and read back (32 MiB of guest RAM).
+test_mmu_heap_grows_on_demand() {
+	run_pvmm run -s "$GUESTS/mmu.elf" heap_grow 24
+	expect_status 0
+	expect_out "heap ok 24 MiB"
+	if ring3; then
+		local calls
+		calls=$(awk '$1 == "mmu" { print $2 }' "$ERR")
+		[ "${calls:-0}" -ge 10 ] || fail_because "expected the heap to grow with >= 10 MMU calls, saw '${calls:-none}'"
+	fi
+}

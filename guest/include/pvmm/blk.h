@@ -218,6 +218,7 @@ struct blk_stats {
 	uint64_t waits;       /* POLL calls */
 	uint64_t spurious;    /* POLL wake-ups with nothing new */
 	uint64_t interrupts;  /* interrupts handled (BLK_MODE_IRQ) */
+	uint64_t spins;       /* waits a short spin on the used ring ended, with no POLL */
 };
 void blk_get_stats(const struct blk_dev *dev, struct blk_stats *st);
 
