@@ -28,8 +28,8 @@ MONITOR_SAN_OBJS := $(MONITOR_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
 MONITOR_LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(MONITOR_OBJS))
 MONITOR_HDRS := $(wildcard src/*.h src/*/*.h include/pvmm/*.h)
 
-.PHONY: all demo check check-fast bench deps clean monitor asan
-all: monitor guest tests-build bench-build
+.PHONY: all demo check check-fast bench deps clean monitor asan man deb
+all: monitor guest tests-build bench-build man
 
 monitor: $(BUILD)/pvmm
 asan: $(BUILD)/asan/pvmm
@@ -43,6 +43,13 @@ $(BUILD)/obj/%.o: src/%.c $(MONITOR_HDRS)
 # (make bench measures both). Sanitizer builds must stay dynamic.
 $(BUILD)/pvmm: $(MONITOR_OBJS)
 	$(CC) $(HOST_CFLAGS) -static $^ -o $@ $(LDFLAGS) -luring -lseccomp -ljson-c -lpthread
+
+# pvmm(1): written in roff (docs/man/pvmm.1), the version filled in here.
+MAN_PAGE := $(BUILD)/man/pvmm.1
+man: $(MAN_PAGE)
+$(MAN_PAGE): docs/man/pvmm.1 Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@VERSION@|$(VERSION)|g' $< >$@
 
 $(BUILD)/asan/obj/%.o: src/%.c $(MONITOR_HDRS)
 	@mkdir -p $(dir $@)
@@ -76,22 +83,33 @@ bench: deps
 #   PREFIX/lib/pvmm/guest/   libpvmm.a crt0.o guest.ld flags.mk include/
 #   PREFIX/lib/pvmm/include/pvmm/para.h
 #   PREFIX/lib/pkgconfig/pvmm.pc
+#   PREFIX/share/man/man1/pvmm.1
 # The guest headers stay under lib/pvmm (they include a <stdio.h> that
 # must not shadow the host's in PREFIX/include). pvmm-cc finds the tree
 # relative to itself, so the installed tree can be moved as a whole.
 PREFIX ?= /usr/local
 INSTALL_PKG := $(DESTDIR)$(PREFIX)/lib/pvmm
 .PHONY: install
-install: monitor guest-runtime
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+install: monitor guest-runtime man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(INSTALL_PKG)/guest/include/pvmm $(INSTALL_PKG)/include/pvmm
 	install -m 755 $(BUILD)/pvmm guest/pvmm-cc $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(GUEST_LIB) $(GUEST_CRT0) guest/guest.ld guest/flags.mk $(INSTALL_PKG)/guest/
 	install -m 644 $(wildcard guest/include/*.h) $(INSTALL_PKG)/guest/include/
 	install -m 644 $(wildcard guest/include/pvmm/*.h) $(INSTALL_PKG)/guest/include/pvmm/
 	install -m 644 include/pvmm/para.h $(INSTALL_PKG)/include/pvmm/
+	install -m 644 $(MAN_PAGE) $(DESTDIR)$(PREFIX)/share/man/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' guest/pvmm.pc.in \
 		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/pvmm.pc
+
+# make deb: build/pvmm_VERSION_ARCH.deb, the install tree with PREFIX=/usr
+# packed by dpkg-deb (scripts/mkdeb.sh writes DEBIAN/control).
+DEB_ARCH = $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB_ROOT := $(BUILD)/deb/root
+deb: monitor guest-runtime man
+	rm -rf $(DEB_ROOT)
+	@$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(abspath $(DEB_ROOT))
+	scripts/mkdeb.sh $(DEB_ROOT) $(VERSION) $(DEB_ARCH) $(BUILD)/pvmm_$(VERSION)_$(DEB_ARCH).deb
 
 clean:
 	rm -rf $(BUILD)

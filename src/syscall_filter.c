@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -199,12 +200,19 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	char line[192], *p = line, *end = line + sizeof(line) - 1;
 	const char *name = NULL;
 	int role = thread_role;
+	static int reported;
 
 	(void)sig;
+	/* One line however many threads trip: the others wait for _exit. */
+	if (__atomic_exchange_n(&reported, 1, __ATOMIC_SEQ_CST))
+		for (;;) {
+			struct timespec t = { 1, 0 };
+			nanosleep(&t, NULL);
+		}
 	for (size_t i = 0; i < sizeof(syscalls) / sizeof(syscalls[0]); i++)
 		if (syscalls[i].nr == si->si_syscall)
 			name = syscalls[i].name;
-	p = put_str(p, end, "pvmm: error: seccomp: the ");
+	p = put_str(p, end, "pvmm: seccomp: the ");
 	p = put_str(p, end, role >= 0 ? role_names[role] : "unfiltered");
 	p = put_str(p, end, " thread made a forbidden system call ");
 	p = put_str(p, end, name ? name : "#");
