@@ -63,17 +63,17 @@ static const struct sys_entry syscalls[] = {
 	S(getpid, ALL), S(gettid, ALL), S(tgkill, ALL), S(exit, ALL), S(exit_group, ALL),
 	S(poll, ALL), S(ppoll, ALL), S(fstat, ALL), S(newfstatat, ALL), S(lseek, ALL),
 	S(getrusage, ALL), S(sigaltstack, ALL),
-	/* Guest-driven device work: the para-API disk and IDE on the vCPU,
-	 * virtio-blk on the I/O thread (io_uring or the synchronous path). */
-	/* T, A: /proc/self/status and KVM's counters for samples (stats.c). */
+	/* Guest-driven device work: IDE on the vCPU, virtio-blk on the I/O
+	 * thread (io_uring or the synchronous path), device set-up from
+	 * exits (epoll watches). pread64 also reads /proc/self/status and
+	 * KVM's counters (stats.c) on the metrics and API threads. */
 	S(pread64, M | V | I | T | A), S(pwrite64, M | V | I), S(preadv, M | V | I), S(pwritev, M | V | I),
 	S(preadv2, M | V | I), S(pwritev2, M | V | I), S(fdatasync, M | V | I), S(fsync, M | V | I),
 	S(fallocate, M | V | I), S(io_uring_enter, M | V | I), S(epoll_ctl, M | V | I),
-	S(getrandom, ALL), /* json-c seeds its hash tables with it (the API) */
+	S(getrandom, ALL), /* virtio-rng; json-c seeds its hash tables with it (the API) */
 	S(epoll_wait, I), S(epoll_pwait, I),
 	/* The supervisor: the --timeout timer around a pause, SIGSTOP for
-	 * Ctrl-Z, joining threads, the end-of-run files (--stats-json) and the
-	 * API socket's unlink. */
+	 * Ctrl-Z, the API socket's unlink at exit. */
 	S(setitimer, M), S(kill, M), S(unlink, M), S(unlinkat, M),
 	/* --uid/--gid while the API or metrics thread runs: glibc has every
 	 * thread make the call (it cannot regain anything once made). */
@@ -82,7 +82,7 @@ static const struct sys_entry syscalls[] = {
 	/* The API thread: PUT /logger and /metrics open their files (before
 	 * InstanceStart), and connections on its listening socket. */
 	S(openat, A),
-		S(accept4, A), S(accept, A), S(recvfrom, A), S(sendto, A), S(recvmsg, A), S(sendmsg, A),
+	S(accept4, A), S(accept, A), S(recvfrom, A), S(sendto, A), S(recvmsg, A), S(sendmsg, A),
 	S(shutdown, A), S(getsockopt, A), S(setsockopt, A),
 	/* Names only: calls no role may make, for the SIGSYS line. */
 	S(open, 0), S(execve, 0), S(execveat, 0), S(socket, 0), S(connect, 0), S(bind, 0),
@@ -109,11 +109,11 @@ static const struct arg_entry ioctls[] = {
 	/* The run loop and its exits (registers for reports, upcalls and the
 	 * trap port; a secondary CPU's start; the PV MMU's CR3 reload). */
 	R(KVM_RUN, M | V), R(KVM_GET_REGS, M | V), R(KVM_SET_REGS, M | V), R(KVM_GET_SREGS, M | V),
-	R(KVM_SET_SREGS, M | V), R(KVM_SET_MP_STATE, M | V), R(KVM_GET_LAPIC, M | V), R(KVM_SET_LAPIC, M | V),
-	/* Device work from exits: interrupt lines and routes, a device's
-	 * irqfd, and re-registering a slot when the guest makes memory
-	 * private. */
-	R(KVM_IRQ_LINE, M | V | I), R(KVM_GET_IRQCHIP, M | V), R(KVM_SET_IRQCHIP, M | V), R(KVM_IRQFD, M | V), R(KVM_IOEVENTFD, M | V),
+	R(KVM_SET_SREGS, M | V), R(KVM_SET_MP_STATE, M | V),
+	/* Device work from exits: interrupt lines, a device's ioeventfds and
+	 * irqfd as the guest sets it up, and re-registering the PV MMU
+	 * pool's slot when it is recycled. */
+	R(KVM_IRQ_LINE, M | V | I), R(KVM_IRQFD, M | V), R(KVM_IOEVENTFD, M | V),
 	R(KVM_SET_USER_MEMORY_REGION, M | V),
 	/* The supervisor and the API (Pause, FlushMetrics): the clock while
 	 * paused, KVM's counters. */
