@@ -462,6 +462,12 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 			return -1;
 		}
 	}
+	/* A user without its group would keep group root (0). */
+	if (opt->jail.drop_uid != opt->jail.drop_gid) {
+		log_error("%s without %s: give both (a changed user keeps the old group otherwise)",
+			  opt->jail.drop_uid ? "--uid" : "--gid", opt->jail.drop_uid ? "--gid" : "--uid");
+		return -1;
+	}
 	if (vm_options_request_devices(opt))
 		return -1;
 	if (opt->config_file && optind < argc) {

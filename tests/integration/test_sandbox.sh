@@ -123,6 +123,10 @@ test_jail_uid_refused() {
 	run_pvmm run --uid nobody "$EXAMPLES/hello.elf"
 	expect_status 2
 	expect_err "--uid 'nobody' is not a numeric user ID"
+	run_pvmm run --uid 65534 "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "pvmm: --uid without --gid: give both"
+	expect_err_lines 1
 }
 
 # --chroot into an empty directory: everything was open before it.
