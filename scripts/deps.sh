@@ -16,7 +16,7 @@ packages=(
 	pkg-config     # tests/integration/test_sdk.sh: the installed pvmm.pc
 	liburing-dev   # virtio-blk: many requests in flight without a thread each
 	libjson-c-dev  # the API socket and --config-file: JSON bodies (packaged, small, stable API)
-	libseccomp-dev # per-thread system call filters (src/seccomp.c), linked statically
+	libseccomp-dev # build time: compiles src/syscall_filter.c's tables into the seccomp programs
 	curl           # tests/integration/test_api.sh talks to the API socket with curl --unix-socket
 	util-linux     # setpriv: the test of the /dev/kvm permission message
 	gnuplot-nox    # make bench: bench/compare_chart.sh draws docs/img/compare.png and .svg
