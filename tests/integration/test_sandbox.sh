@@ -100,6 +100,12 @@ test_jail_uid_gid() {
 	run_pvmm run --uid 65534 --gid 65534 "$EXAMPLES/hello.elf"
 	expect_status 0
 	expect_out "Hello from pvmm!"
+	# glibc has every thread change user: the filtered I/O, metrics and
+	# API threads exist by then.
+	run_pvmm run --uid 65534 --gid 65534 --rng --metrics-path "$TEST_TMP/uid.json" \
+		--api-sock "$TEST_TMP/uid.sock" "$EXAMPLES/hello.elf"
+	expect_status 0
+	expect_out "Hello from pvmm!"
 	sandbox_spin --uid 65534 --gid 65534 || { sandbox_stop; return; }
 	local uid gid groups
 	uid=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' /proc/"$spin_pid"/status)
@@ -153,4 +159,23 @@ test_jail_unshare() {
 	theirs=$(readlink /proc/"$spin_pid"/ns/net)
 	sandbox_stop
 	[ "$mine" != "$theirs" ] || fail_because "--unshare left the network namespace as it was ($theirs)"
+}
+
+# Where the host refuses (no CAP_SYS_ADMIN, no CAP_SYS_CHROOT): one line,
+# status 1.
+test_jail_refused_without_capabilities() {
+	command -v setpriv >/dev/null || { echo "    (skipped: no setpriv)"; return; }
+	timeout -s KILL 60 setpriv --bounding-set -sys_admin --inh-caps -sys_admin \
+		"$PVMM" run --unshare "$EXAMPLES/hello.elf" </dev/null >"$OUT" 2>"$ERR"
+	status=$?
+	expect_status 1
+	expect_err "pvmm: --unshare: the host refuses new mount and network namespaces: Operation not permitted (it needs CAP_SYS_ADMIN)"
+	expect_err_lines 1
+	mkdir -p "$TEST_TMP/root2"
+	timeout -s KILL 60 setpriv --bounding-set -sys_chroot --inh-caps -sys_chroot \
+		"$PVMM" run --chroot "$TEST_TMP/root2" "$EXAMPLES/hello.elf" </dev/null >"$OUT" 2>"$ERR"
+	status=$?
+	expect_status 1
+	expect_err "pvmm: --chroot '$TEST_TMP/root2': Operation not permitted (it needs CAP_SYS_CHROOT)"
+	expect_err_lines 1
 }
