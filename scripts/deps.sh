@@ -18,9 +18,17 @@ packages=(
 	libjson-c-dev  # the API socket and --config-file: JSON bodies (packaged, small, stable API)
 	libseccomp-dev # build time: compiles src/syscall_filter.c's tables into the seccomp programs
 	curl           # tests/integration/test_api.sh talks to the API socket with curl --unix-socket
+	iputils-ping   # tests/integration/test_net.sh pings the guest over TAP
+	iproute2       # test_net.sh: ip tuntap / ip addr / ip link for its TAP devices
+	python3        # test_net.sh: the UDP client and the raw-frame (AF_PACKET) sender
 	util-linux     # setpriv: the test of the /dev/kvm permission message
 	gnuplot-nox    # make bench: bench/compare_chart.sh draws docs/img/compare.png and .svg
 	fonts-dejavu-core # the font those charts' labels are drawn in (gnuplot's pngcairo uses fontconfig)
+	qemu-system-x86 # tests/integration/test_vhost_user.sh: Linux's virtio drivers against pvmm vhost-user; qemu-storage-daemon
+	qemu-utils     # the same tests: qemu-img for images
+	busybox-static # scripts/linux-kit.sh fetches it too (apt-get download); installed, it is also a fallback
+	cpio           # scripts/linux-kit.sh: the initramfs
+	xz-utils       # scripts/linux-kit.sh: Debian's kernel modules are .ko.xz
 )
 
 missing=()

@@ -12,6 +12,7 @@
 
 #include "bench_compare.h"
 #include "emulated.h"
+#include "cmd_vhost_user.h"
 #include "guest_mem.h"
 #include "layout.h"
 #include "log.h"
@@ -25,6 +26,7 @@ static const char commands_help[] =
 	"       pvmm [run [options]] --api-sock PATH [GUEST.elf [guest args...]]\n"
 	"       pvmm [run [options]] --config-file FILE [--api-sock PATH]\n"
 	"       pvmm ctl --api-sock PATH info|pause|resume|stop|metrics\n"
+	"       pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly] | rng\n"
 	"       pvmm bench compare [options]\n"
 	"       pvmm help [COMMAND]\n"
 	"       pvmm --help | --version\n"
@@ -32,6 +34,8 @@ static const char commands_help[] =
 	"Commands:\n"
 	"  run             run a guest in a new VM (pvmm help run)\n"
 	"  ctl             drive a running pvmm through its API socket (docs/api.md)\n"
+	"  vhost-user      serve a virtio device to a vhost-user front end such as QEMU\n"
+	"                  (pvmm help vhost-user, docs/vhost-user.md)\n"
 	"  bench compare   the paravirtual and the emulated path, same workload\n"
 	"                  (pvmm help bench compare)\n"
 	"  help [COMMAND]  this overview, or one command's help\n"
@@ -81,6 +85,9 @@ static const char run_help[] =
 	"                        at most 8 virtio devices in all); in the key=value\n"
 	"                        form write a comma in a value as two (,,); id is the\n"
 	"                        serial number the guest reads (at most 20 characters)\n"
+	"      --net tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]\n"
+	"                        add a virtio-net NIC on the TAP interface NAME\n"
+	"                        (opened, or created; repeatable: one NIC each)\n"
 	"      --disk-model virtio|ide\n"
 	"                        how disks appear: virtio-blk (default), or one\n"
 	"                        emulated IDE disk on the primary channel\n"
@@ -129,8 +136,8 @@ static const char help_help[] =
 	"Usage: pvmm help [COMMAND]\n"
 	"\n"
 	"Without COMMAND: the list of commands and pvmm run's options. With one (run,\n"
-	"ctl, bench, bench compare, help): that command's help. pvmm COMMAND --help\n"
-	"is the same.\n";
+	"ctl, vhost-user, bench, bench compare, help): that command's help.\n"
+	"pvmm COMMAND --help is the same.\n";
 
 int cli_help(const char *command, FILE *out)
 {
@@ -147,6 +154,8 @@ int cli_help(const char *command, FILE *out)
 		bench_compare_usage(out);
 	} else if (strcmp(command, "help") == 0) {
 		fputs(help_help, out);
+	} else if (strcmp(command, "vhost-user") == 0) {
+		vhost_user_usage(out);
 	} else {
 		return -1;
 	}
@@ -269,7 +278,7 @@ int cli_check_writable(const char *option, const char *path)
 enum {
 	OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS,
 	OPT_RING, OPT_LOG_FILE, OPT_LOG_LEVEL, OPT_METRICS_PATH, OPT_METRICS_INTERVAL, OPT_CONSOLE_LOG,
-	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_UNSHARE,
+	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NET, OPT_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_UNSHARE,
 };
 
 static const struct option run_longopts[] = {
@@ -278,6 +287,7 @@ static const struct option run_longopts[] = {
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "disk-model", required_argument, NULL, OPT_DISK_MODEL },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "ring", required_argument, NULL, OPT_RING },
 	{ "mem", required_argument, NULL, 'm' },
@@ -427,6 +437,13 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 			}
 			opt->disks[opt->disk_count++] = optarg;
 			break;
+		case OPT_NET:
+			if (opt->net_count >= MACHINE_MAX_DEVICES) {
+				log_error("too many --net options: a VM has at most %u devices", MACHINE_MAX_DEVICES);
+				return -1;
+			}
+			opt->nets[opt->net_count++] = optarg;
+			break;
 		case OPT_SECCOMP:
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				log_error("--seccomp '%s': use on (the default) or off", optarg);
@@ -461,6 +478,12 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 			cli_bad_option(c, argv, run_longopts, "run");
 			return -1;
 		}
+	}
+	/* The tap is opened after --unshare: in the new, empty namespace. */
+	if (opt->jail.unshare && opt->net_count) {
+		log_error("--unshare with --net: the tap device would be made in the new, empty network namespace, "
+			  "out of the host's reach; leave one out");
+		return -1;
 	}
 	/* A user without its group would keep group root (0). */
 	if (opt->jail.drop_uid != opt->jail.drop_gid) {

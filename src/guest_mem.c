@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -121,12 +122,70 @@ int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, uint32_t f
 	return map_region(mem, gpa, size, flags | (mem->region[0].flags & GUEST_MEM_HUGEPAGES));
 }
 
+int guest_mem_import(struct guest_mem *mem, const struct guest_mem_share *share, unsigned n, char *why,
+		     size_t why_len)
+{
+	*mem = (struct guest_mem){ .fd = -1 };
+	if (n == 0 || n > GUEST_MEM_MAX_REGIONS) {
+		snprintf(why, why_len, "a memory table of %u regions (1 to %u)", n, GUEST_MEM_MAX_REGIONS);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct guest_mem_share *s = &share[i];
+		struct stat st;
+		unsigned at = 0;
+
+		if (!s->size || s->size > UINT64_MAX - s->gpa || s->fd_offset > (uint64_t)INT64_MAX - s->size) {
+			snprintf(why, why_len, "memory region %u: empty or wrapping around", i);
+			goto fail;
+		}
+		for (unsigned j = 0; j < mem->nregions; j++) {
+			const struct guest_mem_region *r = &mem->region[j];
+			if (s->gpa < r->gpa + r->size && r->gpa < s->gpa + s->size) {
+				snprintf(why, why_len, "memory region %u overlaps another in guest-physical space", i);
+				goto fail;
+			}
+			if (r->gpa < s->gpa)
+				at = j + 1;
+		}
+		/* Past the end of the file a page would fault with SIGBUS. */
+		if (fstat(s->fd, &st) || s->fd_offset + s->size > (uint64_t)st.st_size) {
+			snprintf(why, why_len, "memory region %u (%#llx bytes at offset %#llx) is not inside its file", i,
+				 (unsigned long long)s->size, (unsigned long long)s->fd_offset);
+			goto fail;
+		}
+		uint64_t page = st.st_blksize >= 4096 && !(st.st_blksize & (st.st_blksize - 1)) ? (uint64_t)st.st_blksize
+											   : SMALL_PAGE;
+		uint64_t delta = s->fd_offset % page;
+		void *base = mmap(NULL, s->size + delta, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, s->fd,
+				  (off_t)(s->fd_offset - delta));
+		if (base == MAP_FAILED) {
+			snprintf(why, why_len, "memory region %u cannot be mapped: %s", i, strerror(errno));
+			goto fail;
+		}
+		memmove(&mem->region[at + 1], &mem->region[at], (mem->nregions - at) * sizeof(mem->region[0]));
+		mem->region[at] = (struct guest_mem_region){
+			.gpa = s->gpa, .size = s->size, .host = (uint8_t *)base + delta, .flags = GUEST_MEM_RAM,
+			.fd = -1, .fd_offset = s->fd_offset, .map_offset = delta,
+		};
+		mem->nregions++;
+		if (s->gpa == 0) {
+			mem->host = mem->region[at].host;
+			mem->size = s->size;
+		}
+	}
+	return 0;
+fail:
+	guest_mem_free(mem);
+	return -1;
+}
+
 void guest_mem_free(struct guest_mem *mem)
 {
 	for (unsigned i = 0; i < mem->nregions; i++)
-		munmap(mem->region[i].host, mem->region[i].size);
+		munmap(mem->region[i].host - mem->region[i].map_offset, mem->region[i].size + mem->region[i].map_offset);
 	/* A zeroed struct has fd 0 but no regions: not ours to close. */
-	if (mem->nregions)
+	if (mem->nregions && mem->fd >= 0)
 		close(mem->fd);
 	*mem = (struct guest_mem){ .fd = -1 };
 }

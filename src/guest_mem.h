@@ -20,6 +20,7 @@
 #define PVMM_GUEST_MEM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define GUEST_MEM_MAX_REGIONS 8
@@ -39,8 +40,9 @@ struct guest_mem_region {
 	uint64_t size;      /* bytes */
 	uint8_t *host;      /* host address of gpa */
 	uint32_t flags;     /* GUEST_MEM_* */
-	int fd;             /* the memfd holding it, to share */
+	int fd;             /* the memfd holding it, to share (-1: imported, fd not kept) */
 	uint64_t fd_offset; /* where gpa lies in fd */
+	uint64_t map_offset;/* bytes the mapping starts before host (page alignment of an import) */
 };
 
 struct guest_mem {
@@ -48,7 +50,7 @@ struct guest_mem {
 	 * here because it is what nearly every access hits. */
 	uint8_t *host;
 	uint64_t size;
-	int fd;           /* memfd backing every region */
+	int fd;           /* memfd backing every region (-1 for an imported table) */
 	uint64_t fd_size; /* bytes of it handed out so far */
 	unsigned nregions;
 	struct guest_mem_region region[GUEST_MEM_MAX_REGIONS]; /* sorted by gpa; [0] at gpa 0 */
@@ -75,6 +77,23 @@ const char *guest_mem_strerror(int err, uint64_t size, uint32_t flags);
  * has them. gpa and size must be page-aligned and must not overlap another
  * region. Returns 0, or -errno with mem unchanged. */
 int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, uint32_t flags);
+
+/* A region another process shares with us: `size` bytes of guest-physical
+ * space at `gpa`, found at `fd_offset` in `fd`. */
+struct guest_mem_share {
+	uint64_t gpa, size;
+	int fd;
+	uint64_t fd_offset;
+};
+
+/* Build `mem` from another process's memory (a vhost-user front end's
+ * table): each region mapped MAP_SHARED from its fd, which the caller keeps
+ * (the mapping holds its own reference, so the fd may be closed after).
+ * Any guest-physical layout: no region need be at 0; regions must not
+ * overlap, and each must lie inside its file as it is now. Nothing is
+ * given to KVM. 0, or -1 with `mem` empty and one line in `why`. */
+int guest_mem_import(struct guest_mem *mem, const struct guest_mem_share *share, unsigned n, char *why,
+		     size_t why_len);
 
 /* Unmap every region and close the memfd; fine on a zeroed struct. */
 void guest_mem_free(struct guest_mem *mem);
@@ -132,9 +151,10 @@ static inline bool guest_mem_range_ok(const struct guest_mem *mem, uint64_t gpa,
  * never for an address a guest supplied. */
 static inline void *guest_mem_ptr_private(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 {
-	if (len <= mem->size && gpa <= mem->size - len)
+	if (len <= mem->size && gpa <= mem->size - len && mem->host)
 		return mem->host + gpa;
-	const struct guest_mem_region *r = mem->nregions > 1 ? guest_mem_find(mem, gpa, len) : (void *)0;
+	const struct guest_mem_region *r =
+		mem->nregions > 1 || !mem->host ? guest_mem_find(mem, gpa, len) : (void *)0;
 	return r ? r->host + (gpa - r->gpa) : (void *)0;
 }
 

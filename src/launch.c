@@ -105,6 +105,9 @@ int vm_options_request_devices(struct vm_options *opt)
 		if (machine_request(m, opt->ide ? &ide_type : &virtio_blk_type, opt->disks[i]))
 			return -1;
 	}
+	for (unsigned i = 0; i < opt->net_count; i++)
+		if (machine_request(m, &virtio_net_type, opt->nets[i]))
+			return -1;
 	return check_disks_distinct(opt);
 }
 

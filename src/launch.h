@@ -34,6 +34,8 @@ struct vm_options {
 	bool rng;
 	unsigned disk_count;
 	const char *disks[MACHINE_MAX_DEVICES];  /* --disk values, in order */
+	unsigned net_count;
+	const char *nets[MACHINE_MAX_DEVICES];   /* --net values, in order */
 	struct machine_devices devices;          /* what the flags above ask for */
 	const char *image;
 	int guest_argc;

@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "api/ctl.h"
 #include "bench_compare.h"
+#include "cmd_vhost_user.h"
 #include "cli.h"
 #include "launch.h"
 #include "jail.h"
@@ -68,7 +69,7 @@ static int help_command(int argc, char **argv)
 	else if (argc >= 2)
 		snprintf(name, sizeof(name), "%s%s%s", argv[1], argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
 	if (argc > 3 || cli_help(name, stdout)) {
-		log_error("help: no command '%s'; the commands are run, ctl, bench compare and help", name);
+		log_error("help: no command '%s'; the commands are run, ctl, vhost-user, bench compare and help", name);
 		return PVMM_STATUS_USAGE;
 	}
 	return 0;
@@ -87,6 +88,8 @@ int main(int argc, char **argv)
 		return run_command(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "vhost-user") == 0)
+		return vhost_user_main(argc - 1, argv + 1);
 	if (argc >= 2 && is_help(argv[1])) {
 		cli_help(NULL, stdout);
 		return 0;
@@ -100,7 +103,7 @@ int main(int argc, char **argv)
 	else if (argv[1][0] == '-')
 		log_error("unknown option '%s'; try pvmm --help", argv[1]);
 	else
-		log_error("unknown command '%s'; the commands are run, ctl, bench compare and help (see pvmm --help)",
+		log_error("unknown command '%s'; the commands are run, ctl, vhost-user, bench compare and help (see pvmm --help)",
 			  argv[1]);
 	return PVMM_STATUS_USAGE;
 }

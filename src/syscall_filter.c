@@ -74,10 +74,11 @@ static const struct sys_entry syscalls[] = {
 	S(getpid, ALL), S(gettid, ALL), S(tgkill, ALL), S(exit, ALL), S(exit_group, ALL),
 	S(poll, ALL), S(ppoll, ALL), S(fstat, ALL), S(newfstatat, ALL), S(lseek, ALL),
 	S(getrusage, ALL), S(sigaltstack, ALL),
-	/* Guest-driven device work: IDE on the vCPU, virtio-blk on the I/O
+	/* Guest-driven device work: IDE on the vCPU, virtio-blk and -net on the I/O
 	 * thread (io_uring or the synchronous path), device set-up from
 	 * exits (epoll watches). pread64 also reads /proc/self/status and
 	 * KVM's counters (stats.c) on the metrics and API threads. */
+	S(readv, M | V | I), /* a tap's frames (net/tap.c) */
 	S(pread64, M | V | I | T | A), S(pwrite64, M | V | I), S(preadv, M | V | I), S(pwritev, M | V | I),
 	S(preadv2, M | V | I), S(pwritev2, M | V | I), S(fdatasync, M | V | I), S(fsync, M | V | I),
 	S(fallocate, M | V | I), S(io_uring_enter, M | V | I), S(epoll_ctl, M | V | I),
@@ -239,7 +240,7 @@ static const char *const role_names[SECCOMP_ROLE_COUNT] = {
 	[SECCOMP_ROLE_METRICS] = "metrics", [SECCOMP_ROLE_API] = "api",
 };
 
-static bool enabled = true;
+static bool enabled; /* run_command turns it on: `pvmm vhost-user` and the unit tests run unfiltered */
 static __thread int thread_role = -1;
 
 void sysfilter_set_enabled(bool on)

@@ -36,3 +36,14 @@ $(BUILD)/tests/unit/test_libm $(BUILD)/asan/tests/unit/test_libm: UNIT_TEST_LIBS
 # format_float.c) and compares it with glibc's snprintf.
 $(BUILD)/tests/unit/test_format_float $(BUILD)/asan/tests/unit/test_format_float: \
 	guest/runtime/format.c guest/runtime/format_float.c guest/runtime/runtime.h
+
+# tests/host/: host programs the integration tests drive, e.g. vu_client, a
+# vhost-user front end without QEMU for test_vhost_user.sh.
+HOST_TEST_SRCS := $(wildcard tests/host/*.c)
+HOST_TEST_BINS := $(HOST_TEST_SRCS:tests/host/%.c=$(BUILD)/tests/host/%)
+
+$(BUILD)/tests/host/%: tests/host/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $< -o $@
+
+tests-build: $(HOST_TEST_BINS)

@@ -43,7 +43,7 @@ struct device_type {
 	int (*attach_isa)(struct vm *vm, const struct device_env *env, const char *arg);
 };
 
-extern const struct device_type virtio_blk_type, virtio_console_type, virtio_rng_type;
+extern const struct device_type virtio_blk_type, virtio_console_type, virtio_rng_type, virtio_net_type;
 extern const struct device_type uart16550_type, ide_type;
 
 /* One --disk value, for any disk model. Two forms:

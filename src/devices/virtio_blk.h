@@ -27,7 +27,11 @@ struct virtio_blk;
  * Linux builds them, or one large buffer, as pvmm's runtime does); the cap
  * bounds their total. max_*_seg x max_*_sectors is exactly the cap. */
 #define VIRTIO_BLK_REQ_BYTES_MAX (4u << 20)
-#define VIRTIO_BLK_SEG_MAX 128        /* data segments per request (advertised seg_max) */
+/* Data segments per request (advertised seg_max). A chain is header, data
+ * and status, and must fit the queue the driver set up, yet Linux sizes its
+ * chains by seg_max alone: 126 + 2 fits a 128-entry queue, the size QEMU's
+ * vhost-user-blk front end uses unless told otherwise. */
+#define VIRTIO_BLK_SEG_MAX 126
 #define VIRTIO_BLK_SIZE_MAX (1u << 20) /* size_max: the largest one data buffer may be */
 #define VIRTIO_BLK_DWZ_SEG_MAX 16     /* segments per discard / write-zeroes request */
 /* sectors per such segment: 512 (256 KiB), 16 of them = the cap */

@@ -209,6 +209,17 @@ void virtio_queue_set_ready(struct virtio_dev *dev, unsigned q, uint32_t value)
 		virtio_fail(dev, "queue %u: %s", q, vq->error);
 }
 
+void virtio_queue_set_indices(struct virtio_dev *dev, unsigned q, uint16_t last_avail, uint16_t used_idx)
+{
+	if (q >= dev->ops->num_queues || !dev->queues[q].ready)
+		return;
+	struct virtq *vq = &dev->queues[q];
+	vq->last_avail = last_avail;
+	vq->used_idx = used_idx;
+	vq->signalled_used = used_idx;
+	vq->signalled_valid = false;
+}
+
 /* ---- features and status ----------------------------------------------------- */
 
 uint64_t virtio_offered_features(const struct virtio_dev *dev)
@@ -461,10 +472,13 @@ void virtio_destroy(struct virtio_dev *dev)
 void virtio_stats_print_json(const struct virtio_dev *dev, FILE *out)
 {
 	fprintf(out, "{\"name\": \"%s\", \"index\": %u, \"kicks\": %llu, \"interrupts\": %llu, "
-		"\"requests\": %llu, \"errors\": %llu, \"resets_needed\": %u}",
+		"\"requests\": %llu, \"errors\": %llu, \"resets_needed\": %u",
 		dev->ops->name, dev->index, (unsigned long long)dev->stats.kicks,
 		(unsigned long long)dev->stats.interrupts, (unsigned long long)dev->stats.requests,
 		(unsigned long long)dev->stats.errors, dev->failures);
+	if (dev->ops->stats_extra)
+		dev->ops->stats_extra(dev, out, true);
+	fputc('}', out);
 }
 
 void virtio_stats_print(const struct virtio_dev *dev, FILE *out)
@@ -474,5 +488,7 @@ void virtio_stats_print(const struct virtio_dev *dev, FILE *out)
 		(unsigned long long)dev->stats.requests, (unsigned long long)dev->stats.errors);
 	if (dev->failures)
 		fprintf(out, ", needed a reset %u time%s", dev->failures, dev->failures == 1 ? "" : "s");
+	if (dev->ops->stats_extra)
+		dev->ops->stats_extra(dev, out, false);
 	fputc('\n', out);
 }

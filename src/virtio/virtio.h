@@ -6,9 +6,10 @@
  * the I/O loop that serves it). Everything a transport would otherwise
  * duplicate lives here: the status machine, feature negotiation, queue
  * set-up, enable and stop, reset, the interrupt status bits, config space
- * checks, and the per-queue kick eventfds. A transport (virtio-mmio today,
- * virtio-pci or a vhost-user server later) decodes its own register layout
- * into these calls and wires kicks and interrupts to KVM or a socket.
+ * checks, and the per-queue kick eventfds. A transport (virtio-mmio, the
+ * vhost-user back end, virtio-pci later) decodes its own register layout
+ * or messages into these calls and wires kicks and interrupts to KVM or a
+ * socket.
  *
  * Locking: dev->lock is held around every op and around queue processing;
  * a device's completion path (e.g. io_uring) takes it too. Transports call
@@ -77,6 +78,10 @@ struct virtio_ops {
 	 * without dev->lock, after the I/O loop has stopped; wait for
 	 * anything still in flight. */
 	void (*destroy)(struct virtio_dev *dev);
+	/* Optional: the device's own counters, appended to its --stats line
+	 * (json false: ", name N" pairs) or to its --stats-json object (json
+	 * true: ", \"name\": N" pairs). */
+	void (*stats_extra)(const struct virtio_dev *dev, FILE *out, bool json);
 };
 
 /* Interrupt reasons, as virtio-mmio's InterruptStatus and virtio-pci's ISR
@@ -202,6 +207,11 @@ void virtio_queue_set_num(struct virtio_dev *dev, unsigned q, uint32_t num);
 /* QueueReady / queue_enable: 1 checks and maps the rings, 0 stops the
  * queue (ops->queue_stop first) and forgets it. */
 void virtio_queue_set_ready(struct virtio_dev *dev, unsigned q, uint32_t value);
+/* Queue q was just made ready: continue from ring indices kept elsewhere
+ * (a vhost-user front end's SET_VRING_BASE, a restored snapshot) instead
+ * of 0: the next available entry to take, and the next used entry to fill.
+ * Ignored unless the queue is ready. */
+void virtio_queue_set_indices(struct virtio_dev *dev, unsigned q, uint16_t last_avail, uint16_t used_idx);
 /* A notify the transport saw itself (no ioeventfd): forward it to the
  * I/O loop like any other kick. Any thread, no lock needed. */
 void virtio_queue_notify(struct virtio_dev *dev, unsigned q);

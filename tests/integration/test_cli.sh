@@ -152,7 +152,7 @@ test_cli_help_command() {
 	expect_out "Usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics"
 	run_pvmm help frobnicate
 	expect_status 2
-	expect_err "pvmm: help: no command 'frobnicate'; the commands are run, ctl, bench compare and help"
+	expect_err "pvmm: help: no command 'frobnicate'; the commands are run, ctl, vhost-user, bench compare and help"
 	expect_err_lines 1
 }
 

@@ -482,11 +482,63 @@ static void test_layout_private(void **state)
 	}
 }
 
+/* A vhost-user front end's table: regions from its own fds, anywhere in
+ * guest-physical space, none at 0; every lookup walks the table, and the
+ * pages are the front end's (writes through one mapping show in the
+ * other). */
+static void test_import_any_layout(void **state)
+{
+	(void)state;
+	int fd = memfd_create("import", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 0x30000), 0);
+	uint8_t *theirs = mmap(NULL, 0x30000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(theirs != MAP_FAILED);
+	struct guest_mem_share share[2] = {
+		{ .gpa = 0x40000000, .size = 0x10000, .fd = fd, .fd_offset = 0x20000 },
+		{ .gpa = 0x200000, .size = 0x10000, .fd = fd, .fd_offset = 0x1800 }, /* unaligned offset */
+	};
+	struct guest_mem m;
+	char why[128];
+	assert_int_equal(guest_mem_import(&m, share, 2, why, sizeof(why)), 0);
+	assert_int_equal(m.nregions, 2);
+	assert_int_equal(m.region[0].gpa, 0x200000); /* sorted */
+	assert_null(guest_mem_ptr(&m, 0, 1));
+	assert_null(guest_mem_ptr(&m, 0, 0));
+	assert_null(guest_mem_ptr(&m, 0x1ffff0, 0x20)); /* into a region from the hole */
+	assert_null(guest_mem_ptr(&m, 0x20fff0, 0x20)); /* out of one */
+	uint8_t *p = guest_mem_ptr(&m, 0x40000010, 4);
+	assert_non_null(p);
+	memcpy(p, "abcd", 4);
+	assert_memory_equal(theirs + 0x20010, "abcd", 4);
+	theirs[0x1800 + 5] = 0x5a;
+	p = guest_mem_ptr(&m, 0x200005, 1);
+	assert_non_null(p);
+	assert_int_equal(*p, 0x5a);
+	guest_mem_free(&m);
+
+	/* Past the end of the file, overlapping, empty: refused, nothing mapped. */
+	struct guest_mem_share past = { .gpa = 0, .size = 0x40000, .fd = fd, .fd_offset = 0 };
+	assert_int_equal(guest_mem_import(&m, &past, 1, why, sizeof(why)), -1);
+	assert_int_equal(m.nregions, 0);
+	struct guest_mem_share overlap[2] = {
+		{ .gpa = 0x10000, .size = 0x10000, .fd = fd, .fd_offset = 0 },
+		{ .gpa = 0x18000, .size = 0x10000, .fd = fd, .fd_offset = 0x10000 },
+	};
+	assert_int_equal(guest_mem_import(&m, overlap, 2, why, sizeof(why)), -1);
+	assert_int_equal(m.nregions, 0);
+	struct guest_mem_share empty = { .gpa = 0, .size = 0, .fd = fd, .fd_offset = 0 };
+	assert_int_equal(guest_mem_import(&m, &empty, 1, why, sizeof(why)), -1);
+	munmap(theirs, 0x30000);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_table_sorted_and_region0_mirrored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inside, setup, teardown),
+		cmocka_unit_test(test_import_any_layout),
 		cmocka_unit_test_setup_teardown(test_edges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crossing_hole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crossing_adjacent_regions, setup, teardown),

@@ -1,0 +1,102 @@
+/*
+ * pvmm vhost-user: the command line of the vhost-user back end.
+ *
+ *   pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly]
+ *   pvmm vhost-user --socket PATH [--once] rng
+ *
+ * The device is made by its own device type (devices/device.h), exactly as
+ * `pvmm run` makes it; src/vhost_user/backend.c is its transport.
+ */
+#include "cmd_vhost_user.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "devices/device.h"
+#include "log.h"
+#include "status.h"
+#include "vhost_user/backend.h"
+
+struct request {
+	const struct device_type *type;
+	const char *arg;
+};
+
+void vhost_user_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly]\n"
+		"       pvmm vhost-user --socket PATH [--once] rng\n"
+		"\n"
+		"Serve a pvmm virtio device to a vhost-user front end (such as QEMU's\n"
+		"vhost-user-blk-pci) on the unix socket PATH, one front end at a time.\n"
+		"\n"
+		"  --socket PATH   where to listen (a stale socket there is replaced)\n"
+		"  --once          exit when the first front end disconnects (default: wait for the next)\n"
+		"  --disk IMAGE    blk: the raw disk image; ',readonly' refuses writes\n"
+		"\n"
+		"It runs until SIGINT or SIGTERM. See docs/vhost-user.md.\n");
+}
+
+static struct virtio_dev *create(const struct virtio_ctx *ctx, void *arg)
+{
+	const struct request *r = arg;
+	struct device_env env = {
+		.virtio = *ctx,
+		.in_fd = -1,
+		.out = { .fd = -1 },
+		.resize_fd = -1,
+	};
+	return r->type->create_virtio(&env, r->arg);
+}
+
+int vhost_user_main(int argc, char **argv)
+{
+	const char *socket = NULL, *disk = NULL, *kind = NULL;
+	bool once = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			vhost_user_usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--once") == 0) {
+			once = true;
+		} else if ((strcmp(a, "--socket") == 0 || strcmp(a, "--disk") == 0) && i + 1 < argc) {
+			*(a[2] == 's' ? &socket : &disk) = argv[++i];
+		} else if (strncmp(a, "--socket=", 9) == 0) {
+			socket = a + 9;
+		} else if (strncmp(a, "--disk=", 7) == 0) {
+			disk = a + 7;
+		} else if (a[0] != '-' && !kind) {
+			kind = a;
+		} else {
+			log_error("vhost-user: unexpected argument '%s' (see pvmm vhost-user --help)", a);
+			return PVMM_STATUS_USAGE;
+		}
+	}
+	if (!socket || !kind) {
+		log_error("vhost-user: needs --socket PATH and a device (blk or rng); see pvmm vhost-user --help");
+		return PVMM_STATUS_USAGE;
+	}
+	struct request r = { 0 };
+	if (strcmp(kind, "blk") == 0) {
+		if (!disk) {
+			log_error("vhost-user: blk needs --disk IMAGE[,readonly]");
+			return PVMM_STATUS_USAGE;
+		}
+		if (device_check_disk(disk))
+			return PVMM_STATUS_USAGE;
+		r = (struct request){ &virtio_blk_type, disk };
+	} else if (strcmp(kind, "rng") == 0) {
+		if (disk) {
+			log_error("vhost-user: rng takes no --disk");
+			return PVMM_STATUS_USAGE;
+		}
+		r = (struct request){ &virtio_rng_type, NULL };
+	} else {
+		log_error("vhost-user: unknown device '%s' (blk or rng)", kind);
+		return PVMM_STATUS_USAGE;
+	}
+	return vu_serve(socket, once, create, &r);
+}
