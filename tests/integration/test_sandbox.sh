@@ -159,6 +159,10 @@ test_jail_unshare() {
 	theirs=$(readlink /proc/"$spin_pid"/ns/net)
 	sandbox_stop
 	[ "$mine" != "$theirs" ] || fail_because "--unshare left the network namespace as it was ($theirs)"
+	run_pvmm run --unshare --net tap=pvmmx0 "$EXAMPLES/hello.elf"
+	expect_status 2
+	expect_err "pvmm: --unshare with --net: the tap device would be made in the new, empty network namespace"
+	expect_err_lines 1
 }
 
 # Where the host refuses (no CAP_SYS_ADMIN, no CAP_SYS_CHROOT): one line,
