@@ -18,6 +18,7 @@ packages=(
 	libjson-c-dev  # the API socket and --config-file: JSON bodies (packaged, small, stable API)
 	libslirp-dev   # --net user: NAT, DHCP, DNS and host forwards without privileges (user-mode networking)
 	libglib2.0-dev # slirp.pc requires glib-2.0.pc: pkg-config gives no flags for slirp without it
+	libseccomp-dev # build time: compiles src/syscall_filter.c's tables into the seccomp programs
 	curl           # tests/integration/test_api.sh talks to the API socket with curl --unix-socket
 	iputils-ping   # tests/integration/test_net.sh pings the guest over TAP
 	iproute2       # test_net.sh: ip tuntap / ip addr / ip link for its TAP devices

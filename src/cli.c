@@ -98,6 +98,14 @@ static const char run_help[] =
 	"                        PUT /actions InstanceStart (docs/api.md)\n"
 	"      --config-file FILE\n"
 	"                        start the VM a Firecracker-style JSON file describes\n"
+	"      --seccomp on|off  per-thread system call filters (default on); off is\n"
+	"                        for debugging only and unsafe: a guest that breaks\n"
+	"                        the monitor then reaches every system call\n"
+	"      --uid UID, --gid GID\n"
+	"                        run as this user and group once /dev/kvm, images and\n"
+	"                        sockets are open (needs root)\n"
+	"      --chroot DIR      change the root to DIR once everything is open\n"
+	"      --unshare         new mount and network namespaces (needs root)\n"
 	"  -q, --quiet           print only errors (the same as --log-level error)\n"
 	"  -h, --help            show this help\n"
 	"  -V, --version         show the pvmm and para-API versions\n"
@@ -108,7 +116,8 @@ static const char run_help[] =
 	"  65 guest CPU fault   66 triple fault   67 emulation failure\n"
 	"  68 malformed para-API call   69 --timeout expired\n"
 	"  70 stopped by a signal (SIGINT, SIGTERM, SIGHUP)\n"
-	"  71 console output closed (nobody reads stdout: EPIPE)\n";
+	"  71 console output closed (nobody reads stdout: EPIPE)\n"
+	"  72 a monitor thread made a system call its seccomp filter forbids\n";
 
 static const char bench_help[] =
 	"Usage: pvmm bench compare [options]\n"
@@ -286,7 +295,7 @@ int cli_check_writable(const char *option, const char *path)
 enum {
 	OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS,
 	OPT_RING, OPT_LOG_FILE, OPT_LOG_LEVEL, OPT_METRICS_PATH, OPT_METRICS_INTERVAL, OPT_CONSOLE_LOG,
-	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NET,
+	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NET, OPT_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_UNSHARE,
 };
 
 static const struct option run_longopts[] = {
@@ -309,6 +318,11 @@ static const struct option run_longopts[] = {
 	{ "metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "uid", required_argument, NULL, OPT_UID },
+	{ "gid", required_argument, NULL, OPT_GID },
+	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "unshare", no_argument, NULL, OPT_UNSHARE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -447,6 +461,33 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 			}
 			opt->nets[opt->net_count++] = optarg;
 			break;
+		case OPT_SECCOMP:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				log_error("--seccomp '%s': use on (the default) or off", optarg);
+				return -1;
+			}
+			opt->seccomp_off = strcmp(optarg, "off") == 0;
+			break;
+		case OPT_UID:
+		case OPT_GID: {
+			errno = 0;
+			unsigned long id = strtoul(optarg, &end, 10);
+			if (end == optarg || *end || errno || id >= 0xffffffffUL || optarg[0] == '-') {
+				log_error("%s '%s' is not a numeric %s ID", c == OPT_UID ? "--uid" : "--gid", optarg,
+					  c == OPT_UID ? "user" : "group");
+				return -1;
+			}
+			if (c == OPT_UID) {
+				opt->jail.uid = (uid_t)id;
+				opt->jail.drop_uid = true;
+			} else {
+				opt->jail.gid = (gid_t)id;
+				opt->jail.drop_gid = true;
+			}
+			break;
+		}
+		case OPT_CHROOT: opt->jail.chroot_dir = optarg; break;
+		case OPT_UNSHARE: opt->jail.unshare = true; break;
 		case 'q': opt->log_level = LOG_ERROR; break;
 		case 'h': cli_help("run", stdout); exit(0);
 		case 'V': print_version(); exit(0);
@@ -454,6 +495,18 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 			cli_bad_option(c, argv, run_longopts, "run");
 			return -1;
 		}
+	}
+	/* The tap is opened after --unshare: in the new, empty namespace. */
+	if (opt->jail.unshare && opt->net_count) {
+		log_error("--unshare with --net: the tap device would be made in the new, empty network namespace, "
+			  "out of the host's reach; leave one out");
+		return -1;
+	}
+	/* A user without its group would keep group root (0). */
+	if (opt->jail.drop_uid != opt->jail.drop_gid) {
+		log_error("%s without %s: give both (a changed user keeps the old group otherwise)",
+			  opt->jail.drop_uid ? "--uid" : "--gid", opt->jail.drop_uid ? "--gid" : "--uid");
+		return -1;
 	}
 	if (vm_options_request_devices(opt))
 		return -1;

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "syscall_filter.h"
+#include "status.h"
 
 #define BATCH 32
 
@@ -181,6 +183,10 @@ static void *loop(void *arg)
 	struct iothread *t = arg;
 	struct epoll_event evs[BATCH];
 
+	/* Set-up is over (the devices' descriptors are open): from here on
+	 * only the I/O role's calls (seccomp.c). */
+	if (sysfilter_enter(SECCOMP_ROLE_IO, false))
+		_exit(PVMM_STATUS_HOST);
 	for (;;) {
 		pthread_mutex_lock(&t->lock);
 		free_list(t->graveyard);

@@ -26,6 +26,7 @@
 #include "hypercall.h"
 #include "iothread.h"
 #include "irq.h"
+#include "jail.h"
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
@@ -279,15 +280,10 @@ void launch_stats_json(struct vm *vm, FILE *f, bool one_line, const int *status)
 }
 
 /* --stats-json: every counter --stats prints, for scripts (pvmm bench compare). */
-static int write_stats_json(struct vm *vm, const char *path, int status)
+static int write_stats_json(struct vm *vm, FILE *f, const char *path, int status)
 {
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		log_error("--stats-json: cannot write '%s': %s", path, strerror(errno));
-		return -1;
-	}
 	launch_stats_json(vm, f, false, &status);
-	if (fclose(f)) {
+	if (fclose(f)) { /* closed either way */
 		log_error("--stats-json: cannot write '%s': %s", path, strerror(errno));
 		return -1;
 	}
@@ -300,9 +296,11 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .console_out_fd = 1, .console_in_fd = 0 };
 	uint64_t entry = 0;
 	struct metrics *metrics = NULL;
+	FILE *stats_f = NULL;
 	int status;
 
 	vm.stats.start_ns = stats_now_ns();
+	stats_open_proc_status();
 	for (unsigned i = 0; i < PVMM_MAX_DEVICES; i++)
 		vm.ready_fd[i] = -1;
 	vm.console_log_fd = -1;
@@ -310,15 +308,29 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 		log_level = opt->log_level;
 	/* Every file pvmm will write is checked before anything runs: a
 	 * mistake there is a command-line mistake, not a lost result. */
-	if ((opt->stats_json && cli_check_writable("--stats-json", opt->stats_json)) ||
-	    (opt->metrics_path && cli_check_writable("--metrics-path", opt->metrics_path)) ||
-	    (opt->log_file && log_open_file(opt->log_file)))
+	/* --stats-json is opened now, written at the end: by then the
+	 * sandbox (seccomp, --chroot, --uid) opens nothing. */
+	if (opt->stats_json) {
+		if (cli_check_writable("--stats-json", opt->stats_json))
+			return PVMM_STATUS_USAGE;
+		if (!(stats_f = fopen(opt->stats_json, "we"))) {
+			log_error("--stats-json: cannot write '%s': %s", opt->stats_json, strerror(errno));
+			return PVMM_STATUS_USAGE;
+		}
+	}
+	if ((opt->metrics_path && cli_check_writable("--metrics-path", opt->metrics_path)) ||
+	    (opt->log_file && log_open_file(opt->log_file))) {
+		if (stats_f)
+			fclose(stats_f);
 		return PVMM_STATUS_USAGE;
+	}
 	if (opt->console_log) {
 		vm.console_log_fd = open(opt->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (vm.console_log_fd < 0) {
 			log_error("--console-log: cannot write '%s': %s", opt->console_log, strerror(errno));
 			log_close_file();
+			if (stats_f)
+				fclose(stats_f);
 			return PVMM_STATUS_USAGE;
 		}
 		vm.console_log_open = true;
@@ -395,6 +407,12 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 		status = PVMM_STATUS_HOST;
 		goto out;
 	}
+	/* Everything is open: the jail (--chroot, --gid/--uid) now; each
+	 * thread's seccomp filter as it starts its work (vcpu_run last). */
+	if (jail_enter(&opt->jail)) {
+		status = PVMM_STATUS_HOST;
+		goto out;
+	}
 	if (hooks && hooks->started)
 		hooks->started(&vm, hooks->opaque);
 	log_debug("starting the guest at %#llx", (unsigned long long)entry);
@@ -405,13 +423,17 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	/* Device work ends with the vCPUs; once the thread is joined the
 	 * counters (and its CPU time) are final. */
 	iothread_stop(vm.iothread, &vm.stats.iothread);
-	if (opt->stats || opt->stats_json || opt->read_counters)
+	if (opt->stats || stats_f || opt->read_counters)
 		kvm_read_counters(&vm);
 	if (metrics_finish(metrics, status) && status == 0)
 		status = PVMM_STATUS_HOST;
 	metrics = NULL;
-	if (opt->stats_json && write_stats_json(&vm, opt->stats_json, status) && status == 0)
-		status = PVMM_STATUS_HOST;
+	if (stats_f) {
+		int bad = write_stats_json(&vm, stats_f, opt->stats_json, status);
+		stats_f = NULL;
+		if (bad && status == 0)
+			status = PVMM_STATUS_HOST;
+	}
 	if (opt->stats) {
 		stats_print(&vm.stats, stderr);
 		for (unsigned i = 0; i < vm.virtio_count; i++)
@@ -422,6 +444,8 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	if (hooks && hooks->finished)
 		hooks->finished(&vm, status, hooks->opaque);
 out:
+	if (stats_f)
+		fclose(stats_f);
 	metrics_finish(metrics, status);
 	machine_destroy(&vm);
 	kvm_destroy(&vm);

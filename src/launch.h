@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "jail.h"
 #include "machine.h"
 #include "vm.h"
 
@@ -44,6 +45,8 @@ struct vm_options {
 	/* `pvmm restore` and PUT /snapshot/load: build the VM from this
 	 * checked snapshot (snapshot.h) instead of booting `image`. */
 	struct snapshot *restore;
+	bool seccomp_off;        /* --seccomp off: no system call filters (unsafe) */
+	struct jail_options jail; /* --uid, --gid, --chroot, --unshare */
 	/* The command's, not the VM's: vm_launch() ignores them. */
 	const char *api_sock;    /* --api-sock PATH */
 	const char *config_file; /* --config-file FILE */

@@ -14,8 +14,10 @@
 #include "cmd_vhost_user.h"
 #include "cli.h"
 #include "launch.h"
+#include "jail.h"
 #include "log.h"
 #include "snapshot.h"
+#include "syscall_filter.h"
 #include "status.h"
 
 static int run_command(int argc, char **argv)
@@ -24,6 +26,11 @@ static int run_command(int argc, char **argv)
 
 	if (cli_parse_run(argc, argv, &opt))
 		return PVMM_STATUS_USAGE;
+	/* Before any thread exists: the API thread loads its filter as it
+	 * starts, and a new mount namespace is refused to a threaded process. */
+	sysfilter_set_enabled(!opt.seccomp_off);
+	if (jail_unshare(&opt.jail))
+		return PVMM_STATUS_HOST;
 	if (opt.api_sock || opt.config_file)
 		return api_main(&opt, opt.api_sock, opt.config_file);
 	return vm_launch(&opt, NULL);

@@ -8,9 +8,11 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "emulated.h"
 #include "log.h"
+#include "syscall_filter.h"
 #include "stats.h"
 #include "status.h"
 #include "virtio/virtio.h"
@@ -46,26 +48,9 @@ const char *metrics_verdict(int status)
 	case PVMM_STATUS_TIMEOUT: return "timeout";
 	case PVMM_STATUS_SIGNAL: return "signal";
 	case PVMM_STATUS_CONSOLE_CLOSED: return "console_closed";
+	case PVMM_STATUS_SANDBOX: return "seccomp";
 	default: return "unknown";
 	}
-}
-
-/* Resident memory now (VmRSS), in KiB; -1 if unreadable. */
-static long rss_kib(void)
-{
-	char line[128];
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			kib = strtol(line + 6, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kib;
 }
 
 static uint64_t tv_ns(struct timeval tv)
@@ -114,7 +99,7 @@ void metrics_print_counters(struct vm *vm, FILE *out)
 	}
 	emulated_stats_print_json(vm, out, vm->virtio_count == 0);
 	getrusage(RUSAGE_SELF, &ru);
-	fprintf(out, "], \"rss_kib\": %ld, \"cpu_user_ns\": %llu, \"cpu_sys_ns\": %llu", rss_kib(),
+	fprintf(out, "], \"rss_kib\": %ld, \"cpu_user_ns\": %llu, \"cpu_sys_ns\": %llu", stats_proc_status_kib("VmRSS:"),
 		(unsigned long long)tv_ns(ru.ru_utime), (unsigned long long)tv_ns(ru.ru_stime));
 }
 
@@ -145,6 +130,8 @@ static void *metrics_thread(void *arg)
 	struct metrics *m = arg;
 	struct timespec next;
 
+	if (sysfilter_enter(SECCOMP_ROLE_METRICS, false))
+		_exit(PVMM_STATUS_HOST);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {

@@ -1,9 +1,11 @@
 #include "stats.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/kvm.h>
 
@@ -128,23 +130,39 @@ static void cpu_summary(const struct vm_stats *stats, struct cpu_summary *c)
 	c->monitor = c->io_total + c->vcpu_user + c->other;
 }
 
+/* /proc/self/status, opened before the sandbox (seccomp, --chroot, --uid)
+ * and read again from offset 0 each time: the kernel regenerates it. */
+static int proc_status_fd = -1;
+
+void stats_open_proc_status(void)
+{
+	if (proc_status_fd < 0)
+		proc_status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+}
+
+long stats_proc_status_kib(const char *key)
+{
+	char buf[4096];
+	size_t klen = strlen(key);
+
+	stats_open_proc_status(); /* unit tests and tools call without vm_launch */
+	if (proc_status_fd < 0)
+		return -1;
+	ssize_t n = pread(proc_status_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, key, klen) == 0)
+			return strtol(line + klen, NULL, 10);
+	return -1;
+}
+
 /* Peak RSS of this process image. Not getrusage's ru_maxrss: Linux carries
  * the peak of the image that exec'd pvmm into it. */
 static long peak_rss_kib(void)
 {
-	char line[128];
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmHWM:", 6) == 0) {
-			kib = strtol(line + 6, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kib;
+	return stats_proc_status_kib("VmHWM:");
 }
 
 const char *stats_exit_name(unsigned reason)

@@ -70,6 +70,11 @@ struct vm_stats {
 #define STATS_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
 
 uint64_t stats_now_ns(void);
+
+/* A "Key:" line of /proc/self/status in KiB (e.g. "VmRSS:"), or -1. The
+ * file stays open: stats_open_proc_status() before the sandbox. */
+void stats_open_proc_status(void);
+long stats_proc_status_kib(const char *key);
 /* The calling thread's CPU time so far. */
 void stats_thread_cpu(struct thread_cpu *cpu);
 /* On a vCPU's thread, just before and just after its run loop. */

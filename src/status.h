@@ -22,6 +22,7 @@ enum pvmm_status {
 	PVMM_STATUS_TIMEOUT = 69,     /* --timeout expired */
 	PVMM_STATUS_SIGNAL = 70,      /* stopped by SIGINT, SIGTERM or SIGHUP */
 	PVMM_STATUS_CONSOLE_CLOSED = 71, /* console output's reader went away (EPIPE) */
+	PVMM_STATUS_SANDBOX = 72,     /* a thread made a system call its seccomp filter forbids */
 };
 
 #endif

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "pvmmu.h"
 #include "report.h"
+#include "syscall_filter.h"
 #include "status.h"
 #include "vmctl.h"
 
@@ -276,6 +277,13 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = v->vm;
 
 	vcpu_set_current(v);
+	/* A thread of its own: the vCPU role's filter (the main thread's
+	 * vCPU 0 runs under the main role's, loaded in vcpu_run). */
+	if (!v->stats.main_thread && sysfilter_enter(SECCOMP_ROLE_VCPU, false)) {
+		vm_stop(vm, PVMM_STATUS_HOST);
+		vmctl_thread_leave(vm);
+		return NULL;
+	}
 	/* Secondaries wait, counted as parked, for the guest to start them. */
 	if (v->index == 0 || (vmctl_wait_start(v) && (v->restored_running || cpu_boot_secondary(v) == 0))) {
 		stats_vcpu_begin(&v->stats);
@@ -404,9 +412,16 @@ static void run_on_main_thread(struct vm *vm)
 
 int vcpu_run(struct vm *vm)
 {
+	/* Every thread exists now; the main thread's filter last (threads
+	 * created after it would inherit it). */
 	if (vm->cpu_count == 1) {
-		run_on_main_thread(vm);
+		if (sysfilter_enter(SECCOMP_ROLE_MAIN, true))
+			vm_stop(vm, PVMM_STATUS_HOST);
+		else
+			run_on_main_thread(vm);
 	} else if (start_threads(vm) == 0) {
+		if (sysfilter_enter(SECCOMP_ROLE_MAIN, false))
+			vm_stop(vm, PVMM_STATUS_HOST);
 		struct pollfd pfd = { .fd = vm->ctl.wake_fd, .events = POLLIN };
 		while (!vm_stopped(vm)) {
 			uint64_t count;

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "syscall_filter.h"
+#include "status.h"
 
 #define WRITE_TIMEOUT_MS 2000
 
@@ -187,6 +189,9 @@ static void *server_thread(void *arg)
 	struct pollfd pfd[API_MAX_CONNS + 2];
 	struct conn *who[API_MAX_CONNS + 2];
 
+	/* The socket listens already; this thread only accepts and talks. */
+	if (sysfilter_enter(SECCOMP_ROLE_API, false))
+		_exit(PVMM_STATUS_HOST);
 	for (;;) {
 		unsigned n = 0;
 		uint64_t t = now_ms(), next = UINT64_MAX;
