@@ -24,6 +24,7 @@ struct emulated;
 struct iothread;
 struct pvmmu;
 struct virtio_dev;
+struct pci_host;
 struct vm;
 
 #define VM_MAX_CPUS 64
@@ -142,6 +143,10 @@ struct vm {
 
 	/* The PV MMU's state (pvmmu.c); NULL without one (unit tests). */
 	struct pvmmu *mmu;
+
+	/* The PCI host bridge (pci.c), made with the first virtio-pci device;
+	 * NULL without one. */
+	struct pci_host *pci;
 
 	/* Set once when the VM must stop (atomic; vm_stop); `status` is the
 	 * process exit status. */
