@@ -119,8 +119,9 @@ struct vm {
 
 	/* The boot info device list; index i is bit i of PVMM_CALL_POLL.
 	 * Entry 0 is always the para console. ready_fd[i] is an eventfd the
-	 * device writes whenever it interrupts (-1: none; only entries of
-	 * type PVMM_DEV_VIRTIO_MMIO have one); POLL waits on and consumes it. */
+	 * device writes whenever it interrupts (-1: none; only the virtio
+	 * entries, PVMM_DEV_VIRTIO_MMIO or _PCI, and the UART have one);
+	 * POLL waits on and consumes it. */
 	uint32_t device_count;
 	struct pvmm_device_info devices[PVMM_MAX_DEVICES];
 	int ready_fd[PVMM_MAX_DEVICES];
