@@ -180,15 +180,12 @@ static void common_write(struct virtio_dev *dev, struct vpci *p, const struct fi
 	case VIRTIO_PCI_COMMON_Q_SELECT: p->queue_sel = value; return;
 	case VIRTIO_PCI_COMMON_Q_SIZE: virtio_queue_set_num(dev, p->queue_sel, value); return;
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
-		/* The driver may keep the maximum size without writing it. */
+		/* The driver may keep the maximum size without writing it. A
+		 * write of 0, which the spec does not allow a driver (it resets
+		 * instead), stops the queue as virtio-mmio's QueueReady 0 does. */
 		if (value == 1 && p->queue_sel < dev->ops->num_queues && !dev->queue_num[p->queue_sel] &&
 		    !dev->queues[p->queue_sel].ready)
 			dev->queue_num[p->queue_sel] = dev->ops->queue_max;
-		if (value == 0) {
-			/* virtio 1.2 4.1.4.3.2: the driver must not write 0 (it
-			 * resets the device or the queue instead); treat it as
-			 * virtio-mmio's QueueReady 0 does. */
-		}
 		virtio_queue_set_ready(dev, p->queue_sel, value);
 		return;
 	case VIRTIO_PCI_COMMON_Q_DESCLO:
