@@ -56,6 +56,8 @@ static const char run_help[] =
 	"      --mem-hugepages   back guest RAM with reserved 2 MiB huge pages\n"
 	"      --cpus N          vCPUs, 1 to 64 (default 1); CPU 0 runs the guest's\n"
 	"                        entry, the guest starts the others (CPU_START)\n"
+	"      --transport mmio|pci  the virtio transport of the VM's devices:\n"
+	"                        virtio-mmio (default) or modern virtio-pci\n"
 	"      --ring 3|0        the CPU privilege level the guest runs at: 3\n"
 	"                        (default: deprivileged, the monitor owns the page\n"
 	"                        tables, GDT and IDT and reports faults), or 0\n"
@@ -294,7 +296,7 @@ int cli_check_writable(const char *option, const char *path)
 /* Long options without a short form. */
 enum {
 	OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS,
-	OPT_RING, OPT_LOG_FILE, OPT_LOG_LEVEL, OPT_METRICS_PATH, OPT_METRICS_INTERVAL, OPT_CONSOLE_LOG,
+	OPT_RING, OPT_TRANSPORT, OPT_LOG_FILE, OPT_LOG_LEVEL, OPT_METRICS_PATH, OPT_METRICS_INTERVAL, OPT_CONSOLE_LOG,
 	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NET, OPT_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_UNSHARE,
 };
 
@@ -307,6 +309,7 @@ static const struct option run_longopts[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "ring", required_argument, NULL, OPT_RING },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "mem", required_argument, NULL, 'm' },
 	{ "mem-hugepages", no_argument, NULL, OPT_MEM_HUGEPAGES },
 	{ "timeout", required_argument, NULL, 't' },
@@ -415,6 +418,13 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 				return -1;
 			}
 			opt->ring = (unsigned)(optarg[0] - '0');
+			break;
+		case OPT_TRANSPORT:
+			if (strcmp(optarg, "mmio") && strcmp(optarg, "pci")) {
+				log_error("--transport '%s': use mmio (virtio-mmio) or pci (virtio-pci)", optarg);
+				return -1;
+			}
+			opt->devices.pci = strcmp(optarg, "pci") == 0;
 			break;
 		case 's': opt->stats = true; break;
 		case OPT_CONSOLE:

@@ -8,7 +8,9 @@
 #include "emulated.h"
 #include "iothread.h"
 #include "log.h"
+#include "pci.h"
 #include "virtio/mmio.h"
+#include "virtio/pci.h"
 
 int machine_request(struct machine_devices *m, const struct device_type *type, const char *arg)
 {
@@ -78,7 +80,7 @@ int machine_create(struct vm *vm, const struct machine_devices *m, int in_fd, in
 		struct virtio_dev *dev = type->create_virtio(&env, m->req[i].arg);
 		if (!dev)
 			return -1;
-		if (virtio_mmio_attach(vm, dev)) {
+		if (m->pci ? virtio_pci_attach(vm, dev) : virtio_mmio_attach(vm, dev)) {
 			virtio_destroy(dev);
 			return -1;
 		}
@@ -97,6 +99,8 @@ void machine_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->virtio_count; i++)
 		virtio_destroy(vm->virtio[i]);
 	vm->virtio_count = 0;
+	pci_host_free(vm->pci);
+	vm->pci = NULL;
 	emulated_destroy(vm);
 	iothread_destroy(vm->iothread);
 	vm->iothread = NULL;

@@ -21,6 +21,7 @@ struct device_request {
 struct machine_devices {
 	struct device_request req[MACHINE_MAX_DEVICES];
 	unsigned count;
+	bool pci;       /* --transport pci: virtio devices on virtio-pci */
 };
 
 /* Ask for a device; checks the type's own limit and its parser. Returns
@@ -33,7 +34,7 @@ bool machine_needs_irqchip(const struct machine_devices *m);
 bool machine_needs_iothread(const struct machine_devices *m);
 
 /* Create every requested device in order, after kvm_create(): virtio
- * devices on virtio-mmio, emulated ones on the port bus. `in_fd` and
+ * devices on virtio-mmio (or virtio-pci with m->pci), emulated ones on the port bus. `in_fd` and
  * `out_fd` are the console's. Returns 0, or -1 after a message. */
 int machine_create(struct vm *vm, const struct machine_devices *m, int in_fd, int out_fd);
 

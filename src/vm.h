@@ -26,6 +26,7 @@ struct pvclock;
 struct pvmmu;
 struct vm_options;
 struct virtio_dev;
+struct pci_host;
 struct vm;
 
 #define VM_MAX_CPUS 64
@@ -127,8 +128,9 @@ struct vm {
 
 	/* The boot info device list; index i is bit i of PVMM_CALL_POLL.
 	 * Entry 0 is always the para console. ready_fd[i] is an eventfd the
-	 * device writes whenever it interrupts (-1: none; only entries of
-	 * type PVMM_DEV_VIRTIO_MMIO have one); POLL waits on and consumes it. */
+	 * device writes whenever it interrupts (-1: none; only the virtio
+	 * entries, PVMM_DEV_VIRTIO_MMIO or _PCI, and the UART have one);
+	 * POLL waits on and consumes it. */
 	uint32_t device_count;
 	struct pvmm_device_info devices[PVMM_MAX_DEVICES];
 	int ready_fd[PVMM_MAX_DEVICES];
@@ -156,6 +158,10 @@ struct vm {
 
 	/* The PV MMU's state (pvmmu.c); NULL without one (unit tests). */
 	struct pvmmu *mmu;
+
+	/* The PCI host bridge (pci.c), made with the first virtio-pci device;
+	 * NULL without one. */
+	struct pci_host *pci;
 
 	/* Set once when the VM must stop (atomic; vm_stop); `status` is the
 	 * process exit status. */

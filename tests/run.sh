@@ -48,6 +48,23 @@ for run in build/pvmm:3 build/asan/pvmm:3 build/pvmm:0; do
 	echo "integration ($monitor, ring $ring): $p passed, $f failed"
 done
 
+# The virtio device tests again over virtio-pci (--transport pci; lib.sh's
+# PVMM_TRANSPORT), release and ASan monitors, guests at ring 3. The
+# virtio-mmio register tests (virtio_hostile.c) stay mmio-only; PCI's own
+# hostile cases are test_pci.sh's and the unit tests'.
+PCI_MATCH='^test_(virtio_(console|rng|all)|blk_|pci_)'
+for monitor in build/pvmm build/asan/pvmm; do
+	echo "== integration tests over virtio-pci with $monitor"
+	out=$(PVMM=$monitor PVMM_RING=3 PVMM_TRANSPORT=pci PVMM_TEST_MATCH=$PCI_MATCH \
+		tests/integration/run.sh test_virtio.sh test_blk.sh test_pci.sh 2>&1)
+	printf '%s\n' "$out" | grep -v '^PASS '
+	p=$(grep -c '^PASS ' <<<"$out")
+	f=$(grep -c '^FAIL ' <<<"$out")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "integration over virtio-pci ($monitor): $p passed, $f failed"
+done
+
 # Each fuzz target's regression corpus, replayed under ASan+UBSan: one
 # PASS/FAIL per target (tests/fuzz/README.md).
 echo "== fuzz corpus replay"

@@ -89,7 +89,7 @@ static int disk_index(unsigned n, bool *ide)
 	for (uint32_t i = 0; i < bi->device_count && i < PVMM_MAX_DEVICES; i++) {
 		uint32_t type = bi->devices[i].type;
 		bool is_ide = type == PVMM_DEV_IDE;
-		if (!is_ide && !(type == PVMM_DEV_VIRTIO_MMIO && virtio_device_id(i) == VIRTIO_ID_BLOCK))
+		if (!is_ide && !(virtio_entry_type(type) && virtio_device_id(i) == VIRTIO_ID_BLOCK))
 			continue;
 		if (n-- == 0) {
 			*ide = is_ide;

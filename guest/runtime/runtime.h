@@ -91,6 +91,24 @@ struct fmt_out {
 	void (*full)(struct fmt_out *out);
 };
 
+/* virtio_pci.c: the virtio-pci side of virtio_mmio.c's API (para.h's
+ * fixed BAR layout). */
+struct virtio_dev;
+struct pvmm_device_info;
+uint32_t vpci_device_id(const struct pvmm_device_info *d);
+int vpci_attach(struct virtio_dev *dev, const struct pvmm_device_info *d, uint32_t device_id);
+uint32_t vpci_status(const struct virtio_dev *dev);
+void vpci_set_status(const struct virtio_dev *dev, uint32_t status);
+uint64_t vpci_device_features(const struct virtio_dev *dev);
+void vpci_driver_features(const struct virtio_dev *dev, uint64_t features);
+uint32_t vpci_queue_max(const struct virtio_dev *dev, unsigned q);
+/* Program and enable queue q (selected by vpci_queue_max): its notify
+ * address, or NULL if the device did not enable it. */
+volatile uint32_t *vpci_queue_enable(const struct virtio_dev *dev, unsigned q, unsigned size, uint64_t desc,
+				     uint64_t driver, uint64_t device);
+volatile uint8_t *vpci_config(const struct virtio_dev *dev);
+uint32_t vpci_generation(const struct virtio_dev *dev);
+
 void fmt_put(struct fmt_out *out, char c);
 void fmt_write(struct fmt_out *out, const char *s, size_t n);
 void fmt_vformat(struct fmt_out *out, const char *fmt, __builtin_va_list ap);

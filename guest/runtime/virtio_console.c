@@ -280,12 +280,12 @@ int vcons_set_stdio(bool on)
 
 void vcons_stdio_autostart(void)
 {
-	/* Only virtio-mmio entries can be a console: no device access at
+	/* Only virtio entries can be a console: no device access at
 	 * all for guests without them. */
 	const struct pvmm_boot_info *bi = pvmm_boot_info();
 	bool any = false;
 	for (uint32_t i = 0; i < bi->device_count && i < PVMM_MAX_DEVICES; i++)
-		any |= bi->devices[i].type == PVMM_DEV_VIRTIO_MMIO;
+		any |= virtio_entry_type(bi->devices[i].type);
 	if (!any || !vcons_present())
 		return;
 	int err = vcons_set_stdio(true);

@@ -1,7 +1,9 @@
 /*
  * virtio-mmio transport, driver side (virtio 1.2, 4.2.3): discovery from
  * the boot info device list, the status sequence, feature negotiation and
- * queue registration.
+ * queue registration. The same API drives virtio-pci devices (boot info
+ * PVMM_DEV_VIRTIO_PCI): the few register accesses below switch on
+ * dev->pci to virtio_pci.c's; everything else is shared.
  *
  * Every register access here is an exit to the monitor (~10 us without
  * VT-x), so this file is set-up only and reads each register once: a blk
@@ -21,6 +23,24 @@ static inline uint32_t rd(const struct virtio_dev *dev, unsigned off)
 static inline void wr(const struct virtio_dev *dev, unsigned off, uint32_t v)
 {
 	*(volatile uint32_t *)(dev->regs + off) = v;
+}
+
+static uint32_t status_get(const struct virtio_dev *dev)
+{
+	return dev->pci ? vpci_status(dev) : rd(dev, VIRTIO_MMIO_STATUS);
+}
+
+static void status_set(const struct virtio_dev *dev, uint32_t v)
+{
+	if (dev->pci)
+		vpci_set_status(dev, v);
+	else
+		wr(dev, VIRTIO_MMIO_STATUS, v);
+}
+
+static volatile uint8_t *config_base(const struct virtio_dev *dev)
+{
+	return dev->pci ? vpci_config(dev) : dev->regs + VIRTIO_MMIO_CONFIG;
 }
 
 const char *virtio_strerror(int err)
@@ -46,6 +66,10 @@ static void scan_ids(void)
 	uint32_t n = bi->device_count < PVMM_MAX_DEVICES ? bi->device_count : PVMM_MAX_DEVICES;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct pvmm_device_info *d = &bi->devices[i];
+		if (d->type == PVMM_DEV_VIRTIO_PCI) {
+			device_ids[i] = vpci_device_id(d);
+			continue;
+		}
 		if (d->type != PVMM_DEV_VIRTIO_MMIO || d->mmio_base == 0 ||
 		    d->mmio_size < VIRTIO_MMIO_CONFIG)
 			continue;
@@ -78,7 +102,7 @@ int virtio_find(uint32_t device_id, unsigned nth)
 
 uint32_t virtio_status(const struct virtio_dev *dev)
 {
-	return rd(dev, VIRTIO_MMIO_STATUS);
+	return status_get(dev);
 }
 
 bool virtio_needs_reset(const struct virtio_dev *dev)
@@ -88,17 +112,17 @@ bool virtio_needs_reset(const struct virtio_dev *dev)
 
 void virtio_reset(struct virtio_dev *dev)
 {
-	wr(dev, VIRTIO_MMIO_STATUS, 0);
+	status_set(dev, 0);
 	/* The device may finish the reset asynchronously (in-flight requests);
 	 * it reads 0 once done. Bounded: a device that never gets there is
 	 * left to the status checks that follow. */
-	for (int i = 0; i < 1000 && rd(dev, VIRTIO_MMIO_STATUS) != 0; i++)
+	for (int i = 0; i < 1000 && status_get(dev) != 0; i++)
 		sleep_ns(100 * PVMM_NS_PER_US);
 }
 
 void virtio_set_failed(struct virtio_dev *dev)
 {
-	wr(dev, VIRTIO_MMIO_STATUS, rd(dev, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_FAILED);
+	status_set(dev, status_get(dev) | VIRTIO_STATUS_FAILED);
 }
 
 int virtio_init(struct virtio_dev *dev, unsigned index, uint32_t device_id)
@@ -108,6 +132,15 @@ int virtio_init(struct virtio_dev *dev, unsigned index, uint32_t device_id)
 	if (index >= bi->device_count || index >= PVMM_MAX_DEVICES)
 		return -VIRTIO_ENODEV;
 	const struct pvmm_device_info *d = &bi->devices[index];
+	if (d->type == PVMM_DEV_VIRTIO_PCI) {
+		int err = vpci_attach(dev, d, device_id);
+		dev->index = index;
+		dev->irq = d->irq;
+		dev->device_id = device_id;
+		if (err)
+			return err;
+		goto start;
+	}
 	if (d->type != PVMM_DEV_VIRTIO_MMIO || d->mmio_base == 0 || d->mmio_size < VIRTIO_MMIO_CONFIG)
 		return -VIRTIO_ENODEV;
 	dev->regs = (volatile uint8_t *)(uintptr_t)d->mmio_base;
@@ -120,18 +153,24 @@ int virtio_init(struct virtio_dev *dev, unsigned index, uint32_t device_id)
 	    rd(dev, VIRTIO_MMIO_DEVICE_ID) != device_id)
 		return -VIRTIO_ENODEV;
 
+start:
 	virtio_reset(dev);
-	wr(dev, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	wr(dev, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	status_set(dev, VIRTIO_STATUS_ACKNOWLEDGE);
+	status_set(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	return 0;
 }
 
 int virtio_negotiate(struct virtio_dev *dev, uint64_t wanted)
 {
-	wr(dev, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	uint64_t offered = rd(dev, VIRTIO_MMIO_DEVICE_FEATURES);
-	wr(dev, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	offered |= (uint64_t)rd(dev, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
+	uint64_t offered;
+	if (dev->pci) {
+		offered = vpci_device_features(dev);
+	} else {
+		wr(dev, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+		offered = rd(dev, VIRTIO_MMIO_DEVICE_FEATURES);
+		wr(dev, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+		offered |= (uint64_t)rd(dev, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
+	}
 
 	uint64_t want = wanted | VIRTIO_BIT(VIRTIO_F_VERSION_1);
 	if (!(wanted & VIRTIO_NEGOTIATE_EXACT))
@@ -143,13 +182,17 @@ int virtio_negotiate(struct virtio_dev *dev, uint64_t wanted)
 		return -VIRTIO_EFEATURES;
 	}
 
-	wr(dev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(dev, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)accept);
-	wr(dev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(dev, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(accept >> 32));
+	if (dev->pci) {
+		vpci_driver_features(dev, accept);
+	} else {
+		wr(dev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+		wr(dev, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)accept);
+		wr(dev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+		wr(dev, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(accept >> 32));
+	}
 	uint32_t status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
-	wr(dev, VIRTIO_MMIO_STATUS, status);
-	if (!(rd(dev, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK)) {
+	status_set(dev, status);
+	if (!(status_get(dev) & VIRTIO_STATUS_FEATURES_OK)) {
 		virtio_set_failed(dev);
 		return -VIRTIO_EFEATURES;
 	}
@@ -159,8 +202,8 @@ int virtio_negotiate(struct virtio_dev *dev, uint64_t wanted)
 
 void virtio_driver_ok(struct virtio_dev *dev)
 {
-	wr(dev, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-					    VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	status_set(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+				VIRTIO_STATUS_DRIVER_OK);
 }
 
 /* ---- Queues --------------------------------------------------------------- */
@@ -174,8 +217,13 @@ static void write64(struct virtio_dev *dev, unsigned low, uint64_t v)
 int virtio_queue_init(struct virtio_dev *dev, struct virtqueue *vq, unsigned qindex, unsigned size)
 {
 	memset(vq, 0, sizeof(*vq));
-	wr(dev, VIRTIO_MMIO_QUEUE_SEL, qindex);
-	uint32_t max = rd(dev, VIRTIO_MMIO_QUEUE_NUM_MAX);
+	uint32_t max;
+	if (dev->pci) {
+		max = vpci_queue_max(dev, qindex);
+	} else {
+		wr(dev, VIRTIO_MMIO_QUEUE_SEL, qindex);
+		max = rd(dev, VIRTIO_MMIO_QUEUE_NUM_MAX);
+	}
 	if (max == 0)
 		return -VIRTIO_EQUEUE; /* no such queue */
 	if (max > 32768)
@@ -229,6 +277,16 @@ int virtio_queue_init(struct virtio_dev *dev, struct virtqueue *vq, unsigned qin
 	vq->free_head = 0;
 	vq->num_free = (uint16_t)size;
 
+	if (dev->pci) {
+		vq->notify = vpci_queue_enable(dev, qindex, size, (uint64_t)(uintptr_t)vq->desc,
+					       (uint64_t)(uintptr_t)vq->avail, (uint64_t)(uintptr_t)vq->used);
+		if (!vq->notify) {
+			page_free(mem, pages);
+			memset(vq, 0, sizeof(*vq));
+			return -VIRTIO_EQUEUE;
+		}
+		return 0;
+	}
 	wr(dev, VIRTIO_MMIO_QUEUE_NUM, size);
 	write64(dev, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint64_t)(uintptr_t)vq->desc);
 	write64(dev, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint64_t)(uintptr_t)vq->avail);
@@ -246,27 +304,27 @@ int virtio_queue_init(struct virtio_dev *dev, struct virtqueue *vq, unsigned qin
 
 uint8_t virtio_config_read8(const struct virtio_dev *dev, unsigned offset)
 {
-	return *(volatile const uint8_t *)(dev->regs + VIRTIO_MMIO_CONFIG + offset);
+	return *(volatile const uint8_t *)(config_base(dev) + offset);
 }
 
 uint16_t virtio_config_read16(const struct virtio_dev *dev, unsigned offset)
 {
-	return *(volatile const uint16_t *)(dev->regs + VIRTIO_MMIO_CONFIG + offset);
+	return *(volatile const uint16_t *)(config_base(dev) + offset);
 }
 
 uint32_t virtio_config_read32(const struct virtio_dev *dev, unsigned offset)
 {
-	return rd(dev, VIRTIO_MMIO_CONFIG + offset);
+	return *(volatile const uint32_t *)(config_base(dev) + offset);
 }
 
 uint64_t virtio_config_read64(const struct virtio_dev *dev, unsigned offset)
 {
 	/* Two 32-bit reads are not atomic: retry while the generation moves. */
 	for (;;) {
-		uint32_t gen = rd(dev, VIRTIO_MMIO_CONFIG_GENERATION);
-		uint64_t v = rd(dev, VIRTIO_MMIO_CONFIG + offset);
-		v |= (uint64_t)rd(dev, VIRTIO_MMIO_CONFIG + offset + 4) << 32;
-		if (rd(dev, VIRTIO_MMIO_CONFIG_GENERATION) == gen)
+		uint32_t gen = dev->pci ? vpci_generation(dev) : rd(dev, VIRTIO_MMIO_CONFIG_GENERATION);
+		uint64_t v = virtio_config_read32(dev, offset);
+		v |= (uint64_t)virtio_config_read32(dev, offset + 4) << 32;
+		if ((dev->pci ? vpci_generation(dev) : rd(dev, VIRTIO_MMIO_CONFIG_GENERATION)) == gen)
 			return v;
 	}
 }

@@ -303,7 +303,28 @@ enum pvmm_device_type {
 	PVMM_DEV_VIRTIO_MMIO = 2, /* (1.1) a virtio-mmio version 2 device; ready = it raised an interrupt */
 	PVMM_DEV_UART_16550 = 3,  /* (1.1) emulated 16550A UART; window in port space; ready = input arrived */
 	PVMM_DEV_IDE = 4,         /* (1.1) emulated IDE disk (primary channel, device 0); ports; never ready */
+	PVMM_DEV_VIRTIO_PCI = 5,  /* (1.4) a modern virtio-pci device; ready = it raised an interrupt */
 };
+
+/* (1.4) A PVMM_DEV_VIRTIO_PCI entry (`pvmm run --transport pci`): the
+ * device is a PCI function on bus 0 (configuration mechanism #1, ports
+ * 0xcf8/0xcfc) with vendor 0x1af4, device 0x1040 + its virtio device ID.
+ * `mmio_base` and `mmio_size` are its memory BAR 0 as the monitor placed
+ * it at boot (memory space enabled), `irq` its INTx IOAPIC pin (also in
+ * config space's Interrupt Line). The BAR's layout, which the vendor
+ * capabilities in config space also describe, is fixed, so that a guest
+ * can drive the device from the boot info alone, without config space
+ * (ring 3 cannot reach ports 0xcf8/0xcfc): the regions below at these
+ * offsets, queue q's notify address at NOTIFY + q * NOTIFY_MULT, and at
+ * IDENT a read-only 32-bit word holding the virtio device ID. A guest that
+ * moves the BAR through config space must use the new base. */
+#define PVMM_VIRTIO_PCI_COMMON      0x0000u /* struct virtio_pci_common_cfg */
+#define PVMM_VIRTIO_PCI_ISR         0x1000u /* 8-bit ISR status, read-to-clear */
+#define PVMM_VIRTIO_PCI_DEVICE      0x2000u /* device-specific configuration */
+#define PVMM_VIRTIO_PCI_NOTIFY      0x3000u /* queue notify addresses */
+#define PVMM_VIRTIO_PCI_NOTIFY_MULT 4u      /* notify_off_multiplier; queue_notify_off(q) = q */
+#define PVMM_VIRTIO_PCI_IDENT       0x3f00u /* u32: virtio device ID (pvmm's own) */
+#define PVMM_VIRTIO_PCI_BAR_SIZE    0x4000u
 
 /* (1.1) Interrupts. The monitor creates the in-kernel irqchip only when
  * the VM has interrupting devices, and programs it before boot: the 8259

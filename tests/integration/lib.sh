@@ -20,11 +20,16 @@ fail_because() {
 # Sets $status; stdout in $OUT, stderr in $ERR. A monitor that hangs for
 # 60 s, or any sanitizer report, fails the test. With PVMM_RING set (0 or
 # 3), `pvmm run` gets `--ring $PVMM_RING`: tests/run.sh runs the whole
-# suite again with guests at ring 3.
+# suite again with guests at ring 3. With PVMM_TRANSPORT set (mmio or
+# pci), `pvmm run` also gets `--transport $PVMM_TRANSPORT`: tests/run.sh
+# runs the virtio test files again over virtio-pci.
 run_pvmm() {
 	local args=("$@")
 	if [ -n "${PVMM_RING:-}" ] && [ "${1:-}" = run ]; then
-		args=(run --ring "$PVMM_RING" "${@:2}")
+		args=(run --ring "$PVMM_RING" "${args[@]:1}")
+	fi
+	if [ -n "${PVMM_TRANSPORT:-}" ] && [ "${1:-}" = run ]; then
+		args=(run --transport "$PVMM_TRANSPORT" "${args[@]:1}")
 	fi
 	timeout -s KILL 60 "$PVMM" "${args[@]}" <"${STDIN:-/dev/null}" >"$OUT" 2>"$ERR"
 	status=$?

@@ -218,14 +218,23 @@ struct virtqueue;
 
 /* One virtio-mmio device, as a driver holds it. */
 struct virtio_dev {
-	volatile uint8_t *regs; /* the register window (boot info mmio_base) */
+	volatile uint8_t *regs; /* the register window (boot info mmio_base; for
+	                         * virtio-pci, BAR 0 with para.h's fixed layout) */
+	bool pci;               /* on virtio-pci (boot info PVMM_DEV_VIRTIO_PCI) */
 	unsigned index;         /* position in the boot info device list: POLL bit */
 	uint32_t irq;           /* IOAPIC pin, or PVMM_NO_IRQ */
 	uint32_t device_id;     /* VIRTIO_ID_* */
 	uint64_t features;      /* negotiated (valid after virtio_negotiate) */
 };
 
-/* Boot info index of the nth (0-based) virtio-mmio device whose DeviceID
+/* True for a boot info entry type that is a virtio device, on either
+ * transport (virtio-mmio, or virtio-pci from a 1.4 monitor). */
+static inline bool virtio_entry_type(uint32_t type)
+{
+	return type == PVMM_DEV_VIRTIO_MMIO || type == PVMM_DEV_VIRTIO_PCI;
+}
+
+/* Boot info index of the nth (0-based) virtio device (either transport) whose DeviceID
  * is device_id, or -1. The first call reads each virtio-mmio device's
  * DeviceID register once (one exit per device) and caches them. */
 int virtio_find(uint32_t device_id, unsigned nth);
