@@ -113,7 +113,8 @@ static struct pvmm_upcall_info *this_info(unsigned *cpu_out)
 bool pvmm_irq_available_ring3(void)
 {
 	const struct pvmm_boot_info *bi = pvmm_boot_info();
-	return bi && bi->version >= ((1u << 16) | 4u);
+	/* UPCALL is 1.4: an older monitor answers -ENOSYS. */
+	return bi && bi->version >= ((PVMM_PARA_VERSION_MAJOR << 16) | 4u);
 }
 
 int pvmm_irq_enable_ring3(void)

@@ -238,7 +238,9 @@ test_cli_timeout_too_long_says_limit() {
 	expect_err "--timeout 'abc' is not a number of seconds"
 }
 
-test_cli_sighup_stops_like_sigterm() {
+# signal_stops_spin SIG NAME: SIG to a spinning guest stops it with status
+# 70 and names the signal and where the guest was.
+signal_stops_spin() {
 	local pid i
 	# Empty first: a "spinning" left by an earlier test must not count.
 	: >"$OUT"
@@ -249,31 +251,20 @@ test_cli_sighup_stops_like_sigterm() {
 		grep -q spinning "$OUT" && break
 		sleep 0.1
 	done
-	kill -HUP "$pid"
+	kill -"$1" "$pid"
 	wait "$pid"
 	status=$?
 	expect_status 70
-	expect_err "pvmm: stopped by signal SIGHUP (Hangup); the guest was at:"
+	expect_err "pvmm: stopped by signal SIG$1 ($2); the guest was at:"
 	expect_err "rip 0x"
 }
 
+test_cli_sighup_stops_like_sigterm() {
+	signal_stops_spin HUP Hangup
+}
+
 test_cli_sigterm_names_signal() {
-	local pid i
-	# Empty first: a "spinning" left by an earlier test must not count.
-	: >"$OUT"
-	: >"$ERR"
-	"$PVMM" run --timeout 30 "$GUESTS/spin.elf" >"$OUT" 2>"$ERR" &
-	pid=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -q spinning "$OUT" && break
-		sleep 0.1
-	done
-	kill -TERM "$pid"
-	wait "$pid"
-	status=$?
-	expect_status 70
-	expect_err "pvmm: stopped by signal SIGTERM (Terminated); the guest was at:"
-	expect_err "rip 0x"
+	signal_stops_spin TERM Terminated
 }
 
 test_cli_kvm_permission_hint_follows_the_node() {
