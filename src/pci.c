@@ -221,7 +221,8 @@ static void config_locked(struct pci_host *host, unsigned slot, unsigned offset,
 {
 	struct pci_func *f = slot < PCI_MAX_DEVICES ? host->funcs[slot] : NULL;
 
-	if (!f || (len != 1 && len != 2 && len != 4) || offset % len || offset + len > PCI_CONFIG_SIZE) {
+	if (!f || (len != 1 && len != 2 && len != 4) || offset % len || offset >= PCI_CONFIG_SIZE ||
+	    len > PCI_CONFIG_SIZE - offset) {
 		if (!is_write)
 			memset(data, 0xff, len);
 		return;

@@ -186,15 +186,22 @@ static bool rx_deliver(struct vnet *n, size_t len, bool *used)
 	return false;
 }
 
-static void rx_pump(struct vnet *n)
+/* Frames from the back end into posted rx buffers, RX_BATCH at most.
+ * True if the back end is gone or failing (end of file, an error). */
+static bool rx_pump(struct vnet *n)
 {
-	bool used = false;
+	bool used = false, dead = false;
 
 	for (unsigned i = 0; i < RX_BATCH; i++) {
 		ssize_t len = n->be->ops->recv(n->be, n->rxbuf, NET_HDR_LEN + NET_ETH_HLEN + n->mtu);
 		if (len == -EAGAIN || len == -EWOULDBLOCK)
 			break;
+		if (len == 0) {
+			dead = true; /* end of file: the back end is gone (no frame is empty) */
+			break;
+		}
 		if (len < 0) {
+			dead = true;
 			n->c.rx_host++;
 			if (!n->warned_host) {
 				n->warned_host = true;
@@ -224,15 +231,23 @@ static void rx_pump(struct vnet *n)
 	}
 	if (used)
 		virtio_notify_used(n->dev, RXQ);
+	return dead;
 }
 
 static void on_backend(void *opaque, uint32_t events)
 {
 	struct vnet *n = opaque;
 
-	(void)events;
 	pthread_mutex_lock(&n->dev->lock);
-	rx_pump(n);
+	bool dead = rx_pump(n);
+	/* A back end that hung up or fails stays readable for good: stop
+	 * watching it, or the level-triggered watch spins the I/O thread.
+	 * The guest's transmits keep being counted as host drops. */
+	if ((dead || (events & (EPOLLHUP | EPOLLERR))) && n->watching) {
+		iothread_unwatch(n->dev->io, n->be->fd);
+		n->watching = false;
+		log_warn("virtio-net %s: the back end hung up or failed; no more frames will arrive", n->be->name);
+	}
 	pthread_mutex_unlock(&n->dev->lock);
 }
 

@@ -110,6 +110,14 @@ struct net_backend *net_tap_open(const struct net_spec *spec)
 		close(fd);
 		return NULL;
 	}
+	/* No offloads: a persistent TAP keeps what its last user enabled,
+	 * and the device offers none (GSO or partial-checksum frames would
+	 * be dropped as host errors). */
+	if (ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
+		log_error("--net tap=%s: TUNSETOFFLOAD 0 failed: %s", spec->ifname, strerror(errno));
+		close(fd);
+		return NULL;
+	}
 	struct tap *t = calloc(1, sizeof(*t));
 	if (!t) {
 		log_error("out of memory opening tap %s", spec->ifname);

@@ -255,6 +255,8 @@ out:
 
 /* ---- rings ---------------------------------------------------------------- */
 
+static void drop_kick(struct vu_backend *b, struct vu_ring *v);
+
 /* I/O loop: the front end kicked ring v. */
 static void on_kick(void *opaque, uint32_t events)
 {
@@ -262,9 +264,20 @@ static void on_kick(void *opaque, uint32_t events)
 	uint64_t count;
 
 	(void)events;
-	if (v->kick_fd < 0 || read(v->kick_fd, &count, sizeof(count)) != sizeof(count))
+	if (v->kick_fd < 0)
+		return;
+	ssize_t n = read(v->kick_fd, &count, sizeof(count));
+	if (n == sizeof(count)) {
+		virtio_queue_kick(v->b->dev, v->q, count);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return; /* nothing pending */
-	virtio_queue_kick(v->b->dev, v->q, count);
+	/* Not an eventfd that works (end of file, a short read, an error):
+	 * stop watching it, or a level-triggered watch would spin the loop. */
+	log_error("vhost-user: ring %u's kick fd %s; the ring waits for a new one", v->q,
+		  n == 0 ? "reached end of file" : n < 0 ? strerror(errno) : "gave a short read");
+	drop_kick(v->b, v);
 }
 
 static void drop_kick(struct vu_backend *b, struct vu_ring *v)
@@ -511,10 +524,16 @@ static int set_vring_fd(struct vu_backend *b, const struct vu_msg *m, int *fds, 
 		return sync_device(b, why, why_len);
 	case VU_SET_VRING_CALL:
 		close_fd(&v->call_fd);
+		/* Non-blocking: a front end that saturates its eventfd (or
+		 * hands us a full pipe) must not block the I/O loop. */
+		if (fd >= 0)
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		v->call_fd = fd;
 		return 0;
 	default: /* SET_VRING_ERR: kept, never written (nothing reports ring errors that way) */
 		close_fd(&v->err_fd);
+		if (fd >= 0)
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		v->err_fd = fd;
 		return 0;
 	}

@@ -260,6 +260,10 @@ int vu_mem_check(const struct vu_region *r, unsigned n, char *why, size_t why_le
 	for (unsigned i = 0; i < n; i++) {
 		if (r[i].size == 0)
 			return refuse(why, why_len, "memory region %u is empty", i);
+		/* Page-aligned, or ring addresses aligned in guest terms would
+		 * not be in ours (and atomics on them would straddle). */
+		if ((r[i].gpa | r[i].uva | r[i].mmap_offset | r[i].size) & 4095)
+			return refuse(why, why_len, "memory region %u is not page-aligned", i);
 		if (r[i].gpa > UINT64_MAX - r[i].size || r[i].uva > UINT64_MAX - r[i].size ||
 		    r[i].mmap_offset > (uint64_t)INT64_MAX - r[i].size)
 			return refuse(why, why_len, "memory region %u (%#llx bytes) wraps around", i,
