@@ -126,7 +126,15 @@ int pvmmu_load(struct vm *vm, struct snap_reader *r, char *err, size_t err_len)
 	snap_get(r, m->used, sizeof(m->used));
 	snap_get(r, m->born, sizeof(m->born));
 	bool root_ok = m->root == LAYOUT_PML4 || pool_index(m->root, &(unsigned){ 0 });
-	if (r->bad || !root_ok || m->cursor > POOL_PAGES || m->fresh > POOL_PAGES) {
+	/* What the file says must be what the monitor itself would have:
+	 * the user bit of this ring only, a cursor inside the pool, and
+	 * `fresh` the count of unused pages (a wrong count would send
+	 * take_page() round a full pool for ever). */
+	unsigned fresh = 0;
+	for (unsigned i = 0; i < POOL_PAGES; i++)
+		fresh += !m->used[i];
+	if (r->bad || !root_ok || m->cursor >= POOL_PAGES || m->fresh != fresh ||
+	    m->user != (vm->ring == 3 ? PTE_US : 0)) {
 		snprintf(err, err_len, "its PV MMU state is malformed");
 		return -1;
 	}
