@@ -79,9 +79,14 @@ static const struct sys_entry syscalls[] = {
 	 * exits (epoll watches). pread64 also reads /proc/self/status and
 	 * KVM's counters (stats.c) on the metrics and API threads. */
 	S(readv, M | V | I), /* a tap's frames (net/tap.c) */
-	S(pread64, M | V | I | T | A), S(pwrite64, M | V | I | A), S(preadv, M | V | I), S(pwritev, M | V | I),
-	S(preadv2, M | V | I), S(pwritev2, M | V | I), S(fdatasync, M | V | I | A), S(fsync, M | V | I | A),
-	S(fallocate, M | V | I), S(io_uring_enter, M | V | I), S(epoll_ctl, M | V | I),
+	/* A pause over the API (PATCH /vm, snapshots) quiesces the disks on
+	 * the API thread: it waits for the requests in flight (io_uring) or
+	 * runs what the synchronous engine has queued, so it needs the same
+	 * disk calls as the I/O thread. */
+	S(pread64, M | V | I | T | A), S(pwrite64, M | V | I | A), S(preadv, M | V | I | A),
+	S(pwritev, M | V | I | A), S(preadv2, M | V | I | A), S(pwritev2, M | V | I | A),
+	S(fdatasync, M | V | I | A), S(fsync, M | V | I | A), S(fallocate, M | V | I | A),
+	S(io_uring_enter, M | V | I | A), S(epoll_ctl, M | V | I),
 	S(getrandom, ALL), /* virtio-rng; json-c seeds its hash tables with it (the API) */
 	S(epoll_wait, I), S(epoll_pwait, I),
 	/* The supervisor: the --timeout timer around a pause, SIGSTOP for

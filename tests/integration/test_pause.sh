@@ -163,3 +163,33 @@ test_pause_during_disk_io() {
 	expect_out " ok"
 	[ "$(grep -c 'pvmm: paused' "$ERR")" -eq "$paused" ] || fail_because "expected $paused 'paused' lines: $(cat "$ERR")"
 }
+
+# The same over the API socket: here the API thread, under its own
+# seccomp filter, quiesces the disk, so it waits for the requests in
+# flight itself (io_uring_enter, or the synchronous engine's calls).
+test_pause_over_api_during_disk_io() {
+	local img pid i n sock=$TEST_TMP/pause.sock paused=0 ops=12000
+	ring3 && ops=400000
+	img=$(blk_image pause_api_stress 1024)
+	rm -f "$sock"
+	"$PVMM" run ${PVMM_RING:+--ring "$PVMM_RING"} --timeout 60 --api-sock "$sock" --disk "$img" \
+		"$GUESTS/blk_stress.elf" irq $ops >"$OUT" 2>"$ERR" </dev/null &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q "blk_stress seed" "$OUT" && [ -S "$sock" ] && break
+		sleep 0.05
+	done
+	for ((n = 0; n < 6; n++)); do
+		sleep 0.2
+		kill -0 "$pid" 2>/dev/null || break
+		"$PVMM" ctl --api-sock "$sock" pause >/dev/null 2>>"$ERR" && paused=$((paused + 1))
+		sleep 0.1
+		"$PVMM" ctl --api-sock "$sock" resume >/dev/null 2>>"$ERR"
+	done
+	wait "$pid"
+	status=$?
+	[ "$paused" -ge 4 ] || fail_because "only $paused of 6 pauses over the API took effect: $(tail -2 "$ERR")"
+	expect_status 0
+	expect_out "blk_stress mode=irq ops=$ops"
+	expect_out " ok"
+}
