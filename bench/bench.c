@@ -60,6 +60,7 @@ struct config {
 	int compute_runs;        /* runs of each compute kernel, guest and host */
 	int mem_runs;            /* memory probes */
 	bool strict;             /* exit 3 when a target is missed */
+	const char *only;        /* --only: run just this section (NULL: all) */
 };
 
 #define WARMUP_RUNS 3
@@ -75,6 +76,7 @@ struct config {
 #define TARGET_COMPUTE_SPEED 0.8   /* ring-3 guest speed / host speed, per kernel */
 #define TARGET_BLK_4K_OF_HOST 0.25 /* ring-3 virtio-blk MB/s / host pread-pwrite MB/s, qd 32 */
 #define TARGET_BLK_64K_OF_HOST 0.5
+#define TARGET_SECCOMP_COST 1.03   /* seccomp on / off, cold start and call */
 
 /* The two privilege levels a guest runs at (pvmm run --ring), and how
  * pvmm and rawvm are told. Every pvmm run passes --ring explicitly. */
@@ -549,6 +551,91 @@ static void bench_hypercall(const struct config *cfg, int ring)
 	add_info(rkey("exits_hcloop_0", ring), rlabel("VM exits, hcloop N=0 (start-up+exit)", ring), (double)c0.exits,
 		 "exits", 0);
 	figure_ring = -1;
+}
+
+/* ---- 2c. the seccomp filters' cost --------------------------------------- */
+
+/*
+ * pvmm with its filters (the default) against `--seccomp off`, ring 3,
+ * interleaved in this one run: cold start of hello (the filters are
+ * compiled at build time, so loading them is a few prctl calls) and the
+ * NOP call (every system call the run loop makes passes the filter).
+ * Each call is the difference of an N-call run and an N=0 run, paired.
+ */
+static void bench_seccomp(const struct config *cfg)
+{
+	char count[16];
+	snprintf(count, sizeof(count), "%u", cfg->calls3);
+	char *cold_on[] = { (char *)cfg->pvmm, "run", "--ring", "3", "-q", (char *)cfg->hello, NULL };
+	char *cold_off[] = { (char *)cfg->pvmm, "run", "--ring", "3", "--seccomp", "off", "-q", (char *)cfg->hello,
+			     NULL };
+	char *loop_on[] = { (char *)cfg->pvmm, "run", "--ring", "3", "-q", (char *)cfg->hcloop, count, NULL };
+	char *loop_off[] = { (char *)cfg->pvmm, "run", "--ring", "3", "--seccomp", "off", "-q", (char *)cfg->hcloop,
+			     count, NULL };
+	char *zero_on[] = { (char *)cfg->pvmm, "run", "--ring", "3", "-q", (char *)cfg->hcloop, "0", NULL };
+	char *zero_off[] = { (char *)cfg->pvmm, "run", "--ring", "3", "--seccomp", "off", "-q", (char *)cfg->hcloop,
+			     "0", NULL };
+	int n = cfg->cold_runs, rounds = cfg->rounds;
+	double *on_ms = calloc((size_t)n, sizeof(double)), *off_ms = calloc((size_t)n, sizeof(double));
+	double *call_on = calloc((size_t)rounds, sizeof(double)), *call_off = calloc((size_t)rounds, sizeof(double));
+	double *call_ratio = calloc((size_t)rounds, sizeof(double));
+	struct run_result r, z_on, z_off, runs[4];
+	bool warned_on = false, warned_off = false;
+
+	if (!on_ms || !off_ms || !call_on || !call_off || !call_ratio)
+		die("out of memory");
+	figure_ring = 3;
+	progress("seccomp, ring 3: %d interleaved cold starts and %d rounds of N=%u calls, filters on and off", n,
+		 rounds, cfg->calls3);
+	for (int i = 0; i < WARMUP_RUNS; i++) {
+		run_checked(cold_on, false, &r);
+		run_checked(cold_off, false, &r);
+	}
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < 2; k++) {
+			bool on = (i + k) % 2 == 0;
+			run_checked(on ? cold_on : cold_off, false, &r);
+			warn_if_noisy("seccomp cold start", on ? cold_on : cold_off, &r, on ? &warned_on : &warned_off);
+			(on ? on_ms : off_ms)[i] = (double)r.wall_ns / 1e6;
+		}
+	for (int i = 0; i < rounds; i++) {
+		bool on_a = i % 2 == 0; /* A B B A, as bench_hypercall does */
+		for (int k = 0; k < 4; k++) {
+			bool is_a = k == 0 || k == 3;
+			run_checked(is_a == on_a ? loop_on : loop_off, false, &runs[k]);
+		}
+		run_checked(zero_on, false, &z_on);
+		run_checked(zero_off, false, &z_off);
+		const struct run_result *a0 = &runs[0], *a1 = &runs[3], *b0 = &runs[1], *b1 = &runs[2];
+		const struct run_result *on0 = on_a ? a0 : b0, *on1 = on_a ? a1 : b1;
+		const struct run_result *off0 = on_a ? b0 : a0, *off1 = on_a ? b1 : a1;
+		call_on[i] = ((double)(on0->wall_ns + on1->wall_ns) / 2 - (double)z_on.wall_ns) / cfg->calls3;
+		call_off[i] = ((double)(off0->wall_ns + off1->wall_ns) / 2 - (double)z_off.wall_ns) / cfg->calls3;
+		call_ratio[i] = call_on[i] / call_off[i];
+	}
+
+	double cold = median(on_ms, n) / median(off_ms, n), call = median(call_ratio, rounds);
+	char target[32];
+	snprintf(target, sizeof(target), "<= %.2f", TARGET_SECCOMP_COST);
+	add_info("seccomp_cold_on_ms_r3", rlabel("cold start, seccomp on (median)", 3), median(on_ms, n), "ms", 3);
+	add_info("seccomp_cold_off_ms_r3", rlabel("cold start, seccomp off (median)", 3), median(off_ms, n), "ms", 3);
+	add_target("seccomp_cold_ratio_r3", rlabel("cold start ratio seccomp on/off", 3), cold, "x", 3, strdup(target),
+		   TARGET_SECCOMP_COST, cold <= TARGET_SECCOMP_COST);
+	add_info("seccomp_call_on_ns_r3", rlabel("NOP call, seccomp on (median)", 3), median(call_on, rounds),
+		 "ns/call", 0);
+	add_info("seccomp_call_off_ns_r3", rlabel("NOP call, seccomp off (median)", 3), median(call_off, rounds),
+		 "ns/call", 0);
+	add_target("seccomp_call_ratio_r3", rlabel("NOP call ratio seccomp on/off (paired)", 3), call, "x", 3,
+		   strdup(target), TARGET_SECCOMP_COST, call <= TARGET_SECCOMP_COST);
+	add_samples("seccomp_cold_on_ms_r3", "ms", on_ms, n);
+	add_samples("seccomp_cold_off_ms_r3", "ms", off_ms, n);
+	add_samples("seccomp_call_ratio_r3", "x", call_ratio, rounds);
+	figure_ring = -1;
+	free(on_ms);
+	free(off_ms);
+	free(call_on);
+	free(call_off);
+	free(call_ratio);
 }
 
 /* ---- 2b. PV clock page ------------------------------------------------- */
@@ -2231,6 +2318,9 @@ static void usage(FILE *out)
 		"                  afterwards (default $TMPDIR, else /tmp)\n"
 		"  --no-block      skip the block benchmark (DIR/bench/guests/blkbench.elf\n"
 		"                  and blkrw.elf)\n"
+		"  --only SECTION  run one section: cold, hypercall, seccomp, pvclock, memory,\n"
+		"                  compute, irq, mmu, api, block (for a quick look; the\n"
+		"                  results file then holds that section alone)\n"
 		"  --strict        exit 3 if a target is missed\n"
 		"Exit status: 0 done, 1 a measurement failed, 2 bad usage, 3 target missed (--strict).\n");
 }
@@ -2254,6 +2344,14 @@ static int parse_int(const char *text, const char *option, long lo, long hi)
 	return (int)v;
 }
 
+static const char *const section_names[] = { "cold", "hypercall", "seccomp", "pvclock", "memory",
+					      "compute", "irq", "mmu", "api", "block" };
+
+static bool want(const struct config *cfg, const char *section)
+{
+	return !cfg->only || strcmp(cfg->only, section) == 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -2270,6 +2368,7 @@ int main(int argc, char **argv)
 		{ "scratch", required_argument, NULL, 'S' },
 		{ "no-block", no_argument, NULL, 'N' },
 		{ "strict", no_argument, NULL, 's' },
+		{ "only", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -2287,6 +2386,7 @@ int main(int argc, char **argv)
 		case 'H': hello = optarg; break;
 		case 'L': hcloop = optarg; break;
 		case 'o': cfg.out_dir = optarg; break;
+		case 'O': cfg.only = optarg; break;
 		case 'r': cfg.cold_runs = parse_int(optarg, "--runs", 20, 10000); break;
 		case 'R': cfg.rounds = parse_int(optarg, "--rounds", 1, 1000); break;
 		case 'c': cfg.calls = (unsigned)parse_int(optarg, "--calls", 10000, 100000000); break;
@@ -2303,6 +2403,16 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		usage(stderr);
 		return 2;
+	}
+	if (cfg.only) {
+		bool known = false;
+		for (size_t i = 0; i < sizeof(section_names) / sizeof(section_names[0]); i++)
+			known |= strcmp(cfg.only, section_names[i]) == 0;
+		if (!known) {
+			fprintf(stderr, "pvmm-bench: --only '%s' is not a section; use one of cold, hypercall, seccomp, "
+					"pvclock, memory, compute, irq, mmu, api, block\n", cfg.only);
+			return 2;
+		}
 	}
 	snprintf(cfg.pvmm, sizeof(cfg.pvmm), "%s/pvmm", cfg.build);
 	snprintf(cfg.rawvm, sizeof(cfg.rawvm), "%s/bench/rawvm", cfg.build);
@@ -2358,26 +2468,41 @@ int main(int argc, char **argv)
 	int64_t start = now_ns();
 	/* Both rings in this one run, so their figures compare; every pvmm
 	 * run names its ring (--ring), whatever pvmm's default is. */
-	bench_cold_start(&cfg, 0);
-	bench_cold_start(&cfg, 3);
-	bench_hypercall(&cfg, 0);
-	bench_hypercall(&cfg, 3);
+	if (want(&cfg, "cold")) {
+		bench_cold_start(&cfg, 0);
+		bench_cold_start(&cfg, 3);
+	}
+	if (want(&cfg, "hypercall")) {
+		bench_hypercall(&cfg, 0);
+		bench_hypercall(&cfg, 3);
+	}
+	if (want(&cfg, "seccomp"))
+		bench_seccomp(&cfg);
 	figure_ring = 0;
-	bench_pvclock(&cfg);
-	bench_memory(&cfg);
+	if (want(&cfg, "pvclock"))
+		bench_pvclock(&cfg);
+	if (want(&cfg, "memory"))
+		bench_memory(&cfg);
 	figure_ring = -1;
-	bench_compute(&cfg);
-	bench_irq_delivery(&cfg);
-	bench_mmu(&cfg);
-	bench_api_startup(&cfg);
-	if (cfg.block)
+	if (want(&cfg, "compute"))
+		bench_compute(&cfg);
+	if (want(&cfg, "irq"))
+		bench_irq_delivery(&cfg);
+	if (want(&cfg, "mmu"))
+		bench_mmu(&cfg);
+	if (want(&cfg, "api"))
+		bench_api_startup(&cfg);
+	if (cfg.block && want(&cfg, "block"))
 		bench_block(&cfg);
 	progress("all measurements took %.1f s", (double)(now_ns() - start) / 1e9);
 
 	print_table(&host);
 	fflush(stdout); /* before the progress lines on stderr */
+	if (cfg.only) /* a partial run never passes for a whole one */
+		snprintf(file_name, sizeof(file_name), "partial-%s.json", cfg.only);
 	write_json_file(cfg.out_dir, file_name, &cfg, &host, timestamp);
-	write_json_file(cfg.out_dir, "latest.json", &cfg, &host, timestamp);
+	if (!cfg.only) /* latest.json is always a whole run */
+		write_json_file(cfg.out_dir, "latest.json", &cfg, &host, timestamp);
 
 	int met = 0, targets = 0;
 	for (int i = 0; i < figure_count; i++)
