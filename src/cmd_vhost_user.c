@@ -15,6 +15,7 @@
 #include "devices/device.h"
 #include "log.h"
 #include "status.h"
+#include "syscall_filter.h"
 #include "vhost_user/backend.h"
 
 struct request {
@@ -25,8 +26,8 @@ struct request {
 void vhost_user_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly]\n"
-		"       pvmm vhost-user --socket PATH [--once] rng\n"
+		"Usage: pvmm vhost-user --socket PATH [--once] [--seccomp on|off] blk --disk IMAGE[,readonly]\n"
+		"       pvmm vhost-user --socket PATH [--once] [--seccomp on|off] rng\n"
 		"\n"
 		"Serve a pvmm virtio device to a vhost-user front end (such as QEMU's\n"
 		"vhost-user-blk-pci) on the unix socket PATH, one front end at a time.\n"
@@ -34,6 +35,9 @@ void vhost_user_usage(FILE *out)
 		"  --socket PATH   where to listen (a stale socket there is replaced)\n"
 		"  --once          exit when the first front end disconnects (default: wait for the next)\n"
 		"  --disk IMAGE    blk: the raw disk image; ',readonly' refuses writes\n"
+		"  --seccomp off   no system-call filter (unsafe; for debugging). Default on:\n"
+		"                  once listening, both threads may make only the calls\n"
+		"                  serving a front end needs (docs/security.md)\n"
 		"\n"
 		"It runs until SIGINT or SIGTERM. See docs/vhost-user.md.\n");
 }
@@ -52,7 +56,7 @@ static struct virtio_dev *create(const struct virtio_ctx *ctx, void *arg)
 
 int vhost_user_main(int argc, char **argv)
 {
-	const char *socket = NULL, *disk = NULL, *kind = NULL;
+	const char *socket = NULL, *disk = NULL, *kind = NULL, *seccomp = "on";
 	bool once = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -64,6 +68,10 @@ int vhost_user_main(int argc, char **argv)
 			once = true;
 		} else if ((strcmp(a, "--socket") == 0 || strcmp(a, "--disk") == 0) && i + 1 < argc) {
 			*(a[2] == 's' ? &socket : &disk) = argv[++i];
+		} else if (strcmp(a, "--seccomp") == 0 && i + 1 < argc) {
+			seccomp = argv[++i];
+		} else if (strncmp(a, "--seccomp=", 10) == 0) {
+			seccomp = a + 10;
 		} else if (strncmp(a, "--socket=", 9) == 0) {
 			socket = a + 9;
 		} else if (strncmp(a, "--disk=", 7) == 0) {
@@ -75,6 +83,11 @@ int vhost_user_main(int argc, char **argv)
 			return PVMM_STATUS_USAGE;
 		}
 	}
+	if (strcmp(seccomp, "on") != 0 && strcmp(seccomp, "off") != 0) {
+		log_error("vhost-user: --seccomp takes on or off, not '%s'", seccomp);
+		return PVMM_STATUS_USAGE;
+	}
+	sysfilter_set_enabled(strcmp(seccomp, "on") == 0);
 	if (!socket || !kind) {
 		log_error("vhost-user: needs --socket PATH and a device (blk or rng); see pvmm vhost-user --help");
 		return PVMM_STATUS_USAGE;

@@ -39,6 +39,7 @@ struct iothread {
 	pthread_t thread;
 	bool started;
 	bool joined;
+	enum sysfilter_role role; /* the filter the loop loads */
 	struct thread_cpu cpu;   /* written by the thread as it ends; read after the join */
 	bool stopping;           /* atomic: set by iothread_destroy */
 	pthread_mutex_t lock;    /* guards the lists and the pause state */
@@ -65,6 +66,7 @@ struct iothread *iothread_create(void)
 		log_error("out of memory creating the I/O thread");
 		return NULL;
 	}
+	t->role = SECCOMP_ROLE_IO;
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	t->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		t->pausefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -185,7 +187,7 @@ static void *loop(void *arg)
 
 	/* Set-up is over (the devices' descriptors are open): from here on
 	 * only the I/O role's calls (seccomp.c). */
-	if (sysfilter_enter(SECCOMP_ROLE_IO, false))
+	if (sysfilter_enter(t->role, false))
 		_exit(PVMM_STATUS_HOST);
 	for (;;) {
 		pthread_mutex_lock(&t->lock);
@@ -220,6 +222,11 @@ static void *loop(void *arg)
 static void on_wakeup(int sig)
 {
 	(void)sig; /* only here to make a blocking call return EINTR */
+}
+
+void iothread_set_role(struct iothread *t, enum sysfilter_role role)
+{
+	t->role = role;
 }
 
 int iothread_start(struct iothread *t)

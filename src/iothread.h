@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "stats.h"
+#include "syscall_filter.h"
 
 struct iothread;
 
@@ -35,6 +36,10 @@ int iothread_unwatch(struct iothread *t, int fd);
  * which iothread_destroy() uses to interrupt a handler stuck in a blocking
  * write (say, to a terminal that stopped reading). */
 int iothread_start(struct iothread *t);
+
+/* The seccomp role the loop loads as it starts (default the VM's I/O
+ * role; `pvmm vhost-user` gives its own). Before iothread_start(). */
+void iothread_set_role(struct iothread *t, enum sysfilter_role role);
 
 /* Interrupt whatever blocking call the thread's handler is in (EINTR), so
  * that it looks at the VM's stop again. Async-signal-safe; safe on NULL

@@ -51,7 +51,8 @@
 #define I (1u << SECCOMP_ROLE_IO)
 #define T (1u << SECCOMP_ROLE_METRICS) /* the metrics Timer thread */
 #define A (1u << SECCOMP_ROLE_API)
-#define ALL (M | V | I | T | A)
+#define U (1u << SECCOMP_ROLE_VHOST_USER)
+#define ALL (M | V | I | T | A | U)
 
 struct sys_entry {
 	const char *name;
@@ -78,20 +79,20 @@ static const struct sys_entry syscalls[] = {
 	 * thread (io_uring or the synchronous path), device set-up from
 	 * exits (epoll watches). pread64 also reads /proc/self/status and
 	 * KVM's counters (stats.c) on the metrics and API threads. */
-	S(readv, M | V | I), /* a tap's frames (net/tap.c) */
+	S(readv, M | V | I | U), /* a tap's frames (net/tap.c) */
 	/* A pause over the API (PATCH /vm, snapshots) quiesces the disks on
 	 * the API thread: it waits for the requests in flight (io_uring) or
 	 * runs what the synchronous engine has queued, so it needs the same
 	 * disk calls as the I/O thread. */
-	S(pread64, M | V | I | T | A), S(pwrite64, M | V | I | A), S(preadv, M | V | I | A),
-	S(pwritev, M | V | I | A), S(preadv2, M | V | I | A), S(pwritev2, M | V | I | A),
-	S(fdatasync, M | V | I | A), S(fsync, M | V | I | A), S(fallocate, M | V | I | A),
-	S(io_uring_enter, M | V | I | A), S(epoll_ctl, M | V | I),
+	S(pread64, M | V | I | T | A | U), S(pwrite64, M | V | I | A | U), S(preadv, M | V | I | A | U),
+	S(pwritev, M | V | I | A | U), S(preadv2, M | V | I | A | U), S(pwritev2, M | V | I | A | U),
+	S(fdatasync, M | V | I | A | U), S(fsync, M | V | I | A | U), S(fallocate, M | V | I | A | U),
+	S(io_uring_enter, M | V | I | A | U), S(epoll_ctl, M | V | I | U),
 	S(getrandom, ALL), /* virtio-rng; json-c seeds its hash tables with it (the API) */
-	S(epoll_wait, I), S(epoll_pwait, I),
+	S(epoll_wait, I | U), S(epoll_pwait, I | U),
 	/* The supervisor: the --timeout timer around a pause, SIGSTOP for
 	 * Ctrl-Z, the API socket's unlink at exit. */
-	S(setitimer, M), S(kill, M), S(unlink, M | A), S(unlinkat, M | A),
+	S(setitimer, M), S(kill, M), S(unlink, M | A | U), S(unlinkat, M | A | U),
 	/* --net user: the pvmm-slirp helper reaped at teardown. */
 	S(wait4, M),
 	/* --uid/--gid while the API or metrics thread runs: glibc has every
@@ -99,16 +100,20 @@ static const struct sys_entry syscalls[] = {
 	S(setgroups, I | T | A), S(setresuid, I | T | A), S(setresgid, I | T | A), S(setuid, I | T | A),
 	S(setgid, I | T | A),
 	/* The API thread: PUT /logger and /metrics open their files (before
-	 * InstanceStart), and connections on its listening socket. */
+	 * InstanceStart), and connections on its listening socket. pvmm
+	 * vhost-user (U, vhost_user/backend.c) has the I/O thread's device
+	 * calls, the front ends on its listening socket, their messages with
+	 * the memory and eventfds they pass (recvmsg, then mmap), and the
+	 * socket's unlink at exit; nothing it does needs /dev/kvm. */
 	S(openat, A),
-	S(accept4, A), S(accept, A), S(recvmsg, A),
-	S(shutdown, A), S(getsockopt, A), S(setsockopt, A),
+	S(accept4, A | U), S(accept, A), S(recvmsg, A | U),
+	S(shutdown, A), S(getsockopt, A), S(setsockopt, A | U), /* U: a connection's send and receive timeouts */
 	/* PUT /snapshot/create (snapshot.c): the state file is written to a
 	 * temporary name and renamed; the memory file sized, then written. */
 	S(ftruncate, A), S(rename, A), S(renameat, A), S(renameat2, A),
 	/* --net user: frames to and from the pvmm-slirp helper over the
 	 * socket pair made at set-up (net/slirp.c). */
-	S(recvfrom, M | V | I | A), S(sendmsg, M | V | I | A), S(sendto, M | V | I | A),
+	S(recvfrom, M | V | I | A | U), S(sendmsg, M | V | I | A | U), S(sendto, M | V | I | A | U),
 	/* Names only: calls no role may make, for the SIGSYS line. */
 	S(open, 0), S(execve, 0), S(execveat, 0), S(socket, 0), S(connect, 0), S(bind, 0),
 	S(listen, 0), S(clone, 0), S(clone3, 0), S(fork, 0), S(vfork, 0), S(ptrace, 0), S(mount, 0),
@@ -151,13 +156,15 @@ static const struct arg_entry ioctls[] = {
 	R(KVM_GET_DEBUGREGS, A), R(KVM_GET_VCPU_EVENTS, A), R(KVM_GET_MP_STATE, A), R(KVM_GET_LAPIC, A),
 	R(KVM_GET_MSR_INDEX_LIST, A), R(KVM_GET_API_VERSION, A), R(KVM_GET_CLOCK, A), R(KVM_GET_IRQCHIP, A),
 	/* The terminal: stdio's check of a console, the console's size. */
-	R(TCGETS, M | V | I | T | A), R(TIOCGWINSZ, M | V | I),
+	R(TCGETS, M | V | I | T | A | U), R(TIOCGWINSZ, M | V | I | U),
 };
 
 /* fcntl: descriptor and status flags only (no F_DUPFD, no locks, no
  * F_SETOWN/F_SETSIG). */
 static const struct arg_entry fcntls[] = {
 	R(F_GETFD, ALL), R(F_SETFD, ALL), R(F_GETFL, ALL), R(F_SETFL, ALL),
+	/* pvmm vhost-user: a front end's memory fd must not shrink under it. */
+	R(F_GET_SEALS, U),
 };
 
 /* socket() is in no role's list: the API socket listens before its
@@ -236,7 +243,7 @@ int main(void)
 {
 	printf("/* Generated at build time from src/syscall_filter.c's tables by libseccomp; do not edit. */\n\n");
 	if (emit("main", M) || emit("main_vcpu", M | V) || emit("vcpu", V) || emit("io", I) || emit("metrics", T) ||
-	    emit("api", A))
+	    emit("api", A) || emit("vhost_user", U))
 		return 1;
 	return 0;
 }
@@ -251,12 +258,13 @@ int main(void)
 static const struct sock_fprog programs[SECCOMP_ROLE_COUNT + 1] = {
 	[SECCOMP_ROLE_MAIN] = PROG(filter_main),       [SECCOMP_ROLE_VCPU] = PROG(filter_vcpu),
 	[SECCOMP_ROLE_IO] = PROG(filter_io),           [SECCOMP_ROLE_METRICS] = PROG(filter_metrics),
-	[SECCOMP_ROLE_API] = PROG(filter_api),         [SECCOMP_ROLE_COUNT] = PROG(filter_main_vcpu),
+	[SECCOMP_ROLE_API] = PROG(filter_api),         [SECCOMP_ROLE_VHOST_USER] = PROG(filter_vhost_user),
+	[SECCOMP_ROLE_COUNT] = PROG(filter_main_vcpu),
 };
 
 static const char *const role_names[SECCOMP_ROLE_COUNT] = {
 	[SECCOMP_ROLE_MAIN] = "main",  [SECCOMP_ROLE_VCPU] = "vcpu", [SECCOMP_ROLE_IO] = "io",
-	[SECCOMP_ROLE_METRICS] = "metrics", [SECCOMP_ROLE_API] = "api",
+	[SECCOMP_ROLE_METRICS] = "metrics", [SECCOMP_ROLE_API] = "api", [SECCOMP_ROLE_VHOST_USER] = "vhost-user",
 };
 
 static bool enabled; /* run_command turns it on: `pvmm vhost-user` and the unit tests run unfiltered */
@@ -404,7 +412,7 @@ int sysfilter_enter(enum sysfilter_role role, bool main_runs_vcpu)
 	/* LeakSanitizer's check at exit runs on the main thread and
 	 * ptrace-attaches every thread from a clone: the sanitizer build
 	 * leaves the main thread unfiltered (docs/security.md). */
-	if (role == SECCOMP_ROLE_MAIN)
+	if (role == SECCOMP_ROLE_MAIN || (role == SECCOMP_ROLE_VHOST_USER && gettid() == getpid()))
 		return 0;
 #endif
 	if (sysfilter_install_handler() < 0) {

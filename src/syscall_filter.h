@@ -17,6 +17,7 @@ enum sysfilter_role {
 	SECCOMP_ROLE_IO,      /* the I/O thread (iothread.c) */
 	SECCOMP_ROLE_METRICS, /* the --metrics-path thread */
 	SECCOMP_ROLE_API,     /* the API socket's thread */
+	SECCOMP_ROLE_VHOST_USER, /* both threads of `pvmm vhost-user` once it listens */
 	SECCOMP_ROLE_COUNT,
 };
 

@@ -792,11 +792,17 @@ int vu_serve(const char *socket_path, bool once, vu_create_fn *create, void *arg
 	b->listen_fd = listen_on(socket_path);
 	if (b->listen_fd < 0)
 		goto out;
+	iothread_set_role(b->io, SECCOMP_ROLE_VHOST_USER);
 	if (iothread_watch(b->io, b->listen_fd, EPOLLIN, on_listen, b) ||
 	    iothread_watch(b->io, b->fail_fd, EPOLLIN, on_fail, b) || iothread_start(b->io)) {
 		log_error("vhost-user: cannot start the I/O loop");
 		goto out;
 	}
+	/* Set-up is over: the disk, the socket and the loop exist. This
+	 * thread only waits for a stop and takes things apart; a front end
+	 * talks to the loop, which loads the same filter as it starts. */
+	if (sysfilter_enter(SECCOMP_ROLE_VHOST_USER, false))
+		goto out;
 	log_info("vhost-user: %s back end listening on %s", b->dev->ops->name, socket_path);
 
 	struct pollfd p[2] = { { .fd = sig_fd, .events = POLLIN }, { .fd = b->done_fd, .events = POLLIN } };

@@ -100,6 +100,34 @@ test_vhost_user_once_and_cli() {
 	run_pvmm vhost-user --help
 	expect_status 0
 	expect_out "Usage: pvmm vhost-user"
+	run_pvmm vhost-user --socket "$sock" --seccomp maybe rng
+	expect_status 2
+	expect_err "--seccomp takes on or off, not 'maybe'"
+}
+
+# The back end's filter is loaded (issue 13): a test hook makes the I/O
+# loop try socket(2) right after loading it, which must end the process
+# with status 72 and a line naming the thread and the call. With
+# --seccomp off the same hook does nothing and a front end is served.
+test_vhost_user_seccomp() {
+	local sock=$TEST_TMP/vu-s.sock log=$TEST_TMP/vu-s.log i out
+	rm -f "$sock"
+	PVMM_TEST_SECCOMP_TRIP=vhost-user timeout -s KILL 30 "$PVMM" vhost-user --socket "$sock" rng 2>"$log" &
+	vu_pid=$!
+	# The loop starts as the socket appears; the trip follows at once.
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$vu_pid" 2>/dev/null || break
+		[ -S "$sock" ] && timeout 5 "$VU_CLIENT" "$sock" hello >/dev/null 2>&1
+		sleep 0.05
+	done
+	wait "$vu_pid"
+	status=$?
+	expect_status 72
+	grep -q "seccomp: the vhost-user thread made a forbidden system call socket" "$log" ||
+		fail_because "no seccomp line: $(head -c 300 "$log")"
+	PVMM_TEST_SECCOMP_TRIP=vhost-user vu_start "$sock" "$log" --seccomp off rng || return 0
+	out=$(timeout 10 "$VU_CLIENT" "$sock" hello 2>&1) || fail_because "hello with --seccomp off: $out"
+	vu_stop "$log"
 }
 
 # ---- Linux guests --------------------------------------------------------
