@@ -46,9 +46,30 @@ test_package_deb() {
 	grep -q "^ Architecture: $(dpkg --print-architecture)\$" "$TEST_TMP/deb.info" || fail_because "wrong Architecture"
 	grep -q '^ Maintainer: ' "$TEST_TMP/deb.info" || fail_because "no Maintainer"
 	grep -q '^ Description: ' "$TEST_TMP/deb.info" || fail_because "no Description"
-	# The static monitor loads no shared library: nothing to depend on.
+	# The static monitor loads no shared library; pvmm-slirp loads libslirp.
 	if readelf -d build/pvmm 2>/dev/null | grep -q NEEDED; then
 		grep -q '^ Depends: ' "$TEST_TMP/deb.info" || fail_because "dynamic monitor but no Depends"
+	fi
+	if readelf -d build/pvmm-slirp 2>/dev/null | grep -q 'libslirp'; then
+		grep -q '^ Depends: .*libslirp0' "$TEST_TMP/deb.info" ||
+			fail_because "pvmm-slirp loads libslirp but Depends does not name libslirp0: $(grep Depends "$TEST_TMP/deb.info")"
+	fi
+	# Policy: a copyright file and a Debian changelog that parses.
+	for f in ./usr/share/doc/pvmm/copyright ./usr/share/doc/pvmm/changelog.Debian.gz; do
+		grep -q " $f\$" "$TEST_TMP/deb.list" || fail_because "the package lacks $f"
+	done
+	rm -rf "$TEST_TMP/debx"
+	dpkg-deb -x "$deb" "$TEST_TMP/debx" || fail_because "dpkg-deb -x failed"
+	grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' \
+		"$TEST_TMP/debx/usr/share/doc/pvmm/copyright" || fail_because "copyright is not in the machine-readable format"
+	grep -q 'liburing' "$TEST_TMP/debx/usr/share/doc/pvmm/copyright" ||
+		fail_because "copyright does not name the libraries linked into the static monitor"
+	if command -v dpkg-parsechangelog >/dev/null; then
+		local ver
+		ver=$(zcat "$TEST_TMP/debx/usr/share/doc/pvmm/changelog.Debian.gz" |
+			dpkg-parsechangelog -l- -SVersion 2>&1)
+		[ "$ver" = "$(dpkg-deb --field "$deb" Version)" ] ||
+			fail_because "changelog.Debian does not parse to the package's version: $ver"
 	fi
 	dpkg-deb --field "$deb" Package >/dev/null || fail_because "the control file does not parse"
 }
