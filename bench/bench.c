@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -47,6 +48,7 @@ struct config {
 	const char *build;       /* build directory: pvmm, bench/rawvm, guests */
 	const char *out_dir;     /* where the JSON goes */
 	char pvmm[4096], rawvm[4096], hello[4096], hcloop[4096], blkbench[4096], blkrw[4096], clockread[4096];
+	char snapwait[4096];
 	char compute[4096], compute0[4096]; /* the compute kernels: SSE build (ring 3), ring-0 build */
 	char irqbench[4096];      /* one UART interrupt per round */
 	char mmubench[4096];      /* PV MMU batches against ring-0 PTE writes */
@@ -1805,6 +1807,209 @@ static void bench_api_startup(const struct config *cfg)
 		   TARGET_API_CPU_MS, c <= TARGET_API_CPU_MS);
 }
 
+/* ---- snapshot and restore ------------------------------------------------ */
+
+/*
+ * snapwait.elf (ring 3, virtio console) waits on a pipe; the bench pauses
+ * it over the API and snapshots it with pvmm ctl, for a 32 MiB and a
+ * 512 MiB guest: the time of the snapshot (ctl snapshot less a ctl info
+ * round trip), the files' allocated size against the guest memory it had
+ * touched (its RAM mapping's resident pages while paused). Then the
+ * 32 MiB snapshot is restored with input on /dev/null, interleaved with
+ * cold starts of the same guest: both read the end of input and exit.
+ */
+#define TARGET_RESTORE_RATIO 1.0
+#define TARGET_SNAP_SIZE_RATIO 1.1
+
+static char snap_dir[4096], snap_files[4][4200];
+
+static void remove_snap_files(void)
+{
+	for (int i = 0; i < 4; i++)
+		if (snap_files[i][0])
+			unlink(snap_files[i]);
+	if (snap_dir[0])
+		rmdir(snap_dir);
+	snap_dir[0] = '\0';
+}
+
+struct snap_take {
+	double create_ms;       /* ctl snapshot less ctl info */
+	double touched_kib;     /* guest RAM resident while paused */
+	double state_kib, mem_kib, mem_apparent_kib;
+};
+
+static double allocated_kib(const char *path, double *apparent_kib)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		die("snapshot: '%s' was not written: %s", path, strerror(errno));
+	if (apparent_kib)
+		*apparent_kib = (double)st.st_size / 1024;
+	return (double)st.st_blocks * 512 / 1024;
+}
+
+/* Resident pages of every mapping of pvmm's guest memfd (RAM, the PV
+ * MMU's pool): the guest memory touched so far. -1 if none is mapped. */
+static long guest_memfd_resident_pages(pid_t pid)
+{
+	char path[64], line[512];
+	long total = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		if (!strstr(line, "/memfd:pvmm-guest-ram") || sscanf(line, "%llx-%llx", &lo, &hi) != 2)
+			continue;
+		long pages = resident_pages(pid, lo, hi - lo);
+		if (pages < 0) {
+			total = -1;
+			break;
+		}
+		total = (total < 0 ? 0 : total) + pages;
+	}
+	fclose(f);
+	return total;
+}
+
+static void snap_take(const struct config *cfg, const char *mem_arg, const char *snap,
+		      struct snap_take *t)
+{
+	char sock[4200], mem_file[4300];
+	if (snprintf(sock, sizeof(sock), "%s/api.sock", snap_dir) >= (int)sizeof(sock) ||
+	    snprintf(mem_file, sizeof(mem_file), "%s.mem", snap) >= (int)sizeof(mem_file))
+		die("snapshot: the scratch path '%s' is too long (pass --scratch DIR)", snap_dir);
+	unlink(sock);
+	char *argv[] = { (char *)cfg->pvmm, "run", "--ring", "3", "--console", "virtio", "--mem", (char *)mem_arg,
+			 "--timeout", "120", "--api-sock", sock, (char *)cfg->snapwait, NULL };
+	int in[2], out[2];
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(devnull_fd, 2) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	/* "ready" on its console, and the socket there: 30 s at most. */
+	char buf[256];
+	size_t got = 0;
+	int64_t deadline = now_ns() + 30 * 1000000000ll;
+	struct stat st;
+	while (!(memmem(buf, got, "ready", 5) && stat(sock, &st) == 0)) {
+		struct pollfd p = { .fd = out[0], .events = POLLIN };
+		if (now_ns() > deadline)
+			die("snapshot: `%s run ... snapwait.elf` printed no 'ready' with its API socket in 30 s", cfg->pvmm);
+		if (poll(&p, 1, 100) > 0 && got < sizeof(buf)) {
+			ssize_t n = read(out[0], buf + got, sizeof(buf) - got);
+			if (n <= 0)
+				die("snapshot: the guest to snapshot ended before it was ready");
+			got += (size_t)n;
+		}
+	}
+	struct run_result r;
+	char *pause_argv[] = { (char *)cfg->pvmm, "ctl", "--api-sock", sock, "pause", NULL };
+	char *info_argv[] = { (char *)cfg->pvmm, "ctl", "--api-sock", sock, "info", NULL };
+	char *snap_argv[] = { (char *)cfg->pvmm, "ctl", "--api-sock", sock, "snapshot", (char *)snap, NULL };
+	run_checked(pause_argv, true, &r);
+	long pages = guest_memfd_resident_pages(pid);
+	if (pages <= 0)
+		die("snapshot: no guest memory (%s) mapped in /proc/%d/maps", mem_arg, (int)pid);
+	t->touched_kib = (double)pages * 4;
+	run_checked(info_argv, true, &r);
+	int64_t info_ns = r.wall_ns;
+	run_checked(snap_argv, true, &r);
+	t->create_ms = (double)(r.wall_ns - info_ns) / 1e6;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+	}
+	close(in[1]);
+	close(out[0]);
+	t->state_kib = allocated_kib(snap, NULL);
+	t->mem_kib = allocated_kib(mem_file, &t->mem_apparent_kib);
+}
+
+static void bench_snapshot(const struct config *cfg)
+{
+	static const struct {
+		const char *arg, *key;
+	} sizes[2] = { { "32M", "32m" }, { "512M", "512m" } };
+
+	snprintf(snap_dir, sizeof(snap_dir), "%s/pvmm-bench-snap-XXXXXX", cfg->scratch);
+	if (!mkdtemp(snap_dir))
+		die("cannot make a scratch folder in %s: %s (pass --scratch DIR)", cfg->scratch, strerror(errno));
+	atexit(remove_snap_files);
+	figure_ring = 3;
+	progress("snapshot, ring 3: snapwait.elf paused and snapshotted at 32 MiB and 512 MiB; %d restores "
+		 "interleaved with cold starts", cfg->cold_runs);
+	for (int i = 0; i < 2; i++) {
+		char *snap = snap_files[2 * i], *mem = snap_files[2 * i + 1];
+		if (snprintf(snap, sizeof(snap_files[0]), "%s/snap-%s", snap_dir, sizes[i].key) >= (int)sizeof(snap_files[0]) ||
+		    snprintf(mem, sizeof(snap_files[0]), "%s.mem", snap) >= (int)sizeof(snap_files[0]))
+			die("snapshot: the scratch path '%s' is too long (pass --scratch DIR)", snap_dir);
+		struct snap_take t;
+		snap_take(cfg, sizes[i].arg, snap, &t);
+		char key[64], label[128];
+		snprintf(key, sizeof(key), "snapshot_create_%s_ms_r3", sizes[i].key);
+		snprintf(label, sizeof(label), "snapshot create, %s guest (pvmm ctl, less a ctl round trip)", sizes[i].arg);
+		add_info(strdup(key), rlabel(label, 3), t.create_ms, "ms", 2);
+		snprintf(key, sizeof(key), "snapshot_touched_%s_kib_r3", sizes[i].key);
+		snprintf(label, sizeof(label), "snapshot, %s guest: guest memory touched", sizes[i].arg);
+		add_info(strdup(key), rlabel(label, 3), t.touched_kib, "KiB", 0);
+		snprintf(key, sizeof(key), "snapshot_size_%s_kib_r3", sizes[i].key);
+		snprintf(label, sizeof(label), "snapshot, %s guest: files on disk (allocated)", sizes[i].arg);
+		add_info(strdup(key), rlabel(label, 3), t.state_kib + t.mem_kib, "KiB", 0);
+		double ratio = (t.state_kib + t.mem_kib) / (t.touched_kib + t.state_kib);
+		snprintf(key, sizeof(key), "snapshot_size_ratio_%s_r3", sizes[i].key);
+		snprintf(label, sizeof(label), "snapshot, %s guest: size / (touched + state)", sizes[i].arg);
+		char target[16];
+		snprintf(target, sizeof(target), "<= %.2f", TARGET_SNAP_SIZE_RATIO);
+		add_target(strdup(key), rlabel(label, 3), ratio, "x", 3, strdup(target), TARGET_SNAP_SIZE_RATIO,
+			   ratio <= TARGET_SNAP_SIZE_RATIO);
+	}
+
+	char *restore_argv[] = { (char *)cfg->pvmm, "restore", snap_files[0], NULL };
+	char *cold_argv[] = { (char *)cfg->pvmm, "run", "--ring", "3", "--console", "virtio", "--mem", "32M", "-q",
+			      (char *)cfg->snapwait, NULL };
+	int n = cfg->cold_runs;
+	double *restore_ms = calloc((size_t)n, sizeof(double)), *cold_ms = calloc((size_t)n, sizeof(double));
+	struct run_result r;
+	if (!restore_ms || !cold_ms)
+		die("out of memory");
+	for (int i = 0; i < WARMUP_RUNS; i++) {
+		run_checked(restore_argv, false, &r);
+		run_checked(cold_argv, false, &r);
+	}
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < 2; k++) {
+			bool restore = (i + k) % 2 == 0;
+			run_checked(restore ? restore_argv : cold_argv, false, &r);
+			(restore ? restore_ms : cold_ms)[i] = (double)r.wall_ns / 1e6;
+		}
+	double rm = median(restore_ms, n), cm = median(cold_ms, n), ratio = rm / cm;
+	add_info("restore_ms_r3", rlabel("restore of the paused 32 MiB snapwait, to its exit (median)", 3), rm, "ms",
+		 3);
+	add_info("restore_cold_ms_r3", rlabel("cold start of snapwait, to its exit (median)", 3), cm, "ms", 3);
+	char target[16];
+	snprintf(target, sizeof(target), "<= %.2f", TARGET_RESTORE_RATIO);
+	add_target("restore_ratio_r3", rlabel("restore / cold start", 3), ratio, "x", 3, strdup(target),
+		   TARGET_RESTORE_RATIO, ratio <= TARGET_RESTORE_RATIO);
+	add_samples("restore_ms_r3", "ms", restore_ms, n);
+	add_samples("restore_cold_ms_r3", "ms", cold_ms, n);
+	figure_ring = -1;
+	free(restore_ms);
+	free(cold_ms);
+	remove_snap_files();
+}
+
 static void bench_block(const struct config *cfg)
 {
 	int runs = cfg->blk_runs;
@@ -2319,7 +2524,7 @@ static void usage(FILE *out)
 		"  --no-block      skip the block benchmark (DIR/bench/guests/blkbench.elf\n"
 		"                  and blkrw.elf)\n"
 		"  --only SECTION  run one section: cold, hypercall, seccomp, pvclock, memory,\n"
-		"                  compute, irq, mmu, api, block (for a quick look; the\n"
+		"                  compute, irq, mmu, api, snapshot, block (for a quick look; the\n"
 		"                  results file then holds that section alone)\n"
 		"  --strict        exit 3 if a target is missed\n"
 		"Exit status: 0 done, 1 a measurement failed, 2 bad usage, 3 target missed (--strict).\n");
@@ -2344,8 +2549,8 @@ static int parse_int(const char *text, const char *option, long lo, long hi)
 	return (int)v;
 }
 
-static const char *const section_names[] = { "cold", "hypercall", "seccomp", "pvclock", "memory",
-					      "compute", "irq", "mmu", "api", "block" };
+static const char *const section_names[] = { "cold", "hypercall", "seccomp", "pvclock", "memory", "compute",
+					      "irq", "mmu", "api", "snapshot", "block" };
 
 static bool want(const struct config *cfg, const char *section)
 {
@@ -2410,7 +2615,7 @@ int main(int argc, char **argv)
 			known |= strcmp(cfg.only, section_names[i]) == 0;
 		if (!known) {
 			fprintf(stderr, "pvmm-bench: --only '%s' is not a section; use one of cold, hypercall, seccomp, "
-					"pvclock, memory, compute, irq, mmu, api, block\n", cfg.only);
+					"pvclock, memory, compute, irq, mmu, api, snapshot, block\n", cfg.only);
 			return 2;
 		}
 	}
@@ -2440,6 +2645,8 @@ int main(int argc, char **argv)
 	check_file("guest", cfg.irqbench, false);
 	snprintf(cfg.mmubench, sizeof(cfg.mmubench), "%s/bench/guests/mmubench.elf", cfg.build);
 	check_file("guest", cfg.mmubench, false);
+	snprintf(cfg.snapwait, sizeof(cfg.snapwait), "%s/bench/guests/snapwait.elf", cfg.build);
+	check_file("guest", cfg.snapwait, false);
 	if (cfg.block) {
 		check_file("guest", cfg.blkbench, false);
 		check_file("guest", cfg.blkrw, false);
@@ -2492,6 +2699,8 @@ int main(int argc, char **argv)
 		bench_mmu(&cfg);
 	if (want(&cfg, "api"))
 		bench_api_startup(&cfg);
+	if (want(&cfg, "snapshot"))
+		bench_snapshot(&cfg);
 	if (cfg.block && want(&cfg, "block"))
 		bench_block(&cfg);
 	progress("all measurements took %.1f s", (double)(now_ns() - start) / 1e9);

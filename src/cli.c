@@ -25,7 +25,7 @@ static const char commands_help[] =
 	"Usage: pvmm run [options] GUEST.elf [guest args...]\n"
 	"       pvmm [run [options]] --api-sock PATH [GUEST.elf [guest args...]]\n"
 	"       pvmm [run [options]] --config-file FILE [--api-sock PATH]\n"
-	"       pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH] [--timeout SECS]\n"
+	"       pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH] [--timeout SECS] [--seccomp off]\n"
 	"       pvmm ctl --api-sock PATH info|pause|resume|stop|metrics|snapshot DIR_OR_PATH\n"
 	"       pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly] | rng\n"
 	"       pvmm bench compare [options]\n"
@@ -129,7 +129,7 @@ static const char bench_help[] =
 	"            (console and disk), at ring 0 and ring 3; see pvmm help bench compare\n";
 
 static const char restore_help[] =
-	"Usage: pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH] [--timeout SECS]\n"
+	"Usage: pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH] [--timeout SECS] [--seccomp off]\n"
 	"\n"
 	"Start a new VM from a snapshot written by PUT /snapshot/create or\n"
 	"`pvmm ctl snapshot` (docs/snapshot.md), with the configuration it was\n"
@@ -139,7 +139,11 @@ static const char restore_help[] =
 	"\n"
 	"  --mem-file FILE  the memory file (default: SNAPSHOT.mem)\n"
 	"  --api-sock PATH  serve the API on PATH meanwhile (pause, snapshot, ...)\n"
-	"  --timeout SECS   stop the VM after SECS seconds, as pvmm run does\n";
+	"  --timeout SECS   stop the VM after SECS seconds, as pvmm run does\n"
+	"  --seccomp off    run without the system-call filters (unsafe; for\n"
+	"                   debugging). A restored guest is as untrusted as any:\n"
+	"                   the filters are on by default, whatever the snapshot\n"
+	"                   was taken with\n";
 
 static const char ctl_help[] =
 	"Usage: pvmm ctl --api-sock PATH info|pause|resume|stop|metrics|snapshot DIR_OR_PATH\n"

@@ -37,11 +37,11 @@ static int run_command(int argc, char **argv)
 }
 
 /* `pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH]
- * [--timeout SECS]`: the snapshot is checked whole, then the VM is built
+ * [--timeout SECS] [--seccomp off]`: the snapshot is checked whole, then the VM is built
  * from its configuration and runs on. */
 static int restore_command(int argc, char **argv)
 {
-	const char *state = NULL, *mem = NULL, *sock = NULL;
+	const char *state = NULL, *mem = NULL, *sock = NULL, *seccomp = "on";
 	double timeout = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -64,6 +64,10 @@ static int restore_command(int argc, char **argv)
 					return PVMM_STATUS_USAGE;
 				}
 			}
+		} else if (strcmp(a, "--seccomp") == 0 && i + 1 < argc) {
+			seccomp = argv[++i];
+		} else if (strncmp(a, "--seccomp=", 10) == 0) {
+			seccomp = a + 10;
 		} else if (a[0] == '-') {
 			log_error("restore: unknown option '%s' (see pvmm help restore)", a);
 			return PVMM_STATUS_USAGE;
@@ -74,6 +78,13 @@ static int restore_command(int argc, char **argv)
 			return PVMM_STATUS_USAGE;
 		}
 	}
+	if (strcmp(seccomp, "on") != 0 && strcmp(seccomp, "off") != 0) {
+		log_error("restore: --seccomp '%s': use on (the default) or off", seccomp);
+		return PVMM_STATUS_USAGE;
+	}
+	/* Before any thread exists, as for pvmm run: the restored guest is
+	 * as hostile as a new one, whatever the snapshot was taken with. */
+	sysfilter_set_enabled(strcmp(seccomp, "on") == 0);
 	if (!state) {
 		log_error("restore: no snapshot given; usage: pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH]");
 		return PVMM_STATUS_USAGE;

@@ -183,3 +183,32 @@ test_jail_refused_without_capabilities() {
 	expect_err "pvmm: --chroot '$TEST_TMP/root2': Operation not permitted (it needs CAP_SYS_CHROOT)"
 	expect_err_lines 1
 }
+
+# pvmm restore filters its threads as pvmm run does: a restored guest is
+# as untrusted as a new one. The I/O thread of a restored VM trips the
+# hook (status 72); with --seccomp off the hook does nothing and the
+# guest runs on to its end.
+test_seccomp_restore() {
+	local sock=$TEST_TMP/rs.sock snap=$TEST_TMP/rs i pid
+	rm -f "$sock"
+	"$PVMM" run --timeout 60 --rng --api-sock "$sock" "$GUESTS/snap_counter.elf" 40 </dev/null >"$OUT" 2>"$ERR" &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		[ -S "$sock" ] && grep -q "^count 2 " "$OUT" && break
+		sleep 0.1
+	done
+	"$PVMM" ctl --api-sock "$sock" pause >/dev/null || fail_because "pause failed: $(tail -2 "$ERR")"
+	"$PVMM" ctl --api-sock "$sock" snapshot "$snap" >/dev/null || fail_because "snapshot failed: $(tail -2 "$ERR")"
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	[ -s "$snap" ] || return 0
+	PVMM_TEST_SECCOMP_TRIP=io run_pvmm restore "$snap" --timeout 60
+	expect_status 72
+	expect_err "pvmm: seccomp: the io thread made a forbidden system call socket (41) family 0x2"
+	PVMM_TEST_SECCOMP_TRIP=io run_pvmm restore "$snap" --timeout 60 --seccomp off
+	expect_status 0
+	expect_out "done 40 "
+	run_pvmm restore "$snap" --seccomp maybe
+	expect_status 2
+	expect_err "restore: --seccomp 'maybe': use on (the default) or off"
+}
