@@ -52,15 +52,16 @@ static int check_header(const Elf64_Ehdr *eh, size_t size, char err[ELF_ERR_MAX]
 	return 0;
 }
 
-/* Does the PT_NOTE segment *ph hold an NT_GNU_ABI_TAG note ("GNU", type
- * 1)? glibc's start files (crt1.o, Scrt1.o, rcrt1.o) put one in every
- * program linked for Linux, static or dynamic; pvmm guests never have it.
- * The notes are untrusted: every size is checked against the segment. */
-static bool has_gnu_abi_tag(const uint8_t *file, size_t size, const Elf64_Phdr *ph)
+/* The descriptor of the note (`name`, `type`) in the PT_NOTE segment *ph,
+ * or NULL; its length in *desc_len. The notes are untrusted: every size is
+ * checked against the segment, and the segment against the file. */
+static const uint8_t *find_note(const uint8_t *file, size_t size, const Elf64_Phdr *ph, const char *name,
+				uint32_t type, uint32_t *desc_len)
 {
 	if (!in_file(ph->p_offset, ph->p_filesz, size))
-		return false;
+		return NULL;
 	uint64_t align = ph->p_align == 8 ? 8 : 4;
+	uint32_t name_len = (uint32_t)strlen(name) + 1;
 	const uint8_t *p = file + ph->p_offset;
 	uint64_t left = ph->p_filesz;
 	while (left >= 12) {
@@ -69,13 +70,24 @@ static bool has_gnu_abi_tag(const uint8_t *file, size_t size, const Elf64_Phdr *
 		uint64_t desc = (12 + (uint64_t)hdr[0] + align - 1) & ~(align - 1);
 		uint64_t end = (desc + (uint64_t)hdr[1] + align - 1) & ~(align - 1);
 		if (end > left)
-			return false;
-		if (hdr[2] == NT_GNU_ABI_TAG && hdr[0] == 4 && memcmp(p + 12, "GNU", 4) == 0)
-			return true;
+			return NULL;
+		if (hdr[2] == type && hdr[0] == name_len && memcmp(p + 12, name, name_len) == 0) {
+			*desc_len = hdr[1];
+			return p + desc;
+		}
 		p += end;
 		left -= end;
 	}
-	return false;
+	return NULL;
+}
+
+/* glibc's start files (crt1.o, Scrt1.o, rcrt1.o) put an NT_GNU_ABI_TAG
+ * note ("GNU", type 1) in every program linked for Linux, static or
+ * dynamic; pvmm guests never have it. */
+static bool has_gnu_abi_tag(const uint8_t *file, size_t size, const Elf64_Phdr *ph)
+{
+	uint32_t len;
+	return find_note(file, size, ph, "GNU", NT_GNU_ABI_TAG, &len) != NULL;
 }
 
 /* A program built for Linux: it asks for a program interpreter (dynamic
@@ -92,8 +104,10 @@ static bool linux_program(const uint8_t *file, size_t size, const Elf64_Phdr *ph
 	return false;
 }
 
-static int check_segment(const Elf64_Phdr *ph, unsigned index, size_t size,
-			 const struct guest_mem *mem, char err[ELF_ERR_MAX])
+/* physical: load at p_paddr whatever p_vaddr says (a Linux vmlinux
+ * links its virtual addresses high); else the two must be equal. */
+static int check_segment(const Elf64_Phdr *ph, unsigned index, size_t size, const struct guest_mem *mem,
+			 bool physical, char err[ELF_ERR_MAX])
 {
 	if (ph->p_filesz > ph->p_memsz)
 		return fail(err, "segment %u: file size %#llx exceeds memory size %#llx", index,
@@ -102,7 +116,7 @@ static int check_segment(const Elf64_Phdr *ph, unsigned index, size_t size,
 		return fail(err, "segment %u: absurd size %#llx", index, (unsigned long long)ph->p_memsz);
 	if (!in_file(ph->p_offset, ph->p_filesz, size))
 		return fail(err, "truncated ELF: segment %u runs past the end of the file", index);
-	if (ph->p_vaddr != ph->p_paddr)
+	if (!physical && ph->p_vaddr != ph->p_paddr)
 		return fail(err, "segment %u: virtual address %#llx differs from physical %#llx; pvmm identity-maps guests",
 			    index, (unsigned long long)ph->p_vaddr, (unsigned long long)ph->p_paddr);
 	if (ph->p_paddr < PVMM_IMAGE_MIN)
@@ -120,15 +134,15 @@ static bool overlaps(const Elf64_Phdr *a, const Elf64_Phdr *b)
 	return a->p_paddr < b->p_paddr + b->p_memsz && b->p_paddr < a->p_paddr + a->p_memsz;
 }
 
+static int load_segments(const uint8_t *file, size_t size, const Elf64_Ehdr *ehp, const Elf64_Phdr *ph,
+			 struct guest_mem *mem, bool physical, uint64_t entry, struct elf_image *image,
+			 char err[ELF_ERR_MAX]);
+
 int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem,
 	     struct elf_image *image, char err[ELF_ERR_MAX])
 {
 	Elf64_Ehdr eh = {0};
 	Elf64_Phdr ph[ELF_MAX_PHDRS];
-	const Elf64_Phdr *load[ELF_MAX_PHDRS];
-	unsigned nload = 0;
-	bool entry_ok = false;
-	uint64_t end = 0;
 
 	/* Copy headers out: the file buffer need not be aligned. */
 	memcpy(&eh, file, size < sizeof(eh) ? size : sizeof(eh));
@@ -140,23 +154,38 @@ int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem,
 	if (eh.e_type == ET_DYN)
 		return fail(err, "position-independent ELF (ET_DYN); link with -no-pie (guest/pvmm-cc does)");
 
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
+	for (unsigned i = 0; i < eh.e_phnum; i++)
 		if (ph[i].p_type == PT_INTERP || ph[i].p_type == PT_DYNAMIC)
 			return fail(err, "dynamically linked ELF; guests must be static (build with guest/pvmm-cc)");
+	return load_segments(file, size, &eh, ph, mem, false, eh.e_entry, image, err);
+}
+
+/* Check every PT_LOAD segment of the checked headers, then copy them
+ * (at p_paddr). `entry` must lie in an executable one. */
+static int load_segments(const uint8_t *file, size_t size, const Elf64_Ehdr *ehp, const Elf64_Phdr *ph,
+			 struct guest_mem *mem, bool physical, uint64_t entry, struct elf_image *image,
+			 char err[ELF_ERR_MAX])
+{
+	const Elf64_Ehdr eh = *ehp;
+	const Elf64_Phdr *load[ELF_MAX_PHDRS];
+	unsigned nload = 0;
+	bool entry_ok = false;
+	uint64_t end = 0;
+
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type != PT_LOAD)
 			continue;
 		/* An empty segment occupies nothing, wherever it claims to be. */
 		if (ph[i].p_memsz == 0 && ph[i].p_filesz == 0)
 			continue;
-		if (check_segment(&ph[i], i, size, mem, err))
+		if (check_segment(&ph[i], i, size, mem, physical, err))
 			return -1;
 		for (unsigned j = 0; j < nload; j++)
 			if (overlaps(&ph[i], load[j]))
 				return fail(err, "segments %u and %u overlap at %#llx", (unsigned)(load[j] - ph), i,
 					    (unsigned long long)ph[i].p_paddr);
 		load[nload++] = &ph[i];
-		if ((ph[i].p_flags & PF_X) && eh.e_entry >= ph[i].p_paddr &&
-		    eh.e_entry - ph[i].p_paddr < ph[i].p_memsz)
+		if ((ph[i].p_flags & PF_X) && entry >= ph[i].p_paddr && entry - ph[i].p_paddr < ph[i].p_memsz)
 			entry_ok = true;
 		if (ph[i].p_paddr + ph[i].p_memsz > end)
 			end = ph[i].p_paddr + ph[i].p_memsz;
@@ -165,14 +194,48 @@ int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem,
 		return fail(err, "ELF has no loadable segments");
 	if (!entry_ok)
 		return fail(err, "entry point %#llx is not inside an executable loaded segment",
-			    (unsigned long long)eh.e_entry);
+			    (unsigned long long)entry);
 
 	/* All checked: now copy. bss beyond p_filesz is already zero. */
 	for (unsigned i = 0; i < nload; i++)
 		memcpy(guest_mem_ptr(mem, load[i]->p_paddr, load[i]->p_filesz),
 		       file + load[i]->p_offset, load[i]->p_filesz);
 
-	image->entry = eh.e_entry;
+	image->entry = entry;
 	image->image_end = end;
 	return 0;
+}
+
+/* Xen's ELF note type for the 32-bit PVH entry point (Xen's public
+ * elfnote.h; Linux's vmlinux carries it with CONFIG_PVH). */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+int elf_load_pvh(const uint8_t *file, size_t size, struct guest_mem *mem, struct elf_image *image,
+		 char err[ELF_ERR_MAX])
+{
+	Elf64_Ehdr eh = {0};
+	Elf64_Phdr ph[ELF_MAX_PHDRS];
+	const uint8_t *desc = NULL;
+	uint32_t desc_len = 0;
+
+	memcpy(&eh, file, size < sizeof(eh) ? size : sizeof(eh));
+	if (check_header(&eh, size, err))
+		return -1;
+	memcpy(ph, file + eh.e_phoff, eh.e_phnum * sizeof(Elf64_Phdr));
+	if (eh.e_type != ET_EXEC)
+		return fail(err, "kernel ELF type %u is not an executable vmlinux", eh.e_type);
+	for (unsigned i = 0; i < eh.e_phnum && !desc; i++)
+		if (ph[i].p_type == PT_NOTE)
+			desc = find_note(file, size, &ph[i], "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &desc_len);
+	if (!desc)
+		return fail(err, "the kernel ELF has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): build it with "
+				 "CONFIG_PVH=y, or boot its bzImage");
+	if (desc_len != 4 && desc_len != 8)
+		return fail(err, "the PVH entry note has %u bytes, expected 4 or 8", desc_len);
+	uint64_t entry = 0;
+	memcpy(&entry, desc, desc_len);
+	if (entry >> 32)
+		return fail(err, "the PVH entry %#llx is above 4 GiB; it must be a 32-bit physical address",
+			    (unsigned long long)entry);
+	return load_segments(file, size, &eh, ph, mem, true, entry, image, err);
 }

@@ -25,4 +25,11 @@ struct elf_image {
 int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem,
 	     struct elf_image *image, char err[ELF_ERR_MAX]);
 
+/* An uncompressed Linux kernel (vmlinux) for a PVH boot: the same checks,
+ * but each PT_LOAD segment goes to its physical address (p_paddr; its
+ * virtual one is the kernel's high mapping), and the entry point is the
+ * 32-bit one of the Xen note XEN_ELFNOTE_PHYS32_ENTRY. */
+int elf_load_pvh(const uint8_t *file, size_t size, struct guest_mem *mem, struct elf_image *image,
+		 char err[ELF_ERR_MAX]);
+
 #endif
