@@ -381,4 +381,13 @@ test_snapshot_refuses_bad_fields() {
 	# The editor itself changes nothing else: a no-op edit is the same file.
 	snap_edit "$s" "$b" config-set nosuchkey x
 	cmp -s "$s" "$b" || fail_because "snapedit.py does not write back an unedited file as it was"
+	# The configuration: a repeated key, many times (string slots), an
+	# unknown one, a missing or malformed value.
+	snap_field_refused "$s" "configuration" config-append "image=/again"
+	# 15 more (MACHINE_MAX_DEVICES) fill every string slot before the disk.
+	for ((i = 0; i < 15; i++)); do many+=("image=/x$i"); done
+	snap_field_refused "$s" "configuration" config-prepend "$(printf '%s\n' "${many[@]}" | head -c -1)"
+	snap_field_refused "$s" "configuration" config-append "colour=blue"
+	snap_field_refused "$s" "configuration" config-set rng ""
+	snap_field_refused "$s" "configuration" config-set cpus "1x"
 }
