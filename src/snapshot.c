@@ -27,6 +27,7 @@
 #include "pvmmu.h"
 #include "snapshot_format.h"
 #include "stats.h"
+#include "upcall.h"
 #include "virtio/virtio.h"
 #include "vm.h"
 
@@ -869,8 +870,8 @@ static int load_vcpu(struct vm *vm, struct vcpu *v, const struct snap_section *s
 	v->start_rip = snap_get_u64(&r);
 	v->start_rsp = snap_get_u64(&r);
 	v->start_rdi = snap_get_u64(&r);
-	v->upcall_entry = snap_get_u64(&r);
-	v->upcall_info = snap_get_u64(&r);
+	uint64_t upcall_entry = snap_get_u64(&r);
+	uint64_t upcall_info = snap_get_u64(&r);
 	v->mmu_gen = snap_get_u64(&r);
 	uint32_t chip = snap_get_u32(&r);
 	snap_get(&r, &regs, sizeof(regs));
@@ -891,6 +892,20 @@ static int load_vcpu(struct vm *vm, struct vcpu *v, const struct snap_section *s
 		log_error("snapshot: CPU %u's saved state is malformed", v->index);
 		return -1;
 	}
+	/* Upcall state as PVMM_CALL_UPCALL would have recorded it (info 0
+	 * without an entry), with the call's checks under the saved CR3. */
+	int64_t uerr = upcall_entry || upcall_info ? upcall_check(vm, sregs.cr3, upcall_entry, upcall_info) : 0;
+	if (!upcall_entry && upcall_info)
+		uerr = -PVMM_EINVAL;
+	if (uerr) {
+		log_error("snapshot: CPU %u's saved state is refused: its upcall entry %#llx and info block %#llx "
+			  "fail the checks of PVMM_CALL_UPCALL (%s)", i, (unsigned long long)upcall_entry,
+			  (unsigned long long)upcall_info, uerr == -PVMM_EFAULT ? "the block is not the guest's "
+			  "CPL3-writable memory" : "not a ring-3 VM, or the block is not 16-byte aligned");
+		return -1;
+	}
+	v->upcall_entry = upcall_entry;
+	v->upcall_info = upcall_info;
 	/* Segments and control registers first (the mode regs are read in),
 	 * then the registers, the FPU/SSE state, and the LAPIC after the
 	 * irqchip; MSRs after the LAPIC (TSC deadline); events and MP state

@@ -381,6 +381,12 @@ test_snapshot_refuses_bad_fields() {
 	# The editor itself changes nothing else: a no-op edit is the same file.
 	snap_edit "$s" "$b" config-set nosuchkey x
 	cmp -s "$s" "$b" || fail_because "snapedit.py does not write back an unedited file as it was"
+	# Upcall state: the same checks as PVMM_CALL_UPCALL.
+	priv=$(python3 "$(dirname "${BASH_SOURCE[0]}")/snapedit.py" "$s" - private-gpa)
+	snap_field_refused "$s" "upcall" upcall 0 0x400000 "$priv"
+	snap_field_refused "$s" "upcall" upcall 0 0x400000 0x2000
+	snap_field_refused "$s" "upcall" upcall 0 0x400000 0x200008
+	snap_field_refused "$s" "upcall" upcall 0 0 0x200000
 	# The configuration: a repeated key, many times (string slots), an
 	# unknown one, a missing or malformed value.
 	snap_field_refused "$s" "configuration" config-append "image=/again"
