@@ -892,6 +892,18 @@ static int load_vcpu(struct vm *vm, struct vcpu *v, const struct snap_section *s
 		log_error("snapshot: CPU %u's saved state is malformed", v->index);
 		return -1;
 	}
+	/* The MSRs create saves, in its order (the TSC first), and no other:
+	 * KVM would set any index the file names. */
+	for (unsigned k = 0, w = 0; k < msrs.hdr.nmsrs; k++, w++) {
+		const struct kvm_msr_entry *e = &msrs.hdr.entries[k];
+		while (w < sizeof(wanted_msrs) / sizeof(wanted_msrs[0]) && wanted_msrs[w] != e->index)
+			w++;
+		if (w == sizeof(wanted_msrs) / sizeof(wanted_msrs[0]) || e->reserved) {
+			log_error("snapshot: CPU %u's saved state is refused: MSR %#x is not one pvmm saves (or is out "
+				  "of order)", i, e->index);
+			return -1;
+		}
+	}
 	/* Upcall state as PVMM_CALL_UPCALL would have recorded it (info 0
 	 * without an entry), with the call's checks under the saved CR3. */
 	int64_t uerr = upcall_entry || upcall_info ? upcall_check(vm, sregs.cr3, upcall_entry, upcall_info) : 0;

@@ -396,4 +396,6 @@ test_snapshot_refuses_bad_fields() {
 	snap_field_refused "$s" "configuration" config-append "colour=blue"
 	snap_field_refused "$s" "configuration" config-set rng ""
 	snap_field_refused "$s" "configuration" config-set cpus "1x"
+	# An MSR the monitor does not save.
+	snap_field_refused "$s" "MSR" msr 0 1 0x3b
 }
