@@ -396,6 +396,23 @@ test_snapshot_refuses_bad_fields() {
 	snap_field_refused "$s" "configuration" config-append "colour=blue"
 	snap_field_refused "$s" "configuration" config-set rng ""
 	snap_field_refused "$s" "configuration" config-set cpus "1x"
+	# virtio: features the device did not offer, a queue size other than
+	# the one the driver chose.
+	snap_field_refused "$s" "feature" virtio 0 driver_features 0xffffffffffffffff
+	snap_field_refused "$s" "queue 0" virtio 0 q0_num 4096
 	# An MSR the monitor does not save.
 	snap_field_refused "$s" "MSR" msr 0 1 0x3b
+	# Over the API: a 400 naming the field, and the instance stays free.
+	local o=$TEST_TMP/fa.out e=$TEST_TMP/fa.err
+	snap_edit "$s" "$b.api" config-prepend "$(printf '%s\n' "${many[@]}" | head -c -1)"
+	snap_edit "$s" "$b.api2" virtio 0 driver_features 0xffffffffffffffff
+	snap_start "$o" "$e" --api-sock "$SNAP_SOCK" || return
+	snap_api PUT /snapshot/load "{\"snapshot_path\": \"$b.api\", \"mem_file_path\": \"$s.mem\"}"
+	[ "$code" = 400 ] && [[ "$body" == *configuration* ]] || fail_because "load of a bad config: HTTP $code ($body)"
+	snap_api PUT /snapshot/load "{\"snapshot_path\": \"$b.api2\", \"mem_file_path\": \"$s.mem\"}"
+	[ "$code" = 400 ] && [[ "$body" == *feature* ]] || fail_because "load of bad features: HTTP $code ($body)"
+	snap_api GET /
+	[[ "$body" == *'"Not started"'* ]] || fail_because "state after refused loads: $body"
+	snap_kill "$snap_pid"
+	snap_no_sanitizer "$e"
 }
