@@ -27,6 +27,7 @@
 #include "pvmmu.h"
 #include "snapshot_format.h"
 #include "stats.h"
+#include "upcall.h"
 #include "virtio/virtio.h"
 #include "vm.h"
 
@@ -643,60 +644,127 @@ static char *keep(struct snapshot *s, const char *v)
 	return NULL;
 }
 
+/* A decimal number with nothing around it, at most `max`. */
+static bool config_number(const char *v, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	if (*v < '0' || *v > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return !errno && !*end && *out <= max;
+}
+
+/* The configuration put_config() writes: every key once (disk up to
+ * MACHINE_MAX_DEVICES times), each with a value of its kind. Anything else
+ * (an unknown, missing or repeated key, an empty or malformed value) is
+ * refused with `why` naming it: the file is not trusted. */
+static int parse_config(struct snapshot *s, struct vm_options *opt, char *text, char *why, size_t why_len)
+{
+	enum { IMAGE, MEM_SIZE, MEM_FLAGS, CPUS, RING, VCONSOLE, UART, IDE, RNG, DISK, NKEYS };
+	static const struct {
+		const char *name;
+		unsigned long long max; /* 0: a string */
+	} keys[NKEYS] = {
+		[IMAGE] = { "image", 0 },	   [MEM_SIZE] = { "mem_size", UINT64_MAX },
+		[MEM_FLAGS] = { "mem_flags", UINT32_MAX }, [CPUS] = { "cpus", VM_MAX_CPUS },
+		[RING] = { "ring", 3 },		   [VCONSOLE] = { "virtio_console", 1 },
+		[UART] = { "uart_console", 1 },	   [IDE] = { "ide", 1 },
+		[RNG] = { "rng", 1 },		   [DISK] = { "disk", 0 },
+	};
+	unsigned seen[NKEYS] = { 0 };
+	char *save = NULL;
+
+	opt->disk_count = 0;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		unsigned k = 0;
+		if (eq)
+			*eq = '\0';
+		while (k < NKEYS && strcmp(line, keys[k].name) != 0)
+			k++;
+		if (k == NKEYS) {
+			snprintf(why, why_len, "unknown key '%.40s'", line);
+			return -1;
+		}
+		if (!eq || !eq[1]) {
+			snprintf(why, why_len, "key '%s' has no value", keys[k].name);
+			return -1;
+		}
+		if (seen[k]++ && k != DISK) {
+			snprintf(why, why_len, "key '%s' is repeated", keys[k].name);
+			return -1;
+		}
+		const char *v = eq + 1;
+		unsigned long long n = 0;
+		if (keys[k].max && !config_number(v, keys[k].max, &n)) {
+			snprintf(why, why_len, "key '%s' has the value '%.40s', not a number up to %llu", keys[k].name, v,
+				 keys[k].max);
+			return -1;
+		}
+		switch (k) {
+		case IMAGE:
+			if (!(opt->image = keep(s, v))) {
+				snprintf(why, why_len, "out of memory");
+				return -1;
+			}
+			break;
+		case MEM_SIZE: opt->mem_size = n; break;
+		case MEM_FLAGS: opt->mem_flags = (uint32_t)n; break;
+		case CPUS: opt->cpus = (unsigned)n; break;
+		case RING: opt->ring = (unsigned)n; break;
+		case VCONSOLE: opt->virtio_console = n; break;
+		case UART: opt->uart_console = n; break;
+		case IDE: opt->ide = n; break;
+		case RNG: opt->rng = n; break;
+		case DISK:
+			if (opt->disk_count >= MACHINE_MAX_DEVICES) {
+				snprintf(why, why_len, "more than %u disks", MACHINE_MAX_DEVICES);
+				return -1;
+			}
+			if (!(opt->disks[opt->disk_count] = keep(s, v))) {
+				snprintf(why, why_len, "out of memory");
+				return -1;
+			}
+			opt->disk_count++;
+			break;
+		}
+	}
+	for (unsigned k = 0; k < NKEYS; k++)
+		if (!seen[k] && k != DISK) {
+			snprintf(why, why_len, "key '%s' is missing", keys[k].name);
+			return -1;
+		}
+	if (opt->cpus < 1 || opt->cpus != s->vcpus) {
+		snprintf(why, why_len, "it has %u CPUs and %u CPU states", opt->cpus, s->vcpus);
+		return -1;
+	}
+	if ((opt->ring != 0 && opt->ring != 3) || opt->mem_size == 0) {
+		snprintf(why, why_len, "%s", opt->mem_size ? "ring is neither 0 nor 3" : "mem_size is 0");
+		return -1;
+	}
+	return 0;
+}
+
 int snapshot_options(struct snapshot *s, struct vm_options *opt)
 {
-	char *save = NULL;
+	char why[160] = "";
 	char *text = strdup(s->config);
 
 	if (!text) {
 		log_error("out of memory");
 		return -1;
 	}
-	opt->disk_count = 0;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(line, '=');
-		if (!eq)
-			goto bad;
-		*eq = '\0';
-		const char *k = line, *v = eq + 1;
-		unsigned long long n = strtoull(v, NULL, 0);
-		if (!strcmp(k, "image"))
-			opt->image = keep(s, v);
-		else if (!strcmp(k, "mem_size"))
-			opt->mem_size = n;
-		else if (!strcmp(k, "mem_flags"))
-			opt->mem_flags = (uint32_t)n;
-		else if (!strcmp(k, "cpus"))
-			opt->cpus = (unsigned)n;
-		else if (!strcmp(k, "ring"))
-			opt->ring = (unsigned)n;
-		else if (!strcmp(k, "virtio_console"))
-			opt->virtio_console = n;
-		else if (!strcmp(k, "uart_console"))
-			opt->uart_console = n;
-		else if (!strcmp(k, "ide"))
-			opt->ide = n;
-		else if (!strcmp(k, "rng"))
-			opt->rng = n;
-		else if (!strcmp(k, "disk") && opt->disk_count < MACHINE_MAX_DEVICES)
-			opt->disks[opt->disk_count++] = keep(s, v);
-		else
-			goto bad;
-	}
+	int bad = parse_config(s, opt, text, why, sizeof(why));
 	free(text);
-	if (!opt->image || opt->cpus < 1 || opt->cpus > VM_MAX_CPUS || opt->cpus != s->vcpus ||
-	    (opt->ring != 0 && opt->ring != 3) || opt->mem_size == 0) {
-		log_error("snapshot '%s' is refused: its configuration is malformed", s->state_path);
+	if (bad) {
+		log_error("snapshot '%s' is refused: its configuration is malformed: %s", s->state_path, why);
 		return -1;
 	}
 	opt->guest_argc = 1;
 	opt->restore = s;
 	opt->devices.count = 0;
 	return vm_options_request_devices(opt);
-bad:
-	free(text);
-	log_error("snapshot '%s' is refused: its configuration is malformed", s->state_path);
-	return -1;
 }
 
 /* ---- restore ----------------------------------------------------------------- */
@@ -802,8 +870,8 @@ static int load_vcpu(struct vm *vm, struct vcpu *v, const struct snap_section *s
 	v->start_rip = snap_get_u64(&r);
 	v->start_rsp = snap_get_u64(&r);
 	v->start_rdi = snap_get_u64(&r);
-	v->upcall_entry = snap_get_u64(&r);
-	v->upcall_info = snap_get_u64(&r);
+	uint64_t upcall_entry = snap_get_u64(&r);
+	uint64_t upcall_info = snap_get_u64(&r);
 	v->mmu_gen = snap_get_u64(&r);
 	uint32_t chip = snap_get_u32(&r);
 	snap_get(&r, &regs, sizeof(regs));
@@ -824,6 +892,32 @@ static int load_vcpu(struct vm *vm, struct vcpu *v, const struct snap_section *s
 		log_error("snapshot: CPU %u's saved state is malformed", v->index);
 		return -1;
 	}
+	/* The MSRs create saves, in its order (the TSC first), and no other:
+	 * KVM would set any index the file names. */
+	for (unsigned k = 0, w = 0; k < msrs.hdr.nmsrs; k++, w++) {
+		const struct kvm_msr_entry *e = &msrs.hdr.entries[k];
+		while (w < sizeof(wanted_msrs) / sizeof(wanted_msrs[0]) && wanted_msrs[w] != e->index)
+			w++;
+		if (w == sizeof(wanted_msrs) / sizeof(wanted_msrs[0]) || e->reserved) {
+			log_error("snapshot: CPU %u's saved state is refused: MSR %#x is not one pvmm saves (or is out "
+				  "of order)", i, e->index);
+			return -1;
+		}
+	}
+	/* Upcall state as PVMM_CALL_UPCALL would have recorded it (info 0
+	 * without an entry), with the call's checks under the saved CR3. */
+	int64_t uerr = upcall_entry || upcall_info ? upcall_check(vm, sregs.cr3, upcall_entry, upcall_info) : 0;
+	if (!upcall_entry && upcall_info)
+		uerr = -PVMM_EINVAL;
+	if (uerr) {
+		log_error("snapshot: CPU %u's saved state is refused: its upcall entry %#llx and info block %#llx "
+			  "fail the checks of PVMM_CALL_UPCALL (%s)", i, (unsigned long long)upcall_entry,
+			  (unsigned long long)upcall_info, uerr == -PVMM_EFAULT ? "the block is not the guest's "
+			  "CPL3-writable memory" : "not a ring-3 VM, or the block is not 16-byte aligned");
+		return -1;
+	}
+	v->upcall_entry = upcall_entry;
+	v->upcall_info = upcall_info;
 	/* Segments and control registers first (the mode regs are read in),
 	 * then the registers, the FPU/SSE state, and the LAPIC after the
 	 * irqchip; MSRs after the LAPIC (TSC deadline); events and MP state

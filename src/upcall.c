@@ -28,20 +28,30 @@ static int set_interrupt_flag(struct vcpu *self, bool on)
 	return ioctl(self->fd, KVM_SET_REGS, &r);
 }
 
+int64_t upcall_check(struct vm *vm, uint64_t cr3, uint64_t entry, uint64_t info)
+{
+	if (vm->ring != 3 || (entry && (info & 15)))
+		return -PVMM_EINVAL;
+	/* The guest's own flag: memory it can write at CPL3, never a page
+	 * of the monitor's. */
+	if (entry && (!guest_mem_ptr(&vm->mem, info, sizeof(struct pvmm_upcall_info)) ||
+		      !pagetable_user_writable(&vm->mem, cr3, info, sizeof(struct pvmm_upcall_info))))
+		return -PVMM_EFAULT;
+	return 0;
+}
+
 int64_t upcall_register(struct vm *vm, struct vcpu *self, const struct pvmm_upcall_args *a)
 {
-	if (vm->ring != 3 || !self || (a->entry && (a->info & 15)))
+	struct kvm_sregs s = { 0 };
+
+	if (!self)
 		return -PVMM_EINVAL;
-	if (a->entry) {
-		/* The guest's own flag: memory it can write at CPL3, never a
-		 * page of the monitor's. */
-		struct kvm_sregs s;
-		if (ioctl(self->fd, KVM_GET_SREGS, &s) < 0)
-			return -PVMM_EIO;
-		if (!guest_mem_ptr(&vm->mem, a->info, sizeof(struct pvmm_upcall_info)) ||
-		    !pagetable_user_writable(&vm->mem, s.cr3, a->info, sizeof(struct pvmm_upcall_info)))
-			return -PVMM_EFAULT;
-	}
+	/* The page tables are read only when the info block is checked. */
+	if (a->entry && vm->ring == 3 && !(a->info & 15) && ioctl(self->fd, KVM_GET_SREGS, &s) < 0)
+		return -PVMM_EIO;
+	int64_t ret = upcall_check(vm, s.cr3, a->entry, a->info);
+	if (ret)
+		return ret;
 	/* Recorded before IF goes up: an interrupt already held by the local
 	 * APIC arrives as soon as the call returns. */
 	__atomic_store_n(&self->upcall_info, a->entry ? a->info : 0, __ATOMIC_RELEASE);

@@ -16,6 +16,11 @@
 #include "trap_stubs.h"
 #include "vm.h"
 
+/* PVMM_CALL_UPCALL's checks of an entry and info address, the info block
+ * under page tables `cr3`: 0 or -PVMM_E*. The call applies them, and a
+ * restore to the upcall state a snapshot file claims. */
+int64_t upcall_check(struct vm *vm, uint64_t cr3, uint64_t entry, uint64_t info);
+
 /* PVMM_CALL_UPCALL for the calling vCPU: -PVMM_E* or 0. On success the
  * vCPU's RFLAGS.IF is set (cleared again for entry 0). */
 int64_t upcall_register(struct vm *vm, struct vcpu *self, const struct pvmm_upcall_args *a);

@@ -542,8 +542,26 @@ int virtio_load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t
 	dev->driver_features = snap_get_u64(r);
 	dev->staged_features = snap_get_u64(r);
 	dev->status = snap_get_u32(r);
-	__atomic_store_n(&dev->isr, snap_get_u32(r), __ATOMIC_RELEASE);
+	uint32_t isr = snap_get_u32(r);
 	dev->config_generation = snap_get_u32(r);
+	/* What virtio_status_write() lets a driver reach: accepted features
+	 * only with FEATURES_OK, and then offered ones with VERSION_1;
+	 * DRIVER_OK only after FEATURES_OK; the spec's 8 status bits. */
+	bool features_ok = dev->status & VIRTIO_CONFIG_S_FEATURES_OK;
+	uint64_t extra = dev->driver_features & ~virtio_offered_features(dev);
+	if (r->bad || extra || (features_ok && !(dev->driver_features & (1ull << VIRTIO_F_VERSION_1))) ||
+	    (!features_ok && dev->driver_features)) {
+		snprintf(err, err_len, "%s: the saved driver features %#llx are not ones the device offered and accepted",
+			 dev->ops->name, (unsigned long long)dev->driver_features);
+		goto out;
+	}
+	if (dev->status > 0xff || ((dev->status & VIRTIO_CONFIG_S_DRIVER_OK) && !features_ok) ||
+	    (isr & ~(uint32_t)(VIRTIO_ISR_QUEUE | VIRTIO_ISR_CONFIG))) {
+		snprintf(err, err_len, "%s: the saved status %#x (interrupt status %#x) is not one a driver can reach",
+			 dev->ops->name, dev->status, isr);
+		goto out;
+	}
+	__atomic_store_n(&dev->isr, isr, __ATOMIC_RELEASE);
 	for (unsigned q = 0; q < nq; q++) {
 		struct virtq *vq = &dev->queues[q];
 		dev->queue_num[q] = snap_get_u32(r);
@@ -554,14 +572,26 @@ int virtio_load(struct virtio_dev *dev, struct snap_reader *r, char *err, size_t
 		uint32_t flags = snap_get_u32(r);
 		uint32_t last_avail = snap_get_u32(r), used_idx = snap_get_u32(r), signalled = snap_get_u32(r);
 		if (r->bad || size > dev->ops->queue_max || last_avail > 0xffff || used_idx > 0xffff ||
-		    signalled > 0xffff) {
+		    signalled > 0xffff || (flags & ~31u)) {
 			snprintf(err, err_len, "%s: queue %u's saved state is malformed", dev->ops->name, q);
 			goto out;
 		}
+		/* A ready queue got there through virtio_queue_set_ready(): after
+		 * FEATURES_OK, with the size the driver chose, at most the
+		 * maximum. One that is not ready has no size yet, or the one
+		 * an enable that failed (and broke the device) took. */
+		bool ready = flags & 1;
+		if (ready ? !features_ok || size != dev->queue_num[q] : size != 0 && size != dev->queue_num[q]) {
+			snprintf(err, err_len, "%s: queue %u's saved size %u (the driver chose %u) is not one a driver "
+				 "can set up", dev->ops->name, q, size, dev->queue_num[q]);
+			goto out;
+		}
 		vq->size = (uint16_t)size;
-		vq->event_idx = flags & 2;
-		vq->indirect = flags & 4;
-		if ((flags & 1) && !(flags & 16)) {
+		/* As virtio_queue_set_ready() derives them: from the features,
+		 * not from the file's flags (bits 1 and 2, ignored). */
+		vq->event_idx = dev->driver_features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+		vq->indirect = dev->driver_features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
+		if (ready && !(flags & 16)) {
 			/* Checked and mapped again, as when the driver enabled it. */
 			if (virtq_enable(vq, dev->mem)) {
 				snprintf(err, err_len, "%s: queue %u: %s", dev->ops->name, q, vq->error);

@@ -352,3 +352,67 @@ test_snapshot_load_refused_then_loaded() {
 	snap_no_sanitizer "$e"
 	[ "$status" = 0 ] || fail_because "loaded VM exited $status: $(head -3 "$e")"
 }
+
+# snap_edit IN OUT OP ARGS...: a field of the state file changed, with its
+# checksums recomputed (snapedit.py), so that the restore's own checks of
+# the field are what refuses it.
+snap_edit() {
+	python3 "$(dirname "${BASH_SOURCE[0]}")/snapedit.py" "$@" || fail_because "snapedit.py $* failed"
+}
+
+# snap_field_refused SNAP WHAT OP ARGS...: SNAP with one field edited
+# (snap_edit OP ARGS) is refused by pvmm restore with status 2 and one
+# line naming WHAT.
+snap_field_refused() {
+	local s=$1 what=$2 b=$TEST_TMP/field
+	shift 2
+	snap_edit "$s" "$b" "$@"
+	snap_refused "$b" --mem-file "$s.mem"
+	grep -qi -- "$what" "$ERR" || fail_because "$* not refused for '$what': $(cat "$ERR")"
+}
+
+# Every field of a state file is checked, not only its checksums: each
+# edit below is a valid container whose contents the monitor would not
+# have written.
+test_snapshot_refuses_bad_fields() {
+	local s=$TEST_TMP/f img b=$TEST_TMP/field priv many=() i
+	img=$(blk_image snapfield 64)
+	snap_take_counting "$s" "$img" || return
+	# The editor itself changes nothing else: a no-op edit is the same file.
+	snap_edit "$s" "$b" config-set nosuchkey x
+	cmp -s "$s" "$b" || fail_because "snapedit.py does not write back an unedited file as it was"
+	# Upcall state: the same checks as PVMM_CALL_UPCALL.
+	priv=$(python3 "$(dirname "${BASH_SOURCE[0]}")/snapedit.py" "$s" - private-gpa)
+	snap_field_refused "$s" "upcall" upcall 0 0x400000 "$priv"
+	snap_field_refused "$s" "upcall" upcall 0 0x400000 0x2000
+	snap_field_refused "$s" "upcall" upcall 0 0x400000 0x200008
+	snap_field_refused "$s" "upcall" upcall 0 0 0x200000
+	# The configuration: a repeated key, many times (string slots), an
+	# unknown one, a missing or malformed value.
+	snap_field_refused "$s" "configuration" config-append "image=/again"
+	# 15 more (MACHINE_MAX_DEVICES) fill every string slot before the disk.
+	for ((i = 0; i < 15; i++)); do many+=("image=/x$i"); done
+	snap_field_refused "$s" "configuration" config-prepend "$(printf '%s\n' "${many[@]}" | head -c -1)"
+	snap_field_refused "$s" "configuration" config-append "colour=blue"
+	snap_field_refused "$s" "configuration" config-set rng ""
+	snap_field_refused "$s" "configuration" config-set cpus "1x"
+	# virtio: features the device did not offer, a queue size other than
+	# the one the driver chose.
+	snap_field_refused "$s" "feature" virtio 0 driver_features 0xffffffffffffffff
+	snap_field_refused "$s" "queue 0" virtio 0 q0_num 4096
+	# An MSR the monitor does not save.
+	snap_field_refused "$s" "MSR" msr 0 1 0x3b
+	# Over the API: a 400 naming the field, and the instance stays free.
+	local o=$TEST_TMP/fa.out e=$TEST_TMP/fa.err
+	snap_edit "$s" "$b.api" config-prepend "$(printf '%s\n' "${many[@]}" | head -c -1)"
+	snap_edit "$s" "$b.api2" virtio 0 driver_features 0xffffffffffffffff
+	snap_start "$o" "$e" --api-sock "$SNAP_SOCK" || return
+	snap_api PUT /snapshot/load "{\"snapshot_path\": \"$b.api\", \"mem_file_path\": \"$s.mem\"}"
+	[ "$code" = 400 ] && [[ "$body" == *configuration* ]] || fail_because "load of a bad config: HTTP $code ($body)"
+	snap_api PUT /snapshot/load "{\"snapshot_path\": \"$b.api2\", \"mem_file_path\": \"$s.mem\"}"
+	[ "$code" = 400 ] && [[ "$body" == *feature* ]] || fail_because "load of bad features: HTTP $code ($body)"
+	snap_api GET /
+	[[ "$body" == *'"Not started"'* ]] || fail_because "state after refused loads: $body"
+	snap_kill "$snap_pid"
+	snap_no_sanitizer "$e"
+}

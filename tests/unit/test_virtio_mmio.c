@@ -40,6 +40,7 @@
 #include "hypercall.h"
 #include "iothread.h"
 #include "irq.h"
+#include "snapshot_format.h"
 #include "stats.h"
 #include "virtio/mmio.h"
 #include "virtio/virtio.h"
@@ -1416,6 +1417,152 @@ static void test_rng_loop_is_bounded(void **state)
 	assert_int_equal(run_bounded(f, aliased_rng_kick, 3000), 0);
 }
 
+/* ---- snapshot: the core's state restored (virtio_load) ------------------------ */
+
+static void t_save(struct virtio_dev *dev, struct snap_writer *w)
+{
+	(void)dev;
+	(void)w; /* no state of its own */
+}
+
+static const struct virtio_ops snap_ops = {
+	.name = "test-dev",
+	.device_id = 42,
+	.features = TEST_FEATURE | (1ull << 40),
+	.num_queues = 2,
+	.queue_max = 64,
+	.config_size = 8,
+	.config_read = t_config_read,
+	.config_write = t_config_write,
+	.activate = t_activate,
+	.queue_notify = t_notify,
+	.reset = t_reset,
+	.save = t_save,
+};
+
+static int setup_snap(void **state)
+{
+	setup(state);
+	struct fixture *f = *state;
+	f->dev = mmio_new(&f->vm, &snap_ops, &f->t);
+	assert_non_null(f->dev);
+	return 0;
+}
+
+/* Offsets in virtio_save()'s record: driver features, queue 0's size and flags. */
+#define SNAP_DRIVER_FEATURES 8
+#define SNAP_Q0_SIZE 40
+#define SNAP_Q0_FLAGS 68
+
+/* The device brought up with `features`, saved, one field of the record
+ * changed by `edit` (NULL: none), and loaded into a new device of the same
+ * kind. Returns virtio_load()'s result; the new device in *out. */
+static int save_edit_load(struct fixture *f, uint64_t features, void (*edit)(uint8_t *rec), struct virtio_dev **out,
+			  char *err, size_t err_len)
+{
+	static struct testdev t2;
+	struct snap_writer w;
+
+	bring_up(f, features);
+	snap_writer_init(&w);
+	virtio_save(f->dev, &w);
+	assert_false(w.failed);
+	uint8_t *rec = w.buf + sizeof(struct snap_header);
+	if (edit)
+		edit(rec);
+	struct snap_section sec = { .type = SNAP_SEC_DEVICE, .data = rec, .length = w.len - sizeof(struct snap_header) };
+	struct snap_reader r;
+	snap_reader_init(&r, &sec);
+	struct virtio_ctx ctx = { .mem = &f->vm.mem, .io = f->vm.iothread };
+	memset(&t2, 0, sizeof(t2));
+	struct virtio_dev *d = virtio_dev_new(&ctx, &snap_ops, &t2);
+	assert_non_null(d);
+	f->vm.virtio[f->vm.virtio_count++] = d; /* the teardown's to destroy */
+	int ret = virtio_load(d, &r, err, err_len);
+	snap_writer_free(&w);
+	*out = d;
+	return ret;
+}
+
+static void set_ring_mode_flags(uint8_t *rec)
+{
+	rec[SNAP_Q0_FLAGS] |= 2 | 4; /* event idx, indirect */
+}
+
+static void clear_ring_mode_flags(uint8_t *rec)
+{
+	rec[SNAP_Q0_FLAGS] &= (uint8_t)~(2 | 4);
+}
+
+/* A queue's event-idx and indirect modes follow the accepted features, as
+ * when the driver enables it, whatever flags the file has. */
+static void test_snapshot_load_derives_ring_modes(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_dev *d;
+	char err[256] = "";
+
+	assert_int_equal(save_edit_load(f, V1, set_ring_mode_flags, &d, err, sizeof(err)), 0);
+	assert_true(d->queues[0].ready);
+	assert_false(d->queues[0].event_idx);
+	assert_false(d->queues[0].indirect);
+}
+
+static void test_snapshot_load_derives_ring_modes_on(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_dev *d;
+	char err[256] = "";
+
+	assert_int_equal(save_edit_load(f, V1 | EVENT_IDX | INDIRECT, clear_ring_mode_flags, &d, err, sizeof(err)), 0);
+	assert_true(d->queues[0].event_idx);
+	assert_true(d->queues[0].indirect);
+}
+
+static void unoffered_feature(uint8_t *rec)
+{
+	rec[SNAP_DRIVER_FEATURES + 6] |= 1u << 2; /* bit 50 */
+}
+
+static void test_snapshot_load_refuses_unoffered_features(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_dev *d;
+	char err[256] = "";
+
+	assert_int_equal(save_edit_load(f, V1, unoffered_feature, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "features"));
+}
+
+static void other_size(uint8_t *rec)
+{
+	rec[SNAP_Q0_SIZE] = 32; /* the driver chose 16 */
+}
+
+static void test_snapshot_load_refuses_other_queue_size(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_dev *d;
+	char err[256] = "";
+
+	assert_int_equal(save_edit_load(f, V1, other_size, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "queue 0"));
+	assert_false(d->queues[0].ready);
+}
+
+static void test_snapshot_load_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_dev *d;
+	char err[256] = "";
+
+	assert_int_equal(save_edit_load(f, V1 | TEST_FEATURE, NULL, &d, err, sizeof(err)), 0);
+	assert_true(d->driver_features == (V1 | TEST_FEATURE));
+	assert_true(d->status & S_DRIVER_OK);
+	assert_true(d->queues[0].ready && d->queues[1].ready);
+	assert_int_equal(d->queues[1].size, 16);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dev, teardown)
@@ -1423,6 +1570,11 @@ int main(void)
 #define C(fn) cmocka_unit_test_setup_teardown(fn, setup_console, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_identity_registers),
+		cmocka_unit_test_setup_teardown(test_snapshot_load_round_trip, setup_snap, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_load_derives_ring_modes, setup_snap, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_load_derives_ring_modes_on, setup_snap, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_load_refuses_unoffered_features, setup_snap, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_load_refuses_other_queue_size, setup_snap, teardown),
 		T(test_device_features),
 		T(test_features_ok_accepts_subset_with_v1),
 		T(test_features_ok_refuses_unoffered_bits),
