@@ -291,7 +291,12 @@ int64_t vcons_read(void *buf, size_t len)
 
 int64_t vcons_read_wait(void *buf, size_t len, uint64_t deadline_ns)
 {
-	vcons_push(); /* a prompt shows before the wait */
+	/* A prompt shows before the wait. Through stdio when stdio owns the
+	 * console: with several CPUs that takes its lock (without waiting). */
+	if (vc.stdio)
+		stdio_before_wait();
+	else
+		vcons_push();
 	for (;;) {
 		int64_t r = vcons_read(buf, len);
 		if (r != -VIRTIO_EAGAIN)
