@@ -6,6 +6,7 @@
 #include <pvmm/guest.h>
 #include <pvmm/uart.h>
 #include <pvmm/virtio_console.h>
+#include "runtime.h"
 
 int pvmm_console_device(void)
 {
@@ -22,6 +23,7 @@ int64_t pvmm_console_read_wait(void *buf, size_t len)
 	int dev = pvmm_console_device();
 	if (dev < 0)
 		return 0; /* no console: no input, ever */
+	stdio_before_wait();
 	for (;;) {
 		int64_t ret = pvmm_poll(UINT64_MAX, 1ull << dev, NULL);
 		if (ret < 0)

@@ -46,13 +46,17 @@ void pvmm_abort_fault(const char *msg, size_t len, const struct pvmm_fault *faul
 	halt_forever();
 }
 
+/* Both drain stdio first (a no-op after exit(), panic() & co., which
+ * did): output held back for batching is never lost. */
 void pvmm_abort(const char *msg, size_t len)
 {
+	stdio_drain();
 	pvmm_abort_fault(msg, len, NULL);
 }
 
 void pvmm_exit(uint64_t status)
 {
+	stdio_drain();
 	_Alignas(8) struct pvmm_exit_args args = { .status = status };
 	pvmm_hypercall(PVMM_CALL_EXIT, &args);
 	/* Only a status the monitor refuses (> 63) gets here. */

@@ -45,6 +45,23 @@ void stdio_drain(void);
 typedef int64_t (*stdio_sink_fn)(const void *buf, size_t len);
 void stdio_set_sink(stdio_sink_fn write, int (*drain)(void));
 
+/* stdio.c: about to block (sleep, wait for a device or input): put what
+ * an asynchronous console holds back for batching (vcons_push) on its
+ * way, so output never waits behind a wait. Never blocks; does nothing
+ * unless something is held (stdio_push_wanted). */
+extern volatile bool stdio_push_wanted;
+void stdio_set_push(void (*push)(void));
+void stdio_before_wait_slow(void);
+static inline void stdio_before_wait(void)
+{
+	if (stdio_push_wanted)
+		stdio_before_wait_slow();
+}
+
+/* time.c: is pvmm_now_ns cheap here (the clock page, read natively), or
+ * an exit (CPL0 code interpreted)? */
+bool runtime_clock_cheap(void);
+
 /* virtio_console.c: if the monitor lists a virtio console, open it and
  * route stdio to it (called once, before main). */
 void vcons_stdio_autostart(void);

@@ -115,6 +115,7 @@ int pvmm_cpu_wake(unsigned cpu)
 bool pvmm_cpu_wait_wake(uint64_t deadline_ns)
 {
 	uint64_t ready = 0;
+	stdio_before_wait();
 	if (!wake_supported()) {
 		uint64_t soon = pvmm_now_ns() + PVMM_NS_PER_MS;
 		pvmm_poll(soon < deadline_ns ? soon : deadline_ns, 0, NULL);

@@ -6,7 +6,10 @@
  * Line buffered: an output call that wrote a newline flushes the buffer at
  * its end, so each printf of a line costs one console-write exit (and a
  * multi-line printf still one); a full buffer flushes on its own, as do
- * fflush, exit, abort and the exception handler. stderr shares the buffer,
+ * fflush, exit, abort and the exception handler. (A flush to the virtio
+ * console is only a copy into its transmit buffer, which batches: see
+ * virtio_console.c; stdio_before_wait sends what it holds before the
+ * runtime blocks.) stderr shares the buffer,
  * so stdout and stderr text never reorder, and flushes after every call.
  *
  * Several CPUs: every output call holds stdio_lock (a blocking lock: a
@@ -83,6 +86,34 @@ void stdio_set_sink(stdio_sink_fn write, int (*drain)(void))
 {
 	sink = write;
 	sink_drain = drain;
+}
+
+/* A sink that batches (the virtio console out of a terminal) holds
+ * bytes back; stdio_before_wait hands them on before the caller blocks. */
+volatile bool stdio_push_wanted;
+static void (*sink_push)(void);
+
+void stdio_set_push(void (*push)(void))
+{
+	sink_push = push;
+}
+
+void stdio_before_wait_slow(void)
+{
+	if (!sink_push)
+		return;
+	if (runtime_one_cpu) {
+		sink_push();
+		return;
+	}
+	/* Several CPUs: only if no output call is under way (the one that
+	 * is, on this CPU or another, pushes or is about to; never wait
+	 * here: this runs inside waits, the stdio lock's own included). */
+	if (!pvmm_spin_trylock(&stdio_lock))
+		return;
+	__atomic_store_n(&stdio_owner, pvmm_cpu_id(), __ATOMIC_RELAXED);
+	sink_push();
+	stdio_leave(true);
 }
 
 static void console_full(struct fmt_out *out)

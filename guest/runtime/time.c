@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include <pvmm/guest.h>
+#include "runtime.h"
 
 /* Plain rdtsc, at CPL0 and CPL3 alike (CR4.TSD is clear). No lfence: the
  * CPL0 emulator of hosts without VT-x has no SSE2 fences, and none is
@@ -39,6 +40,11 @@ static bool page_is_cheaper(const struct pvmm_boot_info *bi)
 	return bi && (bi->ring == 3 || (bi->flags & PVMM_BOOT_F_CPL0_NATIVE));
 }
 
+bool runtime_clock_cheap(void)
+{
+	return page_is_cheaper(pvmm_boot_info());
+}
+
 uint64_t pvmm_now_ns(void)
 {
 	uint64_t ns;
@@ -58,6 +64,7 @@ void pvmm_sleep_until(uint64_t deadline_ns)
 	/* POLL may come back early (a monitor may cap how long it blocks), so
 	 * go round until the clock itself says the deadline has passed. A
 	 * deadline already past makes POLL return at once. */
+	stdio_before_wait();
 	do {
 		if (pvmm_poll(deadline_ns, 0, NULL) < 0)
 			panic("sleep: poll failed");

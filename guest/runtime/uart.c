@@ -178,6 +178,7 @@ int64_t uart_read_wait(void *buf, size_t len, uint64_t deadline_ns)
 		if (r != -PVMM_EAGAIN)
 			return r;
 		u.st.waits++;
+		stdio_before_wait();
 		r = pvmm_poll(deadline_ns, 1ull << u.index, NULL);
 		if (r < 0)
 			return r;

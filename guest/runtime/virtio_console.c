@@ -1,10 +1,26 @@
 /*
  * virtio-console driver, port 0 (no MULTIPORT): receiveq 0, transmitq 1.
  *
- * Transmit: TX_SLOTS buffers of TX_SIZE bytes; a write copies into a free
- * one, adds it (one descriptor) and kicks. Slots come back when the device
- * has used them; only a writer that finds none free, and vcons_flush,
- * wait (POLL) for that.
+ * Transmit: TX_SLOTS buffers of TX_SIZE bytes. A write copies into the
+ * slot being filled; a full slot goes on the ring (one descriptor) and the
+ * queue is kicked, which EVENT_IDX turns into no exit while the device is
+ * still draining what came before. So a burst of output costs one kick per
+ * TX_SIZE bytes at most, instead of one per write.
+ *
+ * When the slot being filled goes out early (vcons_push):
+ *  - interactive: the device offers VIRTIO_CONSOLE_F_SIZE, which the
+ *    monitor does exactly when its output is a terminal: at the end of
+ *    every write (stdio writes once per line, so every line shows at once,
+ *    as before);
+ *  - otherwise (a file, a pipe: batch mode) when it has been filling for
+ *    PUSH_NS and another write comes (only where reading the clock costs
+ *    no exit: at ring 3, or CPL0 run natively), and before anything that
+ *    blocks: vcons_flush (fflush, exit, abort, panic, the exception
+ *    handler), reads that wait for input, and the runtime's other waits
+ *    (sleep, device waits: stdio_before_wait). Nothing is ever left
+ *    behind: every way out of the runtime drains.
+ * Slots come back when the device has used them; only a writer that finds
+ * none free, and vcons_flush, wait (POLL) for that.
  *
  * Receive: RX_SLOTS buffers of RX_SIZE bytes stay posted; used ones are
  * queued in arrival order, read from, and re-posted once empty. A buffer
@@ -21,7 +37,10 @@
 #include "runtime.h"
 
 #define TX_SLOTS 4
-#define TX_SIZE 2048
+#define TX_SIZE 4096
+#define NO_FILL TX_SLOTS
+/* Batch mode: how long a slot may fill before the next write sends it. */
+#define PUSH_NS (10 * PVMM_NS_PER_MS)
 #define RX_SLOTS 4
 #define RX_SIZE 512
 #define QUEUE_SIZE 8
@@ -32,7 +51,12 @@ static struct {
 	struct virtio_dev vdev;
 	struct virtqueue rx, tx;
 	uint8_t *txbuf, *rxbuf;
-	unsigned tx_busy;          /* bit per TX slot */
+	unsigned tx_busy;          /* bit per TX slot: with the device, or filling */
+	unsigned fill;             /* the slot being filled, or NO_FILL */
+	uint32_t fill_len;
+	uint64_t fill_start;       /* when it began (batch mode, cheap clock only) */
+	bool interactive;          /* output is a terminal: push every write */
+	bool batch_timed;          /* batch mode with a cheap clock: PUSH_NS applies */
 	uint8_t rx_slot[RX_SLOTS]; /* used RX slots, arrival order */
 	uint32_t rx_len[RX_SLOTS];
 	unsigned rx_first, rx_count;
@@ -62,7 +86,8 @@ static int open_device(void)
 		return -VIRTIO_ENODEV;
 	int err = virtio_init(&vc.vdev, (unsigned)index, VIRTIO_ID_CONSOLE);
 	if (!err)
-		err = virtio_negotiate(&vc.vdev, VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_NEGOTIATE_EXACT);
+		err = virtio_negotiate(&vc.vdev, VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_CONSOLE_F_SIZE) |
+						     VIRTIO_NEGOTIATE_EXACT);
 	if (!err)
 		err = virtio_queue_init(&vc.vdev, &vc.rx, VIRTIO_CONSOLE_RX_QUEUE, QUEUE_SIZE);
 	if (!err)
@@ -76,6 +101,10 @@ static int open_device(void)
 	if (!vc.txbuf)
 		return -VIRTIO_ENOMEM;
 	vc.rxbuf = vc.txbuf + TX_SLOTS * TX_SIZE;
+	vc.fill = NO_FILL;
+	/* SIZE is offered exactly when the monitor's output is a terminal. */
+	vc.interactive = virtio_has(&vc.vdev, VIRTIO_CONSOLE_F_SIZE);
+	vc.batch_timed = !vc.interactive && runtime_clock_cheap();
 	for (unsigned i = 0; i < RX_SLOTS; i++)
 		if ((err = post_rx(i)))
 			return err;
@@ -125,6 +154,35 @@ static int wait_signal(struct virtqueue *vq, uint16_t n, uint64_t deadline)
 	return 0;
 }
 
+/* The slot being filled onto the ring, and kick (no exit while the
+ * device is still busy with the previous ones). Never blocks. */
+static int push_fill(void)
+{
+	stdio_push_wanted = false;
+	if (vc.fill == NO_FILL)
+		return 0;
+	unsigned slot = vc.fill;
+	vc.fill = NO_FILL;
+	if (vc.fill_len == 0) {
+		vc.tx_busy &= ~(1u << slot);
+		return 0;
+	}
+	struct virtq_desc d = { (uint64_t)(uintptr_t)(vc.txbuf + slot * TX_SIZE), vc.fill_len, 0, 0 };
+	int r = virtq_add(&vc.tx, &d, 1, COOKIE(slot));
+	if (r < 0) {
+		vc.tx_busy &= ~(1u << slot);
+		return r;
+	}
+	virtq_kick(&vc.tx);
+	return 0;
+}
+
+void vcons_push(void)
+{
+	if (vc.state == 1)
+		push_fill();
+}
+
 int64_t vcons_write(const void *buf, size_t len)
 {
 	int err = vcons_open();
@@ -133,24 +191,35 @@ int64_t vcons_write(const void *buf, size_t len)
 	const uint8_t *p = buf;
 	size_t left = len;
 	while (left) {
-		tx_reap();
-		if (vc.tx_busy == (1u << TX_SLOTS) - 1) {
-			if ((err = wait_signal(&vc.tx, 1, UINT64_MAX)))
-				return err;
-			continue;
+		if (vc.fill == NO_FILL) {
+			tx_reap();
+			if (vc.tx_busy == (1u << TX_SLOTS) - 1) {
+				if ((err = wait_signal(&vc.tx, 1, UINT64_MAX)))
+					return err;
+				continue;
+			}
+			vc.fill = (unsigned)__builtin_ctz(~vc.tx_busy);
+			vc.tx_busy |= 1u << vc.fill;
+			vc.fill_len = 0;
+			if (vc.batch_timed)
+				vc.fill_start = pvmm_now_ns();
 		}
-		unsigned slot = (unsigned)__builtin_ctz(~vc.tx_busy);
-		size_t chunk = left < TX_SIZE ? left : TX_SIZE;
-		uint8_t *dst = vc.txbuf + slot * TX_SIZE;
-		memcpy(dst, p, chunk);
-		struct virtq_desc d = { (uint64_t)(uintptr_t)dst, (uint32_t)chunk, 0, 0 };
-		int r = virtq_add(&vc.tx, &d, 1, COOKIE(slot));
-		if (r < 0)
-			return r;
-		vc.tx_busy |= 1u << slot;
-		virtq_kick(&vc.tx);
+		size_t room = TX_SIZE - vc.fill_len;
+		size_t chunk = left < room ? left : room;
+		memcpy(vc.txbuf + vc.fill * TX_SIZE + vc.fill_len, p, chunk);
+		vc.fill_len += (uint32_t)chunk;
 		p += chunk;
 		left -= chunk;
+		if (vc.fill_len == TX_SIZE && (err = push_fill()))
+			return err;
+	}
+	if (vc.fill != NO_FILL) {
+		if (vc.interactive || (vc.batch_timed && pvmm_now_ns() - vc.fill_start >= PUSH_NS)) {
+			if ((err = push_fill()))
+				return err;
+		} else {
+			stdio_push_wanted = true;
+		}
 	}
 	return (int64_t)len;
 }
@@ -159,13 +228,15 @@ int vcons_flush(uint64_t deadline_ns)
 {
 	if (vc.state != 1)
 		return vc.state < 0 ? vc.state : 0;
+	int err = push_fill();
+	if (err)
+		return err;
 	for (;;) {
 		tx_reap();
 		unsigned busy = virtq_in_flight(&vc.tx);
 		if (busy == 0)
 			return 0;
-		int err = wait_signal(&vc.tx, (uint16_t)busy, deadline_ns);
-		if (err)
+		if ((err = wait_signal(&vc.tx, (uint16_t)busy, deadline_ns)))
 			return err;
 	}
 }
@@ -220,6 +291,12 @@ int64_t vcons_read(void *buf, size_t len)
 
 int64_t vcons_read_wait(void *buf, size_t len, uint64_t deadline_ns)
 {
+	/* A prompt shows before the wait. Through stdio when stdio owns the
+	 * console: with several CPUs that takes its lock (without waiting). */
+	if (vc.stdio)
+		stdio_before_wait();
+	else
+		vcons_push();
 	for (;;) {
 		int64_t r = vcons_read(buf, len);
 		if (r != -VIRTIO_EAGAIN)
@@ -236,6 +313,7 @@ static size_t getc_pos, getc_len;
 int vcons_getc(void)
 {
 	if (getc_pos == getc_len) {
+		stdio_flush(); /* a prompt without its newline yet */
 		int64_t r = vcons_read_wait(getc_buf, sizeof(getc_buf), UINT64_MAX);
 		if (r <= 0)
 			return EOF; /* end of input, or an error */
@@ -270,10 +348,14 @@ int vcons_set_stdio(bool on)
 			return err;
 	}
 	stdio_flush(); /* what is pending goes where it was headed */
-	if (on)
+	if (on) {
 		stdio_set_sink(vcons_write, stdio_drain_vcons);
-	else
+		stdio_set_push(vcons_push);
+	} else {
+		stdio_drain_vcons(); /* what it holds leaves first */
 		stdio_set_sink(NULL, NULL);
+		stdio_set_push(NULL);
+	}
 	vc.stdio = on;
 	return 0;
 }

@@ -333,6 +333,7 @@ uint64_t virtio_config_read64(const struct virtio_dev *dev, unsigned offset)
 
 int virtio_wait(const struct virtio_dev *dev, uint64_t deadline_ns)
 {
+	stdio_before_wait();
 	int64_t r = pvmm_poll(deadline_ns, 1ull << dev->index, NULL);
 	if (r < 0)
 		return -VIRTIO_EINVAL;

@@ -245,6 +245,7 @@ int net_wait(uint64_t deadline_ns)
 	}
 	if (!mask)
 		return 0;
+	stdio_before_wait();
 	for (;;) {
 		int64_t r = pvmm_poll(deadline_ns, mask, NULL);
 		for (unsigned i = 0; i < NET_MAX_NICS; i++)

@@ -19,7 +19,10 @@
  * the queue itself and returns, so the I/O thread gets back to its loop
  * (and to a stop request) between batches whatever the guest does.
  *
- * Output is written to the console sink on the I/O thread. A terminal
+ * Output is written to the console sink on the I/O thread, in bursts
+ * (virtio_pop_burst): while tx_drain takes chains the driver is told not
+ * to notify, so output added meanwhile costs no kick; the pop that finds
+ * the ring empty asks for kicks again. A terminal
  * that stops reading slows the guest's output down as it would a serial
  * line; once the VM stops, the write gives up and the sink counts what
  * could not be delivered.
@@ -209,8 +212,8 @@ static void tx_drain(struct console *c)
 			break;
 		}
 		budget--;
-		if (!virtio_pop(dev, TX, &elem))
-			break;
+		if (!virtio_pop_burst(dev, TX, &elem))
+			break; /* empty (kicks asked for again), or broken */
 		for (unsigned i = 0; i < elem.out_num; i++)
 			write_out(c, elem.iov[i].iov_base, elem.iov[i].iov_len);
 		virtq_push(vq, elem.head, 0); /* nothing written into the buffer */

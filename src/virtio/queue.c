@@ -320,6 +320,34 @@ enum virtq_pop_result virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 	return VIRTQ_GOT;
 }
 
+enum virtq_pop_result virtq_pop_burst(struct virtq *vq, struct virtq_elem *elem)
+{
+	enum virtq_pop_result r = virtq_pop(vq, elem);
+	if (r == VIRTQ_GOT) {
+		/* Busy: no kicks until the ring is found empty. With event idx
+		 * an avail_event one behind the next entry is one the driver
+		 * has already passed: vring_need_event() is false for every
+		 * add until the device asks again. */
+		if (vq->event_idx)
+			store16(avail_event(vq), (uint16_t)(vq->last_avail - 1u));
+		else
+			store16(&vq->used->flags, VRING_USED_F_NO_NOTIFY);
+		return r;
+	}
+	if (r != VIRTQ_EMPTY || vq->event_idx || !vq->ready)
+		return r; /* virtq_pop re-armed avail_event and looked again */
+	if (load16(&vq->used->flags) == 0)
+		return r;
+	/* Kicks wanted again, then a last look: the driver may have added
+	 * an entry after it read the flag set. */
+	store16(&vq->used->flags, 0);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	r = virtq_pop(vq, elem);
+	if (r == VIRTQ_GOT)
+		store16(&vq->used->flags, VRING_USED_F_NO_NOTIFY);
+	return r;
+}
+
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
 	/* A request finishing after a reset or a failure has nowhere to go. */

@@ -75,6 +75,15 @@ void virtq_reset(struct virtq *vq);
  * avail_event so the driver skips kicks while the device is busy. */
 enum virtq_pop_result virtq_pop(struct virtq *vq, struct virtq_elem *elem);
 
+/* virtq_pop for a device that serves the queue in bursts (a loop that
+ * ends only when the ring is empty, or with a rekick): while it is
+ * taking chains the driver is asked not to notify (avail_event behind
+ * the driver's index with event_idx, VRING_USED_F_NO_NOTIFY without),
+ * and the pop that finds the ring empty asks again and looks once more.
+ * So a driver adding while the device drains costs no kicks. A caller
+ * that stops taking chains otherwise must rekick the queue. */
+enum virtq_pop_result virtq_pop_burst(struct virtq *vq, struct virtq_elem *elem);
+
 /* Return a chain: `len` bytes were written into its device-writable part. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 

@@ -117,6 +117,14 @@ bool virtio_pop(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem)
 	return r == VIRTQ_GOT;
 }
 
+bool virtio_pop_burst(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem)
+{
+	enum virtq_pop_result r = virtq_pop_burst(&dev->queues[q], elem);
+	if (r == VIRTQ_BROKEN)
+		virtio_queue_broken(dev, q);
+	return r == VIRTQ_GOT;
+}
+
 bool virtio_queue_live(const struct virtio_dev *dev, unsigned q)
 {
 	const uint32_t live = VIRTIO_CONFIG_S_DRIVER_OK;

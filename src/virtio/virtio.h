@@ -178,6 +178,9 @@ void virtio_queue_broken(struct virtio_dev *dev, unsigned q);
  * there is none, or when the queue just broke (then the device already
  * needs a reset and virtio_queue_live() is false). dev->lock held. */
 bool virtio_pop(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem);
+/* The same for a loop that drains the queue (virtq_pop_burst): the driver
+ * does not notify while it runs. */
+bool virtio_pop_burst(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem);
 
 /* Queue q has more work than one pass may do (a serve loop's budget ran
  * out): serve it again on a later pass of the I/O loop, with a kick of

@@ -4,7 +4,9 @@
  * go through it. `vconsole.elf [N]` reads N lines (default 1) and echoes
  * each as "vecho: LINE", then prints "vconsole ok" and exits 0. With N = 0
  * it reads until end of input and prints "vconsole eof after L lines"
- * before "vconsole ok".
+ * before "vconsole ok". `vconsole.elf raw-exit` prints two lines and a
+ * partial one, then leaves through pvmm_exit(0) itself, not exit():
+ * output held back for batching must come out all the same.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,12 @@
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "raw-exit")) {
+		printf("vconsole raw-exit line 1\n");
+		printf("vconsole raw-exit line 2\n");
+		printf("vconsole raw-exit partial");
+		pvmm_exit(0);
+	}
 	int lines = argc > 1 ? atoi(argv[1]) : 1;
 	printf("vconsole present=%d stdio=%d\n", vcons_present(), vcons_is_stdio());
 	if (!vcons_is_stdio()) {

@@ -764,6 +764,58 @@ static void test_avail_event_untouched_without_event_idx(void **state)
 	assert_int_equal(avail_event_of(f), 0x5a5a);
 }
 
+/* A burst pop: while the device takes chains, no add the driver makes
+ * needs a kick (vring_need_event is false); the pop that finds the ring
+ * empty asks for the next entry again. */
+static void test_pop_burst_quiet_while_busy_event_idx(void **state)
+{
+	struct fixture *f = *state;
+	enable(f, 8, true, false);
+	for (uint16_t i = 0; i < 4; i++)
+		put_desc(f, i, BUF_GPA, 8, 0, 0);
+	offer(f, 0);
+	offer(f, 1);
+	assert_int_equal(virtq_pop_burst(&f->vq, &f->elem), VIRTQ_GOT);
+	/* The driver adds two more while the device works: no kick. */
+	uint16_t old = f->avail_idx;
+	offer(f, 2);
+	offer(f, 3);
+	assert_false(vring_need_event(avail_event_of(f), f->avail_idx, old));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(virtq_pop_burst(&f->vq, &f->elem), VIRTQ_GOT);
+	/* One behind the device: behind anything the driver adds next. */
+	assert_int_equal(avail_event_of(f), 3);
+	/* Empty: kicks wanted again, from the next entry on. */
+	assert_int_equal(virtq_pop_burst(&f->vq, &f->elem), VIRTQ_EMPTY);
+	assert_int_equal(avail_event_of(f), 4);
+	old = f->avail_idx;
+	offer(f, 0);
+	assert_true(vring_need_event(avail_event_of(f), f->avail_idx, old));
+	/* And one found on the last look is taken. */
+	assert_int_equal(virtq_pop_burst(&f->vq, &f->elem), VIRTQ_GOT);
+	assert_int_equal(virtq_pop_burst(&f->vq, &f->elem), VIRTQ_EMPTY);
+}
+
+static void test_pop_burst_quiet_while_busy_no_event_idx(void **state)
+{
+	struct fixture *f = *state;
+	enable(f, 8, false, false);
+	put_desc(f, 0, BUF_GPA, 8, 0, 0);
+	put_desc(f, 1, BUF_GPA, 8, 0, 0);
+	offer(f, 0);
+	assert_int_equal(virtq_pop_burst(&f->vq, &f->elem), VIRTQ_GOT);
+	assert_int_equal(used(f)->flags, VRING_USED_F_NO_NOTIFY);
+	offer(f, 1);
+	assert_int_equal(virtq_pop_burst(&f->vq, &f->elem), VIRTQ_GOT);
+	assert_int_equal(used(f)->flags, VRING_USED_F_NO_NOTIFY);
+	assert_int_equal(virtq_pop_burst(&f->vq, &f->elem), VIRTQ_EMPTY);
+	assert_int_equal(used(f)->flags, 0);
+	/* A plain pop never touches the flag. */
+	offer(f, 0);
+	assert_int_equal(virtq_pop(&f->vq, &f->elem), VIRTQ_GOT);
+	assert_int_equal(used(f)->flags, 0);
+}
+
 /* Pop and push `n` buffers (descriptor 0 over and over). */
 static void complete(struct fixture *f, unsigned n)
 {
@@ -988,6 +1040,8 @@ int main(void)
 		T(test_reset_forgets_everything),
 		T(test_avail_event_published),
 		T(test_avail_event_untouched_without_event_idx),
+		T(test_pop_burst_quiet_while_busy_event_idx),
+		T(test_pop_burst_quiet_while_busy_no_event_idx),
 		T(test_event_idx_interrupts_per_used_event),
 		T(test_event_idx_wraps_around),
 		T(test_no_interrupt_flag_without_event_idx),

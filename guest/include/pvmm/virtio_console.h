@@ -5,10 +5,17 @@
  * When the monitor lists a virtio console, the runtime opens it before
  * main() and sends stdout/stderr (printf & co.) to it, and getchar() reads
  * from it; the para-API console stays the boot console (messages before
- * that point, and the monitor's own reports). Output is asynchronous: a
- * line costs a copy into a transmit buffer and at most one QueueNotify;
+ * that point, and the monitor's own reports). Output is asynchronous and
+ * batched: a write is a copy into a 4 KiB transmit buffer, which goes to
+ * the device (at most one QueueNotify) when full; when the monitor's
+ * output is a terminal (the device offers VIRTIO_CONSOLE_F_SIZE) also at
+ * the end of every write, so each line shows at once. Otherwise it goes
+ * before the runtime blocks (sleeps, device and input waits), after 10 ms
+ * at the next write where the clock is cheap (ring 3), and at exit.
  * exit(), abort(), panic() and fflush() wait until the device has taken
- * everything. Input: when the monitor's stdin ends, the device returns an
+ * everything; code that blocks by calling pvmm_poll() itself, or writes
+ * to another console and needs the order kept, calls fflush() or
+ * vcons_push() first. Input: when the monitor's stdin ends, the device returns an
  * empty receive buffer, and reads return 0 (getchar: EOF) from then on.
  *
  * Functions return bytes / 0 on success and -VIRTIO_E* on failure.
@@ -31,6 +38,9 @@ int vcons_open(void);
  * Returns len, or -VIRTIO_E*. Waits only when all transmit buffers are
  * still with the device. */
 int64_t vcons_write(const void *buf, size_t len);
+
+/* Send what is held back for batching now (never blocks). */
+void vcons_push(void);
 
 /* Wait until the device has consumed all queued output, or deadline_ns:
  * 0, -VIRTIO_ETIMEDOUT, -VIRTIO_EBROKEN. */
