@@ -77,13 +77,16 @@ int term_enter(int fd, enum term_mode mode, console_escape_fn *fn, void *ctx)
 		atexit(restore_at_exit);
 		registered = true;
 	}
+	/* The escape key first: a key typed the moment the terminal is
+	 * raw is already the monitor's. */
+	escape_live = 1;
 	if (tcsetattr(fd, TCSANOW, &raw_settings) < 0) {
+		escape_live = 0;
 		log_warn("cannot put the terminal in raw mode: %s; it stays as it is", strerror(errno));
 		term_fd = -1;
 		return 0;
 	}
 	is_raw = 1;
-	escape_live = 1;
 	log_debug("the terminal is raw: Ctrl-A h for help, Ctrl-A x quits");
 	return 1;
 }
