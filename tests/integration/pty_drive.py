@@ -9,8 +9,9 @@ Steps, in order (every wait is bounded):
   expect:TEXT    wait up to 10 s until the output so far holds TEXT
   absent:TEXT    the output so far lacks TEXT
   sleep:SECS     wait, collecting output
-  raw            the terminal has echo, canonical mode and ISIG off now
-  cooked         the terminal has echo, canonical mode and ISIG on now
+  raw            wait up to 10 s until the terminal has echo, canonical
+                 mode and ISIG off
+  cooked         the same for all three on
   alive          the command has not exited
   signal:NAME    send signal NAME (TERM, HUP, TSTP, CONT, ...) to the
                  terminal's foreground process group
@@ -91,9 +92,15 @@ def main():
             while time.monotonic() < end:
                 pump(max(0.0, min(0.1, end - time.monotonic())))
         elif kind in ("raw", "cooked"):
-            lflag = termios.tcgetattr(fd)[3]
             bits = termios.ECHO | termios.ICANON | termios.ISIG
-            if (lflag & bits) != (0 if kind == "raw" else bits):
+            want = 0 if kind == "raw" else bits
+            end = time.monotonic() + 10
+            while True:
+                lflag = termios.tcgetattr(fd)[3]
+                if (lflag & bits) == want or time.monotonic() >= end:
+                    break
+                pump(0.05)
+            if (lflag & bits) != want:
                 return failed("the terminal is not %s (lflag %#o)" % (kind, lflag))
         elif kind == "alive":
             if reap(False) is not None:

@@ -52,7 +52,7 @@ expect_tty_restored() {
 # Ctrl-C is the guest's, Ctrl-A x quits with status 70 and one line, and
 # the terminal comes back.
 test_raw_echo_ctrl_c_and_quit() {
-	on_pty sleep:0.5 raw send:'abc\r' expect:'echo: abc\r\n' send:'\x03' sleep:0.5 alive \
+	on_pty raw send:'abc\r' expect:'echo: abc\r\n' send:'\x03' sleep:0.5 alive \
 		send:'\x01x' exit -- run "$GUESTS/echo.elf"
 	expect_status 70
 	expect_out "pvmm: quit from the console (Ctrl-A x)"
@@ -66,7 +66,7 @@ test_raw_echo_ctrl_c_and_quit() {
 
 # Ctrl-A z pauses (input meanwhile is dropped), Ctrl-A z again resumes.
 test_raw_pause_resume() {
-	on_pty sleep:0.5 send:'\x01z' expect:'pvmm: paused (Ctrl-A z resumes)' send:'def\n' sleep:0.5 \
+	on_pty raw send:'\x01z' expect:'pvmm: paused (Ctrl-A z resumes)' send:'def\n' sleep:0.5 \
 		absent:'echo: def' alive raw send:'\x01z' expect:'pvmm: resumed' send:'ghi\n' expect:'echo: ghi' \
 		send:'\x01x' exit -- run "$GUESTS/echo.elf"
 	expect_status 70
@@ -75,7 +75,7 @@ test_raw_pause_resume() {
 
 # Ctrl-A x while paused still quits.
 test_raw_quit_while_paused() {
-	on_pty sleep:0.5 send:'\x01z' expect:'pvmm: paused' send:'\x01x' exit -- run "$GUESTS/echo.elf"
+	on_pty raw send:'\x01z' expect:'pvmm: paused' send:'\x01x' exit -- run "$GUESTS/echo.elf"
 	expect_status 70
 	expect_out "quit from the console"
 	expect_tty_restored
@@ -84,27 +84,27 @@ test_raw_quit_while_paused() {
 # Ctrl-A h lists the keys; Ctrl-A Ctrl-A sends one Ctrl-A; Ctrl-A and
 # another key sends that key.
 test_raw_help_and_literal() {
-	on_pty sleep:0.5 send:'\x01h' expect:'Ctrl-A x quit' send:'\x01\x01\x01q\n' expect:'echo: \x01q' \
+	on_pty raw send:'\x01h' expect:'Ctrl-A x quit' send:'\x01\x01\x01q\n' expect:'echo: \x01q' \
 		send:'\x01x' exit -- run "$GUESTS/echo.elf"
 	expect_status 70
 	expect_tty_restored
 }
 
 test_raw_sigterm_restores() {
-	on_pty sleep:0.5 raw signal:TERM exit -- run "$GUESTS/echo.elf"
+	on_pty raw signal:TERM exit -- run "$GUESTS/echo.elf"
 	expect_status 70
 	expect_out "stopped by signal SIGTERM"
 	expect_tty_restored
 }
 
 test_raw_sighup_restores() {
-	on_pty sleep:0.5 raw signal:HUP exit -- run "$GUESTS/echo.elf"
+	on_pty raw signal:HUP exit -- run "$GUESTS/echo.elf"
 	expect_status 70
 	expect_tty_restored
 }
 
 test_raw_timeout_restores() {
-	on_pty sleep:0.3 raw exit -- run --timeout 1 "$GUESTS/echo.elf"
+	on_pty raw exit -- run --timeout 1 "$GUESTS/echo.elf"
 	expect_status 69
 	expect_tty_restored
 }
@@ -126,7 +126,7 @@ test_raw_seccomp_kill_restores() {
 # Ctrl-Z's stop gives the shell a cooked terminal; continuing makes it
 # raw again.
 test_raw_stop_and_continue() {
-	on_pty sleep:0.5 raw signal:TSTP expect:'paused (SIGCONT' sleep:0.3 cooked signal:CONT \
+	on_pty raw signal:TSTP expect:'paused (SIGCONT' sleep:0.3 cooked signal:CONT \
 		expect:'pvmm: resumed' sleep:0.3 raw send:'abc\n' expect:'echo: abc' send:'\x01x' exit \
 		-- run "$GUESTS/echo.elf"
 	expect_status 70
@@ -135,14 +135,14 @@ test_raw_stop_and_continue() {
 
 # The virtio console and the UART take the escape key too.
 test_raw_virtio_console() {
-	on_pty sleep:0.5 raw send:'hi\n' expect:'vecho: hi' send:'\x01z' expect:'pvmm: paused' \
+	on_pty raw send:'hi\n' expect:'vecho: hi' send:'\x01z' expect:'pvmm: paused' \
 		send:'\x01z' expect:'pvmm: resumed' send:'\x01x' exit -- run --console virtio "$GUESTS/vconsole.elf" 2
 	expect_status 70
 	expect_tty_restored
 }
 
 test_raw_uart() {
-	on_pty sleep:0.5 raw send:'hi\n' expect:'uecho: hi' send:'\x01z' expect:'pvmm: paused' \
+	on_pty raw send:'hi\n' expect:'uecho: hi' send:'\x01z' expect:'pvmm: paused' \
 		send:'\x01z' expect:'pvmm: resumed' send:'\x01x' exit -- run --console uart "$GUESTS/uart_echo.elf"
 	expect_status 70
 	expect_tty_restored
