@@ -14,7 +14,6 @@
 #include "iothread.h"
 #include "irq.h"
 #include "log.h"
-#include "term.h"
 #include "pio.h"
 #include "snapshot_format.h"
 
@@ -173,8 +172,7 @@ static void uart_input(void *opaque, uint32_t events)
 		__atomic_store_n(&e->uart_in_fd, -1, __ATOMIC_RELEASE);
 		goto out;
 	}
-	n = (ssize_t)term_filter_input(buf, (size_t)n); /* a raw terminal's escape keys */
-	if (n && !uart_offer_new(e, buf, (unsigned)n))
+	if (!uart_offer_new(e, buf, (unsigned)n))
 		uart_pause_input(e);
 out:
 	pthread_mutex_unlock(&e->in_lock);

@@ -11,7 +11,6 @@
 
 #include "console_out.h"
 #include "log.h"
-#include "term.h"
 #include "pvmmu.h"
 #include "report.h"
 #include "stats.h"
@@ -83,10 +82,6 @@ static int64_t console_read(struct vm *vm, const struct pvmm_console_args *a)
 		return errno == EINTR || errno == EAGAIN ? -PVMM_EAGAIN : -PVMM_EIO;
 	if (n == 0)
 		vm->console_in_eof = true;
-	/* A raw terminal's escape keys are the monitor's: all of a read
-	 * may go (that is no end of input). */
-	else if ((n = (ssize_t)term_filter_input(buf, (size_t)n)) == 0)
-		return -PVMM_EAGAIN;
 	STATS_ADD(vm->stats.console_bytes_in, (uint64_t)n);
 	return n;
 }

@@ -378,6 +378,12 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 		status = PVMM_STATUS_USAGE;
 		goto out;
 	}
+	/* A terminal on stdin for the guest: raw, with the escape key,
+	 * until the VM stops (and on every other way out: term.h). The
+	 * consoles then read the terminal through term.c's pipe. */
+	if (stdin_fd >= 0 && term_enter(stdin_fd, (enum term_mode)opt->console_mode, console_command, &vm, &stdin_fd) > 0 &&
+	    vm.console_in_fd >= 0)
+		vm.console_in_fd = stdin_fd;
 	vm.device_count = BOOTINFO_DEVICE_COUNT;
 	vm.devices[0] = (struct pvmm_device_info){ .type = PVMM_DEV_CONSOLE, .irq = PVMM_NO_IRQ };
 	/* Only a VM with devices pays for the irqchip and the I/O thread. */
@@ -442,10 +448,6 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	}
 	if (hooks && hooks->started)
 		hooks->started(&vm, hooks->opaque);
-	/* A terminal on stdin for the guest: raw, with the escape key,
-	 * until the VM stops (and on every other way out: term.h). */
-	if (stdin_fd >= 0)
-		term_enter(stdin_fd, (enum term_mode)opt->console_mode, console_command, &vm);
 	log_debug("starting the guest at %#llx", (unsigned long long)entry);
 	status = vcpu_run(&vm);
 	term_leave();

@@ -4,6 +4,8 @@
 #include "term.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "syscall_filter.h"
 
 static struct termios saved, raw_settings;
 static int term_fd = -1;             /* the terminal made raw, or -1 */
@@ -22,6 +25,11 @@ static struct console_escape escape;
 static pthread_mutex_t escape_lock = PTHREAD_MUTEX_INITIALIZER;
 static console_escape_fn *handler;
 static void *handler_ctx;
+/* The input thread: terminal -> escape filter -> pipe -> the consoles. */
+static int pipe_rd = -1, pipe_wr = -1;
+static pthread_t pump_thread;
+static bool pump_live;
+static volatile sig_atomic_t pump_stop;
 
 int term_mode_from_name(const char *name)
 {
@@ -39,7 +47,85 @@ static void restore_at_exit(void)
 	term_leave();
 }
 
-int term_enter(int fd, enum term_mode mode, console_escape_fn *fn, void *ctx)
+/* Write all of buf to the pipe, waiting while it is full (a guest that
+ * reads nothing); false once told to stop or the pipe broke. */
+static bool pump_write(const uint8_t *buf, size_t len)
+{
+	while (len && !pump_stop) {
+		ssize_t w = write(pipe_wr, buf, len);
+		if (w > 0) {
+			buf += w;
+			len -= (size_t)w;
+		} else if (w < 0 && errno == EAGAIN) {
+			struct pollfd q = { .fd = pipe_wr, .events = POLLOUT };
+			poll(&q, 1, 100);
+		} else if (w < 0 && errno != EINTR) {
+			return false;
+		}
+	}
+	return !pump_stop;
+}
+
+/* Always reading the terminal, whether or not the guest reads its
+ * console, so the escape key works with any guest. */
+static void *pump(void *arg)
+{
+	uint8_t buf[256];
+	(void)arg;
+
+	/* The metrics thread's filter: it needs the same few calls (read,
+	 * write, poll, and TCSETS for the SIGSYS path). */
+	if (sysfilter_enter(SECCOMP_ROLE_METRICS, false) == 0) {
+		while (!pump_stop) {
+			struct pollfd p = { .fd = term_fd, .events = POLLIN };
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			ssize_t n = read(term_fd, buf, sizeof(buf));
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0)
+				break; /* end of input (the terminal hung up) */
+			if (!pump_write(buf, term_filter_input(buf, (size_t)n)))
+				break;
+		}
+	}
+	close(pipe_wr); /* the consoles see end of input */
+	return NULL;
+}
+
+static int start_pump(void)
+{
+	int p[2];
+	sigset_t all, old;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	if (fcntl(p[1], F_SETFL, O_NONBLOCK) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	pipe_rd = p[0];
+	pipe_wr = p[1];
+	pump_stop = 0;
+	/* No signals: they are the main and vCPU threads' (SIGSYS is
+	 * unblocked by sysfilter_enter). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int ret = pthread_create(&pump_thread, NULL, pump, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		close(pipe_rd);
+		close(pipe_wr);
+		pipe_rd = pipe_wr = -1;
+		errno = ret;
+		return -1;
+	}
+	pump_live = true;
+	return 0;
+}
+
+int term_enter(int fd, enum term_mode mode, console_escape_fn *fn, void *ctx, int *console_fd)
 {
 	static bool registered;
 
@@ -77,16 +163,19 @@ int term_enter(int fd, enum term_mode mode, console_escape_fn *fn, void *ctx)
 		atexit(restore_at_exit);
 		registered = true;
 	}
-	/* The escape key first: a key typed the moment the terminal is
-	 * raw is already the monitor's. */
-	escape_live = 1;
-	if (tcsetattr(fd, TCSANOW, &raw_settings) < 0) {
-		escape_live = 0;
-		log_warn("cannot put the terminal in raw mode: %s; it stays as it is", strerror(errno));
+	if (start_pump() < 0) {
+		log_warn("cannot start the terminal's input thread: %s; the terminal stays as it is", strerror(errno));
 		term_fd = -1;
 		return 0;
 	}
+	escape_live = 1;
+	if (tcsetattr(fd, TCSANOW, &raw_settings) < 0) {
+		log_warn("cannot put the terminal in raw mode: %s; it stays as it is", strerror(errno));
+		term_leave();
+		return 0;
+	}
 	is_raw = 1;
+	*console_fd = pipe_rd;
 	log_debug("the terminal is raw: Ctrl-A h for help, Ctrl-A x quits");
 	return 1;
 }
@@ -119,6 +208,13 @@ void term_leave(void)
 {
 	escape_live = 0;
 	term_restore();
+	if (pump_live) {
+		pump_stop = 1;
+		pthread_join(pump_thread, NULL);
+		pump_live = false;
+		close(pipe_rd);
+		pipe_rd = pipe_wr = -1;
+	}
 	term_fd = -1;
 }
 

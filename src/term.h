@@ -5,7 +5,7 @@
  * out of the input every console reads; the settings it found come back
  * on every way out (term_restore). Process-wide: there is one stdin.
  * Nothing here knows the VM: the commands go to the handler launch.c
- * sets, and device files may call term_filter_input().
+ * sets.
  */
 #ifndef PVMM_TERM_H
 #define PVMM_TERM_H
@@ -26,9 +26,13 @@ enum term_mode {
 int term_mode_from_name(const char *name);
 
 /* Put `fd` (stdin) in raw mode per `mode`, with `fn` taking the escape
- * commands. 1: raw now; 0: left as it is (cooked, no terminal, or in the
- * background); -1: TERM_MODE_RAW and no terminal (said why). */
-int term_enter(int fd, enum term_mode mode, console_escape_fn *fn, void *ctx);
+ * commands. 1: raw now, and `*console_fd` is what the consoles read
+ * instead of `fd`: a pipe an input thread fills from the terminal, the
+ * escape keys taken out, whether or not the guest reads (so the keys
+ * work with any guest); it ends when the terminal's input does. 0: left
+ * as it is (cooked, no terminal, in the background), `*console_fd`
+ * untouched; -1: TERM_MODE_RAW and no terminal (said why). */
+int term_enter(int fd, enum term_mode mode, console_escape_fn *fn, void *ctx, int *console_fd);
 
 /* Is the terminal raw (and the escape key live)? */
 bool term_raw(void);
@@ -42,12 +46,13 @@ void term_restore(void);
  * Nothing if never raw, or left, or pvmm is not in the foreground. */
 void term_reraw(void);
 
-/* Restore and forget: the VM is over. */
+/* Restore and forget: the VM is over (the input thread joined, the
+ * pipe closed). */
 void term_leave(void);
 
-/* Take the escape sequences out of `n` bytes just read from stdin, in
- * place; returns how many bytes stay for the guest. A no-op (returns `n`)
- * unless raw. Any thread; serialized inside. */
+/* Take the escape sequences out of `n` bytes just read from the
+ * terminal, in place; returns how many bytes stay for the guest. A no-op
+ * (returns `n`) unless raw. Any thread; serialized inside. */
 size_t term_filter_input(uint8_t *buf, size_t n);
 
 /* The help text Ctrl-A h prints (stderr). */

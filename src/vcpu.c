@@ -78,7 +78,7 @@ void vcpu_console_pause(struct vm *vm)
 {
 	(void)vm;
 	if (console_paused) {
-		console_resume = 1; /* the paused main thread reads stdin itself */
+		console_resume = 1; /* the paused main thread waits for this */
 		return;
 	}
 	console_pause_pending = 1;
@@ -414,9 +414,9 @@ static void pause_for_tstp(struct vm *vm)
 	vm_resume(vm);
 }
 
-/* Ctrl-A z: pause the VM; the main thread reads stdin meanwhile, for
- * the Ctrl-A z that resumes it (or Ctrl-A x); what else is typed is
- * dropped. The --timeout clock stands still. */
+/* Ctrl-A z: pause the VM until the next Ctrl-A z (or a stop); what
+ * else is typed meanwhile waits for the guest. The --timeout clock
+ * stands still. */
 static void pause_for_console(struct vm *vm)
 {
 	struct itimerval left = { 0 }, off = { 0 };
@@ -428,17 +428,10 @@ static void pause_for_console(struct vm *vm)
 	console_resume = 0;
 	console_paused = 1;
 	log_info("paused (Ctrl-A z resumes)");
-	while (!vm_stopped(vm) && !console_resume && !tstp_pending) {
-		struct pollfd p = { .fd = 0, .events = POLLIN };
-		uint8_t buf[64];
-		if (poll(&p, 1, 100) <= 0)
-			continue; /* a signal, or time to recheck the stop */
-		ssize_t n = read(0, buf, sizeof(buf));
-		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-			break; /* input ended: nothing could resume it */
-		if (n > 0)
-			term_filter_input(buf, (size_t)n);
-	}
+	/* term.c's input thread takes the next Ctrl-A z (or x); a stop
+	 * signal interrupts the wait. */
+	while (!vm_stopped(vm) && !console_resume && !tstp_pending)
+		poll(NULL, 0, 100);
 	console_paused = 0;
 	if (!vm_stopped(vm))
 		log_info("resumed");

@@ -43,7 +43,6 @@
 #include "devices/device.h"
 #include "iothread.h"
 #include "log.h"
-#include "term.h"
 #include "snapshot_format.h"
 
 enum { RX = 0, TX = 1 };
@@ -100,8 +99,6 @@ static void read_input(struct console *c)
 	if (poll(&p, 1, 0) <= 0)
 		return;
 	ssize_t n = read(c->in_fd, c->pending, sizeof(c->pending));
-	if (n > 0 && (n = (ssize_t)term_filter_input(c->pending, (size_t)n)) == 0)
-		return; /* only a raw terminal's escape keys */
 	if (n > 0) {
 		c->pending_off = 0;
 		c->pending_len = (size_t)n;

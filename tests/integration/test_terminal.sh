@@ -64,12 +64,22 @@ test_raw_echo_ctrl_c_and_quit() {
 	expect_tty_restored
 }
 
-# Ctrl-A z pauses (input meanwhile is dropped), Ctrl-A z again resumes.
+# Ctrl-A z pauses (input meanwhile waits), Ctrl-A z again resumes.
 test_raw_pause_resume() {
 	on_pty raw send:'\x01z' expect:'pvmm: paused (Ctrl-A z resumes)' send:'def\n' sleep:0.5 \
-		absent:'echo: def' alive raw send:'\x01z' expect:'pvmm: resumed' send:'ghi\n' expect:'echo: ghi' \
+		absent:'echo: def' alive raw send:'\x01z' expect:'pvmm: resumed' expect:'echo: def' \
+		send:'ghi\n' expect:'echo: ghi' \
 		send:'\x01x' exit -- run "$GUESTS/echo.elf"
 	expect_status 70
+	expect_tty_restored
+}
+
+# A guest that never reads its console: the escape key works all the same.
+test_raw_keys_with_a_guest_not_reading() {
+	on_pty raw send:'\x01h' expect:'Ctrl-A x quit' send:'\x01z' expect:'pvmm: paused' send:'\x01z' \
+		expect:'pvmm: resumed' send:'\x01x' exit -- run "$GUESTS/spin.elf"
+	expect_status 70
+	expect_out "quit from the console"
 	expect_tty_restored
 }
 
@@ -120,6 +130,14 @@ test_raw_seccomp_kill_restores() {
 	PVMM_TEST_SECCOMP_TRIP=io on_pty exit -- run --console virtio "$GUESTS/vconsole.elf"
 	expect_status 72
 	expect_out "seccomp: the io thread"
+	expect_tty_restored
+}
+
+# The terminal's input thread under its filter (the metrics role's).
+test_raw_input_thread_seccomp_kill_restores() {
+	PVMM_TEST_SECCOMP_TRIP=metrics on_pty exit -- run "$GUESTS/echo.elf"
+	expect_status 72
+	expect_out "seccomp: the metrics thread"
 	expect_tty_restored
 }
 
