@@ -16,6 +16,7 @@
 #include "guest_mem.h"
 #include "layout.h"
 #include "log.h"
+#include "term.h"
 #include "vm.h"
 
 /* The longest --timeout: about 31 years, and still exact in setitimer. */
@@ -82,6 +83,12 @@ static const char run_help[] =
 	"                        16550A UART at 0x3f8; virtio and uart take stdin\n"
 	"      --console-log FILE\n"
 	"                        also copy the guest's console output to FILE\n"
+	"      --console-mode auto|raw|cooked\n"
+	"                        a terminal on stdin: raw (no echo or line editing;\n"
+	"                        Ctrl-C goes to the guest; Ctrl-A x quits, Ctrl-A z\n"
+	"                        pauses and resumes, Ctrl-A h lists the keys), or\n"
+	"                        left cooked; auto (default): raw when stdin is a\n"
+	"                        terminal and pvmm runs in its foreground\n"
 	"      --rng             add a virtio-rng device\n"
 	"      --disk PATH[,readonly]\n"
 	"      --disk path=FILE[,readonly=on|off][,id=NAME]\n"
@@ -117,7 +124,7 @@ static const char run_help[] =
 	"  64 guest abort (also: exit or return from main with a status above 63)\n"
 	"  65 guest CPU fault   66 triple fault   67 emulation failure\n"
 	"  68 malformed para-API call   69 --timeout expired\n"
-	"  70 stopped by a signal (SIGINT, SIGTERM, SIGHUP)\n"
+	"  70 stopped by a signal (SIGINT, SIGTERM, SIGHUP) or Ctrl-A x\n"
 	"  71 console output closed (nobody reads stdout: EPIPE)\n"
 	"  72 a monitor thread made a system call its seccomp filter forbids\n";
 
@@ -302,11 +309,13 @@ enum {
 	OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS,
 	OPT_RING, OPT_TRANSPORT, OPT_LOG_FILE, OPT_LOG_LEVEL, OPT_METRICS_PATH, OPT_METRICS_INTERVAL, OPT_CONSOLE_LOG,
 	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NET, OPT_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_UNSHARE,
+	OPT_CONSOLE_MODE,
 };
 
 static const struct option run_longopts[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
+	{ "console-mode", required_argument, NULL, OPT_CONSOLE_MODE },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "disk-model", required_argument, NULL, OPT_DISK_MODEL },
@@ -451,6 +460,13 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 		case OPT_METRICS_PATH: opt->metrics_path = optarg; break;
 		case OPT_LOG_FILE: opt->log_file = optarg; break;
 		case OPT_CONSOLE_LOG: opt->console_log = optarg; break;
+		case OPT_CONSOLE_MODE:
+			opt->console_mode = term_mode_from_name(optarg);
+			if (opt->console_mode < 0) {
+				log_error("--console-mode '%s': use 'auto', 'raw' or 'cooked'", optarg);
+				return -1;
+			}
+			break;
 		case OPT_API_SOCK: opt->api_sock = optarg; break;
 		case OPT_CONFIG_FILE: opt->config_file = optarg; break;
 		case OPT_LOG_LEVEL:

@@ -35,6 +35,7 @@
 #include "pvclock.h"
 #include "snapshot.h"
 #include "status.h"
+#include "term.h"
 #include "trap_port.h"
 #include "vcpu.h"
 #include "virtio/mmio.h"
@@ -279,6 +280,27 @@ void launch_stats_json(struct vm *vm, FILE *f, bool one_line, const int *status)
 	}
 }
 
+
+/* The raw console's escape commands (term.h), from whichever thread read
+ * the input. */
+static void console_command(void *ctx, enum console_escape_cmd cmd)
+{
+	struct vm *vm = ctx;
+
+	switch (cmd) {
+	case CONSOLE_ESCAPE_QUIT:
+		if (vm_stop(vm, PVMM_STATUS_SIGNAL))
+			log_info("quit from the console (Ctrl-A x)");
+		break;
+	case CONSOLE_ESCAPE_PAUSE:
+		vcpu_console_pause(vm);
+		break;
+	case CONSOLE_ESCAPE_HELP:
+		term_print_help();
+		break;
+	}
+}
+
 /* --stats-json: every counter --stats prints, for scripts (pvmm bench compare). */
 static int write_stats_json(struct vm *vm, FILE *f, const char *path, int status)
 {
@@ -351,6 +373,17 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 		status = PVMM_STATUS_HOST;
 		goto out;
 	}
+	if (opt->console_mode == TERM_MODE_RAW && (stdin_fd < 0 || !isatty(stdin_fd))) {
+		log_error("--console-mode raw: stdin is not a terminal");
+		status = PVMM_STATUS_USAGE;
+		goto out;
+	}
+	/* A terminal on stdin for the guest: raw, with the escape key,
+	 * until the VM stops (and on every other way out: term.h). The
+	 * consoles then read the terminal through term.c's pipe. */
+	if (stdin_fd >= 0 && term_enter(stdin_fd, (enum term_mode)opt->console_mode, console_command, &vm, &stdin_fd) > 0 &&
+	    vm.console_in_fd >= 0)
+		vm.console_in_fd = stdin_fd;
 	vm.device_count = BOOTINFO_DEVICE_COUNT;
 	vm.devices[0] = (struct pvmm_device_info){ .type = PVMM_DEV_CONSOLE, .irq = PVMM_NO_IRQ };
 	/* Only a VM with devices pays for the irqchip and the I/O thread. */
@@ -417,6 +450,7 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 		hooks->started(&vm, hooks->opaque);
 	log_debug("starting the guest at %#llx", (unsigned long long)entry);
 	status = vcpu_run(&vm);
+	term_leave();
 	log_debug("the guest stopped with status %d (%s)", status, metrics_verdict(status));
 	if (hooks && hooks->stopping)
 		hooks->stopping(&vm, hooks->opaque);
@@ -444,6 +478,7 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	if (hooks && hooks->finished)
 		hooks->finished(&vm, status, hooks->opaque);
 out:
+	term_leave();
 	if (stats_f)
 		fclose(stats_f);
 	metrics_finish(metrics, status);

@@ -32,6 +32,7 @@ struct vm_options {
 	const char *console_log; /* --console-log FILE */
 	bool virtio_console;
 	bool uart_console;      /* --console uart: the emulated 16550A owns the console */
+	int console_mode;       /* --console-mode: enum term_mode (0: auto) */
 	bool ide;               /* --disk-model ide: disks are emulated IDE, not virtio */
 	bool rng;
 	unsigned disk_count;

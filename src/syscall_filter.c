@@ -37,6 +37,7 @@
 
 #include "log.h"
 #include "status.h"
+#include "term.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PVMM_SANITIZED 1
@@ -155,8 +156,11 @@ static const struct arg_entry ioctls[] = {
 	R(KVM_RUN, A), R(KVM_GET_REGS, A), R(KVM_GET_SREGS, A), R(KVM_GET_XSAVE, A), R(KVM_GET_XCRS, A),
 	R(KVM_GET_DEBUGREGS, A), R(KVM_GET_VCPU_EVENTS, A), R(KVM_GET_MP_STATE, A), R(KVM_GET_LAPIC, A),
 	R(KVM_GET_MSR_INDEX_LIST, A), R(KVM_GET_API_VERSION, A), R(KVM_GET_CLOCK, A), R(KVM_GET_IRQCHIP, A),
-	/* The terminal: stdio's check of a console, the console's size. */
-	R(TCGETS, M | V | I | T | A | U), R(TIOCGWINSZ, M | V | I | U),
+	/* The terminal: stdio's check of a console, the console's size.
+	 * A raw console's settings go back on every way out, from whichever
+	 * thread takes it (the SIGSYS handler, SIGCONT's re-raw): TCSETS,
+	 * and TIOCGPGRP to see that pvmm is in the foreground (term.c). */
+	R(TCGETS, M | V | I | T | A | U), R(TIOCGWINSZ, M | V | I | U), R(TCSETS, ALL), R(TIOCGPGRP, ALL),
 };
 
 /* fcntl: descriptor and status flags only (no F_DUPFD, no locks, no
@@ -372,6 +376,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 			}
 	}
 	p = put_str(p, end, "; stopped the VM\n");
+	term_restore(); /* a raw terminal back as it was */
 	if (write(2, line, (size_t)(p - line)) < 0) {
 		/* nowhere left to say it */
 	}

@@ -36,11 +36,15 @@
 #include "report.h"
 #include "syscall_filter.h"
 #include "status.h"
+#include "term.h"
 #include "vmctl.h"
 
 static struct vm *signal_vm;          /* the VM the handlers stop */
 static volatile sig_atomic_t stop_signal; /* the signal whose stop won, or 0 */
 static volatile sig_atomic_t tstp_pending;
+/* Ctrl-A z on a raw console: a pause asked for (the main thread takes it
+ * as it takes Ctrl-Z), and, while it lasts, the resume. */
+static volatile sig_atomic_t console_pause_pending, console_paused, console_resume;
 static double timeout_seconds;
 static struct vcpu *volatile main_vcpu; /* the vCPU the main thread runs, or NULL */
 
@@ -51,17 +55,47 @@ static void on_stop_signal(int sig)
 		stop_signal = sig;
 }
 
-static void on_tstp(int sig)
+/* Wake the main thread for a pause request (async-signal-safe). */
+static void wake_main_for_pause(void)
 {
 	uint64_t one = 1;
-	(void)sig;
-	tstp_pending = 1;
 	/* The main thread's own vCPU: a KVM_RUN about to start returns at once. */
 	if (main_vcpu && main_vcpu->run)
 		__atomic_store_n(&main_vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (signal_vm && signal_vm->ctl.ready && write(signal_vm->ctl.wake_fd, &one, sizeof(one)) < 0) {
 		/* already awake */
 	}
+}
+
+static void on_tstp(int sig)
+{
+	(void)sig;
+	tstp_pending = 1;
+	wake_main_for_pause();
+}
+
+void vcpu_console_pause(struct vm *vm)
+{
+	(void)vm;
+	if (console_paused) {
+		console_resume = 1; /* the paused main thread waits for this */
+		return;
+	}
+	console_pause_pending = 1;
+	wake_main_for_pause();
+	/* Read on another thread while the main one runs CPU 0 (perhaps in
+	 * a long host wait): interrupt it, as Ctrl-Z's signal would. */
+	struct vcpu *m = main_vcpu;
+	if (m && !pthread_equal(m->thread, pthread_self()))
+		pthread_kill(m->thread, VCPU_KICK_SIGNAL);
+}
+
+/* Continued after a stop (fg, or SIGCONT after SIGSTOP): the terminal
+ * raw again, if it was. */
+static void on_cont(int sig)
+{
+	(void)sig;
+	term_reraw();
 }
 
 /* The terminal changed size: tell the console devices (machine.c's
@@ -91,6 +125,7 @@ static void supervisor_signals(sigset_t *set)
 	sigaddset(set, SIGALRM);
 	sigaddset(set, SIGTSTP);
 	sigaddset(set, SIGWINCH);
+	sigaddset(set, SIGCONT);
 }
 
 static int arm_timer(double seconds)
@@ -110,8 +145,10 @@ int vcpu_install_stops(struct vm *vm, double timeout_s)
 	struct sigaction tstp = { .sa_handler = on_tstp };
 	struct sigaction kick = { .sa_handler = on_kick };
 	struct sigaction winch = { .sa_handler = on_winch, .sa_flags = SA_RESTART };
+	struct sigaction cont = { .sa_handler = on_cont, .sa_flags = SA_RESTART };
 
 	sigemptyset(&winch.sa_mask);
+	sigemptyset(&cont.sa_mask);
 	sigemptyset(&stop.sa_mask);
 	sigemptyset(&tstp.sa_mask);
 	sigemptyset(&kick.sa_mask);
@@ -121,7 +158,7 @@ int vcpu_install_stops(struct vm *vm, double timeout_s)
 	if (sigaction(SIGINT, &stop, NULL) || sigaction(SIGTERM, &stop, NULL) || sigaction(SIGHUP, &stop, NULL) ||
 	    sigaction(SIGALRM, &stop, NULL) ||
 	    sigaction(SIGTSTP, &tstp, NULL) || sigaction(VCPU_KICK_SIGNAL, &kick, NULL) ||
-	    sigaction(SIGWINCH, &winch, NULL))
+	    sigaction(SIGWINCH, &winch, NULL) || sigaction(SIGCONT, &cont, NULL))
 		return -1;
 	/* A console reader that goes away must not kill the monitor. */
 	signal(SIGPIPE, SIG_IGN);
@@ -243,7 +280,7 @@ static void run_loop(struct vcpu *v)
 		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		if (vm_stopped(vm))
 			break;
-		if (v == main_vcpu && tstp_pending) {
+		if (v == main_vcpu && (tstp_pending || console_pause_pending)) {
 			vcpu_take_pause(vm);
 			continue;
 		}
@@ -368,26 +405,68 @@ static void pause_for_tstp(struct vm *vm)
 	if (timeout_seconds > 0)
 		setitimer(ITIMER_REAL, &off, &left);
 	log_info("paused (SIGCONT or fg resumes)");
+	term_restore(); /* the shell gets its terminal back */
 	raise(SIGSTOP);
+	term_reraw();
 	log_info("resumed");
 	if (timeout_seconds > 0 && (left.it_value.tv_sec || left.it_value.tv_usec))
 		setitimer(ITIMER_REAL, &left, NULL);
 	vm_resume(vm);
 }
 
+/* Ctrl-A z: pause the VM until the next Ctrl-A z (or a stop); what
+ * else is typed meanwhile waits for the guest. The --timeout clock
+ * stands still. */
+static void pause_for_console(struct vm *vm)
+{
+	struct itimerval left = { 0 }, off = { 0 };
+
+	if (vm_pause(vm) < 0)
+		return;
+	if (timeout_seconds > 0)
+		setitimer(ITIMER_REAL, &off, &left);
+	console_resume = 0;
+	console_paused = 1;
+	log_info("paused (Ctrl-A z resumes)");
+	/* term.c's input thread takes the next Ctrl-A z (or x); a stop
+	 * signal interrupts the wait. */
+	while (!vm_stopped(vm) && !console_resume && !tstp_pending)
+		poll(NULL, 0, 100);
+	console_paused = 0;
+	if (!vm_stopped(vm))
+		log_info("resumed");
+	if (timeout_seconds > 0 && (left.it_value.tv_sec || left.it_value.tv_usec))
+		setitimer(ITIMER_REAL, &left, NULL);
+	vm_resume(vm);
+}
+
+/* The main thread: whichever pause was asked for. */
+static void take_pauses(struct vm *vm)
+{
+	if (console_pause_pending && !vm_stopped(vm)) {
+		console_pause_pending = 0;
+		pause_for_console(vm);
+	}
+	if (tstp_pending && !vm_stopped(vm)) {
+		tstp_pending = 0;
+		pause_for_tstp(vm);
+	}
+}
+
 void vcpu_take_pause(struct vm *vm)
 {
-	if (!tstp_pending || vcpu_current() != main_vcpu || !main_vcpu)
+	if ((!tstp_pending && !console_pause_pending) || vcpu_current() != main_vcpu || !main_vcpu)
 		return;
-	tstp_pending = 0;
-	if (vm_stopped(vm))
+	if (vm_stopped(vm)) {
+		tstp_pending = console_pause_pending = 0;
 		return;
+	}
 	/* This thread is the vCPU vm_pause() waits for: out of KVM_RUN, it
 	 * counts as parked while it pauses. */
 	pthread_mutex_lock(&vm->ctl.lock);
 	vm->ctl.parked++;
 	pthread_mutex_unlock(&vm->ctl.lock);
-	pause_for_tstp(vm);
+	take_pauses(vm);
 	pthread_mutex_lock(&vm->ctl.lock);
 	vm->ctl.parked--;
 	pthread_mutex_unlock(&vm->ctl.lock);
@@ -429,10 +508,7 @@ int vcpu_run(struct vm *vm)
 			if (read(vm->ctl.wake_fd, &count, sizeof(count)) < 0) {
 				/* nothing to consume: woken by a signal */
 			}
-			if (tstp_pending && !vm_stopped(vm)) {
-				tstp_pending = 0;
-				pause_for_tstp(vm);
-			}
+			take_pauses(vm);
 		}
 	}
 	join_threads(vm);
