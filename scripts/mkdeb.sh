@@ -22,10 +22,13 @@ needed() { # the NEEDED entries of every ELF program in usr/bin
 	done | sort -u
 }
 for lib in $(needed); do
-	path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+	# Every reader here reads to the end: with pipefail, one that stopped
+	# early (head -1) would fail the script whenever the writer got
+	# SIGPIPE, which depends on timing.
+	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found { print $NF; found = 1 }')
 	[ -n "$path" ] || { echo "mkdeb: no package found for $lib" >&2; exit 1; }
-	pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1) ||
-		pkg=$(dpkg -S "$path" | head -1 | cut -d: -f1)
+	pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | sed -n '1s/:.*//p') || pkg=
+	[ -n "$pkg" ] || pkg=$(dpkg -S "$path" | sed -n '1s/:.*//p')
 	deps+=("$pkg")
 done
 depends=$(printf '%s\n' "${deps[@]+"${deps[@]}"}" | sort -u | paste -sd, - | sed 's/,/, /g')
