@@ -53,7 +53,8 @@
 #define T (1u << SECCOMP_ROLE_METRICS) /* the metrics Timer thread */
 #define A (1u << SECCOMP_ROLE_API)
 #define U (1u << SECCOMP_ROLE_VHOST_USER)
-#define ALL (M | V | I | T | A | U)
+#define C (1u << SECCOMP_ROLE_CONSOLE_INPUT) /* reads the terminal, writes a pipe */
+#define ALL (M | V | I | T | A | U | C)
 
 struct sys_entry {
 	const char *name;
@@ -98,8 +99,8 @@ static const struct sys_entry syscalls[] = {
 	S(wait4, M),
 	/* --uid/--gid while the API or metrics thread runs: glibc has every
 	 * thread make the call (it cannot regain anything once made). */
-	S(setgroups, I | T | A), S(setresuid, I | T | A), S(setresgid, I | T | A), S(setuid, I | T | A),
-	S(setgid, I | T | A),
+	S(setgroups, I | T | A | C), S(setresuid, I | T | A | C), S(setresgid, I | T | A | C),
+	S(setuid, I | T | A | C), S(setgid, I | T | A | C),
 	/* The API thread: PUT /logger and /metrics open their files (before
 	 * InstanceStart), and connections on its listening socket. pvmm
 	 * vhost-user (U, vhost_user/backend.c) has the I/O thread's device
@@ -160,7 +161,7 @@ static const struct arg_entry ioctls[] = {
 	 * A raw console's settings go back on every way out, from whichever
 	 * thread takes it (the SIGSYS handler, SIGCONT's re-raw): TCSETS,
 	 * and TIOCGPGRP to see that pvmm is in the foreground (term.c). */
-	R(TCGETS, M | V | I | T | A | U), R(TIOCGWINSZ, M | V | I | U), R(TCSETS, ALL), R(TIOCGPGRP, ALL),
+	R(TCGETS, M | V | I | T | A | U | C), R(TIOCGWINSZ, M | V | I | U), R(TCSETS, ALL), R(TIOCGPGRP, ALL),
 };
 
 /* fcntl: descriptor and status flags only (no F_DUPFD, no locks, no
@@ -247,7 +248,7 @@ int main(void)
 {
 	printf("/* Generated at build time from src/syscall_filter.c's tables by libseccomp; do not edit. */\n\n");
 	if (emit("main", M) || emit("main_vcpu", M | V) || emit("vcpu", V) || emit("io", I) || emit("metrics", T) ||
-	    emit("api", A) || emit("vhost_user", U))
+	    emit("api", A) || emit("vhost_user", U) || emit("console_input", C))
 		return 1;
 	return 0;
 }
@@ -263,12 +264,13 @@ static const struct sock_fprog programs[SECCOMP_ROLE_COUNT + 1] = {
 	[SECCOMP_ROLE_MAIN] = PROG(filter_main),       [SECCOMP_ROLE_VCPU] = PROG(filter_vcpu),
 	[SECCOMP_ROLE_IO] = PROG(filter_io),           [SECCOMP_ROLE_METRICS] = PROG(filter_metrics),
 	[SECCOMP_ROLE_API] = PROG(filter_api),         [SECCOMP_ROLE_VHOST_USER] = PROG(filter_vhost_user),
-	[SECCOMP_ROLE_COUNT] = PROG(filter_main_vcpu),
+	[SECCOMP_ROLE_CONSOLE_INPUT] = PROG(filter_console_input), [SECCOMP_ROLE_COUNT] = PROG(filter_main_vcpu),
 };
 
 static const char *const role_names[SECCOMP_ROLE_COUNT] = {
 	[SECCOMP_ROLE_MAIN] = "main",  [SECCOMP_ROLE_VCPU] = "vcpu", [SECCOMP_ROLE_IO] = "io",
 	[SECCOMP_ROLE_METRICS] = "metrics", [SECCOMP_ROLE_API] = "api", [SECCOMP_ROLE_VHOST_USER] = "vhost-user",
+	[SECCOMP_ROLE_CONSOLE_INPUT] = "console-input",
 };
 
 static bool enabled; /* run_command turns it on: `pvmm vhost-user` and the unit tests run unfiltered */

@@ -18,6 +18,7 @@ enum sysfilter_role {
 	SECCOMP_ROLE_METRICS, /* the --metrics-path thread */
 	SECCOMP_ROLE_API,     /* the API socket's thread */
 	SECCOMP_ROLE_VHOST_USER, /* both threads of `pvmm vhost-user` once it listens */
+	SECCOMP_ROLE_CONSOLE_INPUT, /* a raw console's input thread (term.c) */
 	SECCOMP_ROLE_COUNT,
 };
 

@@ -73,9 +73,9 @@ static void *pump(void *arg)
 	uint8_t buf[256];
 	(void)arg;
 
-	/* The metrics thread's filter: it needs the same few calls (read,
-	 * write, poll, and TCSETS for the SIGSYS path). */
-	if (sysfilter_enter(SECCOMP_ROLE_METRICS, false) == 0) {
+	/* Its own filter: read, write, poll, tgkill (a kick for Ctrl-A z),
+	 * and TCSETS for the SIGSYS path. */
+	if (sysfilter_enter(SECCOMP_ROLE_CONSOLE_INPUT, false) == 0) {
 		while (!pump_stop) {
 			struct pollfd p = { .fd = term_fd, .events = POLLIN };
 			if (poll(&p, 1, 100) <= 0)

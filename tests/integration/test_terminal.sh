@@ -133,11 +133,11 @@ test_raw_seccomp_kill_restores() {
 	expect_tty_restored
 }
 
-# The terminal's input thread under its filter (the metrics role's).
+# The terminal's input thread under its own filter.
 test_raw_input_thread_seccomp_kill_restores() {
-	PVMM_TEST_SECCOMP_TRIP=metrics on_pty exit -- run "$GUESTS/echo.elf"
+	PVMM_TEST_SECCOMP_TRIP=console-input on_pty exit -- run "$GUESTS/echo.elf"
 	expect_status 72
-	expect_out "seccomp: the metrics thread"
+	expect_out "seccomp: the console-input thread"
 	expect_tty_restored
 }
 
