@@ -4,8 +4,15 @@
  * snap_parse() (src/snapshot_format.c), then snapshot_open() and
  * snapshot_options() (src/snapshot.c): the section table, the memory
  * file's trailer against the state file, the saved configuration and the
- * device requests made from it. No VM is built: what restore reads only
- * into a running VM (vCPU registers, PV MMU, device state) is not reached.
+ * device requests made from it. Then, for an accepted snapshot, as much
+ * of restore as runs without KVM, on a stand-in VM (8 MiB of guest memory
+ * with the boot page tables and the PV MMU pool, as tests/unit/
+ * test_pvmmu.c builds it; vCPU and VM fds -1): snapshot_restore_memory()
+ * (the memory layout against the VM's, the memory file, pvmmu_load()) and
+ * snapshot_restore_state() up to the first vCPU's first ioctl (the VM
+ * section, the vCPU section's layout, its MSR list and its upcall state
+ * through upcall_check()). Device state (virtio_load, emulated_load) is
+ * not reached: it needs the devices.
  *
  * Every section has a CRC, so a mutated raw file would die at the first
  * checksum. The input is therefore a list of sections that the harness
@@ -47,10 +54,13 @@
 #include <linux/kvm.h>
 
 #include "fuzz_common.h"
+#include "guest_mem.h"
 #include "launch.h"
 #include "layout.h"
 #include "log.h"
 #include "machine.h"
+#include "pagetable.h"
+#include "pvmmu.h"
 #include "snapshot.h"
 #include "snapshot_format.h"
 #include "vm.h"
@@ -65,6 +75,11 @@ static const uint8_t snap_id[16] = "fuzz-snapshot-id";
 static int state_fd = -1, mem_fd = -1;
 static char state_path[64], mem_path[64];
 static int host_api = -1;
+
+/* The stand-in VM restore's later steps run on. */
+#define FAKE_MEM (8ull << 20)
+static struct vm *fake;
+static struct vm *fake_vm(void);
 
 static void setup(void)
 {
@@ -81,6 +96,43 @@ static void setup(void)
 	/* Quiet (the refusals are the common case); log_last_error() still
 	 * keeps each one. */
 	log_configure(NULL, LOG_OFF);
+	fake = fake_vm();
+}
+
+static struct vm *fake_vm(void)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	FUZZ_CHECK(vm && guest_mem_init(&vm->mem, FAKE_MEM, 0) == 0);
+	vm->vm_fd = vm->kvm_fd = vm->vcpu_fd = -1;
+	vm->ring = 3;
+	pagetable_build(&vm->mem, true);
+	FUZZ_CHECK(layout_mark_private(&vm->mem, 3) == 0);
+	FUZZ_CHECK(pvmmu_init(vm) == 0);
+	vm->vcpus = calloc(VM_MAX_CPUS, sizeof(*vm->vcpus));
+	FUZZ_CHECK(vm->vcpus);
+	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
+		vm->vcpus[i] = (struct vcpu){ .index = i, .fd = -1 };
+	return vm;
+}
+
+/* Restore's steps after snapshot_options(), on the stand-in VM: each
+ * refusal with a message. The state step always ends refused, at the
+ * first ioctl on a vCPU fd of -1 if not before. */
+static void restore_parse(const struct snapshot *s, const struct vm_options *opt)
+{
+	fake->ring = opt->ring;
+	fake->cpu_count = opt->cpus;
+	fake->virtio_count = 0;
+	log_clear_last_error();
+	if (snapshot_restore_memory(fake, s) != 0) {
+		FUZZ_CHECK(log_last_error()[0] != '\0');
+		return;
+	}
+	log_clear_last_error();
+	FUZZ_CHECK(snapshot_restore_state(fake, s) != 0);
+	FUZZ_CHECK(log_last_error()[0] != '\0');
+	if (getenv("FUZZ_SNAPSHOT_VERBOSE"))
+		fprintf(stderr, "restore state refused: %s\n", log_last_error());
 }
 
 static void put_file(int fd, const void *data, size_t len)
@@ -180,6 +232,7 @@ static void open_snapshot(bool shape)
 			FUZZ_CHECK(opt.disks[i] != NULL);
 		FUZZ_CHECK(opt.devices.count <= MACHINE_MAX_DEVICES);
 		(void)snapshot_guest_ns(s);
+		restore_parse(s, &opt);
 	}
 	snapshot_close(s);
 }
@@ -298,6 +351,21 @@ static void put(struct seed *s, const void *p, size_t len)
 static void put_u32(struct seed *s, uint32_t v) { put(s, &v, 4); }
 static void put_u64(struct seed *s, uint64_t v) { put(s, &v, 8); }
 
+#define CONFIG_1CPU                                                                                          \
+	"image=/tmp/pvmm-guest.elf\nmem_size=33554432\nmem_flags=0\ncpus=1\nring=3\nvirtio_console=1\n"    \
+	"uart_console=0\nide=0\nrng=0\n"
+
+static void start(struct seed *s, uint8_t flags)
+{
+	s->len = 0;
+	put(s, &flags, 1);
+}
+
+static void emit_seed(fuzz_emit_fn *emit, const char *name, const struct seed *s)
+{
+	emit(name, s->buf, s->len);
+}
+
 /* A section of the seed: type, length, payload. */
 static void section(struct seed *s, uint8_t type, const void *p, size_t len)
 {
@@ -344,24 +412,73 @@ static void pvmmu(struct seed *s)
 	section(s, SNAP_SEC_PVMMU, b, sizeof(b));
 }
 
-/* A vCPU section as put_vcpu() writes it, registers zero, no MSRs. */
-static void vcpu(struct seed *s, uint32_t index)
+/* A vCPU section as put_vcpu() writes it: registers zero but CR3, the
+ * upcall entry and info given, the TSC as its one MSR. */
+static void vcpu_upcall(struct seed *s, uint32_t index, uint64_t cr3, uint64_t entry, uint64_t info)
 {
 	static struct seed v;
-	static const uint8_t zero[sizeof(struct kvm_regs) + sizeof(struct kvm_sregs) + sizeof(struct kvm_xsave) +
-				  sizeof(struct kvm_xcrs) + sizeof(struct kvm_debugregs) +
-				  sizeof(struct kvm_vcpu_events) + sizeof(struct kvm_mp_state) +
-				  sizeof(struct kvm_lapic_state)];
+	static uint8_t regs[sizeof(struct kvm_regs) + sizeof(struct kvm_sregs) + sizeof(struct kvm_xsave) +
+			    sizeof(struct kvm_xcrs) + sizeof(struct kvm_debugregs) + sizeof(struct kvm_vcpu_events) +
+			    sizeof(struct kvm_mp_state) + sizeof(struct kvm_lapic_state)];
+	struct kvm_msr_entry tsc = { .index = 0x10, .data = 12345 };
+	memset(regs, 0, sizeof(regs));
+	memcpy(regs + sizeof(struct kvm_regs) + offsetof(struct kvm_sregs, cr3), &cr3, 8);
 	v.len = 0;
 	put_u32(&v, index);
 	put_u32(&v, 1); /* running */
-	put_u64(&v, PVMM_IMAGE_MIN);
-	for (unsigned i = 0; i < 5; i++)
-		put_u64(&v, 0);
+	put_u64(&v, PVMM_IMAGE_MIN); /* start rip, rsp, rdi */
+	put_u64(&v, 0);
+	put_u64(&v, 0);
+	put_u64(&v, entry);
+	put_u64(&v, info);
+	put_u64(&v, 0); /* MMU generation */
 	put_u32(&v, 0); /* irqchip */
-	put(&v, zero, sizeof(zero));
-	put_u32(&v, 0); /* MSRs */
+	put(&v, regs, sizeof(regs));
+	put_u32(&v, 1);
+	put(&v, &tsc, sizeof(tsc));
 	section(s, SNAP_SEC_VCPU, v.buf, v.len);
+}
+
+/* A vCPU section cut after its index and state, to keep the corpus
+ * small: snapshot_open() only counts vCPU sections, and the seeds with
+ * one only get as far as the stand-in VM's memory layout, which differs
+ * (the restore-* seeds have whole ones). */
+static void vcpu(struct seed *s, uint32_t index)
+{
+	uint32_t v[2] = { index, 1 };
+	section(s, SNAP_SEC_VCPU, v, sizeof(v));
+}
+
+/* A snapshot of the stand-in VM restore_parse() uses: its memory layout
+ * and PV MMU, one vCPU with `entry` and `info` as its upcall state. */
+static void fake_snapshot(struct seed *s, struct vm *vm, uint64_t entry, uint64_t info)
+{
+	static struct seed m;
+	struct snap_writer w;
+
+	start(s, 0);
+	config(s, "image=/tmp/pvmm-guest.elf\nmem_size=8388608\nmem_flags=0\ncpus=1\nring=3\nvirtio_console=0\n"
+		  "uart_console=0\nide=0\nrng=0\n");
+	m.len = 0;
+	put_u64(&m, vm->mem.fd_size);
+	put_u32(&m, vm->mem.nregions);
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		put_u64(&m, vm->mem.region[i].gpa);
+		put_u64(&m, vm->mem.region[i].size);
+		put_u64(&m, vm->mem.region[i].fd_offset);
+		put_u32(&m, vm->mem.region[i].flags);
+	}
+	section(s, SNAP_SEC_MEMORY, m.buf, m.len);
+	vm_state(s);
+	snap_writer_init(&w);
+	snap_begin(&w, SNAP_SEC_PVMMU);
+	pvmmu_save(vm, &w);
+	snap_end(&w);
+	FUZZ_CHECK(!w.failed);
+	const struct snap_section_header *sh = (const void *)(w.buf + sizeof(struct snap_header));
+	section(s, SNAP_SEC_PVMMU, sh + 1, (size_t)sh->length);
+	snap_writer_free(&w);
+	vcpu_upcall(s, 0, LAYOUT_PML4, entry, info);
 }
 
 static void device(struct seed *s, const char *name)
@@ -372,21 +489,6 @@ static void device(struct seed *s, const char *name)
 	put(&d, name, strlen(name));
 	put(&d, core, sizeof(core));
 	section(s, SNAP_SEC_DEVICE, d.buf, d.len);
-}
-
-#define CONFIG_1CPU                                                                                          \
-	"image=/tmp/pvmm-guest.elf\nmem_size=33554432\nmem_flags=0\ncpus=1\nring=3\nvirtio_console=1\n"    \
-	"uart_console=0\nide=0\nrng=0\n"
-
-static void start(struct seed *s, uint8_t flags)
-{
-	s->len = 0;
-	put(s, &flags, 1);
-}
-
-static void emit_seed(fuzz_emit_fn *emit, const char *name, const struct seed *s)
-{
-	emit(name, s->buf, s->len);
 }
 
 /* One VM's sections after its configuration: memory, VM, PV MMU, vCPUs, the console. */
@@ -403,6 +505,19 @@ static void body(struct seed *s, unsigned cpus)
 void fuzz_seeds(fuzz_emit_fn *emit)
 {
 	static struct seed s;
+	struct vm *vm = fake_vm();
+
+	/* Through restore's memory step to the first vCPU's ioctl, on the
+	 * stand-in VM: an upcall info block the guest may write, one in the
+	 * monitor's memory (refused). */
+	fake_snapshot(&s, vm, PVMM_IMAGE_MIN, 0x200000);
+	emit_seed(emit, "restore-upcall", &s);
+	fake_snapshot(&s, vm, PVMM_IMAGE_MIN, 0x2000);
+	emit_seed(emit, "restore-upcall-private", &s);
+	pvmmu_free(vm);
+	guest_mem_free(&vm->mem);
+	free(vm->vcpus);
+	free(vm);
 
 	/* Accepted: one CPU and the virtio console, as `pvmm run` makes. */
 	start(&s, 0);
