@@ -123,7 +123,10 @@ int pvmmu_load(struct vm *vm, struct snap_reader *r, char *err, size_t err_len)
 	m->cursor = snap_get_u32(r);
 	m->fresh = snap_get_u32(r);
 	m->recycles = snap_get_u64(r);
-	snap_get(r, m->used, sizeof(m->used));
+	/* The file's bytes, not a bool's: anything but 0 or 1 would be an
+	 * invalid bool (undefined behaviour) in m->used. */
+	uint8_t used[POOL_PAGES];
+	snap_get(r, used, sizeof(used));
 	snap_get(r, m->born, sizeof(m->born));
 	bool root_ok = m->root == LAYOUT_PML4 || pool_index(m->root, &(unsigned){ 0 });
 	/* What the file says must be what the monitor itself would have:
@@ -131,9 +134,13 @@ int pvmmu_load(struct vm *vm, struct snap_reader *r, char *err, size_t err_len)
 	 * `fresh` the count of unused pages (a wrong count would send
 	 * take_page() round a full pool for ever). */
 	unsigned fresh = 0;
-	for (unsigned i = 0; i < POOL_PAGES; i++)
+	bool used_ok = true;
+	for (unsigned i = 0; i < POOL_PAGES; i++) {
+		used_ok &= used[i] <= 1;
+		m->used[i] = used[i] == 1;
 		fresh += !m->used[i];
-	if (r->bad || !root_ok || m->cursor >= POOL_PAGES || m->fresh != fresh ||
+	}
+	if (r->bad || !used_ok || !root_ok || m->cursor >= POOL_PAGES || m->fresh != fresh ||
 	    m->user != (vm->ring == 3 ? PTE_US : 0)) {
 		snprintf(err, err_len, "its PV MMU state is malformed");
 		return -1;

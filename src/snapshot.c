@@ -22,6 +22,7 @@
 #include "emulated.h"
 #include "irq.h"
 #include "launch.h"
+#include "layout.h"
 #include "log.h"
 #include "pvclock.h"
 #include "pvmmu.h"
@@ -75,7 +76,7 @@ static const uint32_t wanted_msrs[] = {
 
 /* The sizes of the KVM structures saved raw: a file written by a build
  * with other ones is refused rather than misread. */
-static uint32_t abi_sizes(void)
+uint32_t snapshot_abi_sizes(void)
 {
 	const uint32_t sizes[] = {
 		sizeof(struct kvm_regs), sizeof(struct kvm_sregs), sizeof(struct kvm_xsave),
@@ -368,7 +369,7 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
 	h.kvm_api = api > 0 ? (uint32_t)api : 0;
 	h.tsc_khz = khz > 0 ? (uint64_t)khz : 0;
-	h.abi_sizes = abi_sizes();
+	h.abi_sizes = snapshot_abi_sizes();
 	if (getrandom(h.id, sizeof(h.id), 0) != (ssize_t)sizeof(h.id))
 		return fail(err, "cannot draw the snapshot's id: %s", strerror(errno));
 
@@ -535,7 +536,7 @@ struct snapshot *snapshot_open(const char *state_path, const char *mem_path, cha
 	}
 	if (read_whole(state_path, &buf, &len, err))
 		goto bad;
-	if (snap_parse(&s->file, buf, len, abi_sizes(), why)) {
+	if (snap_parse(&s->file, buf, len, snapshot_abi_sizes(), why)) {
 		fail(err, "snapshot '%s' is refused: %s", state_path, why);
 		goto bad;
 	}
@@ -560,13 +561,21 @@ struct snapshot *snapshot_open(const char *state_path, const char *mem_path, cha
 				goto malformed;
 			memcpy(s->config, sec->data, (size_t)sec->length);
 			break;
+		/* One of each, as create writes them: a second one is not
+		 * quietly preferred to the first. */
 		case SNAP_SEC_MEMORY:
+			if (s->memory)
+				goto malformed;
 			s->memory = sec;
 			break;
 		case SNAP_SEC_VM:
+			if (s->vmsec)
+				goto malformed;
 			s->vmsec = sec;
 			break;
 		case SNAP_SEC_PVMMU:
+			if (s->pvmmu)
+				goto malformed;
 			s->pvmmu = sec;
 			break;
 		case SNAP_SEC_VCPU:
@@ -739,8 +748,15 @@ static int parse_config(struct snapshot *s, struct vm_options *opt, char *text, 
 		snprintf(why, why_len, "it has %u CPUs and %u CPU states", opt->cpus, s->vcpus);
 		return -1;
 	}
-	if ((opt->ring != 0 && opt->ring != 3) || opt->mem_size == 0) {
-		snprintf(why, why_len, "%s", opt->mem_size ? "ring is neither 0 nor 3" : "mem_size is 0");
+	if (opt->ring != 0 && opt->ring != 3) {
+		snprintf(why, why_len, "ring is neither 0 nor 3");
+		return -1;
+	}
+	/* What --mem and PUT /machine-config allow: no VM pvmm built has
+	 * another size, and the memory layout is built from it. */
+	if (opt->mem_size < MEM_MIN || opt->mem_size > MEM_MAX || opt->mem_size % HUGE_PAGE_SIZE) {
+		snprintf(why, why_len, "mem_size %llu is not 4 MiB to 3 GiB in whole 2 MiB",
+			 (unsigned long long)opt->mem_size);
 		return -1;
 	}
 	return 0;

@@ -39,6 +39,10 @@ void snapshot_close(struct snapshot *s);
  * 0, or -1 after a message. */
 int snapshot_options(struct snapshot *s, struct vm_options *opt);
 
+/* The header's abi_sizes this build writes and reads: a digest of the
+ * sizes of the KVM structures saved raw (for tests and the fuzz target). */
+uint32_t snapshot_abi_sizes(void);
+
 /* vm_launch()'s restore steps. Memory: after guest_mem_init() and
  * pvmmu_init(), before kvm_create(); the memory file's pages are read in
  * (only its data extents) and checked against its checksum. State: after

@@ -12,6 +12,7 @@ past the container's checks to the validation of the field itself:
   snapedit.py IN OUT msr CPU K INDEX            the K-th saved MSR's index
   snapedit.py IN OUT virtio DEV FIELD VALUE     DEV-th device's driver_features,
                                                 q0_size, q0_num or q0_flags
+  snapedit.py IN OUT section-repeat TYPE       the first section of TYPE twice in a row
   snapedit.py IN - private-gpa                  prints a monitor-private address
 
 Numbers are Python literals (0x... allowed). Layouts follow snapshot.c's
@@ -99,6 +100,10 @@ def main(argv):
         where = {"driver_features": (core + 8, "<Q"), "q0_num": (q0, "<I"), "q0_size": (q0 + 4, "<I"),
                  "q0_flags": (q0 + 32, "<I")}[args[1]]
         struct.pack_into(where[1], d, where[0], int(args[2], 0))
+    elif op == "section-repeat":
+        typ = int(args[0], 0)
+        i = [t for t, _ in secs].index(typ)
+        secs.insert(i + 1, [typ, bytearray(secs[i][1])])
     elif op == "private-gpa":
         m = nth(secs, SEC_MEMORY, 0)
         count = struct.unpack_from("<I", m, 8)[0]

@@ -396,6 +396,15 @@ test_snapshot_refuses_bad_fields() {
 	snap_field_refused "$s" "configuration" config-append "colour=blue"
 	snap_field_refused "$s" "configuration" config-set rng ""
 	snap_field_refused "$s" "configuration" config-set cpus "1x"
+	# Memory outside what --mem allows (found by tests/fuzz/fuzz_snapshot):
+	# refused with the configuration, not left to fail inside vm_launch.
+	snap_field_refused "$s" "configuration" config-set mem_size 1
+	snap_field_refused "$s" "configuration" config-set mem_size 12582912000
+	# A section create writes once, twice (the memory layout, the VM, the
+	# PV MMU): not the second quietly taken.
+	snap_field_refused "$s" "sections" section-repeat 2
+	snap_field_refused "$s" "sections" section-repeat 3
+	snap_field_refused "$s" "sections" section-repeat 4
 	# virtio: features the device did not offer, a queue size other than
 	# the one the driver chose.
 	snap_field_refused "$s" "feature" virtio 0 driver_features 0xffffffffffffffff

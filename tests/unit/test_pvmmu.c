@@ -15,6 +15,7 @@
 #include "layout.h"
 #include "pagetable.h"
 #include "pvmmu.h"
+#include "snapshot_format.h"
 
 #define MEM (8ull << 20)
 #define OPS_GPA 0x200000ull
@@ -147,6 +148,35 @@ static void test_pool_recycles(void **state)
 		assert_int_not_equal(xlate(vm, FAR + k * 0x200000), ~0ull);
 }
 
+/* The saved state loads back; a used[] byte other than 0 or 1 (found by
+ * tests/fuzz/fuzz_snapshot: it was read straight into a bool, undefined
+ * behaviour under UBSan) is refused. */
+static void test_load_checks_used_bytes(void **state)
+{
+	struct vm *vm = *state;
+	struct snap_writer w;
+	struct snap_reader r;
+	char err[128] = "";
+
+	snap_writer_init(&w);
+	snap_begin(&w, 4);
+	pvmmu_save(vm, &w);
+	snap_end(&w);
+	assert_false(w.failed);
+	struct snap_section_header *sh = (void *)(w.buf + sizeof(struct snap_header));
+	struct snap_section sec = { .type = 4, .data = (uint8_t *)(sh + 1), .length = sh->length };
+	snap_reader_init(&r, &sec);
+	assert_int_equal(pvmmu_load(vm, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.left, 0);
+	/* u32 pages, u64 root, gen, user, u32 batch, cursor, fresh, u64
+	 * recycles: used[] starts 48 bytes in. */
+	((uint8_t *)(sh + 1))[48 + 5] = 0x10;
+	snap_reader_init(&r, &sec);
+	assert_int_equal(pvmmu_load(vm, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "malformed"));
+	snap_writer_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +184,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_batch_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protect_and_user_bits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_recycles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_checks_used_bytes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
