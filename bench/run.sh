@@ -117,6 +117,22 @@ else
 	fi
 fi
 
+# 4. vhost-user-blk against qemu-storage-daemon, Linux's driver under QEMU TCG.
+echo
+echo "== vhost-user back ends: bench/vhost_user.sh $build bench/results"
+set +e
+bench/vhost_user.sh "$build" bench/results | tee "$logs/vhost_user"
+vu_status=${PIPESTATUS[0]}
+set -e
+if [ "$vu_status" -ne 0 ]; then
+	echo "bench: bench/vhost_user.sh failed (exit status $vu_status); its messages are above" >&2
+	failed=1
+fi
+read -r vmet vtotal < <(targets "$logs/vhost_user")
+met=$((met + vmet))
+total=$((total + vtotal))
+summary="$summary, vhost-user $vmet of $vtotal"
+
 echo
 echo "bench: $met of $total targets met ($summary)"
 if [ "$failed" -ne 0 ]; then
