@@ -163,18 +163,26 @@ int term_enter(int fd, enum term_mode mode, console_escape_fn *fn, void *ctx, in
 		atexit(restore_at_exit);
 		registered = true;
 	}
-	if (start_pump() < 0) {
-		log_warn("cannot start the terminal's input thread: %s; the terminal stays as it is", strerror(errno));
+	/* Raw first, then the input thread: the thread may trip its filter
+	 * at once, and its SIGSYS handler must find the terminal raw and
+	 * restore it, not race a tcsetattr made here after it. Keys typed
+	 * in between wait in the terminal for the thread, which already
+	 * treats Ctrl-A as the escape key (escape_live). */
+	escape_live = 1;
+	if (tcsetattr(fd, TCSANOW, &raw_settings) < 0) {
+		escape_live = 0;
+		log_warn("cannot put the terminal in raw mode: %s; it stays as it is", strerror(errno));
 		term_fd = -1;
 		return 0;
 	}
-	escape_live = 1;
-	if (tcsetattr(fd, TCSANOW, &raw_settings) < 0) {
-		log_warn("cannot put the terminal in raw mode: %s; it stays as it is", strerror(errno));
-		term_leave();
+	is_raw = 1;
+	if (start_pump() < 0) {
+		log_warn("cannot start the terminal's input thread: %s; the terminal stays as it is", strerror(errno));
+		term_restore();
+		escape_live = 0;
+		term_fd = -1;
 		return 0;
 	}
-	is_raw = 1;
 	*console_fd = pipe_rd;
 	log_debug("the terminal is raw: Ctrl-A h for help, Ctrl-A x quits");
 	return 1;
