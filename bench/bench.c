@@ -330,6 +330,32 @@ static void add_samples(const char *key, const char *unit, const double *values,
 	sample_sets[sample_set_count++] = (struct sample_set){ key, unit, copy, count };
 }
 
+/*
+ * Programs a and b, WARMUP_RUNS each, then n runs each, interleaved and
+ * alternating which goes first, so neither always follows the other:
+ * their wall times in ms into a_ms[] and b_ms[]. `figure` names them in
+ * the warning about a run that printed.
+ */
+static void interleaved_runs(const char *figure, char *const a[], char *const b[], int n, double *a_ms,
+			     double *b_ms)
+{
+	struct run_result r;
+	bool a_warned = false, b_warned = false;
+
+	/* Warm-up: page cache, dynamic loader cache, KVM module state. */
+	for (int i = 0; i < WARMUP_RUNS; i++) {
+		run_checked(a, false, &r);
+		run_checked(b, false, &r);
+	}
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < 2; k++) {
+			bool is_a = (i + k) % 2 == 0;
+			run_checked(is_a ? a : b, false, &r);
+			warn_if_noisy(figure, is_a ? a : b, &r, is_a ? &a_warned : &b_warned);
+			(is_a ? a_ms : b_ms)[i] = (double)r.wall_ns / 1e6;
+		}
+}
+
 /* ---- 1. cold start ------------------------------------------------------ */
 
 /* Figure keys and labels per ring: ring 0 keeps the names of earlier
@@ -366,28 +392,13 @@ static void bench_cold_start(const struct config *cfg, int ring)
 	int n = cfg->cold_runs;
 	double *pvmm_ms = calloc((size_t)n, sizeof(double));
 	double *raw_ms = calloc((size_t)n, sizeof(double));
-	struct run_result r;
-	bool pvmm_warned = false, raw_warned = false;
 
 	if (!pvmm_ms || !raw_ms)
 		die("out of memory");
 	figure_ring = ring;
 	progress("cold start, ring %d: %d warm-up + %d interleaved runs each of pvmm hello and %s", ring,
 		 WARMUP_RUNS, n, ring == 3 ? "rawvm cpl3" : "rawvm");
-	/* Warm-up: page cache, dynamic loader cache, KVM module state. */
-	for (int i = 0; i < WARMUP_RUNS; i++) {
-		run_checked(pvmm_argv, false, &r);
-		run_checked(raw_argv, false, &r);
-	}
-	for (int i = 0; i < n; i++) {
-		/* Alternate which goes first, so neither always follows the other. */
-		for (int k = 0; k < 2; k++) {
-			bool pvmm = (i + k) % 2 == 0;
-			run_checked(pvmm ? pvmm_argv : raw_argv, false, &r);
-			warn_if_noisy("cold start", pvmm ? pvmm_argv : raw_argv, &r, pvmm ? &pvmm_warned : &raw_warned);
-			(pvmm ? pvmm_ms : raw_ms)[i] = (double)r.wall_ns / 1e6;
-		}
-	}
+	interleaved_runs("cold start", pvmm_argv, raw_argv, n, pvmm_ms, raw_ms);
 
 	double pvmm_med = median(pvmm_ms, n), raw_med = median(raw_ms, n);
 	double ratio = pvmm_med / raw_med;
@@ -581,25 +592,14 @@ static void bench_seccomp(const struct config *cfg)
 	double *on_ms = calloc((size_t)n, sizeof(double)), *off_ms = calloc((size_t)n, sizeof(double));
 	double *call_on = calloc((size_t)rounds, sizeof(double)), *call_off = calloc((size_t)rounds, sizeof(double));
 	double *call_ratio = calloc((size_t)rounds, sizeof(double));
-	struct run_result r, z_on, z_off, runs[4];
-	bool warned_on = false, warned_off = false;
+	struct run_result z_on, z_off, runs[4];
 
 	if (!on_ms || !off_ms || !call_on || !call_off || !call_ratio)
 		die("out of memory");
 	figure_ring = 3;
 	progress("seccomp, ring 3: %d interleaved cold starts and %d rounds of N=%u calls, filters on and off", n,
 		 rounds, cfg->calls3);
-	for (int i = 0; i < WARMUP_RUNS; i++) {
-		run_checked(cold_on, false, &r);
-		run_checked(cold_off, false, &r);
-	}
-	for (int i = 0; i < n; i++)
-		for (int k = 0; k < 2; k++) {
-			bool on = (i + k) % 2 == 0;
-			run_checked(on ? cold_on : cold_off, false, &r);
-			warn_if_noisy("seccomp cold start", on ? cold_on : cold_off, &r, on ? &warned_on : &warned_off);
-			(on ? on_ms : off_ms)[i] = (double)r.wall_ns / 1e6;
-		}
+	interleaved_runs("seccomp cold start", cold_on, cold_off, n, on_ms, off_ms);
 	for (int i = 0; i < rounds; i++) {
 		bool on_a = i % 2 == 0; /* A B B A, as bench_hypercall does */
 		for (int k = 0; k < 4; k++) {
@@ -1718,11 +1718,12 @@ static void bench_mmu(const struct config *cfg)
  * The control plane's start-up: from fork until `pvmm --api-sock PATH`
  * accepts a connection, wall time and the CPU time of every pvmm thread
  * (/proc/PID/task/N/schedstat, read the moment the connection is
- * accepted). Target: at most TARGET_API_CPU_MS, Firecracker's published
- * budget for its own API socket (a fixed budget, not a same-run figure).
+ * accepted). Shown beside FIRECRACKER_API_CPU_MS, Firecracker's published
+ * budget for its own API socket, as information only: that number was not
+ * measured in this run, so it makes no verdict.
  */
 #define API_RUNS 30
-#define TARGET_API_CPU_MS 8.0
+#define FIRECRACKER_API_CPU_MS 8.0
 
 static double task_cpu_ms(pid_t pid)
 {
@@ -1885,13 +1886,14 @@ static void bench_api_startup(const struct config *cfg)
 	progress("api: %d starts of pvmm --api-sock until the socket accepts a connection", API_RUNS);
 	for (int i = 0; i < API_RUNS; i++)
 		api_run(cfg, sock_path, &wall[i], &cpu[i]);
-	double c = median(cpu, API_RUNS);
-	char target[16];
-	snprintf(target, sizeof(target), "<= %.0f", TARGET_API_CPU_MS);
 	add_info("api_startup_wall_ms", "API socket accepting, wall time from fork (median)", median(wall, API_RUNS),
 		 "ms", 3);
-	add_target("api_startup_cpu_ms", "API socket accepting, pvmm CPU time (median)", c, "ms", 3, strdup(target),
-		   TARGET_API_CPU_MS, c <= TARGET_API_CPU_MS);
+	/* Information, not a verdict: the issue's 8 ms is Firecracker's
+	 * published figure for itself, not something measured in this run. */
+	char label[96];
+	snprintf(label, sizeof(label), "API socket accepting, pvmm CPU time (median; Firecracker publishes %.0f)",
+		 FIRECRACKER_API_CPU_MS);
+	add_info("api_startup_cpu_ms", strdup(label), median(cpu, API_RUNS), "ms", 3);
 	double start_ms[API_RUNS];
 	progress("api: %d InstanceStarts of hello over the socket, to its first output", API_RUNS);
 	for (int i = 0; i < API_RUNS; i++)
@@ -2074,19 +2076,9 @@ static void bench_snapshot(const struct config *cfg)
 			      (char *)cfg->snapwait, NULL };
 	int n = cfg->cold_runs;
 	double *restore_ms = calloc((size_t)n, sizeof(double)), *cold_ms = calloc((size_t)n, sizeof(double));
-	struct run_result r;
 	if (!restore_ms || !cold_ms)
 		die("out of memory");
-	for (int i = 0; i < WARMUP_RUNS; i++) {
-		run_checked(restore_argv, false, &r);
-		run_checked(cold_argv, false, &r);
-	}
-	for (int i = 0; i < n; i++)
-		for (int k = 0; k < 2; k++) {
-			bool restore = (i + k) % 2 == 0;
-			run_checked(restore ? restore_argv : cold_argv, false, &r);
-			(restore ? restore_ms : cold_ms)[i] = (double)r.wall_ns / 1e6;
-		}
+	interleaved_runs("restore against cold start", restore_argv, cold_argv, n, restore_ms, cold_ms);
 	double rm = median(restore_ms, n), cm = median(cold_ms, n), ratio = rm / cm;
 	add_info("restore_ms_r3", rlabel("restore of the paused 32 MiB snapwait, to its exit (median)", 3), rm, "ms",
 		 3);
