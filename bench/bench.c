@@ -1749,20 +1749,21 @@ static double task_cpu_ms(pid_t pid)
 	return ns / 1e6;
 }
 
-static void api_run(const struct config *cfg, const char *sock_path, double *wall_ms, double *cpu_ms)
+/* Start `pvmm --api-sock SOCK` (stdin and stderr on /dev/null, stdout on
+ * out_fd) and connect to it as soon as it accepts: the connected socket,
+ * *pid the child. Dies after 10 s or if pvmm exits first. */
+static int api_spawn(const struct config *cfg, const char *sock_path, int out_fd, pid_t *pid)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path);
 	unlink(sock_path);
 	uint64_t t0 = now_ns();
-	pid_t pid = fork();
-	if (pid < 0)
+	*pid = fork();
+	if (*pid < 0)
 		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
+	if (*pid == 0) {
+		if (dup2(devnull_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(devnull_fd, 2) < 0)
+			_exit(126);
 		execl(cfg->pvmm, cfg->pvmm, "--api-sock", sock_path, (char *)NULL);
 		_exit(127);
 	}
@@ -1770,14 +1771,21 @@ static void api_run(const struct config *cfg, const char *sock_path, double *wal
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
 	while (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid)
+		if (waitpid(*pid, NULL, WNOHANG) == *pid)
 			die("pvmm --api-sock %s exited before its socket accepted a connection", sock_path);
 		if (now_ns() - t0 > 10ull * 1000000000ull) {
-			kill(pid, SIGKILL);
+			kill(*pid, SIGKILL);
 			die("pvmm --api-sock %s: no connection accepted within 10 s", sock_path);
 		}
 	}
+	return fd;
+}
+
+static void api_run(const struct config *cfg, const char *sock_path, double *wall_ms, double *cpu_ms)
+{
+	pid_t pid;
+	uint64_t t0 = now_ns();
+	int fd = api_spawn(cfg, sock_path, devnull_fd, &pid);
 	*wall_ms = (double)(now_ns() - t0) / 1e6;
 	/* A thread's schedstat is brought up to date when it stops running;
 	 * read it once pvmm waits idle (the connection stays unanswered, so
@@ -1832,34 +1840,12 @@ static int api_request(int fd, const char *method, const char *path, const char 
  */
 static double api_instance_start_ms(const struct config *cfg, const char *sock_path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path);
-	unlink(sock_path);
 	int out[2];
 	if (pipe2(out, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
-	uint64_t t0 = now_ns();
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (dup2(devnull_fd, 0) < 0 || dup2(out[1], 1) < 0 || dup2(devnull_fd, 2) < 0)
-			_exit(126);
-		execl(cfg->pvmm, cfg->pvmm, "--api-sock", sock_path, (char *)NULL);
-		_exit(127);
-	}
+	pid_t pid;
+	int fd = api_spawn(cfg, sock_path, out[1], &pid);
 	close(out[1]);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		die("socket: %s", strerror(errno));
-	while (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			die("pvmm --api-sock %s exited before its socket accepted a connection", sock_path);
-		if (now_ns() - t0 > 10ull * 1000000000ull) {
-			kill(pid, SIGKILL);
-			die("pvmm --api-sock %s: no connection accepted within 10 s", sock_path);
-		}
-	}
 	char body[4400];
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", cfg->hello);
 	api_request(fd, "PUT", "/boot-source", body);
