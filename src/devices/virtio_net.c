@@ -1,10 +1,10 @@
 /*
  * virtio-net: receiveq 0, transmitq 1, one pair, on a network back end
  * (struct net_backend: the device never knows which kind). Features: MAC,
- * MTU, STATUS (the link is always up) and the common VERSION_1,
- * EVENT_IDX, INDIRECT_DESC. No offloads, no MRG_RXBUF: every frame is
- * one receive chain, and its 12-byte header (virtio_net_hdr_v1) is all
- * zeros but num_buffers = 1.
+ * MTU, STATUS (the link is always up), MRG_RXBUF and the common VERSION_1,
+ * EVENT_IDX, INDIRECT_DESC. No offloads: a received frame's 12-byte header
+ * (virtio_net_hdr_v1) is all zeros but num_buffers, 1 unless the driver
+ * took MRG_RXBUF and posted buffers smaller than the frame.
  *
  * Transmit (a kick): every available chain is taken in one pass (at most
  * a queue's worth, then the device kicks itself), each checked and copied
@@ -24,6 +24,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -154,34 +155,90 @@ static void tx_drain(struct vnet *n)
 
 /* ---- receive ------------------------------------------------------------- */
 
-/* Put the frame in rxbuf[0..len) into the next receive chain that can
- * hold it; false if there is none (the frame is dropped). */
+/* Return the chains heads[0..k) empty (a dropped frame's). */
+static void rx_return_empty(struct virtq *vq, const uint16_t *heads, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++)
+		virtq_push(vq, heads[i], 0);
+}
+
+enum vnet_rx_verdict virtio_net_rx_place(struct virtq *vq, bool mergeable, uint8_t *frame, size_t len,
+					 struct vnet_rx_place *out)
+{
+	struct virtq_elem first, later; /* the frame's first chain (it holds the header), any other */
+	uint16_t heads[VIRTQ_MAX_SIZE];
+	uint32_t lens[VIRTQ_MAX_SIZE];
+	unsigned k = 0;
+	size_t off = 0;
+
+	*out = (struct vnet_rx_place){ 0, 0 };
+	first.in_num = 0;
+	while (off < len) {
+		struct virtq_elem *elem = k == 0 ? &first : &later;
+		enum virtq_pop_result r = k < vq->size ? virtq_pop(vq, elem) : VIRTQ_EMPTY;
+		if (r == VIRTQ_BROKEN)
+			return VNET_RX_BROKEN;
+		if (r == VIRTQ_EMPTY) {
+			virtq_unpop(vq, (uint16_t)k); /* the frame's chains stay posted */
+			return VNET_RX_NO_BUFFER;
+		}
+		uint64_t need = mergeable ? NET_HDR_LEN : len;
+		if (elem->out_num != 0 || elem->in_len < need) {
+			out->bad++;
+			virtq_push(vq, elem->head, 0);
+			if (k == 0)
+				continue;
+			rx_return_empty(vq, heads, k);
+			return VNET_RX_BAD;
+		}
+		size_t n = len - off;
+		if (n > elem->in_len)
+			n = (size_t)elem->in_len;
+		virtq_write_in(elem, 0, frame + off, n);
+		heads[k] = elem->head;
+		lens[k] = (uint32_t)n;
+		k++;
+		off += n;
+	}
+	/* Every chain is known now: the header in the first says how many. */
+	uint16_t num_buffers = htole16((uint16_t)k);
+	memcpy(frame + offsetof(struct virtio_net_hdr_v1, num_buffers), &num_buffers, 2);
+	virtq_write_in(&first, offsetof(struct virtio_net_hdr_v1, num_buffers), &num_buffers, 2);
+	for (unsigned i = 0; i < k; i++)
+		virtq_push(vq, heads[i], lens[i]);
+	out->chains = k;
+	return VNET_RX_OK;
+}
+
+/* Put the frame in rxbuf[0..len) into the next receive chains; false if
+ * it was dropped (counted). */
 static bool rx_deliver(struct vnet *n, size_t len, bool *used)
 {
 	struct virtio_dev *dev = n->dev;
-	struct virtq *vq = &dev->queues[RXQ];
-	struct virtq_elem elem;
+	struct vnet_rx_place place;
 
-	if (!virtio_queue_live(dev, RXQ))
+	if (!virtio_queue_live(dev, RXQ)) {
+		n->c.rx_no_buffer++;
 		return false;
-	for (unsigned tries = 0; tries < vq->size; tries++) {
-		if (!virtio_pop(dev, RXQ, &elem))
-			return false;
-		if (elem.out_num != 0 || elem.in_len < len) {
-			/* Device-readable buffers in a receive chain, or one too
-			 * small for this frame: the chain goes back empty. */
-			n->c.rx_bad_buffer++;
-			dev->stats.errors++;
-			virtq_push(vq, elem.head, 0);
-			dev->stats.requests++;
-			*used = true;
-			continue;
-		}
-		virtq_write_in(&elem, 0, n->rxbuf, len);
-		virtq_push(vq, elem.head, (uint32_t)len);
-		dev->stats.requests++;
+	}
+	bool mergeable = dev->driver_features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	enum vnet_rx_verdict v = virtio_net_rx_place(&dev->queues[RXQ], mergeable, n->rxbuf, len, &place);
+	n->c.rx_bad_buffer += place.bad;
+	dev->stats.errors += place.bad;
+	dev->stats.requests += place.chains + place.bad;
+	if (place.chains || place.bad)
 		*used = true;
+	switch (v) {
+	case VNET_RX_OK:
 		return true;
+	case VNET_RX_NO_BUFFER:
+	case VNET_RX_BAD:
+		n->c.rx_no_buffer++;
+		return false;
+	case VNET_RX_BROKEN:
+		virtio_queue_broken(dev, RXQ);
+		n->c.rx_no_buffer++;
+		return false;
 	}
 	return false;
 }
@@ -222,10 +279,8 @@ static bool rx_pump(struct vnet *n)
 		memset(&h, 0, sizeof(h));
 		h.num_buffers = htole16(1);
 		memcpy(n->rxbuf, &h, sizeof(h));
-		if (!rx_deliver(n, (size_t)len, &used)) {
-			n->c.rx_no_buffer++;
+		if (!rx_deliver(n, (size_t)len, &used))
 			continue;
-		}
 		n->c.rx_frames++;
 		n->c.rx_bytes += (uint64_t)len - NET_HDR_LEN;
 	}
@@ -310,7 +365,8 @@ static void net_destroy(struct virtio_dev *dev)
 static const struct virtio_ops net_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
-	.features = (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_MTU) | (1ull << VIRTIO_NET_F_STATUS),
+	.features = (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_MTU) | (1ull << VIRTIO_NET_F_STATUS) |
+		    (1ull << VIRTIO_NET_F_MRG_RXBUF),
 	.num_queues = 2,
 	.queue_max = NET_QUEUE_MAX,
 	.config_size = NET_CONFIG_SIZE,

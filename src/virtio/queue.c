@@ -320,6 +320,13 @@ enum virtq_pop_result virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 	return VIRTQ_GOT;
 }
 
+void virtq_unpop(struct virtq *vq, uint16_t n)
+{
+	vq->last_avail = (uint16_t)(vq->last_avail - n);
+	if (vq->event_idx && vq->ready && !vq->broken)
+		store16(avail_event(vq), vq->last_avail);
+}
+
 enum virtq_pop_result virtq_pop_burst(struct virtq *vq, struct virtq_elem *elem)
 {
 	enum virtq_pop_result r = virtq_pop(vq, elem);

@@ -84,6 +84,11 @@ enum virtq_pop_result virtq_pop(struct virtq *vq, struct virtq_elem *elem);
  * that stops taking chains otherwise must rekick the queue. */
 enum virtq_pop_result virtq_pop_burst(struct virtq *vq, struct virtq_elem *elem);
 
+/* Give back the last `n` chains taken and not yet pushed, so the next pop
+ * takes them again (a device that took chains for a request it then
+ * could not complete: virtio-net's merged receive buffers). */
+void virtq_unpop(struct virtq *vq, uint16_t n);
+
 /* Return a chain: `len` bytes were written into its device-writable part. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 
