@@ -1,8 +1,8 @@
 /*
  * --net parsing and the choice of back end. Syntax:
- *   tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]
+ *   tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N][,model=virtio|ne2000]
  *   user[,net=A.B.C.D/LEN][,hostfwd=udp|tcp:[HADDR]:HPORT-[GADDR]:GPORT]...
- *       [,mac=..][,mtu=N]
+ *       [,mac=..][,mtu=N][,model=virtio|ne2000]
  */
 #include "net/backend.h"
 
@@ -158,6 +158,15 @@ int net_parse(const char *arg, struct net_spec *spec)
 				return -1;
 			}
 			spec->has_mac = 1;
+		} else if (klen == 5 && !memcmp(p, "model", 5) && val) {
+			if (vlen == 6 && !memcmp(val, "virtio", 6))
+				spec->model = NET_MODEL_VIRTIO;
+			else if (vlen == 6 && !memcmp(val, "ne2000", 6))
+				spec->model = NET_MODEL_NE2000;
+			else {
+				log_error("--net model=%.*s: use model=virtio or model=ne2000", (int)vlen, val);
+				return -1;
+			}
 		} else if (klen == 3 && !memcmp(p, "mtu", 3) && val) {
 			char buf[16], *e;
 			if (vlen == 0 || vlen >= sizeof(buf))
@@ -187,11 +196,11 @@ int net_parse(const char *arg, struct net_spec *spec)
 			}
 			spec->user.nfwd++;
 		} else if (spec->kind == NET_USER) {
-			log_error("--net '%s': unknown option '%.*s' (user takes net=, hostfwd=, mac= and mtu=)", arg,
+			log_error("--net '%s': unknown option '%.*s' (user takes net=, hostfwd=, mac=, mtu= and model=)", arg,
 				  (int)len, p);
 			return -1;
 		} else {
-			log_error("--net '%s': unknown option '%.*s' (tap=NAME takes mac= and mtu=)", arg, (int)len, p);
+			log_error("--net '%s': unknown option '%.*s' (tap=NAME takes mac=, mtu= and model=)", arg, (int)len, p);
 			return -1;
 		}
 		p = end ? end + 1 : p + len;

@@ -49,8 +49,12 @@ struct net_user {
 	struct net_hostfwd fwd[NET_HOSTFWD_MAX];
 };
 
+/* The NIC a --net value asks for: model=, or --net-model when absent. */
+enum net_model { NET_MODEL_UNSET, NET_MODEL_VIRTIO, NET_MODEL_NE2000 };
+
 /* One --net value, parsed. */
 struct net_spec {
+	enum net_model model;        /* model=virtio|ne2000; UNSET without it */
 	enum net_kind kind;
 	char ifname[NET_IFNAME_MAX]; /* tap=NAME; "user" for user */
 	struct net_user user;        /* kind NET_USER */
