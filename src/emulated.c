@@ -40,6 +40,7 @@ struct emulated {
 	struct ne2000 *nic;
 	int nic_fd;             /* its back end's fd, watched while it lives; -1: not */
 	int nic_ready_fd;       /* POLL readiness: written when a frame lands in the ring */
+	char nic_backend[32];   /* its back end's name, for --stats */
 };
 
 static struct emulated *emulated_of(struct vm *vm)
@@ -278,6 +279,7 @@ static int add_nic(struct vm *vm, const struct net_spec *spec)
 	struct net_backend *be = net_backend_open(spec);
 	if (!be)
 		return -1;
+	snprintf(e->nic_backend, sizeof(e->nic_backend), "%s", be->name);
 	e->nic = ne2000_create(mac, be, &(struct ne2000_host){ nic_irq, nic_rx_ready, e });
 	if (!e->nic) {
 		net_backend_close(be);
@@ -448,10 +450,10 @@ void emulated_stats_print(struct vm *vm, FILE *out)
 	}
 	if (e->nic) {
 		struct ne2000_stats s = ne2000_stats(e->nic);
-		fprintf(out, "  ne2000           %llu register accesses, tx_frames %llu, tx_bytes %llu, rx_frames %llu, "
+		fprintf(out, "  ne2000           %s, %llu register accesses, tx_frames %llu, tx_bytes %llu, rx_frames %llu, "
 			"rx_bytes %llu, drop_tx_short %llu, drop_tx_long %llu, drop_tx_bounds %llu, drop_tx_host %llu, "
 			"drop_rx_host %llu, drop_rx_stopped %llu, drop_rx_filter %llu, drop_rx_overflow %llu, "
-			"drop_rx_bad_ring %llu\n",
+			"drop_rx_bad_ring %llu\n", e->nic_backend,
 			(unsigned long long)s.register_accesses, (unsigned long long)s.tx_frames,
 			(unsigned long long)s.tx_bytes, (unsigned long long)s.rx_frames, (unsigned long long)s.rx_bytes,
 			(unsigned long long)s.drop_tx_short, (unsigned long long)s.drop_tx_long,
@@ -488,12 +490,13 @@ unsigned emulated_stats_print_json(struct vm *vm, FILE *out, bool first)
 	}
 	if (e->nic) {
 		struct ne2000_stats s = ne2000_stats(e->nic);
-		fprintf(out, "%s{\"name\": \"ne2000\", \"register_accesses\": %llu, \"tx_frames\": %llu, "
+		fprintf(out, "%s{\"name\": \"ne2000\", \"backend\": \"%s\", \"register_accesses\": %llu, \"tx_frames\": %llu, "
 			"\"tx_bytes\": %llu, \"rx_frames\": %llu, \"rx_bytes\": %llu, \"drop_tx_short\": %llu, "
 			"\"drop_tx_long\": %llu, \"drop_tx_bounds\": %llu, \"drop_tx_host\": %llu, "
 			"\"drop_rx_host\": %llu, \"drop_rx_stopped\": %llu, \"drop_rx_filter\": %llu, "
 			"\"drop_rx_overflow\": %llu, \"drop_rx_bad_ring\": %llu}",
-			first ? "" : ", ", (unsigned long long)s.register_accesses, (unsigned long long)s.tx_frames,
+			first ? "" : ", ", e->nic_backend, (unsigned long long)s.register_accesses,
+			(unsigned long long)s.tx_frames,
 			(unsigned long long)s.tx_bytes, (unsigned long long)s.rx_frames, (unsigned long long)s.rx_bytes,
 			(unsigned long long)s.drop_tx_short, (unsigned long long)s.drop_tx_long,
 			(unsigned long long)s.drop_tx_bounds, (unsigned long long)s.drop_tx_host,

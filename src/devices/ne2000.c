@@ -214,6 +214,7 @@ static void transmit(struct ne2000 *n)
 	const uint8_t *frame = n->mem + (start - NE2000_MEM_START);
 	if (n->tcr & TCR_LB) {
 		/* Loopback: the frame comes back into our own ring. */
+		n->st.tx_loopback++;
 		receive_locked(n, frame, len);
 	} else {
 		static const uint8_t hdr[NET_HDR_LEN];

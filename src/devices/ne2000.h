@@ -31,7 +31,7 @@ struct ne2000_host {
 };
 
 struct ne2000_stats {
-	uint64_t register_accesses, tx_frames, tx_bytes, rx_frames, rx_bytes;
+	uint64_t register_accesses, tx_frames, tx_bytes, tx_loopback, rx_frames, rx_bytes;
 	uint64_t drop_tx_short, drop_tx_long, drop_tx_bounds, drop_tx_host;
 	uint64_t drop_rx_host, drop_rx_stopped, drop_rx_filter, drop_rx_overflow, drop_rx_bad_ring;
 };
