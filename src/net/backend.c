@@ -3,6 +3,7 @@
  *   tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N][,model=virtio|ne2000]
  *   user[,net=A.B.C.D/LEN][,hostfwd=udp|tcp:[HADDR]:HPORT-[GADDR]:GPORT]...
  *       [,mac=..][,mtu=N][,model=virtio|ne2000]
+ *   null[,mac=..][,mtu=N][,model=virtio|ne2000]
  */
 #include "net/backend.h"
 
@@ -121,7 +122,7 @@ int net_parse(const char *arg, struct net_spec *spec)
 	memset(spec, 0, sizeof(*spec));
 	spec->mtu = NET_MTU_DEFAULT;
 	if (!arg || !*arg) {
-		log_error("--net needs a back end: tap=NAME[,mac=..][,mtu=N] or user[,net=..][,hostfwd=..]");
+		log_error("--net needs a back end: tap=NAME[,mac=..][,mtu=N], user[,net=..][,hostfwd=..] or null");
 		return -1;
 	}
 	bool have_kind = false;
@@ -147,8 +148,11 @@ int net_parse(const char *arg, struct net_spec *spec)
 				spec->kind = NET_USER;
 				strcpy(spec->ifname, "user");
 				parse_user_net("10.0.2.0/24", 11, &spec->user);
+			} else if (klen == 4 && !memcmp(p, "null", 4) && !val) {
+				spec->kind = NET_NULL;
+				strcpy(spec->ifname, "null");
 			} else {
-				log_error("--net '%s': the value starts with the back end, tap=NAME or user", arg);
+				log_error("--net '%s': the value starts with the back end, tap=NAME, user or null", arg);
 				return -1;
 			}
 			have_kind = true;
@@ -198,6 +202,9 @@ int net_parse(const char *arg, struct net_spec *spec)
 		} else if (spec->kind == NET_USER) {
 			log_error("--net '%s': unknown option '%.*s' (user takes net=, hostfwd=, mac=, mtu= and model=)", arg,
 				  (int)len, p);
+			return -1;
+		} else if (spec->kind == NET_NULL) {
+			log_error("--net '%s': unknown option '%.*s' (null takes mac=, mtu= and model=)", arg, (int)len, p);
 			return -1;
 		} else {
 			log_error("--net '%s': unknown option '%.*s' (tap=NAME takes mac=, mtu= and model=)", arg, (int)len, p);
@@ -255,6 +262,8 @@ struct net_backend *net_backend_open(const struct net_spec *spec)
 		return net_tap_open(spec);
 	case NET_USER:
 		return net_user_open(spec);
+	case NET_NULL:
+		return net_null_open(spec);
 	}
 	log_error("--net: this back end is not built");
 	return NULL;
