@@ -7,7 +7,8 @@
  *
  * Input: operations until it ends, each starting with a byte `op`:
  *   bits 6-7 = 3: host frame into the back end: u16 len (mod 1700), then
- *        len bytes (the 12-byte header first); then the pump runs
+ *        len bytes (the 12-byte header first); then the pump runs (len
+ *        0 is the back end's end of file)
  *   bits 6-7 = 2: frame to ne2000_receive: u16 len (mod 1600), len bytes
  *   else a port access: u8 port (mod 32); bit 0 of op: write; bits 1-2:
  *        size 1, 2, 4 (3 reads as 1); bit 3: string I/O, u8 reps - 1
@@ -101,9 +102,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				host_frame = frame;
 				host_len = len;
 				host_pending = true;
-				FUZZ_CHECK(!ne2000_rx_pump(n)); /* -EAGAIN after it: never "gone" */
+				/* Then -EAGAIN: "gone" only for a 0-byte read (end of file). */
+				FUZZ_CHECK(ne2000_rx_pump(n) == (len == 0));
 				FUZZ_CHECK(!host_pending);
-				host_frames++;
+				host_frames += len > 0;
 			} else {
 				ne2000_receive(n, frame, len);
 				host_frames++;
