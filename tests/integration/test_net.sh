@@ -353,6 +353,35 @@ test_net_two_nics_two_subnets() {
 	net_cleanup
 }
 
+# Both models in one VM: NICs are numbered in command-line order whatever
+# their model, so nic=N picks the same NIC either way round.
+test_net_mixed_models() {
+	net_skip && return
+	local tap1 tap2 sub1 sub2 order
+	for order in ne2000-first virtio-first; do
+		net_tap tap1 || return
+		sub1=$NET_SUBNET
+		net_tap tap2 || return
+		sub2=$NET_SUBNET
+		local m1=",model=ne2000" m2=
+		[ "$order" = virtio-first ] && { m1=; m2=",model=ne2000"; }
+		net_start run --stats --net "tap=$tap1$m1,mac=02:00:00:00:00:11" --net "tap=$tap2$m2,mac=02:00:00:00:00:22" \
+			"$EXAMPLES/udp_echo.elf" "ip=$sub2.2/24" nic=1
+		if net_wait_out "udp_echo ready mac=02:00:00:00:00:22"; then
+			local r
+			r=$(net_udp "$sub2.2" 10 100)
+			[ "$r" = "echoed 10 of 10" ] || fail_because "$order: UDP echo on the second NIC: $r"
+			net_quit "$sub2.2"
+		fi
+		net_finish
+		expect_status 0
+		grep -q "^  ne2000 .*tap:$([ "$order" = ne2000-first ] && echo "$tap1" || echo "$tap2")," "$ERR" ||
+			fail_because "$order: the NE2000 is not on the right TAP: $(grep ne2000 "$ERR")"
+		: "$sub1"
+		net_cleanup
+	done
+}
+
 test_net_bad_options() {
 	run_pvmm run --net bogus "$EXAMPLES/hello.elf"
 	expect_status 2
