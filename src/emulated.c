@@ -429,6 +429,23 @@ static void uart_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *
 	pthread_mutex_unlock(&e->in_lock);
 }
 
+/* The NE2000's counters, each as ", name N" or, for JSON, ", "name": N". */
+static void nic_stats_fields(struct emulated *e, FILE *out, bool json)
+{
+	struct ne2000_stats s = ne2000_stats(e->nic);
+	const struct { const char *name; uint64_t v; } f[] = {
+		{ "register_accesses", s.register_accesses }, { "tx_frames", s.tx_frames }, { "tx_bytes", s.tx_bytes },
+		{ "tx_loopback", s.tx_loopback }, { "rx_frames", s.rx_frames }, { "rx_bytes", s.rx_bytes },
+		{ "drop_tx_short", s.drop_tx_short }, { "drop_tx_long", s.drop_tx_long },
+		{ "drop_tx_bounds", s.drop_tx_bounds }, { "drop_tx_host", s.drop_tx_host },
+		{ "drop_rx_host", s.drop_rx_host }, { "drop_rx_stopped", s.drop_rx_stopped },
+		{ "drop_rx_filter", s.drop_rx_filter }, { "drop_rx_overflow", s.drop_rx_overflow },
+		{ "drop_rx_bad_ring", s.drop_rx_bad_ring },
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		fprintf(out, json ? ", \"%s\": %llu" : ", %s %llu", f[i].name, (unsigned long long)f[i].v);
+}
+
 void emulated_stats_print(struct vm *vm, FILE *out)
 {
 	struct emulated *e = vm->emulated;
@@ -449,18 +466,9 @@ void emulated_stats_print(struct vm *vm, FILE *out)
 			(unsigned long long)s.errors);
 	}
 	if (e->nic) {
-		struct ne2000_stats s = ne2000_stats(e->nic);
-		fprintf(out, "  ne2000           %s, %llu register accesses, tx_frames %llu, tx_bytes %llu, rx_frames %llu, "
-			"rx_bytes %llu, drop_tx_short %llu, drop_tx_long %llu, drop_tx_bounds %llu, drop_tx_host %llu, "
-			"drop_rx_host %llu, drop_rx_stopped %llu, drop_rx_filter %llu, drop_rx_overflow %llu, "
-			"drop_rx_bad_ring %llu\n", e->nic_backend,
-			(unsigned long long)s.register_accesses, (unsigned long long)s.tx_frames,
-			(unsigned long long)s.tx_bytes, (unsigned long long)s.rx_frames, (unsigned long long)s.rx_bytes,
-			(unsigned long long)s.drop_tx_short, (unsigned long long)s.drop_tx_long,
-			(unsigned long long)s.drop_tx_bounds, (unsigned long long)s.drop_tx_host,
-			(unsigned long long)s.drop_rx_host, (unsigned long long)s.drop_rx_stopped,
-			(unsigned long long)s.drop_rx_filter, (unsigned long long)s.drop_rx_overflow,
-			(unsigned long long)s.drop_rx_bad_ring);
+		fprintf(out, "  ne2000           %s", e->nic_backend);
+		nic_stats_fields(e, out, false);
+		fprintf(out, "\n");
 	}
 }
 
@@ -489,20 +497,9 @@ unsigned emulated_stats_print_json(struct vm *vm, FILE *out, bool first)
 		n++;
 	}
 	if (e->nic) {
-		struct ne2000_stats s = ne2000_stats(e->nic);
-		fprintf(out, "%s{\"name\": \"ne2000\", \"backend\": \"%s\", \"register_accesses\": %llu, \"tx_frames\": %llu, "
-			"\"tx_bytes\": %llu, \"rx_frames\": %llu, \"rx_bytes\": %llu, \"drop_tx_short\": %llu, "
-			"\"drop_tx_long\": %llu, \"drop_tx_bounds\": %llu, \"drop_tx_host\": %llu, "
-			"\"drop_rx_host\": %llu, \"drop_rx_stopped\": %llu, \"drop_rx_filter\": %llu, "
-			"\"drop_rx_overflow\": %llu, \"drop_rx_bad_ring\": %llu}",
-			first ? "" : ", ", e->nic_backend, (unsigned long long)s.register_accesses,
-			(unsigned long long)s.tx_frames,
-			(unsigned long long)s.tx_bytes, (unsigned long long)s.rx_frames, (unsigned long long)s.rx_bytes,
-			(unsigned long long)s.drop_tx_short, (unsigned long long)s.drop_tx_long,
-			(unsigned long long)s.drop_tx_bounds, (unsigned long long)s.drop_tx_host,
-			(unsigned long long)s.drop_rx_host, (unsigned long long)s.drop_rx_stopped,
-			(unsigned long long)s.drop_rx_filter, (unsigned long long)s.drop_rx_overflow,
-			(unsigned long long)s.drop_rx_bad_ring);
+		fprintf(out, "%s{\"name\": \"ne2000\", \"backend\": \"%s\"", first ? "" : ", ", e->nic_backend);
+		nic_stats_fields(e, out, true);
+		fprintf(out, "}");
 		n++;
 	}
 	return n;

@@ -492,10 +492,12 @@ bool ne2000_rx_pump(struct ne2000 *n)
 		if (len == -EAGAIN || len == -EWOULDBLOCK)
 			return false;
 		if (len <= 0) {
+			pthread_mutex_lock(&n->lock); /* warned_host is the vCPU's too */
 			if (len < 0 && !n->warned_host) {
 				n->warned_host = true;
 				log_warn("ne2000 %s: receiving failed: %s", n->be->name, strerror((int)-len));
 			}
+			pthread_mutex_unlock(&n->lock);
 			return true; /* end of file, or an error: the back end is gone */
 		}
 		/* Over 1514 bytes (recv says cap + 1), no Ethernet header, or an
