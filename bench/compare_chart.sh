@@ -8,14 +8,14 @@
 #
 # Left panel: VM exits per KiB moved, every workload over every path (log
 # scale: the paths differ by orders of magnitude). Right panel: the
-# guest-visible throughput of the block workloads. Bars are blue for the
+# guest-visible throughput of the block and network workloads. Bars are blue for the
 # paravirtual paths and orange for the emulated ones, each with its value.
 #
 # compare.dat format (one run per line, '#' lines are comments):
 #   workload path exits_per_kib mb_per_s monitor_cpu_ms paravirtual [ring]
 #   e.g.  blk-read virtio 0.06201 41.0985 56.448 1 3
-# workload: console, blk-write, blk-read; path: hypercall, virtio, uart,
-# ide; paravirtual: 1 or 0; ring: the guest's ring, 0 or 3 (0 when the
+# workload: console, blk-write, blk-read, net-send; path: hypercall,
+# virtio, uart, ide, ne2000; paravirtual: 1 or 0; ring: the guest's ring, 0 or 3 (0 when the
 # column is absent, as in files from before it). Rows in other orders, or
 # other workloads and paths, are drawn too (known ones first, in the order
 # above). When the file holds more than one ring, each workload's bars
@@ -46,8 +46,8 @@ trap 'rm -rf "$tmp"' EXIT
 rings=$(awk '!/^[ \t]*#/ && NF >= 6 { r[NF >= 7 ? $7 : 0] = 1 } END { n = 0; for (k in r) n++; print n }' "$dat")
 awk -v bad="$tmp/bad" -v rings="$rings" '
 function rank(w, p, ring,   r) {
-	r = (w == "console") ? 0 : (w == "blk-write") ? 1 : (w == "blk-read") ? 2 : 3
-	return r * 100 + ring * 10 + ((p == "hypercall") ? 0 : (p == "virtio") ? 1 : (p == "uart") ? 2 : (p == "ide") ? 3 : 4)
+	r = (w == "console") ? 0 : (w == "blk-write") ? 1 : (w == "blk-read") ? 2 : (w == "net-send") ? 3 : 4
+	return r * 100 + ring * 10 + ((p == "hypercall") ? 0 : (p == "virtio") ? 1 : (p == "uart") ? 2 : (p == "ide") ? 3 : (p == "ne2000") ? 4 : 5)
 }
 /^[ \t]*#/ || NF == 0 { next }
 NF < 6 || $3 !~ /^[0-9.eE+-]+$/ || $4 !~ /^[0-9.eE+-]+$/ || ($6 != "0" && $6 != "1") || (NF >= 7 && $7 !~ /^[0-9]$/) {
@@ -76,8 +76,9 @@ if [ ! -s "$tmp/bars" ]; then
 	echo "compare_chart: $dat has no runs in it" >&2
 	exit 1
 fi
-# The block workloads again, for the throughput panel, re-spaced.
-awk '$2 ~ /^blk/ {
+# The block and network workloads again, for the throughput panel,
+# re-spaced (net-send: 1-KiB frames, so MB/s is ~packets/s / 1000).
+awk '$2 ~ /^(blk|net)/ {
 	if (n > 0 && $2 != last) x += 0.6
 	if (n > 0) x += 1
 	n++; last = $2
@@ -143,7 +144,7 @@ plot bars using 1:4:(\$1 - 0.4):(\$1 + 0.4):($ex_lo):4:(color(\$6)):xtic(label(s
      NaN with boxes lc rgb emu_color title "emulated"
 
 if ($have_blk) {
-	set title "Guest-visible block throughput" font ",13"
+	set title "Guest-visible block and network throughput" font ",13"
 	unset logscale y
 	set format y "%g"
 	if ($mb_log) {

@@ -96,9 +96,13 @@ static const char run_help[] =
 	"                        at most 8 virtio devices in all); in the key=value\n"
 	"                        form write a comma in a value as two (,,); id is the\n"
 	"                        serial number the guest reads (at most 20 characters)\n"
-	"      --net tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]\n"
+	"      --net tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N][,model=virtio|ne2000]\n"
 	"                        add a virtio-net NIC on the TAP interface NAME\n"
-	"                        (opened, or created; repeatable: one NIC each)\n"
+	"                        (opened, or created; repeatable: one NIC each);\n"
+	"                        model=ne2000: an emulated NE2000 instead (one)\n"
+	"      --net-model virtio|ne2000\n"
+	"                        the NIC of a --net without model=: virtio-net\n"
+	"                        (default) or the emulated NE2000 at 0x300, IRQ 9\n"
 	"      --disk-model virtio|ide\n"
 	"                        how disks appear: virtio-blk (default), or one\n"
 	"                        emulated IDE disk on the primary channel\n"
@@ -309,7 +313,7 @@ enum {
 	OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS,
 	OPT_RING, OPT_TRANSPORT, OPT_LOG_FILE, OPT_LOG_LEVEL, OPT_METRICS_PATH, OPT_METRICS_INTERVAL, OPT_CONSOLE_LOG,
 	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NET, OPT_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_UNSHARE,
-	OPT_CONSOLE_MODE,
+	OPT_CONSOLE_MODE, OPT_NET_MODEL,
 };
 
 static const struct option run_longopts[] = {
@@ -320,6 +324,7 @@ static const struct option run_longopts[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "disk-model", required_argument, NULL, OPT_DISK_MODEL },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "net-model", required_argument, NULL, OPT_NET_MODEL },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "ring", required_argument, NULL, OPT_RING },
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
@@ -452,6 +457,13 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 			opt->ide = strcmp(optarg, "ide") == 0;
 			if (!opt->ide && strcmp(optarg, "virtio") != 0) {
 				log_error("--disk-model '%s': use 'virtio' or 'ide'", optarg);
+				return -1;
+			}
+			break;
+		case OPT_NET_MODEL:
+			opt->ne2000 = strcmp(optarg, "ne2000") == 0;
+			if (!opt->ne2000 && strcmp(optarg, "virtio") != 0) {
+				log_error("--net-model '%s': use 'virtio' or 'ne2000'", optarg);
 				return -1;
 			}
 			break;

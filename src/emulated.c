@@ -10,6 +10,7 @@
 
 #include "devices/device.h"
 #include "devices/ide.h"
+#include "devices/ne2000.h"
 #include "devices/uart16550.h"
 #include "iothread.h"
 #include "irq.h"
@@ -35,6 +36,11 @@ struct emulated {
 	int uart_ready_fd;      /* POLL readiness: written when input arrives */
 
 	struct ide *ide;
+
+	struct ne2000 *nic;
+	int nic_fd;             /* its back end's fd, watched while it lives; -1: not */
+	int nic_ready_fd;       /* POLL readiness: written when a frame lands in the ring */
+	char nic_backend[32];   /* its back end's name, for --stats */
 };
 
 static struct emulated *emulated_of(struct vm *vm)
@@ -48,6 +54,8 @@ static struct emulated *emulated_of(struct vm *vm)
 		vm->emulated->vm = vm;
 		vm->emulated->uart_in_fd = -1;
 		vm->emulated->uart_ready_fd = -1;
+		vm->emulated->nic_fd = -1;
+		vm->emulated->nic_ready_fd = -1;
 		pthread_mutex_init(&vm->emulated->in_lock, NULL);
 	}
 	return vm->emulated;
@@ -63,6 +71,21 @@ static void ide_irq(void *ctx, int level)
 {
 	struct emulated *e = ctx;
 	irq_set_level(e->vm, IDE_IRQ, level);
+}
+
+static void nic_irq(void *ctx, int level)
+{
+	struct emulated *e = ctx;
+	irq_set_level(e->vm, NE2000_IRQ, level);
+}
+
+static void nic_rx_ready(void *ctx)
+{
+	struct emulated *e = ctx;
+	uint64_t one = 1;
+	if (write(e->nic_ready_fd, &one, sizeof(one)) < 0) {
+		/* a saturated eventfd is still readable: nothing lost */
+	}
 }
 
 /* Add an entry to the boot info device list. */
@@ -230,6 +253,57 @@ static int add_ide(struct vm *vm, const char *path, bool readonly, const char *s
 	return list_device(vm, PVMM_DEV_IDE, IDE_IRQ, IDE_CMD_BASE, IDE_CMD_PORTS, -1);
 }
 
+/* I/O thread: the NE2000's back end has frames. One that hung up or
+ * fails stays readable for good: unwatch it, or the watch spins. */
+static void nic_input(void *opaque, uint32_t events)
+{
+	struct emulated *e = opaque;
+	bool dead = ne2000_rx_pump(e->nic);
+	if ((dead || (events & (EPOLLHUP | EPOLLERR))) && e->nic_fd >= 0) {
+		iothread_unwatch(e->vm->iothread, e->nic_fd);
+		e->nic_fd = -1;
+		log_warn("ne2000: the back end hung up or failed; no more frames will arrive");
+	}
+}
+
+static int add_nic(struct vm *vm, const struct net_spec *spec)
+{
+	struct emulated *e = emulated_of(vm);
+	if (!e)
+		return -1;
+	uint8_t mac[6];
+	if (spec->has_mac)
+		memcpy(mac, spec->mac, 6);
+	else
+		net_default_mac(spec, mac);
+	struct net_backend *be = net_backend_open(spec);
+	if (!be)
+		return -1;
+	snprintf(e->nic_backend, sizeof(e->nic_backend), "%s", be->name);
+	e->nic = ne2000_create(mac, be, &(struct ne2000_host){ nic_irq, nic_rx_ready, e });
+	if (!e->nic) {
+		net_backend_close(be);
+		log_error("out of memory adding the NE2000");
+		return -1;
+	}
+	e->nic_ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (e->nic_ready_fd < 0 || irq_claim_pin(vm, NE2000_IRQ) ||
+	    pio_register(&vm->pio, NE2000_BASE, NE2000_PORTS, "ne2000", ne2000_io, e->nic)) {
+		log_error("cannot create the NE2000 (ports 0x%x-0x%x, IRQ %d)", NE2000_BASE,
+			  NE2000_BASE + NE2000_PORTS - 1, NE2000_IRQ);
+		return -1;
+	}
+	if (be->fd >= 0) {
+		int ret = iothread_watch(vm->iothread, be->fd, EPOLLIN, nic_input, e);
+		if (ret) {
+			log_error("ne2000 %s: cannot watch the back end: %s", be->name, strerror(-ret));
+			return -1;
+		}
+		e->nic_fd = be->fd;
+	}
+	return list_device(vm, PVMM_DEV_NE2000, NE2000_IRQ, NE2000_BASE, NE2000_PORTS, e->nic_ready_fd);
+}
+
 static int uart_attach(struct vm *vm, const struct device_env *env, const char *arg)
 {
 	(void)arg;
@@ -262,6 +336,43 @@ const struct device_type ide_type = {
 	.interrupts = true,
 	.parse = device_check_disk,
 	.attach_isa = ide_attach,
+};
+
+/* The NE2000 has a fixed 1514-byte frame limit: MTU 1500 at most. */
+static int ne2000_parse(const char *arg, struct net_spec *spec)
+{
+	if (net_parse(arg, spec))
+		return -1;
+	if (spec->mtu > NE2000_FRAME_MAX - NET_ETH_HLEN) {
+		log_error("--net '%s': model=ne2000 carries frames of at most %d bytes: mtu= up to %d",
+			  arg, NE2000_FRAME_MAX, NE2000_FRAME_MAX - NET_ETH_HLEN);
+		return -1;
+	}
+	return 0;
+}
+
+static int ne2000_check(const char *arg)
+{
+	struct net_spec spec;
+	return ne2000_parse(arg, &spec);
+}
+
+static int ne2000_attach(struct vm *vm, const struct device_env *env, const char *arg)
+{
+	struct net_spec spec;
+	(void)env;
+	if (ne2000_parse(arg, &spec))
+		return -1;
+	return add_nic(vm, &spec);
+}
+
+const struct device_type ne2000_type = {
+	.name = "ne2000",
+	.kind = DEVICE_ISA,
+	.max_count = 1,
+	.interrupts = true,
+	.parse = ne2000_check,
+	.attach_isa = ne2000_attach,
 };
 
 /* stdin that epoll refuses (a regular file, /dev/null) is always
@@ -318,6 +429,23 @@ static void uart_port_io(void *opaque, uint16_t offset, bool is_write, uint8_t *
 	pthread_mutex_unlock(&e->in_lock);
 }
 
+/* The NE2000's counters, each as ", name N" or, for JSON, ", "name": N". */
+static void nic_stats_fields(struct emulated *e, FILE *out, bool json)
+{
+	struct ne2000_stats s = ne2000_stats(e->nic);
+	const struct { const char *name; uint64_t v; } f[] = {
+		{ "register_accesses", s.register_accesses }, { "tx_frames", s.tx_frames }, { "tx_bytes", s.tx_bytes },
+		{ "tx_loopback", s.tx_loopback }, { "rx_frames", s.rx_frames }, { "rx_bytes", s.rx_bytes },
+		{ "drop_tx_short", s.drop_tx_short }, { "drop_tx_long", s.drop_tx_long },
+		{ "drop_tx_bounds", s.drop_tx_bounds }, { "drop_tx_host", s.drop_tx_host },
+		{ "drop_rx_host", s.drop_rx_host }, { "drop_rx_stopped", s.drop_rx_stopped },
+		{ "drop_rx_filter", s.drop_rx_filter }, { "drop_rx_overflow", s.drop_rx_overflow },
+		{ "drop_rx_bad_ring", s.drop_rx_bad_ring },
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		fprintf(out, json ? ", \"%s\": %llu" : ", %s %llu", f[i].name, (unsigned long long)f[i].v);
+}
+
 void emulated_stats_print(struct vm *vm, FILE *out)
 {
 	struct emulated *e = vm->emulated;
@@ -336,6 +464,11 @@ void emulated_stats_print(struct vm *vm, FILE *out)
 			(unsigned long long)s.register_accesses, (unsigned long long)s.commands,
 			(unsigned long long)s.sectors_read, (unsigned long long)s.sectors_written,
 			(unsigned long long)s.errors);
+	}
+	if (e->nic) {
+		fprintf(out, "  ne2000           %s", e->nic_backend);
+		nic_stats_fields(e, out, false);
+		fprintf(out, "\n");
 	}
 }
 
@@ -360,6 +493,13 @@ unsigned emulated_stats_print_json(struct vm *vm, FILE *out, bool first)
 			first ? "" : ", ", (unsigned long long)s.register_accesses, (unsigned long long)s.commands,
 			(unsigned long long)s.sectors_read, (unsigned long long)s.sectors_written,
 			(unsigned long long)s.errors);
+		first = false;
+		n++;
+	}
+	if (e->nic) {
+		fprintf(out, "%s{\"name\": \"ne2000\", \"backend\": \"%s\"", first ? "" : ", ", e->nic_backend);
+		nic_stats_fields(e, out, true);
+		fprintf(out, "}");
 		n++;
 	}
 	return n;
@@ -372,11 +512,19 @@ void emulated_destroy(struct vm *vm)
 		return;
 	uart_destroy(e->uart);
 	ide_destroy(e->ide);
+	ne2000_destroy(e->nic); /* the I/O thread has stopped: its watch is moot */
 	if (e->uart_ready_fd >= 0)
 		close(e->uart_ready_fd);
+	if (e->nic_ready_fd >= 0)
+		close(e->nic_ready_fd);
 	pthread_mutex_destroy(&e->in_lock);
 	free(e);
 	vm->emulated = NULL;
+}
+
+bool emulated_can_save(const struct vm *vm)
+{
+	return !vm->emulated || !vm->emulated->nic;
 }
 
 void emulated_save(struct vm *vm, struct snap_writer *w)

@@ -31,6 +31,7 @@
 #include "layout.h"
 #include "log.h"
 #include "metrics.h"
+#include "net/backend.h"
 #include "pvmmu.h"
 #include "pvclock.h"
 #include "snapshot.h"
@@ -107,9 +108,21 @@ int vm_options_request_devices(struct vm_options *opt)
 		if (machine_request(m, opt->ide ? &ide_type : &virtio_blk_type, opt->disks[i]))
 			return -1;
 	}
-	for (unsigned i = 0; i < opt->net_count; i++)
-		if (machine_request(m, &virtio_net_type, opt->nets[i]))
+	unsigned ne2000 = 0;
+	for (unsigned i = 0; i < opt->net_count; i++) {
+		struct net_spec spec;
+		if (net_parse(opt->nets[i], &spec))
 			return -1;
+		bool emulated = spec.model == NET_MODEL_NE2000 || (spec.model == NET_MODEL_UNSET && opt->ne2000);
+		/* Its ports and IRQ are fixed: there is room for one. */
+		if (emulated && ne2000++) {
+			log_error("--net '%s': a VM takes one NE2000 (fixed ports 0x300, IRQ 9); give the other NICs "
+				  "model=virtio", opt->nets[i]);
+			return -1;
+		}
+		if (machine_request(m, emulated ? &ne2000_type : &virtio_net_type, opt->nets[i]))
+			return -1;
+	}
 	return check_disks_distinct(opt);
 }
 

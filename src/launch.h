@@ -37,6 +37,7 @@ struct vm_options {
 	bool rng;
 	unsigned disk_count;
 	const char *disks[MACHINE_MAX_DEVICES];  /* --disk values, in order */
+	bool ne2000;            /* --net-model ne2000: NICs without model= are NE2000s */
 	unsigned net_count;
 	const char *nets[MACHINE_MAX_DEVICES];   /* --net values, in order */
 	struct machine_devices devices;          /* what the flags above ask for */

@@ -360,6 +360,9 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 		if (!virtio_can_save(vm->virtio[i]))
 			return fail(err, "device %s cannot be snapshotted yet (no save support); "
 					 "the devices with it are listed in docs/snapshot.md", vm->virtio[i]->ops->name);
+	if (!emulated_can_save(vm))
+		return fail(err, "device ne2000 cannot be snapshotted yet (no save support); "
+				 "the devices with it are listed in docs/snapshot.md");
 	if (strcmp(state_path, mem_path) == 0)
 		return fail(err, "snapshot_path and mem_file_path are the same file");
 

@@ -12,6 +12,11 @@
  *                                API; IDE runs them one at a time), then
  *                                blk_flush
  *   compare.elf blk-read MIB     the same range read back the same way
+ *   compare.elf net-send N       N Ethernet frames of 1 KiB (broadcast, a
+ *                                local EtherType) sent on NIC 0 through
+ *                                <pvmm/net.h>, virtio-net or NE2000, to
+ *                                the null back end; N 0: the NIC opened,
+ *                                nothing sent (the fixed cost)
  *
  * Each prints one last line on stdout (through the console under test):
  *
@@ -48,6 +53,7 @@
 #include <string.h>
 #include <pvmm/blk.h>
 #include <pvmm/guest.h>
+#include <pvmm/net.h>
 
 #define LINE 64
 #define REQ_BYTES 4096u
@@ -206,17 +212,56 @@ static int run_blk(bool write, uint64_t mib)
 	return 0;
 }
 
+/* ---- Network ------------------------------------------------------------ */
+
+#define FRAME 1024
+
+static int run_net(uint64_t frames)
+{
+	static uint8_t frame[FRAME];
+	int err = net_open(0);
+	if (err) {
+		printf("FAIL: no NIC (%d)\n", err);
+		return 1;
+	}
+	memset(frame, 0xff, 6);
+	net_mac(0, frame + 6);
+	frame[12] = 0x88;
+	frame[13] = 0xb5;
+	for (unsigned i = 14; i < FRAME; i++)
+		frame[i] = (uint8_t)i;
+	uint64_t start = pvmm_now_ns();
+	for (uint64_t i = 0; i < frames; i++) {
+		frame[14] = (uint8_t)i; /* each frame its own */
+		if ((err = net_send(0, frame, FRAME))) {
+			printf("FAIL: net_send: %d\n", err);
+			return 1;
+		}
+	}
+	uint64_t ns = pvmm_now_ns() - start;
+	printf("compare net-send bytes=%llu ops=%llu ns=%llu sum=0\n", (unsigned long long)(frames * FRAME),
+	       (unsigned long long)frames, (unsigned long long)ns);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		printf("usage: compare.elf console KIB | blk-write MIB | blk-read MIB\n");
+		printf("usage: compare.elf console KIB | blk-write MIB | blk-read MIB | net-send N\n");
 		return 2;
 	}
 	char *end;
 	uint64_t amount = strtoull(argv[2], &end, 10);
 	/* console 0: only the result line, for the fixed cost of a run
 	 * (pvmm bench compare's setup runs). */
-	bool console = !strcmp(argv[1], "console");
+	bool console = !strcmp(argv[1], "console"), net = !strcmp(argv[1], "net-send");
+	if (net) {
+		if (*end || amount > 1000000) {
+			printf("FAIL: '%s' is not a frame count from 0 to 1000000\n", argv[2]);
+			return 2;
+		}
+		return run_net(amount);
+	}
 	if (*end || (amount == 0 && !console) || amount > 1024) {
 		printf("FAIL: '%s' is not a size from %d to 1024\n", argv[2], console ? 0 : 1);
 		return 2;

@@ -94,6 +94,31 @@ int ide_flush(struct ide_disk *d);
 int ide_set_irq_mode(struct ide_disk *d, bool on);
 uint32_t ide_max_sectors(const struct ide_disk *d);
 
+/* virtio_net.c and ne2000.c: the NIC drivers behind <pvmm/net.h>, which
+ * net.c dispatches to. virtio's `nic` is the ordinal among virtio-net
+ * devices; there is at most one NE2000. wait_prepare: true if a frame
+ * waits, else the device's POLL bit added to *mask (armed to signal). */
+struct net_nic_stats;
+unsigned vnet_count(void);
+int vnet_open(unsigned nic);
+int vnet_mac(unsigned nic, uint8_t mac[6]);
+unsigned vnet_mtu(unsigned nic);
+bool vnet_link_up(unsigned nic);
+int vnet_send(unsigned nic, const void *frame, size_t len);
+int vnet_recv(unsigned nic, void *buf, size_t cap);
+bool vnet_wait_prepare(uint64_t *mask);
+bool vnet_rx_ready(void);
+void vnet_stats(unsigned nic, struct net_nic_stats *st);
+int ne2k_find(void);      /* boot info index of the NE2000, or -1 */
+int ne2k_open(void);
+int ne2k_mac(uint8_t mac[6]);
+unsigned ne2k_mtu(void);
+int ne2k_send(const void *frame, size_t len);
+int ne2k_recv(void *buf, size_t cap);
+bool ne2k_wait_prepare(uint64_t *mask);
+bool ne2k_rx_ready(void);
+void ne2k_stats(struct net_nic_stats *st);
+
 /* exit.c: flush stdout and abort with a fixed message. */
 __attribute__((noreturn)) void runtime_abort(const char *msg);
 

@@ -1,6 +1,7 @@
 /*
  * virtio-net driver (virtio 1.2, 5.1): one receiveq/transmitq pair per
- * NIC, polling only.
+ * NIC, polling only. net.c dispatches <pvmm/net.h> here; `nic` is the
+ * ordinal among the virtio-net devices.
  *
  * Receive: RX_SLOTS buffers, each big enough for the 12-byte header and a
  * frame of MTU + 14 bytes, stay posted; net_recv reaps one, copies the
@@ -39,7 +40,7 @@ static struct nic nics[NET_MAX_NICS];
 #define COOKIE(slot) ((void *)(uintptr_t)((slot) + 1))
 #define SLOT(cookie) ((unsigned)(uintptr_t)(cookie) - 1)
 
-unsigned net_count(void)
+unsigned vnet_count(void)
 {
 	unsigned n = 0;
 	while (n < NET_MAX_NICS && virtio_find(VIRTIO_ID_NET, n) >= 0)
@@ -106,11 +107,11 @@ static struct nic *get(unsigned nic, int *err)
 		*err = -VIRTIO_ENODEV;
 		return NULL;
 	}
-	*err = net_open(nic);
+	*err = vnet_open(nic);
 	return *err ? NULL : &nics[nic];
 }
 
-int net_open(unsigned nic)
+int vnet_open(unsigned nic)
 {
 	if (nic >= NET_MAX_NICS)
 		return -VIRTIO_ENODEV;
@@ -124,7 +125,7 @@ int net_open(unsigned nic)
 	return n->state == 1 ? 0 : n->state;
 }
 
-int net_mac(unsigned nic, uint8_t mac[6])
+int vnet_mac(unsigned nic, uint8_t mac[6])
 {
 	int err;
 	struct nic *n = get(nic, &err);
@@ -133,14 +134,14 @@ int net_mac(unsigned nic, uint8_t mac[6])
 	return err;
 }
 
-unsigned net_mtu(unsigned nic)
+unsigned vnet_mtu(unsigned nic)
 {
 	int err;
 	struct nic *n = get(nic, &err);
 	return n ? n->mtu : 0;
 }
 
-bool net_link_up(unsigned nic)
+bool vnet_link_up(unsigned nic)
 {
 	int err;
 	struct nic *n = get(nic, &err);
@@ -160,7 +161,7 @@ static void tx_reap(struct nic *n)
 			n->tx_busy &= ~(1ull << SLOT(cookies[i]));
 }
 
-int net_send(unsigned nic, const void *frame, size_t len)
+int vnet_send(unsigned nic, const void *frame, size_t len)
 {
 	int err;
 	struct nic *n = get(nic, &err);
@@ -196,7 +197,7 @@ int net_send(unsigned nic, const void *frame, size_t len)
 	return 0;
 }
 
-int net_recv(unsigned nic, void *buf, size_t cap)
+int vnet_recv(unsigned nic, void *buf, size_t cap)
 {
 	int err;
 	struct nic *n = get(nic, &err);
@@ -232,32 +233,28 @@ int net_recv(unsigned nic, void *buf, size_t cap)
 	}
 }
 
-int net_wait(uint64_t deadline_ns)
+bool vnet_wait_prepare(uint64_t *mask)
 {
-	uint64_t mask = 0;
 	for (unsigned i = 0; i < NET_MAX_NICS; i++) {
 		struct nic *n = &nics[i];
 		if (n->state != 1)
 			continue;
 		if (virtq_arm(&n->rx, 1))
-			return 1;
-		mask |= 1ull << n->vdev.index;
+			return true;
+		*mask |= 1ull << n->vdev.index;
 	}
-	if (!mask)
-		return 0;
-	stdio_before_wait();
-	for (;;) {
-		int64_t r = pvmm_poll(deadline_ns, mask, NULL);
-		for (unsigned i = 0; i < NET_MAX_NICS; i++)
-			if (nics[i].state == 1 && virtq_has_used(&nics[i].rx))
-				return 1;
-		if (r <= 0 || pvmm_now_ns() >= deadline_ns)
-			return 0;
-		/* A transmit completion woke us: wait on. */
-	}
+	return false;
 }
 
-void net_nic_stats(unsigned nic, struct net_nic_stats *st)
+bool vnet_rx_ready(void)
+{
+	for (unsigned i = 0; i < NET_MAX_NICS; i++)
+		if (nics[i].state == 1 && virtq_has_used(&nics[i].rx))
+			return true;
+	return false;
+}
+
+void vnet_stats(unsigned nic, struct net_nic_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	if (nic < NET_MAX_NICS)

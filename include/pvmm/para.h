@@ -304,6 +304,7 @@ enum pvmm_device_type {
 	PVMM_DEV_UART_16550 = 3,  /* (1.1) emulated 16550A UART; window in port space; ready = input arrived */
 	PVMM_DEV_IDE = 4,         /* (1.1) emulated IDE disk (primary channel, device 0); ports; never ready */
 	PVMM_DEV_VIRTIO_PCI = 5,  /* (1.4) a modern virtio-pci device; ready = it raised an interrupt */
+	PVMM_DEV_NE2000 = 6,      /* (1.4) emulated NE2000 NIC; ports; ready = a frame landed in its ring */
 };
 
 /* (1.4) A PVMM_DEV_VIRTIO_PCI entry (`pvmm run --transport pci`): the

@@ -44,7 +44,7 @@ struct device_type {
 };
 
 extern const struct device_type virtio_blk_type, virtio_console_type, virtio_rng_type, virtio_net_type;
-extern const struct device_type uart16550_type, ide_type;
+extern const struct device_type uart16550_type, ide_type, ne2000_type;
 
 /* One --disk value, for any disk model. Two forms:
  *   PATH[,readonly]                           (the path may not hold a comma)

@@ -1,8 +1,9 @@
 /*
  * --net parsing and the choice of back end. Syntax:
- *   tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]
+ *   tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N][,model=virtio|ne2000]
  *   user[,net=A.B.C.D/LEN][,hostfwd=udp|tcp:[HADDR]:HPORT-[GADDR]:GPORT]...
- *       [,mac=..][,mtu=N]
+ *       [,mac=..][,mtu=N][,model=virtio|ne2000]
+ *   null[,mac=..][,mtu=N][,model=virtio|ne2000]
  */
 #include "net/backend.h"
 
@@ -121,7 +122,7 @@ int net_parse(const char *arg, struct net_spec *spec)
 	memset(spec, 0, sizeof(*spec));
 	spec->mtu = NET_MTU_DEFAULT;
 	if (!arg || !*arg) {
-		log_error("--net needs a back end: tap=NAME[,mac=..][,mtu=N] or user[,net=..][,hostfwd=..]");
+		log_error("--net needs a back end: tap=NAME[,mac=..][,mtu=N], user[,net=..][,hostfwd=..] or null");
 		return -1;
 	}
 	bool have_kind = false;
@@ -147,8 +148,11 @@ int net_parse(const char *arg, struct net_spec *spec)
 				spec->kind = NET_USER;
 				strcpy(spec->ifname, "user");
 				parse_user_net("10.0.2.0/24", 11, &spec->user);
+			} else if (klen == 4 && !memcmp(p, "null", 4) && !val) {
+				spec->kind = NET_NULL;
+				strcpy(spec->ifname, "null");
 			} else {
-				log_error("--net '%s': the value starts with the back end, tap=NAME or user", arg);
+				log_error("--net '%s': the value starts with the back end, tap=NAME, user or null", arg);
 				return -1;
 			}
 			have_kind = true;
@@ -158,6 +162,15 @@ int net_parse(const char *arg, struct net_spec *spec)
 				return -1;
 			}
 			spec->has_mac = 1;
+		} else if (klen == 5 && !memcmp(p, "model", 5) && val) {
+			if (vlen == 6 && !memcmp(val, "virtio", 6))
+				spec->model = NET_MODEL_VIRTIO;
+			else if (vlen == 6 && !memcmp(val, "ne2000", 6))
+				spec->model = NET_MODEL_NE2000;
+			else {
+				log_error("--net model=%.*s: use model=virtio or model=ne2000", (int)vlen, val);
+				return -1;
+			}
 		} else if (klen == 3 && !memcmp(p, "mtu", 3) && val) {
 			char buf[16], *e;
 			if (vlen == 0 || vlen >= sizeof(buf))
@@ -187,11 +200,14 @@ int net_parse(const char *arg, struct net_spec *spec)
 			}
 			spec->user.nfwd++;
 		} else if (spec->kind == NET_USER) {
-			log_error("--net '%s': unknown option '%.*s' (user takes net=, hostfwd=, mac= and mtu=)", arg,
+			log_error("--net '%s': unknown option '%.*s' (user takes net=, hostfwd=, mac=, mtu= and model=)", arg,
 				  (int)len, p);
 			return -1;
+		} else if (spec->kind == NET_NULL) {
+			log_error("--net '%s': unknown option '%.*s' (null takes mac=, mtu= and model=)", arg, (int)len, p);
+			return -1;
 		} else {
-			log_error("--net '%s': unknown option '%.*s' (tap=NAME takes mac= and mtu=)", arg, (int)len, p);
+			log_error("--net '%s': unknown option '%.*s' (tap=NAME takes mac=, mtu= and model=)", arg, (int)len, p);
 			return -1;
 		}
 		p = end ? end + 1 : p + len;
@@ -246,6 +262,8 @@ struct net_backend *net_backend_open(const struct net_spec *spec)
 		return net_tap_open(spec);
 	case NET_USER:
 		return net_user_open(spec);
+	case NET_NULL:
+		return net_null_open(spec);
 	}
 	log_error("--net: this back end is not built");
 	return NULL;

@@ -2,7 +2,8 @@
  * A network back end: where a virtio-net device's frames go and come
  * from. The device (src/devices/virtio_net.c) sees only this interface;
  * each kind lives in its own file (src/net/tap.c, src/net/slirp.c: user
- * networking through libslirp, run in the helper process pvmm-slirp).
+ * networking through libslirp, run in the helper process pvmm-slirp;
+ * src/net/null.c: frames dropped, none arriving).
  *
  * Frames cross the interface with the 12-byte virtio_net_hdr (virtio 1.x
  * layout) in front, the layout a TAP with IFF_VNET_HDR and
@@ -25,7 +26,7 @@
 #define NET_MTU_MAX 9000
 #define NET_IFNAME_MAX 16        /* IFNAMSIZ, with the NUL */
 
-enum net_kind { NET_TAP, NET_USER };
+enum net_kind { NET_TAP, NET_USER, NET_NULL };
 
 #define NET_HOSTFWD_MAX 16
 
@@ -49,10 +50,14 @@ struct net_user {
 	struct net_hostfwd fwd[NET_HOSTFWD_MAX];
 };
 
+/* The NIC a --net value asks for: model=, or --net-model when absent. */
+enum net_model { NET_MODEL_UNSET, NET_MODEL_VIRTIO, NET_MODEL_NE2000 };
+
 /* One --net value, parsed. */
 struct net_spec {
+	enum net_model model;        /* model=virtio|ne2000; UNSET without it */
 	enum net_kind kind;
-	char ifname[NET_IFNAME_MAX]; /* tap=NAME; "user" for user */
+	char ifname[NET_IFNAME_MAX]; /* tap=NAME; "user" for user, "null" for null */
 	struct net_user user;        /* kind NET_USER */
 	uint8_t mac[6];
 	int has_mac;                 /* mac= given; else net_default_mac() */
@@ -95,5 +100,6 @@ void net_backend_close(struct net_backend *b);
 /* Kinds. */
 struct net_backend *net_tap_open(const struct net_spec *spec);
 struct net_backend *net_user_open(const struct net_spec *spec);
+struct net_backend *net_null_open(const struct net_spec *spec);
 
 #endif

@@ -355,6 +355,13 @@ enum virtq_pop_result virtq_pop_burst(struct virtq *vq, struct virtq_elem *elem)
 	return r;
 }
 
+bool virtq_avail_pending(const struct virtq *vq)
+{
+	if (!vq->ready || vq->broken)
+		return false;
+	return le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) != vq->last_avail;
+}
+
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
 	/* A request finishing after a reset or a failure has nowhere to go. */

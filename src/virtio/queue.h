@@ -89,6 +89,11 @@ enum virtq_pop_result virtq_pop_burst(struct virtq *vq, struct virtq_elem *elem)
  * could not complete: virtio-net's merged receive buffers). */
 void virtq_unpop(struct virtq *vq, uint16_t n);
 
+/* True if the driver has made a chain available that was not taken yet.
+ * Reads the index only, changing no suppression state: for a device that
+ * polls the ring for a while before it asks for kicks again. */
+bool virtq_avail_pending(const struct virtq *vq);
+
 /* Return a chain: `len` bytes were written into its device-writable part. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 

@@ -86,4 +86,26 @@ test_bench_compare_ring_option() {
 	run_pvmm bench compare --help
 	expect_status 0
 	expect_out "--ring LIST"
+	expect_out "--ne2000-frames N"
+	run_pvmm bench compare --net-frames 0
+	expect_status 2
+	expect_err "not a frame count"
+}
+
+# The network workload bench compare runs, on each NIC model, to the null
+# back end: every frame reaches the back end, and the NE2000 costs
+# hundreds of exits a frame where virtio-net costs a fraction of one.
+test_bench_compare_net_send() {
+	local guest=build/bench/guests/compare.elf m
+	for m in virtio ne2000; do
+		run_pvmm run --stats-json "$TEST_TMP/$m.json" --net "null,model=$m" "$guest" net-send 50
+		expect_status 0
+		expect_out "compare net-send bytes=51200 ops=50 "
+		grep -q '"tx_frames": 50' "$TEST_TMP/$m.json" || fail_because "$m: not 50 tx_frames: $(cat "$TEST_TMP/$m.json")"
+	done
+	local ex_v ex_n
+	ex_v=$(grep -oE '"exits": [0-9]+' "$TEST_TMP/virtio.json" | head -1 | grep -oE '[0-9]+')
+	ex_n=$(grep -oE '"exits": [0-9]+' "$TEST_TMP/ne2000.json" | head -1 | grep -oE '[0-9]+')
+	[ "${ex_n:-0}" -ge 10000 ] || fail_because "NE2000: only ${ex_n} exits for 50 frames"
+	[ "${ex_v:-99999}" -le 1000 ] || fail_because "virtio-net: ${ex_v} exits for 50 frames"
 }

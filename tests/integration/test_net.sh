@@ -9,6 +9,9 @@
 NET_TAPS=()
 NET_PID=
 net_seq=0
+# The NIC model the functional tests run over (virtio or ne2000): each
+# test_net_X has a test_net_ne2000_X twin running the same body.
+NET_MODEL=virtio
 
 net_cleanup() {
 	if [ -n "$NET_PID" ]; then
@@ -89,15 +92,29 @@ net_finish() {
 	fi
 }
 
-# net_stat NAME: the virtio-net counter NAME from the --stats line.
+# net_model_key: what --net gets for $NET_MODEL (nothing for virtio).
+net_model_key() {
+	[ "$NET_MODEL" = ne2000 ] && printf ',model=ne2000'
+}
+
+# net_stat_line: the NIC's --stats line.
+net_stat_line() {
+	if [ "$NET_MODEL" = ne2000 ]; then
+		grep -m1 '^  ne2000 ' "$ERR"
+	else
+		grep -m1 'device .*virtio-net' "$ERR"
+	fi
+}
+
+# net_stat NAME: the NIC's counter NAME from the --stats line.
 net_stat() {
-	grep -m1 'device .*virtio-net' "$ERR" | grep -oE "(, |^)$1 [0-9]+" | grep -oE '[0-9]+$'
+	net_stat_line | grep -oE "(, |^)$1 [0-9]+" | grep -oE '[0-9]+$'
 }
 
 expect_stat() {
 	local v
 	v=$(net_stat "$1")
-	[ -n "$v" ] && [ "$v" "$2" "$3" ] || fail_because "virtio-net $1 is '${v}', expected $2 $3"
+	[ -n "$v" ] && [ "$v" "$2" "$3" ] || fail_because "$NET_MODEL $1 is '${v}', expected $2 $3"
 }
 
 # net_udp HOST N SIZE: send N datagrams of SIZE bytes to HOST:7, one at a
@@ -177,11 +194,11 @@ print("raw sent %d refused %d" % (sent, refused))
 PY
 }
 
-test_net_ping_and_udp_echo() {
+net_ping_and_udp_echo() {
 	net_skip && return
 	local tap
 	net_tap tap || return
-	net_start run --stats --net "tap=$tap" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24" "gw=$NET_SUBNET.1"
+	net_start run --stats --net "tap=$tap$(net_model_key)" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24" "gw=$NET_SUBNET.1"
 	if net_wait_out "mtu=1500 link=1"; then
 		# One datagram first, so that the pings do not wait on ARP.
 		net_udp "$NET_SUBNET.2" 1 8 >/dev/null
@@ -199,16 +216,23 @@ test_net_ping_and_udp_echo() {
 	expect_out "icmp_replies 3"
 	expect_stat tx_frames -ge 204
 	expect_stat rx_frames -ge 205
-	expect_stat drop_tx_layout -eq 0
-	[ "$test_failed" -eq 0 ] || echo "    $(grep -m1 'device .*virtio-net' "$ERR")"
+	if [ "$NET_MODEL" = ne2000 ]; then
+		expect_stat drop_tx_short -eq 0
+		expect_stat drop_tx_bounds -eq 0
+	else
+		expect_stat drop_tx_layout -eq 0
+	fi
+	[ "$test_failed" -eq 0 ] || echo "    $(net_stat_line)"
 	net_cleanup
 }
+test_net_ping_and_udp_echo() { local NET_MODEL=virtio; net_ping_and_udp_echo; }
+test_net_ne2000_ping_and_udp_echo() { local NET_MODEL=ne2000; net_ping_and_udp_echo; }
 
-test_net_mtu_and_minimum_frames() {
+net_mtu_and_minimum_frames() {
 	net_skip && return
 	local tap
 	net_tap tap || return
-	net_start run --stats --net "tap=$tap" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24"
+	net_start run --stats --net "tap=$tap$(net_model_key)" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24"
 	if net_wait_out "udp_echo ready"; then
 		local r
 		# 1472 bytes of UDP: a 1514-byte frame, MTU + 14, both ways.
@@ -228,14 +252,18 @@ test_net_mtu_and_minimum_frames() {
 	expect_status 0
 	expect_out "udp_echo done: echoed 40"
 	expect_stat drop_rx_host -eq 0
+	# 40 datagrams, 2 pings and the 10 raw frames at least.
+	expect_stat rx_frames -ge 52
 	net_cleanup
 }
+test_net_mtu_and_minimum_frames() { local NET_MODEL=virtio; net_mtu_and_minimum_frames; }
+test_net_ne2000_mtu_and_minimum_frames() { local NET_MODEL=ne2000; net_mtu_and_minimum_frames; }
 
-test_net_malformed_frames_from_host() {
+net_malformed_frames_from_host() {
 	net_skip && return
 	local tap
 	net_tap tap || return
-	net_start run --stats --net "tap=$tap" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24"
+	net_start run --stats --net "tap=$tap$(net_model_key)" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24"
 	local r=
 	if net_wait_out "udp_echo ready"; then
 		r=$(net_raw "$tap" malformed)
@@ -255,12 +283,20 @@ test_net_malformed_frames_from_host() {
 	[ "${m:-0}" -ge 20 ] || fail_because "the guest counted ${m:-0} malformed frames"
 	sent=$(echo "$r" | grep -oE 'sent [0-9]+' | grep -oE '[0-9]+')
 	# Every frame the TAP carried is accounted for: delivered, or dropped
-	# and counted (short ones by the device, the rest for want of a buffer).
-	local total=$(( $(net_stat rx_frames) + $(net_stat drop_rx_host) + $(net_stat drop_rx_no_buffer) ))
+	# and counted (short ones by the device, the rest for want of a
+	# buffer: virtio's posted chains, the NE2000's ring).
+	local total
+	if [ "$NET_MODEL" = ne2000 ]; then
+		total=$(( $(net_stat rx_frames) + $(net_stat drop_rx_host) + $(net_stat drop_rx_overflow) ))
+	else
+		total=$(( $(net_stat rx_frames) + $(net_stat drop_rx_host) + $(net_stat drop_rx_no_buffer) ))
+	fi
 	[ "$total" -ge "${sent:-1}" ] || fail_because "sent $sent frames, the device accounts for $total"
 	expect_stat rx_frames -ge 150
 	net_cleanup
 }
+test_net_malformed_frames_from_host() { local NET_MODEL=virtio; net_malformed_frames_from_host; }
+test_net_ne2000_malformed_frames_from_host() { local NET_MODEL=ne2000; net_malformed_frames_from_host; }
 
 test_net_hostile_guest() {
 	net_skip && return
@@ -317,6 +353,35 @@ test_net_two_nics_two_subnets() {
 	net_cleanup
 }
 
+# Both models in one VM: NICs are numbered in command-line order whatever
+# their model, so nic=N picks the same NIC either way round.
+test_net_mixed_models() {
+	net_skip && return
+	local tap1 tap2 sub1 sub2 order
+	for order in ne2000-first virtio-first; do
+		net_tap tap1 || return
+		sub1=$NET_SUBNET
+		net_tap tap2 || return
+		sub2=$NET_SUBNET
+		local m1=",model=ne2000" m2=
+		[ "$order" = virtio-first ] && { m1=; m2=",model=ne2000"; }
+		net_start run --stats --net "tap=$tap1$m1,mac=02:00:00:00:00:11" --net "tap=$tap2$m2,mac=02:00:00:00:00:22" \
+			"$EXAMPLES/udp_echo.elf" "ip=$sub2.2/24" nic=1
+		if net_wait_out "udp_echo ready mac=02:00:00:00:00:22"; then
+			local r
+			r=$(net_udp "$sub2.2" 10 100)
+			[ "$r" = "echoed 10 of 10" ] || fail_because "$order: UDP echo on the second NIC: $r"
+			net_quit "$sub2.2"
+		fi
+		net_finish
+		expect_status 0
+		grep -q "^  ne2000 .*tap:$([ "$order" = ne2000-first ] && echo "$tap1" || echo "$tap2")," "$ERR" ||
+			fail_because "$order: the NE2000 is not on the right TAP: $(grep ne2000 "$ERR")"
+		: "$sub1"
+		net_cleanup
+	done
+}
+
 test_net_bad_options() {
 	run_pvmm run --net bogus "$EXAMPLES/hello.elf"
 	expect_status 2
@@ -330,6 +395,34 @@ test_net_bad_options() {
 	run_pvmm run --net "user,tap=x" "$EXAMPLES/hello.elf"
 	expect_status 2
 	expect_err "unknown option 'tap=x'"
+}
+
+# The NIC model: a bad one, a second NE2000, an MTU the NE2000 cannot
+# carry, a bad --net-model; each one line and status 2, before any TAP.
+test_net_model_errors() {
+	local v
+	for v in "tap=x,model=e1000" "user,model=ne2000,mtu=1501" "user,model=ne2000|user,model=ne2000" \
+		"user|user,mac=02:00:00:00:00:09|--net-model|ne2000" "user|--net-model|rtl8139"; do
+		local args=() a
+		IFS='|' read -ra parts <<<"$v"
+		args=(--net "${parts[0]}")
+		for ((a = 1; a < ${#parts[@]}; a++)); do
+			case "${parts[a]}" in
+			--net-model) args+=(--net-model "${parts[a + 1]}"); a=$((a + 1)) ;;
+			*) args+=(--net "${parts[a]}") ;;
+			esac
+		done
+		run_pvmm run "${args[@]}" "$EXAMPLES/hello.elf"
+		expect_status 2
+		[ "$(wc -l <"$ERR")" -eq 1 ] || fail_because "'$v': not one line: $(cat "$ERR")"
+	done
+	run_pvmm run --net "user,model=ne2000" --net "user,model=ne2000,mac=02:00:00:00:00:09" "$EXAMPLES/hello.elf"
+	expect_err "one NE2000"
+	run_pvmm run --net "user,model=ne2000,mtu=1501" "$EXAMPLES/hello.elf"
+	expect_err "mtu= up to 1500"
+	# One NE2000 beside a virtio-net NIC is fine, in either order.
+	run_pvmm run --net "user,model=ne2000" --net "user,mac=02:00:00:00:00:09" "$EXAMPLES/hello.elf"
+	expect_status 0
 }
 
 test_net_tap_errors_are_one_line() {
@@ -380,11 +473,11 @@ print("echoed %d of %d" % (ok, n))
 PY
 }
 
-test_net_user_udp_echo() {
+net_user_udp_echo() {
 	local port tport
 	port=$(net_free_port udp)
 	tport=$(net_free_port tcp)
-	net_start run --stats --net "user,hostfwd=udp:127.0.0.1:$port-:7,hostfwd=tcp:127.0.0.1:$tport-:80" \
+	net_start run --stats --net "user,hostfwd=udp:127.0.0.1:$port-:7,hostfwd=tcp:127.0.0.1:$tport-:80$(net_model_key)" \
 		"$EXAMPLES/udp_echo.elf" ip=10.0.2.15/24 gw=10.0.2.2
 	local helper=
 	if net_wait_out "mtu=1500 link=1"; then
@@ -412,6 +505,8 @@ test_net_user_udp_echo() {
 	# The helper went with the monitor (which waited for it).
 	[ -z "$helper" ] || ! kill -0 "$helper" 2>/dev/null || fail_because "pvmm-slirp $helper outlived the monitor"
 }
+test_net_user_udp_echo() { local NET_MODEL=virtio; net_user_udp_echo; }
+test_net_ne2000_user_udp_echo() { local NET_MODEL=ne2000; net_user_udp_echo; }
 
 test_net_user_other_network() {
 	local port

@@ -179,6 +179,21 @@ test_snapshot_needs_pause() {
 	snap_kill "$snap_pid"
 }
 
+# The NE2000 has no save support: a snapshot of a VM with one is refused
+# with the device named, and nothing is written.
+test_snapshot_refuses_ne2000() {
+	local o=$TEST_TMP/n.out e=$TEST_TMP/n.err
+	snap_start "$o" "$e" run $(snap_ring_args) --timeout 60 --api-sock "$SNAP_SOCK" --net null,model=ne2000 \
+		"$GUESTS/snap_counter.elf" 200 || return
+	snap_wait_for "$o" "count 1 "
+	"$PVMM" ctl --api-sock "$SNAP_SOCK" pause >/dev/null || fail_because "pvmm ctl pause failed"
+	local out
+	out=$("$PVMM" ctl --api-sock "$SNAP_SOCK" snapshot "$TEST_TMP/ns" 2>&1) && fail_because "pvmm ctl snapshot succeeded"
+	[[ "$out" == *"ne2000 cannot be snapshotted"* ]] || fail_because "pvmm ctl said: $out"
+	[ -e "$TEST_TMP/ns" ] && fail_because "a snapshot file was written anyway"
+	snap_kill "$snap_pid"
+}
+
 # The virtio console: the guest waits for input with a receive buffer
 # held by the device; the restored one gets the new process's stdin in it.
 test_snapshot_virtio_console_input() {
