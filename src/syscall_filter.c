@@ -143,9 +143,10 @@ static const struct arg_entry ioctls[] = {
 	R(KVM_RUN, M | V), R(KVM_GET_REGS, M | V), R(KVM_SET_REGS, M | V), R(KVM_GET_SREGS, M | V),
 	R(KVM_SET_SREGS, M | V), R(KVM_SET_MP_STATE, M | V),
 	/* Device work from exits: interrupt lines, a device's ioeventfds and
-	 * irqfd as the guest sets it up, and re-registering the PV MMU
-	 * pool's slot when it is recycled. */
-	R(KVM_IRQ_LINE, M | V | I), R(KVM_IRQFD, M | V), R(KVM_IOEVENTFD, M | V),
+	 * irqfd as the guest sets it up, MSI-X routes as the guest writes
+	 * its vectors, and re-registering the PV MMU pool's slot when it is
+	 * recycled. */
+	R(KVM_IRQ_LINE, M | V | I), R(KVM_IRQFD, M | V), R(KVM_IOEVENTFD, M | V), R(KVM_SET_GSI_ROUTING, M | V),
 	R(KVM_SET_USER_MEMORY_REGION, M | V),
 	/* The supervisor and the API (Pause, FlushMetrics): the clock while
 	 * paused, KVM's counters. */

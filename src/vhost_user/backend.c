@@ -107,21 +107,19 @@ static void close_fd(int *fd)
 /* ---- the transport ------------------------------------------------------ */
 
 /* dev->lock held, on the I/O loop. */
-static void vu_interrupt(struct virtio_dev *dev)
+static void vu_interrupt(struct virtio_dev *dev, int source)
 {
 	struct vu_backend *b = dev->transport_priv;
-	uint32_t isr = virtio_isr_take(dev);
+	virtio_isr_take(dev);
 
 	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET) {
 		signal_fd(b->fail_fd); /* the core logged why; end the connection */
 		return;
 	}
-	/* The interrupt does not say which ring: tell each running one (a
-	 * spurious call costs the driver one look at its used ring). */
-	if (isr & VIRTIO_ISR_QUEUE)
-		for (unsigned q = 0; q < b->lim.num_queues; q++)
-			if (dev->queues[q].ready)
-				signal_fd(b->vring[q].call_fd);
+	/* Each ring has its own call fd: only the one with new used buffers
+	 * is told. A config change has no fd here (no back-end channel). */
+	if (source >= 0 && (unsigned)source < b->lim.num_queues && dev->queues[source].ready)
+		signal_fd(b->vring[source].call_fd);
 }
 
 static void vu_detach(struct virtio_dev *dev)
