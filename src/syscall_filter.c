@@ -95,8 +95,9 @@ static const struct sys_entry syscalls[] = {
 	/* The supervisor: the --timeout timer around a pause, SIGSTOP for
 	 * Ctrl-Z, the API socket's unlink at exit. */
 	S(setitimer, M), S(kill, M), S(unlink, M | A | U), S(unlinkat, M | A | U),
-	/* --net user: the pvmm-slirp helper reaped at teardown. */
-	S(wait4, M),
+	/* --net user: the pvmm-slirp helper reaped at teardown (also by
+	 * pvmm vhost-user net's main thread). */
+	S(wait4, M | U),
 	/* --uid/--gid while the API or metrics thread runs: glibc has every
 	 * thread make the call (it cannot regain anything once made). */
 	S(setgroups, I | T | A | C), S(setresuid, I | T | A | C), S(setresgid, I | T | A | C),
