@@ -323,11 +323,10 @@ EOS
 # ---- virtio-net over vhost-user ---------------------------------------------
 
 # vu_net_boot SOCKET CHECK LOG: boot the kit with QEMU's vhost-user net
-# front end on SOCKET. vectors=0: QEMU 7.2 under TCG crashes in
-# vhost_net_start (msix_set_vector_notifiers, a NULL vector_irqfd: TCG has
-# no KVM irqfds) when the guest uses MSI-X with a vhost-user netdev,
-# whatever the back end; with INTx it does not. KVM front ends are not
-# affected. Bounded.
+# front end on SOCKET. vectors=0: QEMU 7.2 under TCG segfaults in
+# vhost_net_start (msix_set_vector_notifiers, reading a NULL vector_irqfd:
+# TCG has no KVM irqfds) when the guest enables MSI-X on the vhost-user
+# netdev (docs/vhost-user.md); with INTx it works. Bounded.
 vu_net_boot() {
 	local sock=$1 check=$2 log=$3 initrd=$TEST_TMP/initrd-net-$RANDOM.gz
 	scripts/linux-kit.sh initrd "$check" "$initrd"
