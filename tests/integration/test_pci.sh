@@ -15,6 +15,8 @@ test_pci_hostile_config_and_bar_moves() {
 	expect_out "ram_still_ram=1"
 	expect_out "moved_ident=4 old_ident=ffffffff"
 	expect_out "read_after_move=64,64"
+	expect_out "msix: size=2 past_table=00000000 pba=00000000 bad_vector=ffff vctrl=0"
+	expect_err "MSI-X vector 0: address 0:fec00000 data 0x5 is not a local APIC"
 	expect_out "pci_hostile ok"
 }
 
