@@ -341,7 +341,9 @@ vu_net_boot() {
 }
 
 # vu_http DIR ADDR PORT: python3's http.server for DIR on ADDR:PORT in the
-# background (pid in $vu_http_pid), bounded; waits until it answers.
+# background, bounded by timeout (its pid in $vu_http_pid: stop it with
+# vu_http_stop, whose SIGTERM timeout passes on to the server); waits
+# until it answers.
 vu_http() {
 	(cd "$1" && exec timeout -s KILL 120 python3 -m http.server "$3" --bind "$2") >"$TEST_TMP/http-$3.log" 2>&1 &
 	vu_http_pid=$!
@@ -353,6 +355,11 @@ vu_http() {
 	done
 	fail_because "http.server on $2:$3 did not start: $(cat "$TEST_TMP/http-$3.log")"
 	return 1
+}
+
+vu_http_stop() {
+	kill -TERM "$vu_http_pid" 2>/dev/null
+	wait "$vu_http_pid" 2>/dev/null
 }
 
 # The guest's stock virtio_net driver (QEMU's virtio-net-pci front end)
@@ -384,8 +391,7 @@ EOS
 		vu_net_boot "$sock" "$check" "$con"
 		vu_stop "$log"
 	fi
-	kill -KILL "$vu_http_pid" 2>/dev/null
-	wait "$vu_http_pid" 2>/dev/null
+	vu_http_stop
 	ip link del "$tap" 2>/dev/null
 	grep -q "ping ok" "$con" || fail_because "the guest's pings of $sub.1 failed: $(tail -c 300 "$con")"
 	grep -q "file $want" "$con" || fail_because "the guest fetched $(grep '^file' "$con"), expected $want"
@@ -416,8 +422,7 @@ EOS
 		vu_net_boot "$sock" "$check" "$con"
 		vu_stop "$log"
 	fi
-	kill -KILL "$vu_http_pid" 2>/dev/null
-	wait "$vu_http_pid" 2>/dev/null
+	vu_http_stop
 	grep -q "file $want" "$con" || fail_because "the guest fetched $(grep '^file' "$con"), expected $want"
 }
 
