@@ -15,6 +15,7 @@
 #   initrd.gz   busybox, the virtio modules (decompressed: busybox's insmod
 #               takes plain .ko files), and /init
 #   version     the kernel package it came from
+#   modules     the module list it was built for
 #
 # /init mounts /proc, /sys and /dev, loads the modules in dependency order,
 # prints "pvmm-kit: ready", runs /check.sh if there is one (the "initrd"
@@ -28,7 +29,7 @@ kit=$cache/linux-kit
 
 # The modules the kit loads, each after what its depends= field names;
 # any that the kernel has built in (modules.builtin) is skipped.
-modules=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio-rng)
+modules=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio-rng virtio_net)
 
 die() {
 	echo "linux-kit: $*" >&2
@@ -52,7 +53,8 @@ if [ "${1:-}" = initrd ]; then
 fi
 [ $# -eq 0 ] || die "usage: linux-kit.sh [initrd CHECK.sh OUT.gz]"
 
-if [ -s "$kit/vmlinuz" ] && [ -s "$kit/initrd.gz" ]; then
+# A kit built for another module list is built again.
+if [ -s "$kit/vmlinuz" ] && [ -s "$kit/initrd.gz" ] && [ "$(cat "$kit/modules" 2>/dev/null)" = "${modules[*]}" ]; then
 	echo "$kit"
 	exit 0
 fi
@@ -160,6 +162,7 @@ mkdir -p "$kit"
 cp "$vmlinuz" "$kit/vmlinuz"
 mv "$work/initrd.gz" "$kit/initrd.gz"
 echo "$pkg" >"$kit/version"
+echo "${modules[*]}" >"$kit/modules"
 rm -rf "$work"
 echo "linux-kit: built $kit from $pkg" >&2
 echo "$kit"

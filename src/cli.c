@@ -28,7 +28,7 @@ static const char commands_help[] =
 	"       pvmm [run [options]] --config-file FILE [--api-sock PATH]\n"
 	"       pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH] [--timeout SECS] [--seccomp off]\n"
 	"       pvmm ctl --api-sock PATH info|pause|resume|stop|metrics|snapshot DIR_OR_PATH\n"
-	"       pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly] | rng\n"
+	"       pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly] | rng | net --net SPEC\n"
 	"       pvmm bench compare [options]\n"
 	"       pvmm help [COMMAND]\n"
 	"       pvmm --help | --version\n"

@@ -3,6 +3,7 @@
  *
  *   pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly]
  *   pvmm vhost-user --socket PATH [--once] rng
+ *   pvmm vhost-user --socket PATH [--once] net --net tap=NAME|user[,...]
  *
  * The device is made by its own device type (devices/device.h), exactly as
  * `pvmm run` makes it; src/vhost_user/backend.c is its transport.
@@ -28,13 +29,17 @@ void vhost_user_usage(FILE *out)
 	fprintf(out,
 		"Usage: pvmm vhost-user --socket PATH [--once] [--seccomp on|off] blk --disk IMAGE[,readonly]\n"
 		"       pvmm vhost-user --socket PATH [--once] [--seccomp on|off] rng\n"
+		"       pvmm vhost-user --socket PATH [--once] [--seccomp on|off] net --net tap=NAME|user[,...]\n"
 		"\n"
 		"Serve a pvmm virtio device to a vhost-user front end (such as QEMU's\n"
-		"vhost-user-blk-pci) on the unix socket PATH, one front end at a time.\n"
+		"vhost-user-blk-pci, or -netdev vhost-user with virtio-net-pci) on the\n"
+		"unix socket PATH, one front end at a time.\n"
 		"\n"
 		"  --socket PATH   where to listen (a stale socket there is replaced)\n"
 		"  --once          exit when the first front end disconnects (default: wait for the next)\n"
 		"  --disk IMAGE    blk: the raw disk image; ',readonly' refuses writes\n"
+		"  --net SPEC      net: the network back end, as pvmm run's --net (tap=NAME,\n"
+		"                  or user with net=, hostfwd=; mac=, mtu= are the device's)\n"
 		"  --seccomp off   no system-call filter (unsafe; for debugging). Default on:\n"
 		"                  once listening, both threads may make only the calls\n"
 		"                  serving a front end needs (docs/security.md)\n"
@@ -56,7 +61,7 @@ static struct virtio_dev *create(const struct virtio_ctx *ctx, void *arg)
 
 int vhost_user_main(int argc, char **argv)
 {
-	const char *socket = NULL, *disk = NULL, *kind = NULL, *seccomp = "on";
+	const char *socket = NULL, *disk = NULL, *net = NULL, *kind = NULL, *seccomp = "on";
 	bool once = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -66,8 +71,9 @@ int vhost_user_main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(a, "--once") == 0) {
 			once = true;
-		} else if ((strcmp(a, "--socket") == 0 || strcmp(a, "--disk") == 0) && i + 1 < argc) {
-			*(a[2] == 's' ? &socket : &disk) = argv[++i];
+		} else if ((strcmp(a, "--socket") == 0 || strcmp(a, "--disk") == 0 || strcmp(a, "--net") == 0) &&
+			   i + 1 < argc) {
+			*(a[2] == 's' ? &socket : a[2] == 'd' ? &disk : &net) = argv[++i];
 		} else if (strcmp(a, "--seccomp") == 0 && i + 1 < argc) {
 			seccomp = argv[++i];
 		} else if (strncmp(a, "--seccomp=", 10) == 0) {
@@ -76,6 +82,8 @@ int vhost_user_main(int argc, char **argv)
 			socket = a + 9;
 		} else if (strncmp(a, "--disk=", 7) == 0) {
 			disk = a + 7;
+		} else if (strncmp(a, "--net=", 6) == 0) {
+			net = a + 6;
 		} else if (a[0] != '-' && !kind) {
 			kind = a;
 		} else {
@@ -89,10 +97,14 @@ int vhost_user_main(int argc, char **argv)
 	}
 	sysfilter_set_enabled(strcmp(seccomp, "on") == 0);
 	if (!socket || !kind) {
-		log_error("vhost-user: needs --socket PATH and a device (blk or rng); see pvmm vhost-user --help");
+		log_error("vhost-user: needs --socket PATH and a device (blk, rng or net); see pvmm vhost-user --help");
 		return PVMM_STATUS_USAGE;
 	}
 	struct request r = { 0 };
+	if (net && strcmp(kind, "net") != 0) {
+		log_error("vhost-user: --net is for the net device, not %s", kind);
+		return PVMM_STATUS_USAGE;
+	}
 	if (strcmp(kind, "blk") == 0) {
 		if (!disk) {
 			log_error("vhost-user: blk needs --disk IMAGE[,readonly]");
@@ -107,8 +119,16 @@ int vhost_user_main(int argc, char **argv)
 			return PVMM_STATUS_USAGE;
 		}
 		r = (struct request){ &virtio_rng_type, NULL };
+	} else if (strcmp(kind, "net") == 0) {
+		if (disk || !net) {
+			log_error("vhost-user: net needs --net tap=NAME or --net user[,...], and takes no --disk");
+			return PVMM_STATUS_USAGE;
+		}
+		if (virtio_net_type.parse(net))
+			return PVMM_STATUS_USAGE;
+		r = (struct request){ &virtio_net_type, net };
 	} else {
-		log_error("vhost-user: unknown device '%s' (blk or rng)", kind);
+		log_error("vhost-user: unknown device '%s' (blk, rng or net)", kind);
 		return PVMM_STATUS_USAGE;
 	}
 	return vu_serve(socket, once, create, &r);

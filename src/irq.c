@@ -179,3 +179,97 @@ void irq_detach_eventfd(struct vm *vm, unsigned pin, int eventfd)
 	if (vm->irq.chip && ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
 		log_warn("cannot disconnect the interrupt of IOAPIC pin %u: %s", pin, strerror(errno));
 }
+
+/* ---- MSI routes --------------------------------------------------------- */
+
+_Static_assert(VM_IRQ_MSI_GSI_BASE >= IOAPIC_PINS, "MSI GSIs must not shadow IOAPIC pins");
+
+int irq_alloc_msi(struct vm *vm)
+{
+	if (vm->irq.msi_count >= VM_IRQ_MSI_MAX)
+		return -1;
+	vm->irq.msi[vm->irq.msi_count].valid = false;
+	return (int)(VM_IRQ_MSI_GSI_BASE + vm->irq.msi_count++);
+}
+
+bool irq_msi_valid(uint32_t addr_lo, uint32_t addr_hi, uint32_t data)
+{
+	unsigned delivery = (data >> 8) & 7;
+	return addr_hi == 0 && (addr_lo & 0xfff00000u) == 0xfee00000u && (delivery == 0 || delivery == 1) &&
+	       (data & 0xff) >= 16;
+}
+
+unsigned irq_build_routes(const struct vm *vm, struct kvm_irq_routing_entry *out, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
+		if (!(vm->irq.pins & (1u << pin)))
+			continue;
+		/* As KVM's default table: the IOAPIC pin, and below 16 the PIC
+		 * input too (masked, but KVM_IRQ_LINE on an ISA pin drives both). */
+		if (n < max)
+			out[n++] = (struct kvm_irq_routing_entry){
+				.gsi = pin, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = pin },
+			};
+		if (pin < 16 && n < max)
+			out[n++] = (struct kvm_irq_routing_entry){
+				.gsi = pin, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = pin < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+					       .pin = pin % 8 },
+			};
+	}
+	for (unsigned i = 0; i < vm->irq.msi_count && i < VM_IRQ_MSI_MAX; i++) {
+		const struct vm_msi_route *r = &vm->irq.msi[i];
+		if (r->valid && n < max)
+			out[n++] = (struct kvm_irq_routing_entry){
+				.gsi = VM_IRQ_MSI_GSI_BASE + i, .type = KVM_IRQ_ROUTING_MSI,
+				.u.msi = { .address_lo = r->addr_lo, .address_hi = r->addr_hi, .data = r->data },
+			};
+	}
+	return n;
+}
+
+int irq_set_msi(struct vm *vm, unsigned gsi, bool valid, uint32_t addr_lo, uint32_t addr_hi, uint32_t data)
+{
+	if (gsi < VM_IRQ_MSI_GSI_BASE || gsi - VM_IRQ_MSI_GSI_BASE >= vm->irq.msi_count ||
+	    (valid && !irq_msi_valid(addr_lo, addr_hi, data)))
+		return -1;
+	vm->irq.msi[gsi - VM_IRQ_MSI_GSI_BASE] = (struct vm_msi_route){ valid, addr_lo, addr_hi, data };
+	if (!vm->irq.chip)
+		return 0;
+	/* On the stack (3 KiB): this runs on a vCPU thread, mid-exit. */
+	union {
+		struct kvm_irq_routing table;
+		uint8_t bytes[sizeof(struct kvm_irq_routing) + IRQ_ROUTES_MAX * sizeof(struct kvm_irq_routing_entry)];
+	} u;
+	memset(&u, 0, sizeof(u));
+	u.table.nr = irq_build_routes(vm, u.table.entries, IRQ_ROUTES_MAX);
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &u.table) < 0) {
+		log_error("cannot route an MSI (KVM_SET_GSI_ROUTING): %s", strerror(errno));
+		return -1;
+	}
+	vm->irq.routing_set = true;
+	return 0;
+}
+
+int irq_attach_gsi_eventfd(struct vm *vm, unsigned gsi, int eventfd)
+{
+	if (!vm->irq.chip) {
+		log_error("internal error: a device interrupt without an irqchip");
+		return -1;
+	}
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)eventfd, .gsi = gsi };
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		log_error("cannot connect an MSI to GSI %u (KVM_IRQFD): %s", gsi, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void irq_detach_gsi_eventfd(struct vm *vm, unsigned gsi, int eventfd)
+{
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)eventfd, .gsi = gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN };
+	if (vm->irq.chip && ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		log_warn("cannot disconnect the MSI of GSI %u: %s", gsi, strerror(errno));
+}

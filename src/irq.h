@@ -6,6 +6,10 @@
 #ifndef PVMM_IRQ_H
 #define PVMM_IRQ_H
 
+#include <stdbool.h>
+
+#include <linux/kvm.h>
+
 #include "vm.h"
 
 /* IOAPIC pins handed to devices (the legacy pins below 16 stay free for
@@ -44,5 +48,31 @@ int irq_attach_eventfd(struct vm *vm, unsigned pin, int eventfd);
 void irq_detach_eventfd(struct vm *vm, unsigned pin, int eventfd);
 /* Give back a pin from irq_alloc_pin() or irq_claim_pin(). */
 void irq_free_pin(struct vm *vm, unsigned pin);
+
+/* ---- MSI (virtio-pci's MSI-X vectors) ------------------------------------
+ *
+ * Each vector is a GSI of its own above the IOAPIC's, with an irqfd on it,
+ * routed by KVM_SET_GSI_ROUTING to the address/data the guest wrote.
+ * Setting the routing table replaces KVM's default one, so the table
+ * always carries the IOAPIC (and, below 16, PIC) routes of the pins in use
+ * as well. Callers serialize (the PCI host's lock). */
+
+/* A GSI for one MSI vector, unrouted; -1 when all VM_IRQ_MSI_MAX are taken. */
+int irq_alloc_msi(struct vm *vm);
+/* True if address/data is an MSI pvmm routes: to the local APICs
+ * (0xfee00000..0xfeefffff, high half 0), fixed or lowest-priority
+ * delivery, a vector of 16 or more. */
+bool irq_msi_valid(uint32_t addr_lo, uint32_t addr_hi, uint32_t data);
+/* Route `gsi` to that message (it must be irq_msi_valid), or unroute it
+ * (valid false): its irqfd then delivers nothing. Pushes the table to KVM
+ * when the VM has an irqchip. 0, or -1 (logged). */
+int irq_set_msi(struct vm *vm, unsigned gsi, bool valid, uint32_t addr_lo, uint32_t addr_hi, uint32_t data);
+/* The routing table KVM gets: the pin routes, then every valid MSI route.
+ * Fills at most `max` entries; returns how many. */
+unsigned irq_build_routes(const struct vm *vm, struct kvm_irq_routing_entry *out, unsigned max);
+#define IRQ_ROUTES_MAX (24 + 16 + VM_IRQ_MSI_MAX)
+/* Deliver on `gsi` whenever `eventfd` is written, and undo it. */
+int irq_attach_gsi_eventfd(struct vm *vm, unsigned gsi, int eventfd);
+void irq_detach_gsi_eventfd(struct vm *vm, unsigned gsi, int eventfd);
 
 #endif

@@ -95,8 +95,9 @@ static const struct sys_entry syscalls[] = {
 	/* The supervisor: the --timeout timer around a pause, SIGSTOP for
 	 * Ctrl-Z, the API socket's unlink at exit. */
 	S(setitimer, M), S(kill, M), S(unlink, M | A | U), S(unlinkat, M | A | U),
-	/* --net user: the pvmm-slirp helper reaped at teardown. */
-	S(wait4, M),
+	/* --net user: the pvmm-slirp helper reaped at teardown (also by
+	 * pvmm vhost-user net's main thread). */
+	S(wait4, M | U),
 	/* --uid/--gid while the API or metrics thread runs: glibc has every
 	 * thread make the call (it cannot regain anything once made). */
 	S(setgroups, I | T | A | C), S(setresuid, I | T | A | C), S(setresgid, I | T | A | C),
@@ -143,9 +144,10 @@ static const struct arg_entry ioctls[] = {
 	R(KVM_RUN, M | V), R(KVM_GET_REGS, M | V), R(KVM_SET_REGS, M | V), R(KVM_GET_SREGS, M | V),
 	R(KVM_SET_SREGS, M | V), R(KVM_SET_MP_STATE, M | V),
 	/* Device work from exits: interrupt lines, a device's ioeventfds and
-	 * irqfd as the guest sets it up, and re-registering the PV MMU
-	 * pool's slot when it is recycled. */
-	R(KVM_IRQ_LINE, M | V | I), R(KVM_IRQFD, M | V), R(KVM_IOEVENTFD, M | V),
+	 * irqfd as the guest sets it up, MSI-X routes as the guest writes
+	 * its vectors, and re-registering the PV MMU pool's slot when it is
+	 * recycled. */
+	R(KVM_IRQ_LINE, M | V | I), R(KVM_IRQFD, M | V), R(KVM_IOEVENTFD, M | V), R(KVM_SET_GSI_ROUTING, M | V),
 	R(KVM_SET_USER_MEMORY_REGION, M | V),
 	/* The supervisor and the API (Pause, FlushMetrics): the clock while
 	 * paused, KVM's counters. */

@@ -92,12 +92,22 @@ struct vm_ctl {
 };
 
 /* Interrupt controller state (irq.c). */
+#define VM_IRQ_MSI_GSI_BASE 24  /* the first GSI past the IOAPIC's pins */
+#define VM_IRQ_MSI_MAX 64
 struct vm_irq {
 	bool wanted;            /* the VM has interrupting devices: kvm_create() makes the irqchip */
 	bool chip;              /* KVM_CREATE_IRQCHIP done */
 	uint32_t pins;          /* bit p: IOAPIC pin p handed to a device */
 	bool programmed;        /* irq_setup() done: irq_route() reprograms at once */
 	uint8_t dest[24];       /* CPU (= APIC ID) each IOAPIC pin interrupts; 0 by default */
+	/* MSI routes (GSIs VM_IRQ_MSI_GSI_BASE + i), handed out by
+	 * irq_alloc_msi(); changed only under the PCI host's lock. */
+	unsigned msi_count;
+	bool routing_set;       /* KVM_SET_GSI_ROUTING done: KVM's defaults are gone */
+	struct vm_msi_route {
+		bool valid;
+		uint32_t addr_lo, addr_hi, data;
+	} msi[VM_IRQ_MSI_MAX];
 };
 
 struct vm {

@@ -150,6 +150,10 @@ volatile uint32_t *vpci_queue_enable(const struct virtio_dev *dev, unsigned q, u
 				     uint64_t driver, uint64_t device);
 volatile uint8_t *vpci_config(const struct virtio_dev *dev);
 uint32_t vpci_generation(const struct virtio_dev *dev);
+/* At ring 0: enable MSI-X with one vector for everything if the function
+ * has it (dev->msix), and map the config to it again after a reset. */
+void vpci_msix_setup(struct virtio_dev *dev, const struct pvmm_device_info *d);
+void vpci_after_reset(struct virtio_dev *dev);
 
 void fmt_put(struct fmt_out *out, char c);
 void fmt_write(struct fmt_out *out, const char *s, size_t n);

@@ -118,6 +118,8 @@ void virtio_reset(struct virtio_dev *dev)
 	 * left to the status checks that follow. */
 	for (int i = 0; i < 1000 && status_get(dev) != 0; i++)
 		sleep_ns(100 * PVMM_NS_PER_US);
+	if (dev->pci)
+		vpci_after_reset(dev);
 }
 
 void virtio_set_failed(struct virtio_dev *dev)
@@ -155,6 +157,8 @@ int virtio_init(struct virtio_dev *dev, unsigned index, uint32_t device_id)
 
 start:
 	virtio_reset(dev);
+	if (dev->pci)
+		vpci_msix_setup(dev, d);
 	status_set(dev, VIRTIO_STATUS_ACKNOWLEDGE);
 	status_set(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	return 0;

@@ -318,9 +318,15 @@ enum pvmm_device_type {
  * (ring 3 cannot reach ports 0xcf8/0xcfc): the regions below at these
  * offsets, queue q's notify address at NOTIFY + q * NOTIFY_MULT, and at
  * IDENT a read-only 32-bit word holding the virtio device ID. A guest that
- * moves the BAR through config space must use the new base. */
+ * moves the BAR through config space must use the new base. The MSI-X
+ * capability's table and pending bit array are in BAR 0 too, at MSIX_TABLE
+ * and MSIX_PBA: one vector per queue plus one for the configuration;
+ * enabling MSI-X takes a config space write (Message Control), which only
+ * ring 0 can make. */
 #define PVMM_VIRTIO_PCI_COMMON      0x0000u /* struct virtio_pci_common_cfg */
 #define PVMM_VIRTIO_PCI_ISR         0x1000u /* 8-bit ISR status, read-to-clear */
+#define PVMM_VIRTIO_PCI_MSIX_TABLE  0x1800u /* MSI-X table: one 16-byte entry per vector */
+#define PVMM_VIRTIO_PCI_MSIX_PBA    0x1c00u /* MSI-X pending bits, 64-bit words */
 #define PVMM_VIRTIO_PCI_DEVICE      0x2000u /* device-specific configuration */
 #define PVMM_VIRTIO_PCI_NOTIFY      0x3000u /* queue notify addresses */
 #define PVMM_VIRTIO_PCI_NOTIFY_MULT 4u      /* notify_off_multiplier; queue_notify_off(q) = q */

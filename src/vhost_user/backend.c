@@ -84,6 +84,7 @@ struct vu_backend {
 	uint64_t features;
 	bool features_set;
 	uint64_t protocol_features;
+	bool protocol_set;              /* SET_PROTOCOL_FEATURES came (the front end saw bit 30) */
 	bool live;                      /* the core's device is at DRIVER_OK */
 	struct vu_ring vring[VIRTIO_MAX_QUEUES];
 };
@@ -107,21 +108,19 @@ static void close_fd(int *fd)
 /* ---- the transport ------------------------------------------------------ */
 
 /* dev->lock held, on the I/O loop. */
-static void vu_interrupt(struct virtio_dev *dev)
+static void vu_interrupt(struct virtio_dev *dev, int source)
 {
 	struct vu_backend *b = dev->transport_priv;
-	uint32_t isr = virtio_isr_take(dev);
+	virtio_isr_take(dev);
 
 	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET) {
 		signal_fd(b->fail_fd); /* the core logged why; end the connection */
 		return;
 	}
-	/* The interrupt does not say which ring: tell each running one (a
-	 * spurious call costs the driver one look at its used ring). */
-	if (isr & VIRTIO_ISR_QUEUE)
-		for (unsigned q = 0; q < b->lim.num_queues; q++)
-			if (dev->queues[q].ready)
-				signal_fd(b->vring[q].call_fd);
+	/* Each ring has its own call fd: only the one with new used buffers
+	 * is told. A config change has no fd here (no back-end channel). */
+	if (source >= 0 && (unsigned)source < b->lim.num_queues && dev->queues[source].ready)
+		signal_fd(b->vring[source].call_fd);
 }
 
 static void vu_detach(struct virtio_dev *dev)
@@ -312,6 +311,7 @@ static void reset_state(struct vu_backend *b)
 	b->features = 0;
 	b->features_set = false;
 	b->protocol_features = 0;
+	b->protocol_set = false;
 }
 
 /* End the connection (why: NULL when the front end simply left). */
@@ -597,12 +597,14 @@ static int handle(struct vu_backend *b, const struct vu_msg *m, int *fds, bool *
 			return -1;
 		}
 		b->protocol_features = m->u.u64;
+		b->protocol_set = true;
 		return 0;
 	case VU_SET_OWNER:
 		return 0;
 	case VU_RESET_OWNER:
 	case VU_RESET_DEVICE: {
 		uint64_t protocol = b->protocol_features;
+		bool protocol_set = b->protocol_set;
 		stop_device(b);
 		for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 			forget_ring(b, &b->vring[q]);
@@ -613,8 +615,10 @@ static int handle(struct vu_backend *b, const struct vu_msg *m, int *fds, bool *
 			guest_mem_free(&b->mem);
 			b->nregions = 0;
 			protocol = 0;
+			protocol_set = false;
 		}
 		b->protocol_features = protocol;
+		b->protocol_set = protocol_set;
 		return 0;
 	}
 	case VU_SET_MEM_TABLE:
@@ -660,8 +664,11 @@ static int handle(struct vu_backend *b, const struct vu_msg *m, int *fds, bool *
 	case VU_SET_VRING_ERR:
 		return set_vring_fd(b, m, fds, why, why_len);
 	case VU_SET_VRING_ENABLE:
-		if (!(b->features & (1ull << VU_F_PROTOCOL_FEATURES))) {
-			snprintf(why, why_len, "SET_VRING_ENABLE before SET_FEATURES negotiated the protocol features");
+		/* QEMU's net front end disables the rings at start-up, before
+		 * SET_FEATURES: SET_PROTOCOL_FEATURES is proof enough that it
+		 * saw bit 30 (the spec's condition for sending this). */
+		if (!(b->features & (1ull << VU_F_PROTOCOL_FEATURES)) && !b->protocol_set) {
+			snprintf(why, why_len, "SET_VRING_ENABLE before the protocol features were negotiated");
 			return -1;
 		}
 		b->vring[m->u.state.index].enabled = m->u.state.num;

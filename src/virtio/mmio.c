@@ -101,8 +101,9 @@ static void signal_fd(int fd)
 	}
 }
 
-static void mmio_interrupt(struct virtio_dev *dev)
+static void mmio_interrupt(struct virtio_dev *dev, int source)
 {
+	(void)source; /* one interrupt for every source: InterruptStatus says which kind */
 	struct mmio *m = to_mmio(dev);
 	signal_fd(m->irq_fd);
 	signal_fd(m->ready_fd);

@@ -11,6 +11,16 @@
  * field at the wrong width or misaligned, writing a read-only field,
  * a notify for a queue that does not exist) read 0 and are dropped, with
  * a rate-limited warning, as on virtio-mmio.
+ *
+ * MSI-X (PCI 3.0 6.8.2, virtio 1.2 4.1.4.5 and 4.1.5.1.2): one vector per
+ * queue plus one for the configuration, the table and PBA in BAR 0. Each
+ * vector has an eventfd of its own: an irqfd on a GSI that KVM routes
+ * (KVM_SET_GSI_ROUTING, irq.c) to the message the guest wrote, so the I/O
+ * thread interrupts without an exit. Masking is ours, not KVM's: an
+ * interrupt on a masked vector (or with the function masked) sets its
+ * pending bit, and unmasking delivers it. With MSI-X disabled the device
+ * uses INTx as before. The MSI-X state is under p->msix_lock, taken inside
+ * dev->lock or alone (the interrupt path), never the other way round.
  */
 #include "virtio/pci.h"
 
@@ -33,10 +43,23 @@
 
 #define COMMON_LEN 0x38u /* up to queue_device; no notify data, no queue reset */
 #define NOTIFY_IOEVENTFDS 2 /* per queue: 16-bit (Linux) and 32-bit (pvmm) writes */
+#define MSIX_VECTORS (VIRTIO_MAX_QUEUES + 1) /* the most a device has: its queues and the config */
+#define MSIX_ENTRY 16u
+#define MSIX_CAP_LEN 12u
+#define PCI_CAP_ID_MSIX 0x11
+#define MSIX_CTRL_ENABLE 0x8000u
+#define MSIX_CTRL_MASKALL 0x4000u
+#define MSIX_VCTRL_MASKED 1u
 
 _Static_assert(PVMM_VIRTIO_PCI_NOTIFY + VIRTIO_MAX_QUEUES * PVMM_VIRTIO_PCI_NOTIFY_MULT <= PVMM_VIRTIO_PCI_IDENT,
 	       "notify addresses run into the ident word");
 _Static_assert(VIRTIO_CONFIG_MAX <= PVMM_VIRTIO_PCI_NOTIFY - PVMM_VIRTIO_PCI_DEVICE, "config space must fit");
+_Static_assert(PVMM_VIRTIO_PCI_MSIX_TABLE > PVMM_VIRTIO_PCI_ISR &&
+		       PVMM_VIRTIO_PCI_MSIX_TABLE + MSIX_VECTORS * MSIX_ENTRY <= PVMM_VIRTIO_PCI_MSIX_PBA &&
+		       PVMM_VIRTIO_PCI_MSIX_PBA + 8 <= PVMM_VIRTIO_PCI_DEVICE,
+	       "the MSI-X table and PBA must fit between the ISR and the device config");
+_Static_assert(PVMM_VIRTIO_PCI_MSIX_TABLE % 8 == 0 && PVMM_VIRTIO_PCI_MSIX_PBA % 8 == 0,
+	       "MSI-X table and PBA offsets are 8-byte aligned (the low 3 bits are the BIR)");
 _Static_assert(VIRTIO_PCI_MAX_DEVICES <= IRQ_LAST_DEVICE_PIN - IRQ_FIRST_DEVICE_PIN + 1,
 	       "every device needs a pin of its own");
 
@@ -54,6 +77,24 @@ struct vpci {
 
 	/* Register state, under dev->lock. */
 	uint32_t device_features_sel, driver_features_sel, queue_sel;
+
+	/* MSI-X, under msix_lock (config_vector and queue_vector also only
+	 * written under dev->lock). */
+	pthread_mutex_t msix_lock;
+	unsigned msix_cap;       /* offset of the capability in config space */
+	unsigned nvec;           /* table size: num_queues + 1 */
+	bool msix_enabled, msix_masked; /* Message Control's enable and function mask */
+	struct msix_entry {
+		uint32_t addr_lo, addr_hi, data, ctrl;
+	} table[MSIX_VECTORS];
+	uint64_t pba;
+	uint16_t config_vector, queue_vector[VIRTIO_MAX_QUEUES];
+	int vec_fd[MSIX_VECTORS]; /* eventfd per vector: an irqfd on gsi[v] */
+	int gsi[MSIX_VECTORS];
+	bool vec_irqfd[MSIX_VECTORS];
+	struct {
+		uint64_t msix, intx, held; /* interrupts sent each way; MSI-X ones held pending by a mask */
+	} istats;
 };
 
 static struct vpci *to_vpci(struct virtio_dev *dev)
@@ -69,14 +110,181 @@ static void signal_fd(int fd)
 	}
 }
 
-static void vpci_interrupt(struct virtio_dev *dev)
+/* ---- MSI-X ---------------------------------------------------------------- */
+
+static bool vector_masked(const struct vpci *p, unsigned v)
+{
+	return p->msix_masked || (p->table[v].ctrl & MSIX_VCTRL_MASKED);
+}
+
+/* Vector v fires: delivered, or held in the PBA while masked. msix_lock held. */
+static void msix_fire(struct vpci *p, unsigned v)
+{
+	if (vector_masked(p, v)) {
+		if (!(p->pba & (1ull << v)))
+			p->istats.held++;
+		p->pba |= 1ull << v;
+		return;
+	}
+	p->istats.msix++;
+	signal_fd(p->vec_fd[v]);
+}
+
+/* After a mask changed: deliver what is pending and now unmasked. */
+static void msix_deliver_pending(struct vpci *p)
+{
+	if (!p->msix_enabled)
+		return;
+	for (unsigned v = 0; v < p->nvec; v++) {
+		if ((p->pba & (1ull << v)) && !vector_masked(p, v)) {
+			p->pba &= ~(1ull << v);
+			p->istats.msix++;
+			signal_fd(p->vec_fd[v]);
+		}
+	}
+}
+
+/* Route vector v's GSI to its entry's message, or unroute it if the
+ * message is not one pvmm delivers (it then interrupts nothing). */
+static void warn_unroutable(struct vpci *p, unsigned v)
+{
+	const struct msix_entry *e = &p->table[v];
+	if (!irq_msi_valid(e->addr_lo, e->addr_hi, e->data))
+		virtio_warn(p->dev, "MSI-X vector %u: address %#x:%08x data %#x is not a local APIC fixed or lowest-"
+			    "priority interrupt with a vector of 16 or more; it delivers nothing",
+			    v, e->addr_hi, e->addr_lo, e->data);
+}
+
+/* The route follows every write, masked or not; only an unmasked vector's
+ * message is final (a driver writes the three fields one by one), so only
+ * that gets a warning. */
+static void msix_route(struct vpci *p, unsigned v)
+{
+	const struct msix_entry *e = &p->table[v];
+	if (p->gsi[v] < 0)
+		return;
+	if (!(e->ctrl & MSIX_VCTRL_MASKED))
+		warn_unroutable(p, v);
+	irq_set_msi(p->vm, (unsigned)p->gsi[v], irq_msi_valid(e->addr_lo, e->addr_hi, e->data), e->addr_lo,
+		    e->addr_hi, e->data);
+}
+
+/* A 4-byte access to table entry v's dword `w`. msix_lock held. */
+static void table_dword(struct vpci *p, unsigned v, unsigned w, uint32_t *value, bool is_write)
+{
+	struct msix_entry *e = &p->table[v];
+	uint32_t *field[4] = { &e->addr_lo, &e->addr_hi, &e->data, &e->ctrl };
+	if (!is_write) {
+		*value = *field[w];
+		return;
+	}
+	if (w == 3) {
+		if ((e->ctrl & MSIX_VCTRL_MASKED) && !(*value & MSIX_VCTRL_MASKED))
+			warn_unroutable(p, v);
+		e->ctrl = *value & MSIX_VCTRL_MASKED; /* the other bits are reserved */
+		msix_deliver_pending(p);
+		return;
+	}
+	if (*field[w] == *value)
+		return;
+	*field[w] = *value;
+	msix_route(p, v);
+}
+
+static void msix_table_access(struct vpci *p, unsigned off, uint8_t *data, unsigned len, bool is_write)
+{
+	/* Dword or aligned qword accesses (PCI 3.0 6.8.2); anything else is
+	 * dropped, as is anything past the last entry. */
+	if ((len != 4 && len != 8) || off % len || off + len > p->nvec * MSIX_ENTRY) {
+		if (!is_write)
+			memset(data, 0, len);
+		virtio_warn(p->dev, "%u-byte %s at MSI-X table offset %#x: %s; ignored", len,
+			    is_write ? "write" : "read", off,
+			    off + len > p->nvec * MSIX_ENTRY ? "past the last vector" : "not an aligned dword or qword");
+		return;
+	}
+	pthread_mutex_lock(&p->msix_lock);
+	for (unsigned i = 0; i < len; i += 4) {
+		uint32_t v = 0;
+		if (is_write) {
+			memcpy(&v, data + i, 4);
+			v = le32toh(v);
+		}
+		table_dword(p, (off + i) / MSIX_ENTRY, (off + i) % MSIX_ENTRY / 4, &v, is_write);
+		if (!is_write) {
+			v = htole32(v);
+			memcpy(data + i, &v, 4);
+		}
+	}
+	pthread_mutex_unlock(&p->msix_lock);
+}
+
+static void msix_pba_access(struct vpci *p, unsigned off, uint8_t *data, unsigned len, bool is_write)
+{
+	if (is_write || (len != 4 && len != 8) || off % len || off + len > 8) {
+		if (!is_write)
+			memset(data, 0, len);
+		virtio_warn(p->dev, "%u-byte %s at MSI-X PBA offset %#x: the PBA is read-only, dword or qword; ignored",
+			    len, is_write ? "write" : "read", off);
+		return;
+	}
+	pthread_mutex_lock(&p->msix_lock);
+	uint64_t v = htole64(p->pba >> (8 * off));
+	pthread_mutex_unlock(&p->msix_lock);
+	memcpy(data, &v, len);
+}
+
+/* Message Control was written: take its enable and function mask. */
+static void msix_control_written(struct vpci *p)
+{
+	uint16_t ctrl = (uint16_t)(p->func.cfg[p->msix_cap + 2] | p->func.cfg[p->msix_cap + 3] << 8);
+	pthread_mutex_lock(&p->msix_lock);
+	p->msix_enabled = ctrl & MSIX_CTRL_ENABLE;
+	p->msix_masked = ctrl & MSIX_CTRL_MASKALL;
+	msix_deliver_pending(p);
+	pthread_mutex_unlock(&p->msix_lock);
+}
+
+/* msix_config / queue_msix_vector: a vector past the table reads back
+ * NO_VECTOR, which tells the driver the mapping failed (4.1.5.1.2). */
+static uint16_t vector_or_none(const struct vpci *p, uint32_t value)
+{
+	return value < p->nvec ? (uint16_t)value : VIRTIO_MSI_NO_VECTOR;
+}
+
+static void vpci_interrupt(struct virtio_dev *dev, int source)
 {
 	struct vpci *p = to_vpci(dev);
-	/* Command bit 10 masks INTx; POLL still sees the device. A plain
-	 * byte read: a stale value only delays the mask by one interrupt. */
-	if (!(__atomic_load_n(&p->func.cfg[PCI_COMMAND + 1], __ATOMIC_RELAXED) & (PCI_COMMAND_INTX_DISABLE >> 8)))
+	pthread_mutex_lock(&p->msix_lock);
+	if (p->msix_enabled) {
+		uint16_t v = source == VIRTIO_SOURCE_CONFIG                    ? p->config_vector
+			     : source >= 0 && (unsigned)source < dev->ops->num_queues ? p->queue_vector[source]
+										    : VIRTIO_MSI_NO_VECTOR;
+		/* NO_VECTOR: the driver asked for no interrupt from this source. */
+		if (v < p->nvec)
+			msix_fire(p, v);
+	} else if (!(__atomic_load_n(&p->func.cfg[PCI_COMMAND + 1], __ATOMIC_RELAXED) &
+		     (PCI_COMMAND_INTX_DISABLE >> 8))) {
+		/* Command bit 10 masks INTx; POLL still sees the device. A plain
+		 * byte read: a stale value only delays the mask by one interrupt. */
+		p->istats.intx++;
 		signal_fd(p->irq_fd);
+	}
+	pthread_mutex_unlock(&p->msix_lock);
 	signal_fd(p->ready_fd);
+}
+
+static void vpci_stats_extra(const struct virtio_dev *dev, FILE *out, bool json)
+{
+	struct vpci *p = dev->transport_priv;
+	pthread_mutex_lock(&p->msix_lock);
+	unsigned long long msix = p->istats.msix, intx = p->istats.intx, held = p->istats.held;
+	pthread_mutex_unlock(&p->msix_lock);
+	if (json)
+		fprintf(out, ", \"msix_interrupts\": %llu, \"intx_interrupts\": %llu, \"msix_held\": %llu", msix, intx,
+			held);
+	else
+		fprintf(out, " (MSI-X %llu, INTx %llu, held masked %llu)", msix, intx, held);
 }
 
 /* ---- common configuration ----------------------------------------------- */
@@ -139,7 +347,7 @@ static uint32_t common_read(struct virtio_dev *dev, struct vpci *p, unsigned off
 		uint64_t f = (dev->status & VIRTIO_CONFIG_S_FEATURES_OK) ? dev->driver_features : dev->staged_features;
 		return p->driver_features_sel < 2 ? (uint32_t)(f >> (32 * p->driver_features_sel)) : 0;
 	}
-	case VIRTIO_PCI_COMMON_MSIX: return VIRTIO_MSI_NO_VECTOR;
+	case VIRTIO_PCI_COMMON_MSIX: return p->config_vector;
 	case VIRTIO_PCI_COMMON_NUMQ: return dev->ops->num_queues;
 	case VIRTIO_PCI_COMMON_STATUS: return dev->status & 0xff;
 	case VIRTIO_PCI_COMMON_CFGGENERATION: return dev->config_generation & 0xff;
@@ -147,7 +355,7 @@ static uint32_t common_read(struct virtio_dev *dev, struct vpci *p, unsigned off
 	case VIRTIO_PCI_COMMON_Q_SIZE:
 		/* 0: no such queue; else the size set, the maximum until then. */
 		return !queue_exists ? 0 : dev->queue_num[q] ? dev->queue_num[q] : dev->ops->queue_max;
-	case VIRTIO_PCI_COMMON_Q_MSIX: return VIRTIO_MSI_NO_VECTOR;
+	case VIRTIO_PCI_COMMON_Q_MSIX: return queue_exists ? p->queue_vector[q] : VIRTIO_MSI_NO_VECTOR;
 	case VIRTIO_PCI_COMMON_Q_ENABLE: return vq ? vq->ready : 0;
 	case VIRTIO_PCI_COMMON_Q_NOFF: return queue_exists ? q : 0;
 	case VIRTIO_PCI_COMMON_Q_DESCLO: return vq ? (uint32_t)vq->desc_gpa : 0;
@@ -170,12 +378,30 @@ static void common_write(struct virtio_dev *dev, struct vpci *p, const struct fi
 	case VIRTIO_PCI_COMMON_GFSELECT: p->driver_features_sel = value; return;
 	case VIRTIO_PCI_COMMON_GF: virtio_driver_features_write(dev, p->driver_features_sel, value); return;
 	case VIRTIO_PCI_COMMON_MSIX:
+		pthread_mutex_lock(&p->msix_lock);
+		p->config_vector = vector_or_none(p, value);
+		pthread_mutex_unlock(&p->msix_lock);
+		return;
 	case VIRTIO_PCI_COMMON_Q_MSIX:
-		return; /* no MSI-X: the field keeps reading NO_VECTOR */
+		if (p->queue_sel >= dev->ops->num_queues) {
+			virtio_warn(dev, "queue_msix_vector for queue %u, which does not exist; ignored", p->queue_sel);
+			return;
+		}
+		pthread_mutex_lock(&p->msix_lock);
+		p->queue_vector[p->queue_sel] = vector_or_none(p, value);
+		pthread_mutex_unlock(&p->msix_lock);
+		return;
 	case VIRTIO_PCI_COMMON_STATUS:
 		virtio_status_write(dev, value);
-		if (value == 0)
+		if (value == 0) {
 			p->device_features_sel = p->driver_features_sel = p->queue_sel = 0;
+			/* A reset unmaps the vectors (the table is PCI's, it stays). */
+			pthread_mutex_lock(&p->msix_lock);
+			p->config_vector = VIRTIO_MSI_NO_VECTOR;
+			for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+				p->queue_vector[q] = VIRTIO_MSI_NO_VECTOR;
+			pthread_mutex_unlock(&p->msix_lock);
+		}
 		return;
 	case VIRTIO_PCI_COMMON_Q_SELECT: p->queue_sel = value; return;
 	case VIRTIO_PCI_COMMON_Q_SIZE: virtio_queue_set_num(dev, p->queue_sel, value); return;
@@ -254,6 +480,10 @@ void virtio_pci_bar_access(struct virtio_dev *dev, uint64_t offset, uint8_t *dat
 	} else if (offset == PVMM_VIRTIO_PCI_ISR && !is_write) {
 		memset(data, 0, len);
 		data[0] = (uint8_t)virtio_isr_take(dev);
+	} else if (offset >= PVMM_VIRTIO_PCI_MSIX_TABLE && offset < PVMM_VIRTIO_PCI_MSIX_PBA) {
+		msix_table_access(p, (unsigned)(offset - PVMM_VIRTIO_PCI_MSIX_TABLE), data, len, is_write);
+	} else if (offset >= PVMM_VIRTIO_PCI_MSIX_PBA && offset < PVMM_VIRTIO_PCI_DEVICE) {
+		msix_pba_access(p, (unsigned)(offset - PVMM_VIRTIO_PCI_MSIX_PBA), data, len, is_write);
 	} else if (offset >= PVMM_VIRTIO_PCI_DEVICE && offset < PVMM_VIRTIO_PCI_DEVICE + VIRTIO_CONFIG_MAX) {
 		virtio_config_access(dev, (uint32_t)(offset - PVMM_VIRTIO_PCI_DEVICE), data, len, is_write);
 	} else if (offset >= PVMM_VIRTIO_PCI_NOTIFY && offset < PVMM_VIRTIO_PCI_IDENT && is_write) {
@@ -379,6 +609,10 @@ static void func_config_written(void *opaque, unsigned offset, unsigned len)
 	struct vpci *p = to_vpci(dev);
 	uint32_t off;
 	unsigned blen;
+	if (p->msix_cap && offset < p->msix_cap + 4 && offset + len > p->msix_cap + 2) {
+		msix_control_written(p);
+		return;
+	}
 	if (!cfg_window(p, offset, len, &off, &blen))
 		return;
 	uint8_t data[4];
@@ -446,6 +680,15 @@ static void build_config(struct vpci *p, const struct virtio_dev *dev)
 		f->wmask[p->cfg_cap + VIRTIO_PCI_CAP_BAR] = 0xff;
 		memset(&f->wmask[p->cfg_cap + VIRTIO_PCI_CAP_OFFSET], 0xff, 12);
 	}
+	/* MSI-X: Message Control (table size - 1; enable and function mask
+	 * writable), then the table's and the PBA's offsets in BAR 0 (BIR 0). */
+	p->msix_cap = pci_func_add_cap(f, PCI_CAP_ID_MSIX, MSIX_CAP_LEN);
+	if (p->msix_cap) {
+		f->cfg[p->msix_cap + 2] = (uint8_t)(p->nvec - 1);
+		f->wmask[p->msix_cap + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL) >> 8;
+		put32(&f->cfg[p->msix_cap + 4], PVMM_VIRTIO_PCI_MSIX_TABLE);
+		put32(&f->cfg[p->msix_cap + 8], PVMM_VIRTIO_PCI_MSIX_PBA);
+	}
 }
 
 /* ---- attaching and detaching ------------------------------------------ */
@@ -464,6 +707,13 @@ static void vpci_detach(struct virtio_dev *dev)
 		pci_host_remove(vm->pci, &p->func); /* unwires the notifies */
 	if (p->irqfd_attached)
 		irq_detach_eventfd(vm, p->pin, p->irq_fd);
+	for (unsigned v = 0; v < MSIX_VECTORS; v++) {
+		if (p->vec_irqfd[v])
+			irq_detach_gsi_eventfd(vm, (unsigned)p->gsi[v], p->vec_fd[v]);
+		if (p->vec_fd[v] >= 0)
+			close(p->vec_fd[v]);
+	}
+	pthread_mutex_destroy(&p->msix_lock);
 	irq_free_pin(vm, p->pin);
 	if (p->irq_fd >= 0)
 		close(p->irq_fd);
@@ -484,6 +734,7 @@ static const struct virtio_transport pci_transport = {
 	.name = "virtio-pci",
 	.interrupt = vpci_interrupt,
 	.detach = vpci_detach,
+	.stats_extra = vpci_stats_extra,
 };
 
 int virtio_pci_attach(struct vm *vm, struct virtio_dev *dev)
@@ -521,16 +772,39 @@ int virtio_pci_attach(struct vm *vm, struct virtio_dev *dev)
 	p->pin = (unsigned)pin;
 	p->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&p->msix_lock, NULL);
+	p->nvec = dev->ops->num_queues + 1;
+	p->config_vector = VIRTIO_MSI_NO_VECTOR;
+	bool fds_ok = true;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		p->queue_vector[q] = VIRTIO_MSI_NO_VECTOR;
+	for (unsigned v = 0; v < MSIX_VECTORS; v++) {
+		p->table[v].ctrl = MSIX_VCTRL_MASKED; /* every vector starts masked */
+		p->gsi[v] = -1;
+		p->vec_fd[v] = v < p->nvec ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+		fds_ok &= v >= p->nvec || p->vec_fd[v] >= 0;
+	}
 	dev->index = vm->device_count;
 	virtio_set_transport(dev, &pci_transport, p);
-	if (p->irq_fd < 0 || p->ready_fd < 0) {
+	if (p->irq_fd < 0 || p->ready_fd < 0 || !fds_ok) {
 		log_error("cannot create eventfds for %s: %s", name, strerror(errno));
 		goto fail;
+	}
+	for (unsigned v = 0; v < p->nvec; v++) {
+		if ((p->gsi[v] = irq_alloc_msi(vm)) < 0) {
+			log_error("cannot add %s: no free MSI routes (a VM has %u)", name, VM_IRQ_MSI_MAX);
+			goto fail;
+		}
 	}
 	if (vm->vm_fd >= 0) {
 		if (irq_attach_eventfd(vm, p->pin, p->irq_fd))
 			goto fail;
 		p->irqfd_attached = true;
+		for (unsigned v = 0; v < p->nvec; v++) {
+			if (irq_attach_gsi_eventfd(vm, (unsigned)p->gsi[v], p->vec_fd[v]))
+				goto fail;
+			p->vec_irqfd[v] = true;
+		}
 	}
 	build_config(p, dev);
 	if (pci_host_add(vm->pci, &p->func, &func_ops, dev) < 0) {

@@ -6,9 +6,10 @@
  * PVMM_VIRTIO_PCI_BAR_SIZE holding the common configuration, ISR, device
  * configuration and notify regions at the fixed offsets of para.h, which
  * vendor capabilities (cfg_type 1..4, and 5: the PCI configuration access
- * window) also describe. Interrupts are INTx on an IOAPIC pin, through an
- * irqfd, edge-triggered like every pvmm device pin; MSI-X is not offered
- * (msix_config and queue_msix_vector read VIRTIO_MSI_NO_VECTOR). Each
+ * window) also describe. Interrupts are MSI-X (table and PBA in BAR 0 at
+ * para.h's offsets; a vector per queue plus one for the config, each an
+ * irqfd on a KVM MSI route) once the driver enables it, else INTx on an
+ * IOAPIC pin, through an irqfd, edge-triggered like every pvmm device pin. Each
  * queue's notify address is an ioeventfd while the BAR decodes there; a
  * guest that moves the BAR moves them too. A boot info entry of type
  * PVMM_DEV_VIRTIO_PCI lists the BAR and the pin.

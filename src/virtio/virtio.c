@@ -62,7 +62,7 @@ void virtio_fail(struct virtio_dev *dev, const char *fmt, ...)
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		dev->queues[q].broken = true;
 	/* Spec 2.1.2: NEEDS_RESET comes with a configuration change notification. */
-	virtio_interrupt(dev, VIRTIO_ISR_CONFIG);
+	virtio_interrupt(dev, VIRTIO_SOURCE_CONFIG);
 }
 
 void virtio_queue_broken(struct virtio_dev *dev, unsigned q)
@@ -72,24 +72,25 @@ void virtio_queue_broken(struct virtio_dev *dev, unsigned q)
 
 /* ---- interrupts ----------------------------------------------------------- */
 
-void virtio_interrupt(struct virtio_dev *dev, uint32_t isr_bits)
+void virtio_interrupt(struct virtio_dev *dev, int source)
 {
+	uint32_t isr_bits = source == VIRTIO_SOURCE_CONFIG ? VIRTIO_ISR_CONFIG : VIRTIO_ISR_QUEUE;
 	__atomic_fetch_add(&dev->stats.interrupts, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_or(&dev->isr, isr_bits, __ATOMIC_SEQ_CST);
 	if (dev->transport && dev->transport->interrupt)
-		dev->transport->interrupt(dev);
+		dev->transport->interrupt(dev, source);
 }
 
 void virtio_notify_used(struct virtio_dev *dev, unsigned q)
 {
 	if (q < VIRTIO_MAX_QUEUES && virtq_should_interrupt(&dev->queues[q]))
-		virtio_interrupt(dev, VIRTIO_ISR_QUEUE);
+		virtio_interrupt(dev, (int)q);
 }
 
 void virtio_config_changed(struct virtio_dev *dev)
 {
 	dev->config_generation++;
-	virtio_interrupt(dev, VIRTIO_ISR_CONFIG);
+	virtio_interrupt(dev, VIRTIO_SOURCE_CONFIG);
 }
 
 uint32_t virtio_isr_read(struct virtio_dev *dev)
@@ -488,6 +489,8 @@ void virtio_stats_print_json(const struct virtio_dev *dev, FILE *out)
 		(unsigned long long)dev->stats.errors, dev->failures);
 	if (dev->ops->stats_extra)
 		dev->ops->stats_extra(dev, out, true);
+	if (dev->transport && dev->transport->stats_extra)
+		dev->transport->stats_extra(dev, out, true);
 	fputc('}', out);
 }
 
@@ -500,6 +503,8 @@ void virtio_stats_print(const struct virtio_dev *dev, FILE *out)
 		fprintf(out, ", needed a reset %u time%s", dev->failures, dev->failures == 1 ? "" : "s");
 	if (dev->ops->stats_extra)
 		dev->ops->stats_extra(dev, out, false);
+	if (dev->transport && dev->transport->stats_extra)
+		dev->transport->stats_extra(dev, out, false);
 	fputc('\n', out);
 }
 

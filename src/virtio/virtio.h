@@ -101,12 +101,21 @@ struct virtio_ops {
 #define VIRTIO_ISR_QUEUE  1u    /* used buffer notification */
 #define VIRTIO_ISR_CONFIG 2u    /* configuration change (or NEEDS_RESET) */
 
-/* What a transport provides: raising its interrupt (dev->isr already
- * holds the reason) and releasing what it set up for the device. */
+/* The source of an interrupt: a queue index, or this for the
+ * configuration (a config change, or DEVICE_NEEDS_RESET). */
+#define VIRTIO_SOURCE_CONFIG (-1)
+
+/* What a transport provides: raising its interrupt for `source` (dev->isr
+ * already holds the reason; a transport with one interrupt ignores the
+ * source, one with a vector per queue, virtio-pci's MSI-X, picks it by
+ * the source) and releasing what it set up for the device. */
 struct virtio_transport {
 	const char *name;
-	void (*interrupt)(struct virtio_dev *dev);
+	void (*interrupt)(struct virtio_dev *dev, int source);
 	void (*detach)(struct virtio_dev *dev);
+	/* Optional: the transport's own counters, after the device's (as
+	 * virtio_ops.stats_extra). */
+	void (*stats_extra)(const struct virtio_dev *dev, FILE *out, bool json);
 };
 
 struct virtio_stats {
@@ -247,8 +256,9 @@ uint32_t virtio_isr_take(struct virtio_dev *dev);
  * dropped, with a warning), then handed to the device. */
 void virtio_config_access(struct virtio_dev *dev, uint32_t offset, uint8_t *data, unsigned len, bool is_write);
 
-/* Raise an interrupt with VIRTIO_ISR_* bits, counting it. Any thread. */
-void virtio_interrupt(struct virtio_dev *dev, uint32_t isr_bits);
+/* Raise an interrupt for queue `source` (ISR bit VIRTIO_ISR_QUEUE) or for
+ * VIRTIO_SOURCE_CONFIG (VIRTIO_ISR_CONFIG), counting it. Any thread. */
+void virtio_interrupt(struct virtio_dev *dev, int source);
 
 /* Pause hook (vm_add_hook's quiesce): ops->quiesce under dev->lock. */
 void virtio_quiesce(void *dev);

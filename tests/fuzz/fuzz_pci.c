@@ -6,7 +6,9 @@
  * every width at every port, BAR sizing and moves (onto RAM, the other
  * device's BAR, outside the window), memory space toggled, common config,
  * ISR, device config and notify accesses of any width at any BAR offset,
- * the PCI configuration access window, kicks.
+ * the PCI configuration access window, kicks, MSI-X (Message Control
+ * written at the capability wherever it is; the table and PBA through the
+ * BAR accesses, which reach every offset).
  *
  * No KVM (vm_fd = -1): two devices on a hand-built VM's PCI bus; the
  * harness serves kicks itself as the I/O thread would.
@@ -14,7 +16,9 @@
  * Input: ops, one byte each (enum op) with their operands, to the end.
  * Checked besides memory safety: after a reset through the common config
  * of each device (wherever its BAR decodes, if anywhere: else directly),
- * Status is 0 and no queue is ready; no two BARs decode overlapping.
+ * Status is 0 and no queue is ready; no two BARs decode overlapping; no
+ * MSI-X pending bit is set past the device's last vector, and no MSI
+ * route is left that is not an APIC message.
  */
 #include <fcntl.h>
 #include <unistd.h>
@@ -22,6 +26,7 @@
 #include "devices/device.h"
 #include "fuzz_common.h"
 #include "guest_mem.h"
+#include "irq.h"
 #include "iothread.h"
 #include "log.h"
 #include "pci.h"
@@ -39,6 +44,7 @@ enum op {
 	OP_MMIO,        /* u8 dev, u16 BAR offset, u8 len (1..8), u8 write?, u64 value */
 	OP_KICK,        /* u8 dev, u8 queue */
 	OP_GUEST_WRITE, /* u16 gpa, u32 value */
+	OP_MSIX_CTRL,   /* u8 dev, u16 value: MSI-X Message Control */
 	OP_COUNT
 };
 
@@ -78,6 +84,17 @@ static void bar_access(struct vm *vm, struct virtio_dev *dev, unsigned slot, uin
 		mmio_dispatch(&vm->mmio, bar->decoded_addr + off, w, b, len);
 	else
 		virtio_pci_bar_access(dev, off, b, len, w);
+}
+
+/* The MSI-X capability's offset in slot's config space (0: none). */
+static unsigned msix_cap(const struct vm *vm, unsigned slot)
+{
+	const struct pci_func *f = vm->pci->funcs[slot];
+	unsigned walked = 0;
+	for (unsigned c = f->cfg[PCI_CAPABILITY_LIST]; c && c < PCI_CONFIG_SIZE - 1 && walked++ < 32; c = f->cfg[c + 1])
+		if (f->cfg[c] == 0x11)
+			return c;
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -144,8 +161,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(mem.host + gpa, &v, sizeof(v));
 			break;
 		}
+		case OP_MSIX_CTRL: {
+			unsigned d = fuzz_u8(&in) & 1;
+			uint16_t v = fuzz_u16(&in);
+			unsigned c = msix_cap(&vm, d + 1);
+			if (c)
+				config(&vm, d + 1, c + 2, 2, true, v);
+			break;
+		}
 		}
 	}
+
+	/* Pending bits only for vectors that exist; routes only to APICs. */
+	for (unsigned d = 0; d < 2; d++) {
+		uint8_t pba[8] = { 0 };
+		virtio_pci_bar_access(devs[d], PVMM_VIRTIO_PCI_MSIX_PBA, pba, 8, false);
+		uint64_t bits;
+		memcpy(&bits, pba, 8);
+		FUZZ_CHECK((bits >> (devs[d]->ops->num_queues + 1)) == 0);
+	}
+	struct kvm_irq_routing_entry routes[IRQ_ROUTES_MAX];
+	unsigned nroutes = irq_build_routes(&vm, routes, IRQ_ROUTES_MAX);
+	for (unsigned i = 0; i < nroutes; i++)
+		if (routes[i].type == KVM_IRQ_ROUTING_MSI)
+			FUZZ_CHECK(irq_msi_valid(routes[i].u.msi.address_lo, routes[i].u.msi.address_hi,
+						 routes[i].u.msi.data));
 
 	/* Decoding BARs never overlap. */
 	const struct pci_bar *a = &vm.pci->funcs[1]->bars[0], *b = &vm.pci->funcs[2]->bars[0];
@@ -279,4 +319,32 @@ void fuzz_seeds(fuzz_emit_fn *emit)
 	cfgw(&s, 1, 0x90, 2, 1);      /* length 1 */
 	cfgw(&s, 1, 0x94, 2, 1);      /* data */
 	emit("ports-and-cfg-window", s.bytes, s.len);
+
+	/* MSI-X: enabled and function-masked, vector 1 programmed (masked),
+	 * queue 0 on it, a request (pending), then unmasked; a bad message;
+	 * table and PBA accesses of odd widths. */
+	s.len = 0;
+	uint8_t on[] = { OP_MSIX_CTRL, 0, 0x00, 0xc0 };
+	put(&s, on, sizeof(on));
+	handshake(&s, 0);
+	mmio(&s, 0, 0x16, 2, true, 0);
+	mmio(&s, 0, 0x1a, 2, true, 1);   /* queue_msix_vector 1 */
+	mmio(&s, 0, 0x10, 2, true, 7);   /* msix_config out of range */
+	mmio(&s, 0, PVMM_VIRTIO_PCI_MSIX_TABLE + 16, 8, true, 0xfee00000u);
+	mmio(&s, 0, PVMM_VIRTIO_PCI_MSIX_TABLE + 24, 4, true, 0x31);
+	mmio(&s, 0, PVMM_VIRTIO_PCI_MSIX_TABLE + 28, 4, true, 0);
+	put(&s, gw, sizeof(gw));
+	put(&s, gw2, sizeof(gw2));
+	put(&s, gw3, sizeof(gw3));
+	put_u8(&s, OP_KICK);
+	put_u8(&s, 0);
+	put_u8(&s, 0);
+	mmio(&s, 0, PVMM_VIRTIO_PCI_MSIX_PBA, 8, false, 0);
+	uint8_t unmask[] = { OP_MSIX_CTRL, 0, 0x00, 0x80 };
+	put(&s, unmask, sizeof(unmask));
+	mmio(&s, 0, PVMM_VIRTIO_PCI_MSIX_TABLE + 16, 4, true, 0xfec00000u);
+	mmio(&s, 0, PVMM_VIRTIO_PCI_MSIX_TABLE + 2, 2, true, 1);
+	mmio(&s, 0, PVMM_VIRTIO_PCI_MSIX_TABLE + 0x40, 4, true, 1);
+	mmio(&s, 0, PVMM_VIRTIO_PCI_MSIX_PBA + 4, 4, true, 1);
+	emit("msix", s.bytes, s.len);
 }

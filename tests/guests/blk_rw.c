@@ -367,6 +367,7 @@ static int case_inflight(const char *mode)
 	       (unsigned long long)pvmm_irq_count(blk_virtio(disk)->irq));
 	if (completed != INFLIGHT || never || dups || strays || errors || more != 0 || bad_data)
 		return fail("bad completions");
+	printf("interrupts by %s\n", blk_virtio(disk)->msix ? "msi-x" : "pin");
 	if (irq && st.interrupts == 0)
 		return fail("irq mode took no interrupts");
 	if (!irq && (st.interrupts || pvmm_irq_count(blk_virtio(disk)->irq)))

@@ -6,6 +6,9 @@
  * writes notifies for queues that do not exist, then moves the BAR to a
  * fresh place in the window, points its boot info entry there and reads
  * random bytes through it (the notify ioeventfd must have moved with it).
+ * MSI-X on the disk: a message that is no APIC interrupt, unmasked; a
+ * vector past the table; writes past the table, at odd widths and to the
+ * PBA; then MSI-X off again. The monitor warns and keeps running.
  * Prints "pci_hostile ok" and exits 0, or "pci_hostile FAIL: ..." and 1.
  */
 #include <stdio.h>
@@ -106,6 +109,29 @@ int main(void)
 	printf("read_after_move=%lld,%lld\n", (long long)n, (long long)n2);
 	if (n != (int64_t)sizeof(buf) || n2 != (int64_t)sizeof(buf))
 		return fail("rng after the move");
+
+	/* MSI-X on the disk (2 vectors: its queue and the config). */
+	unsigned cap = 0;
+	for (unsigned c = cfg_read(blk, 0x34) & 0xff; c && !cap; c = (cfg_read(blk, c) >> 8) & 0xff)
+		if ((cfg_read(blk, c) & 0xff) == 0x11)
+			cap = c;
+	if (!cap)
+		return fail("the disk has no MSI-X capability");
+	volatile uint32_t *table = (volatile uint32_t *)(uintptr_t)(other + PVMM_VIRTIO_PCI_MSIX_TABLE);
+	volatile uint16_t *msix_config = (volatile uint16_t *)(uintptr_t)(other + PVMM_VIRTIO_PCI_COMMON + 0x10);
+	cfg_write(blk, cap, (cfg_read(blk, cap) & 0xffff) | 0xc000u << 16); /* enabled, function masked */
+	table[0] = 0xfec00000u; /* the IOAPIC, not an APIC */
+	table[1] = 0;
+	table[2] = 5;           /* vector 5, below 16 */
+	table[3] = 0;           /* unmasked */
+	table[2 * 4 + 0] = 0xfee00000u; /* past the last vector */
+	*(volatile uint16_t *)&table[4 + 1] = 0xffff;
+	*(volatile uint32_t *)(uintptr_t)(other + PVMM_VIRTIO_PCI_MSIX_PBA) = 0xffffffffu;
+	*msix_config = 7;
+	printf("msix: size=%u past_table=%08x pba=%08x bad_vector=%04x vctrl=%u\n", (cfg_read(blk, cap) >> 16 & 0x7ff) + 1,
+	       table[2 * 4], mmio32(other + PVMM_VIRTIO_PCI_MSIX_PBA), *msix_config, table[3]);
+	cfg_write(blk, cap, cfg_read(blk, cap) & 0xffff); /* off again */
+
 	printf("pci_hostile ok\n");
 	return 0;
 }

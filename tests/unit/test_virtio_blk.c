@@ -80,9 +80,10 @@ static struct fixture *current;
  * when it closes, as a disk does in a power cut. */
 #define CRASH_ENV "PVMM_BLK_TEST_CRASH_LOSES_UNFLUSHED"
 
-static void count_interrupt(struct virtio_dev *dev)
+static void count_interrupt(struct virtio_dev *dev, int source)
 {
 	(void)dev;
+	(void)source;
 	current->interrupts++;
 }
 

@@ -518,7 +518,7 @@ static void test_reset_forgets_driver_state(void **state)
 {
 	struct fixture *f = *state;
 	bring_up(f, V1 | EVENT_IDX);
-	virtio_interrupt(f->dev, VIRTIO_ISR_QUEUE);
+	virtio_interrupt(f->dev, 0);
 	wr(f, VIRTIO_MMIO_QUEUE_SEL, 1);
 	unsigned resets = f->t.resets;
 	wr(f, VIRTIO_MMIO_STATUS, 0);

@@ -22,6 +22,7 @@
 
 #include "guest_mem.h"
 #include "iothread.h"
+#include "irq.h"
 #include "pci.h"
 #include "stats.h"
 #include "virtio/pci.h"
@@ -264,6 +265,10 @@ static void test_capability_chain(void **state)
 	for (unsigned c = cfg_read(f, 1, PCI_CAPABILITY_LIST, 1); c; c = cfg_read(f, 1, c + 1, 1)) {
 		assert_true(c >= PCI_CAP_START && c < PCI_CONFIG_SIZE && c % 4 == 0);
 		assert_true(++walked < 16);
+		if (cfg_read(f, 1, c, 1) == 0x11) { /* MSI-X: test_msix_capability */
+			seen |= 1u << 8;
+			continue;
+		}
 		assert_int_equal(cfg_read(f, 1, c, 1), PCI_CAP_ID_VNDR);
 		unsigned type = cfg_read(f, 1, c + VIRTIO_PCI_CAP_CFG_TYPE, 1);
 		assert_int_equal(cfg_read(f, 1, c + VIRTIO_PCI_CAP_BAR, 1), 0);
@@ -281,7 +286,7 @@ static void test_capability_chain(void **state)
 		case VIRTIO_PCI_CAP_DEVICE_CFG: assert_int_equal(len, 8); break;
 		}
 	}
-	assert_int_equal(seen, 0x3e); /* types 1..5 */
+	assert_int_equal(seen, 0x13e); /* types 1..5, and MSI-X */
 	assert_int_equal(common_off, PVMM_VIRTIO_PCI_COMMON);
 	assert_int_equal(mult, PVMM_VIRTIO_PCI_NOTIFY_MULT);
 }
@@ -425,7 +430,8 @@ static void test_common_config_hostile(void **state)
 static void test_isr_read_clears(void **state)
 {
 	struct fixture *f = *state;
-	virtio_interrupt(f->dev, VIRTIO_ISR_QUEUE | VIRTIO_ISR_CONFIG);
+	virtio_interrupt(f->dev, 0);
+	virtio_interrupt(f->dev, VIRTIO_SOURCE_CONFIG);
 	assert_int_equal(bar_read(f, BAR_BASE + PVMM_VIRTIO_PCI_ISR, 1), 3);
 	assert_int_equal(bar_read(f, BAR_BASE + PVMM_VIRTIO_PCI_ISR, 1), 0);
 	uint64_t n = 0;
@@ -457,6 +463,249 @@ static void test_pci_cfg_access_capability(void **state)
 	assert_int_equal(f->dev->status, VIRTIO_CONFIG_S_ACKNOWLEDGE);
 }
 
+/* ---- MSI-X ---------------------------------------------------------------- */
+
+#define MSIX_CAP_ID 0x11
+#define TABLE (BAR_BASE + PVMM_VIRTIO_PCI_MSIX_TABLE)
+#define PBA (BAR_BASE + PVMM_VIRTIO_PCI_MSIX_PBA)
+#define CC(off) (BAR_BASE + PVMM_VIRTIO_PCI_COMMON + (off))
+
+static unsigned msix_cap(struct fixture *f)
+{
+	for (unsigned p = cfg_read(f, 1, PCI_CAPABILITY_LIST, 1); p; p = cfg_read(f, 1, p + 1, 1))
+		if (cfg_read(f, 1, p, 1) == MSIX_CAP_ID)
+			return p;
+	fail_msg("no MSI-X capability");
+	return 0;
+}
+
+static void msix_control(struct fixture *f, uint16_t ctrl)
+{
+	cfg_write(f, 1, msix_cap(f) + 2, ctrl, 2);
+}
+
+static void set_entry(struct fixture *f, unsigned v, uint32_t addr, uint32_t data, uint32_t ctrl)
+{
+	bar_write(f, TABLE + 16 * v, addr, 4);
+	bar_write(f, TABLE + 16 * v + 4, 0, 4);
+	bar_write(f, TABLE + 16 * v + 8, data, 4);
+	bar_write(f, TABLE + 16 * v + 12, ctrl, 4);
+}
+
+/* The device's MSI-X, INTx and held counters, from its --stats-json object. */
+static void irq_counts(struct fixture *f, unsigned long long *msix, unsigned long long *intx,
+		       unsigned long long *held)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	assert_non_null(m);
+	virtio_stats_print_json(f->dev, m);
+	fclose(m);
+	const char *a = strstr(buf, "\"msix_interrupts\": "), *b = strstr(buf, "\"intx_interrupts\": "),
+		   *c = strstr(buf, "\"msix_held\": ");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	*msix = strtoull(a + 19, NULL, 10);
+	*intx = strtoull(b + 19, NULL, 10);
+	*held = strtoull(c + 13, NULL, 10);
+	free(buf);
+}
+
+static void test_msix_capability(void **state)
+{
+	struct fixture *f = *state;
+	unsigned c = msix_cap(f);
+	/* Two queues and the config: a table of 3 (size - 1 in the low bits). */
+	assert_int_equal(cfg_read(f, 1, c + 2, 2), 2);
+	assert_int_equal(cfg_read(f, 1, c + 4, 4), PVMM_VIRTIO_PCI_MSIX_TABLE); /* BIR 0 */
+	assert_int_equal(cfg_read(f, 1, c + 8, 4), PVMM_VIRTIO_PCI_MSIX_PBA);
+	/* Only enable and function mask are writable. */
+	msix_control(f, 0xffff);
+	assert_int_equal(cfg_read(f, 1, c + 2, 2), 0xc002);
+	cfg_write(f, 1, c + 4, 0, 4);
+	assert_int_equal(cfg_read(f, 1, c + 4, 4), PVMM_VIRTIO_PCI_MSIX_TABLE);
+}
+
+static void test_msix_table(void **state)
+{
+	struct fixture *f = *state;
+	mute_stderr(f);
+	/* Every vector starts masked. */
+	for (unsigned v = 0; v < 3; v++)
+		assert_int_equal(bar_read(f, TABLE + 16 * v + 12, 4), 1);
+	set_entry(f, 1, 0xfee00000, 0x31, 0);
+	assert_int_equal(bar_read(f, TABLE + 16, 4), 0xfee00000);
+	assert_int_equal(bar_read(f, TABLE + 24, 4), 0x31);
+	assert_int_equal(bar_read(f, TABLE + 28, 4), 0);
+	/* Reserved vector control bits read 0. */
+	bar_write(f, TABLE + 28, 0xfffffffe, 4);
+	assert_int_equal(bar_read(f, TABLE + 28, 4), 0);
+	/* A qword access is two dwords. */
+	uint8_t q[8] = { 0x00, 0x10, 0xe0, 0xfe, 0, 0, 0, 0 };
+	assert_true(mmio_dispatch(&f->vm.mmio, TABLE + 32, true, q, 8));
+	assert_int_equal(bar_read(f, TABLE + 32, 4), 0xfee01000);
+	/* Wrong widths, misaligned, past the last vector: dropped, read 0. */
+	bar_write(f, TABLE + 16, 0x1234, 2);
+	bar_write(f, TABLE + 18, 0x1234, 4);
+	assert_int_equal(bar_read(f, TABLE + 16, 4), 0xfee00000);
+	assert_int_equal(bar_read(f, TABLE + 16, 2), 0);
+	bar_write(f, TABLE + 48, 0xfee00000, 4);
+	assert_int_equal(bar_read(f, TABLE + 48, 4), 0);
+	assert_int_equal(bar_read(f, PBA + 8, 4), 0);
+	/* The PBA is read-only. */
+	bar_write(f, PBA, 0xffffffff, 4);
+	assert_int_equal(bar_read(f, PBA, 4), 0);
+}
+
+static void test_msix_vector_numbers(void **state)
+{
+	struct fixture *f = *state;
+	mute_stderr(f);
+	assert_int_equal(bar_read(f, CC(VIRTIO_PCI_COMMON_MSIX), 2), VIRTIO_MSI_NO_VECTOR);
+	bar_write(f, CC(VIRTIO_PCI_COMMON_MSIX), 2, 2);
+	assert_int_equal(bar_read(f, CC(VIRTIO_PCI_COMMON_MSIX), 2), 2);
+	/* Out of range (the table has 3): reads back NO_VECTOR. */
+	bar_write(f, CC(VIRTIO_PCI_COMMON_MSIX), 3, 2);
+	assert_int_equal(bar_read(f, CC(VIRTIO_PCI_COMMON_MSIX), 2), VIRTIO_MSI_NO_VECTOR);
+	bar_write(f, CC(VIRTIO_PCI_COMMON_Q_SELECT), 1, 2);
+	assert_int_equal(bar_read(f, CC(VIRTIO_PCI_COMMON_Q_MSIX), 2), VIRTIO_MSI_NO_VECTOR);
+	bar_write(f, CC(VIRTIO_PCI_COMMON_Q_MSIX), 1, 2);
+	assert_int_equal(bar_read(f, CC(VIRTIO_PCI_COMMON_Q_MSIX), 2), 1);
+	bar_write(f, CC(VIRTIO_PCI_COMMON_Q_SELECT), 0, 2);
+	assert_int_equal(bar_read(f, CC(VIRTIO_PCI_COMMON_Q_MSIX), 2), VIRTIO_MSI_NO_VECTOR);
+	bar_write(f, CC(VIRTIO_PCI_COMMON_Q_MSIX), 0x8000, 2);
+	assert_int_equal(bar_read(f, CC(VIRTIO_PCI_COMMON_Q_MSIX), 2), VIRTIO_MSI_NO_VECTOR);
+	/* A queue that does not exist keeps reading NO_VECTOR. */
+	bar_write(f, CC(VIRTIO_PCI_COMMON_Q_SELECT), 9, 2);
+	bar_write(f, CC(VIRTIO_PCI_COMMON_Q_MSIX), 0, 2);
+	assert_int_equal(bar_read(f, CC(VIRTIO_PCI_COMMON_Q_MSIX), 2), VIRTIO_MSI_NO_VECTOR);
+	/* A reset unmaps every vector. */
+	bar_write(f, CC(VIRTIO_PCI_COMMON_STATUS), 0, 1);
+	assert_int_equal(bar_read(f, CC(VIRTIO_PCI_COMMON_MSIX), 2), VIRTIO_MSI_NO_VECTOR);
+	bar_write(f, CC(VIRTIO_PCI_COMMON_Q_SELECT), 1, 2);
+	assert_int_equal(bar_read(f, CC(VIRTIO_PCI_COMMON_Q_MSIX), 2), VIRTIO_MSI_NO_VECTOR);
+}
+
+static void test_msix_mask_pending(void **state)
+{
+	struct fixture *f = *state;
+	unsigned long long msix, intx, held;
+
+	/* MSI-X off: INTx. */
+	virtio_interrupt(f->dev, 0);
+	irq_counts(f, &msix, &intx, &held);
+	assert_int_equal(msix, 0);
+	assert_int_equal(intx, 1);
+
+	msix_control(f, 0x8000);
+	bar_write(f, CC(VIRTIO_PCI_COMMON_Q_SELECT), 0, 2);
+	bar_write(f, CC(VIRTIO_PCI_COMMON_Q_MSIX), 1, 2);
+	bar_write(f, CC(VIRTIO_PCI_COMMON_MSIX), 0, 2);
+	set_entry(f, 1, 0xfee00000, 0x31, 1); /* masked */
+	virtio_interrupt(f->dev, 0);
+	assert_int_equal(bar_read(f, PBA, 4), 1u << 1);
+	irq_counts(f, &msix, &intx, &held);
+	assert_int_equal(msix, 0);
+	assert_int_equal(intx, 1);
+	assert_int_equal(held, 1);
+	/* Unmasking delivers the pending one and clears its bit. */
+	bar_write(f, TABLE + 16 + 12, 0, 4);
+	assert_int_equal(bar_read(f, PBA, 4), 0);
+	irq_counts(f, &msix, &intx, &held);
+	assert_int_equal(msix, 1);
+	virtio_interrupt(f->dev, 0);
+	irq_counts(f, &msix, &intx, &held);
+	assert_int_equal(msix, 2);
+
+	/* The function mask holds every vector; clearing it delivers. */
+	msix_control(f, 0xc000);
+	virtio_interrupt(f->dev, 0);
+	virtio_interrupt(f->dev, 0);
+	assert_int_equal(bar_read(f, PBA, 4), 1u << 1);
+	msix_control(f, 0x8000);
+	assert_int_equal(bar_read(f, PBA, 4), 0);
+	irq_counts(f, &msix, &intx, &held);
+	assert_int_equal(msix, 3);
+
+	/* The config vector is 0, still masked: its pending bit. */
+	virtio_interrupt(f->dev, VIRTIO_SOURCE_CONFIG);
+	assert_int_equal(bar_read(f, PBA, 4), 1u << 0);
+	/* Queue 1 has NO_VECTOR: nothing at all, neither MSI-X nor INTx. */
+	virtio_interrupt(f->dev, 1);
+	irq_counts(f, &msix, &intx, &held);
+	assert_int_equal(msix, 3);
+	assert_int_equal(intx, 1);
+	assert_int_equal(bar_read(f, PBA, 4), 1u << 0);
+	/* Disabled again: INTx. */
+	msix_control(f, 0);
+	virtio_interrupt(f->dev, 1);
+	irq_counts(f, &msix, &intx, &held);
+	assert_int_equal(intx, 2);
+}
+
+static const struct kvm_irq_routing_entry *find_route(const struct kvm_irq_routing_entry *r, unsigned n,
+						       unsigned gsi, unsigned type)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (r[i].gsi == gsi && r[i].type == type)
+			return &r[i];
+	return NULL;
+}
+
+static void test_msix_routes(void **state)
+{
+	struct fixture *f = *state;
+	struct kvm_irq_routing_entry r[IRQ_ROUTES_MAX];
+	mute_stderr(f);
+
+	/* One GSI per vector, past the IOAPIC's: 24, 25, 26 for this device. */
+	assert_int_equal(f->vm.irq.msi_count, 3);
+	unsigned n = irq_build_routes(&f->vm, r, IRQ_ROUTES_MAX);
+	assert_null(find_route(r, n, 25, KVM_IRQ_ROUTING_MSI));
+	/* The device's pin keeps its IOAPIC route. */
+	const struct kvm_irq_routing_entry *pin = find_route(r, n, f->vm.devices[f->dev->index].irq,
+							     KVM_IRQ_ROUTING_IRQCHIP);
+	assert_non_null(pin);
+	assert_int_equal(pin->u.irqchip.irqchip, KVM_IRQCHIP_IOAPIC);
+	assert_int_equal(pin->u.irqchip.pin, f->vm.devices[f->dev->index].irq);
+
+	set_entry(f, 1, 0xfee01000, 0x4031, 1);
+	n = irq_build_routes(&f->vm, r, IRQ_ROUTES_MAX);
+	const struct kvm_irq_routing_entry *e = find_route(r, n, 25, KVM_IRQ_ROUTING_MSI);
+	assert_non_null(e);
+	assert_int_equal(e->u.msi.address_lo, 0xfee01000);
+	assert_int_equal(e->u.msi.address_hi, 0);
+	assert_int_equal(e->u.msi.data, 0x4031);
+	assert_non_null(find_route(r, n, f->vm.devices[f->dev->index].irq, KVM_IRQ_ROUTING_IRQCHIP));
+
+	/* Not a local APIC address, a vector below 16, NMI delivery: unrouted. */
+	bar_write(f, TABLE + 16, 0xfec00000, 4);
+	n = irq_build_routes(&f->vm, r, IRQ_ROUTES_MAX);
+	assert_null(find_route(r, n, 25, KVM_IRQ_ROUTING_MSI));
+	set_entry(f, 1, 0xfee00000, 0x0f, 1);
+	n = irq_build_routes(&f->vm, r, IRQ_ROUTES_MAX);
+	assert_null(find_route(r, n, 25, KVM_IRQ_ROUTING_MSI));
+	set_entry(f, 1, 0xfee00000, 0x431, 1);
+	n = irq_build_routes(&f->vm, r, IRQ_ROUTES_MAX);
+	assert_null(find_route(r, n, 25, KVM_IRQ_ROUTING_MSI));
+	bar_write(f, TABLE + 16 + 8, 0x31, 4);
+	bar_write(f, TABLE + 16 + 4, 1, 4); /* above 4 GiB */
+	n = irq_build_routes(&f->vm, r, IRQ_ROUTES_MAX);
+	assert_null(find_route(r, n, 25, KVM_IRQ_ROUTING_MSI));
+	bar_write(f, TABLE + 16 + 4, 0, 4);
+	n = irq_build_routes(&f->vm, r, IRQ_ROUTES_MAX);
+	assert_non_null(find_route(r, n, 25, KVM_IRQ_ROUTING_MSI));
+
+	/* A second device's vectors get GSIs of their own. */
+	f->dev2 = pci_new(&f->vm);
+	assert_non_null(f->dev2);
+	assert_int_equal(f->vm.irq.msi_count, 6);
+	/* The routes never exceed the table KVM gets. */
+	assert_true(irq_build_routes(&f->vm, r, 2) <= 2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -472,6 +721,11 @@ int main(void)
 		T(test_common_config_hostile),
 		T(test_isr_read_clears),
 		T(test_pci_cfg_access_capability),
+		T(test_msix_capability),
+		T(test_msix_table),
+		T(test_msix_vector_numbers),
+		T(test_msix_mask_pending),
+		T(test_msix_routes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

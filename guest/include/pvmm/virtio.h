@@ -225,6 +225,7 @@ struct virtio_dev {
 	uint32_t irq;           /* IOAPIC pin, or PVMM_NO_IRQ */
 	uint32_t device_id;     /* VIRTIO_ID_* */
 	uint64_t features;      /* negotiated (valid after virtio_negotiate) */
+	bool msix;              /* virtio-pci interrupts by MSI-X, not the pin (same vector, same handler) */
 };
 
 /* True for a boot info entry type that is a virtio device, on either
