@@ -10,6 +10,9 @@ Per configuration: echoed datagrams per second, all VM exits per frame
 (KVM's count, in-kernel ioeventfd exits included, over the frames the NIC
 carried both ways), the exits that reached pvmm per frame, and monitor CPU
 per frame, from the guest's --stats-json.
+The same over the emulated NE2000 (model=ne2000, TAP only, fewer
+datagrams: each frame costs hundreds of port exits), for information; the
+NE2000's targets are pvmm bench compare's network rows.
 Targets (counts, not times): virtio-net <= 0.1 VM exits per frame under load.
 Prints a table and "N of M targets met"; writes OUT_DIR/net.json.
 """
@@ -122,6 +125,7 @@ def echo_server(listener):
 PKT_COUNT = 20000
 PKT_WINDOW = 16  # the guest's UDP layer queues 16 datagrams
 PKT_SIZE = 64
+NE2000_COUNT = 300  # ~500 port exits a frame: a few seconds
 
 
 class Vm:
@@ -183,6 +187,8 @@ def send_quit(host, port):
 def nic_figures(stats):
     dev = [d for d in stats["devices"] if d.get("rx_frames") is not None][0]
     frames = dev["rx_frames"] + dev["tx_frames"]
+    dev.setdefault("kicks", 0)
+    dev.setdefault("interrupts", 0)
     return {
         "frames": frames,
         "kvm_exits_per_frame": stats["kvm_exits"] / frames,
@@ -192,12 +198,12 @@ def nic_figures(stats):
     }
 
 
-def run_udp(build, tmp, name, net_args, guest_args, host, port):
+def run_udp(build, tmp, name, net_args, guest_args, host, port, count=PKT_COUNT):
     vm = Vm(build, tmp, name, net_args, guest_args)
     try:
         if not vm.wait_ready("udp_echo ready"):
             return {"error": "the guest never became ready: " + vm.why()}
-        load = udp(host, port, PKT_COUNT, PKT_WINDOW, PKT_SIZE)
+        load = udp(host, port, count, PKT_WINDOW, PKT_SIZE)
         send_quit(host, port)
         stats = vm.finish()
         if stats is None:
@@ -237,8 +243,11 @@ def main(argv):
             subprocess.run(["ip", "link", "set", tap, "up"], check=True)
             rows["virtio tap"] = run_udp(build, tmp, "tap", ["--net", "tap=" + tap],
                                          ["ip=%s.2/24" % subnet], subnet + ".2", 7)
+            rows["ne2000 tap"] = run_udp(build, tmp, "ne2000-tap", ["--net", "tap=%s,model=ne2000" % tap],
+                                         ["ip=%s.2/24" % subnet], subnet + ".2", 7, NE2000_COUNT)
         else:
             rows["virtio tap"] = {"skip": "needs root and /dev/net/tun"}
+            rows["ne2000 tap"] = {"skip": "needs root and /dev/net/tun"}
         port = free_port("udp")
         rows["virtio user"] = run_udp(build, tmp, "user",
                                       ["--net", "user,hostfwd=udp:127.0.0.1:%d-:7" % port],
