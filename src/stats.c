@@ -256,6 +256,8 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 			fprintf(out, "    %-16s %llu\n", stats_call_name(i), (unsigned long long)stats->calls[i]);
 	if (stats->stray_io)
 		fprintf(out, "  stray port I/O   %llu\n", (unsigned long long)stats->stray_io);
+	if (stats->int3_injected)
+		fprintf(out, "  int3 as #BP      %llu\n", (unsigned long long)stats->int3_injected);
 	if (stats->upcalls || stats->upcalls_held || stats->upcalls_dropped)
 		fprintf(out, "  upcalls          %llu entered, %llu held while masked, %llu with none registered\n",
 			(unsigned long long)stats->upcalls, (unsigned long long)stats->upcalls_held,
