@@ -196,6 +196,10 @@ int cpuid_setup(struct vm *vm, const struct cpuid_mask *user, bool hw_virt)
 	if (!hw_virt)
 		cpuid_no_hw_virt_masks(&m);
 	cpuid_apply(c->entries, c->nent, &m);
+	for (unsigned i = 0; i < c->nent; i++)
+		if (c->entries[i].function == LEAF_FEATURES)
+			log_debug("CPUID leaf 1: ecx %#x edx %#x (%u bits masked%s)", c->entries[i].ecx, c->entries[i].edx,
+				  m.count, hw_virt ? "" : ", the no-VT-x ones included");
 	for (unsigned i = 0; i < vm->cpu_count; i++) {
 		cpuid_set_cpu(c->entries, c->nent, i);
 		if (ioctl(vm->vcpus[i].fd, KVM_SET_CPUID2, c) < 0) {

@@ -5,7 +5,6 @@
 #include <sys/ioctl.h>
 
 #include "log.h"
-#include "report.h"
 
 #define CR0_PE (1ull << 0)
 #define CR0_ET (1ull << 4)
@@ -112,32 +111,3 @@ fail:
 	return -1;
 }
 
-bool linux_cpu_inject_int3(struct vcpu *v)
-{
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	struct kvm_vcpu_events ev;
-	uint8_t op;
-
-	if (v->run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION || ioctl(v->fd, KVM_GET_REGS, &regs) < 0 ||
-	    ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0 || report_code_bytes(v->vm, &sregs, regs.rip, &op, 1) != 1 ||
-	    op != 0xcc || ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
-		return false;
-	/* Something already on its way in: not a plain int3; report it. */
-	if (ev.exception.injected || ev.exception.pending)
-		return false;
-	/* #BP is a trap: the handler sees the address after the int3. */
-	regs.rip += 1;
-	ev.exception.injected = 1;
-	ev.exception.nr = 3;
-	ev.exception.has_error_code = 0;
-	ev.exception.error_code = 0;
-	ev.flags = 0; /* change nothing else (NMI, SIPI, shadow) */
-	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0 || ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0) {
-		log_error("cannot raise #BP for the guest's int3: %s", strerror(errno));
-		return false;
-	}
-	STATS_ADD(v->vm->stats.int3_injected, 1);
-	log_debug("int3 at %#llx: #BP raised in the guest", (unsigned long long)(regs.rip - 1));
-	return true;
-}

@@ -45,12 +45,4 @@ void linux_cpu_state(const struct linux_boot *boot, struct kvm_sregs *sregs, str
 /* Both, loaded into vCPU 0. 0, or -1 after a message. */
 int linux_cpu_boot(struct vm *vm, const struct linux_boot *boot);
 
-/* KVM_EXIT_INTERNAL_ERROR (emulation) on vCPU `v` of a kernel guest:
- * if the instruction at rip is int3 (0xcc), which KVM's emulator cannot
- * run at CPL0 on a host without VT-x, raise #BP in the guest as the CPU
- * would (rip past the int3, then the exception injected with
- * KVM_SET_VCPU_EVENTS), so the kernel's own handler runs (Linux tests
- * int3 early and patches code with it). True if it did. */
-bool linux_cpu_inject_int3(struct vcpu *v);
-
 #endif

@@ -31,7 +31,7 @@
 #include <time.h>
 
 #include "cpu.h"
-#include "linux_cpu.h"
+#include "linux_emulate.h"
 #include "log.h"
 #include "pvmmu.h"
 #include "report.h"
@@ -256,8 +256,8 @@ static void handle_exit(struct vcpu *v)
 		     "guest triple-faulted (an exception while delivering an exception; is its IDT loaded?)");
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		/* A kernel's int3 where KVM cannot emulate it: its own handler. */
-		if (vm->kernel_guest && linux_cpu_inject_int3(v))
+		/* A kernel's int3 or iret where KVM cannot emulate it. */
+		if (vm->kernel_guest && linux_emulate_exit(v))
 			break;
 		if (!vm_stopped(vm)) {
 			report_internal_error(v);

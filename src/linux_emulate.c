@@ -1,0 +1,112 @@
+#include "linux_emulate.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "log.h"
+#include "pagetable.h"
+#include "report.h"
+
+#define RFLAGS_FIXED 0x2ull
+/* What iret may set: CF PF AF ZF SF TF IF DF OF, IOPL, NT, RF, AC, ID. VM
+ * and VIF/VIP stay clear (no virtual-8086 mode here). */
+#define RFLAGS_IRET_MASK 0x254fd5ull
+
+static enum linux_emulated iret(bool rex_w, struct kvm_regs *regs, const struct kvm_sregs *sregs,
+				linux_read_fn read, void *ctx)
+{
+	bool long_mode = sregs->cs.l;
+	unsigned size = long_mode && rex_w ? 8 : 4;
+	unsigned slots = long_mode ? 5 : 3;
+	uint64_t v[5] = { 0 };
+
+	/* Protected or long mode only (real-mode iret KVM does itself), at CPL0. */
+	if (!(sregs->cr0 & 1) || sregs->cs.dpl != 0 || (!long_mode && !sregs->cs.db))
+		return LINUX_EMU_NONE;
+	uint64_t sp = long_mode ? regs->rsp : (uint32_t)regs->rsp;
+	for (unsigned i = 0; i < slots; i++)
+		if (!read(ctx, sp + i * size, &v[i], size))
+			return LINUX_EMU_NONE;
+	uint16_t cs = (uint16_t)v[1];
+	/* Same privilege, same code segment: no descriptor to load. */
+	if ((cs & 3) != 0 || cs != sregs->cs.selector)
+		return LINUX_EMU_NONE;
+	if (long_mode && (uint16_t)v[4] != sregs->ss.selector)
+		return LINUX_EMU_NONE;
+	if (long_mode && !rex_w && (v[0] >> 32)) /* 32-bit iret in long mode: a 32-bit rip */
+		return LINUX_EMU_NONE;
+	regs->rip = v[0];
+	regs->rflags = (v[2] & RFLAGS_IRET_MASK) | RFLAGS_FIXED;
+	if (long_mode)
+		regs->rsp = v[3];
+	else
+		regs->rsp = (uint32_t)(sp + 3 * size);
+	return LINUX_EMU_IRET;
+}
+
+enum linux_emulated linux_emulate(const uint8_t *insn, size_t n, struct kvm_regs *regs,
+				  const struct kvm_sregs *sregs, linux_read_fn read, void *ctx)
+{
+	if (n >= 1 && insn[0] == 0xcc) {
+		regs->rip += 1; /* #BP is a trap: the handler sees the next address */
+		return LINUX_EMU_INT3;
+	}
+	if (n >= 1 && insn[0] == 0xcf)
+		return iret(false, regs, sregs, read, ctx);
+	/* REX.W (48..4f with W) iretq: long mode only. */
+	if (n >= 2 && sregs->cs.l && (insn[0] & 0xf8) == 0x48 && insn[1] == 0xcf)
+		return iret(true, regs, sregs, read, ctx) == LINUX_EMU_IRET ? LINUX_EMU_IRET : LINUX_EMU_NONE;
+	return LINUX_EMU_NONE;
+}
+
+struct guest_view {
+	struct vm *vm;
+	const struct kvm_sregs *sregs;
+};
+
+/* Guest-virtual reads, byte-wise so a value may cross a page. */
+static bool read_guest(void *ctx, uint64_t va, void *out, size_t len)
+{
+	struct guest_view *g = ctx;
+	uint8_t *b = out;
+	return report_code_bytes(g->vm, g->sregs, va, b, len) == len;
+}
+
+bool linux_emulate_exit(struct vcpu *v)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events ev;
+	uint8_t insn[2];
+
+	if (v->run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION || ioctl(v->fd, KVM_GET_REGS, &regs) < 0 ||
+	    ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		return false;
+	size_t n = report_code_bytes(v->vm, &sregs, regs.rip, insn, sizeof(insn));
+	struct guest_view g = { v->vm, &sregs };
+	uint64_t at = regs.rip;
+	enum linux_emulated what = linux_emulate(insn, n, &regs, &sregs, read_guest, &g);
+	if (what == LINUX_EMU_NONE)
+		return false;
+	if (what == LINUX_EMU_INT3) {
+		if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || ev.exception.injected || ev.exception.pending)
+			return false; /* something already on its way in: report it */
+		ev.exception.injected = 1;
+		ev.exception.nr = 3;
+		ev.exception.has_error_code = 0;
+		ev.exception.error_code = 0;
+		ev.flags = 0; /* change nothing else (NMI, SIPI, shadow) */
+	}
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ||
+	    (what == LINUX_EMU_INT3 && ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)) {
+		log_error("cannot complete the guest's %s at %#llx: %s", what == LINUX_EMU_INT3 ? "int3" : "iret",
+			  (unsigned long long)at, strerror(errno));
+		return false;
+	}
+	if (what == LINUX_EMU_INT3)
+		STATS_ADD(v->vm->stats.int3_injected, 1);
+	else
+		STATS_ADD(v->vm->stats.iret_emulated, 1);
+	return true;
+}
