@@ -45,9 +45,21 @@ static enum linux_emulated iret(bool rex_w, struct kvm_regs *regs, const struct 
 	return LINUX_EMU_IRET;
 }
 
+#define RFLAGS_AC (1ull << 18)
+#define CR4_SMAP (1ull << 21)
+
 enum linux_emulated linux_emulate(const uint8_t *insn, size_t n, struct kvm_regs *regs,
 				  const struct kvm_sregs *sregs, linux_read_fn read, void *ctx)
 {
+	/* clac, stac (0f 01 ca/cb): only with SMAP on (else #UD, the CPU's
+	 * to raise, and KVM's report), only at CPL0. */
+	if (n >= 3 && insn[0] == 0x0f && insn[1] == 0x01 && (insn[2] == 0xca || insn[2] == 0xcb)) {
+		if (!(sregs->cr4 & CR4_SMAP) || sregs->cs.dpl != 0)
+			return LINUX_EMU_NONE;
+		regs->rflags = insn[2] == 0xca ? regs->rflags & ~RFLAGS_AC : regs->rflags | RFLAGS_AC;
+		regs->rip += 3;
+		return LINUX_EMU_SMAP;
+	}
 	if (n >= 1 && insn[0] == 0xcc) {
 		regs->rip += 1; /* #BP is a trap: the handler sees the next address */
 		return LINUX_EMU_INT3;
@@ -78,7 +90,7 @@ bool linux_emulate_exit(struct vcpu *v)
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_vcpu_events ev;
-	uint8_t insn[2];
+	uint8_t insn[3];
 
 	if (v->run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION || ioctl(v->fd, KVM_GET_REGS, &regs) < 0 ||
 	    ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
@@ -100,13 +112,16 @@ bool linux_emulate_exit(struct vcpu *v)
 	}
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ||
 	    (what == LINUX_EMU_INT3 && ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)) {
-		log_error("cannot complete the guest's %s at %#llx: %s", what == LINUX_EMU_INT3 ? "int3" : "iret",
+		log_error("cannot complete the guest's %s at %#llx: %s",
+			  what == LINUX_EMU_INT3 ? "int3" : what == LINUX_EMU_IRET ? "iret" : "clac/stac",
 			  (unsigned long long)at, strerror(errno));
 		return false;
 	}
 	if (what == LINUX_EMU_INT3)
 		STATS_ADD(v->vm->stats.int3_injected, 1);
-	else
+	else if (what == LINUX_EMU_IRET)
 		STATS_ADD(v->vm->stats.iret_emulated, 1);
+	else
+		STATS_ADD(v->vm->stats.smap_emulated, 1);
 	return true;
 }

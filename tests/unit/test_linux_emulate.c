@@ -142,6 +142,30 @@ static void test_int3(void **state)
 	assert_int_equal(linux_emulate((const uint8_t[]){ 0xcc }, 0, &r, &s, rd, &m), LINUX_EMU_NONE);
 }
 
+static void test_clac_stac(void **state)
+{
+	(void)state;
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct mem m = { 0 };
+	state64(&r, &s);
+	s.cr4 = 1ull << 21;
+	uint64_t rip = r.rip;
+	r.rflags |= 1ull << 18;
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0x0f, 0x01, 0xca }, 3, &r, &s, rd, &m), LINUX_EMU_SMAP);
+	assert_int_equal(r.rflags & (1ull << 18), 0);
+	assert_int_equal(r.rip, rip + 3);
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0x0f, 0x01, 0xcb }, 3, &r, &s, rd, &m), LINUX_EMU_SMAP);
+	assert_true(r.rflags & (1ull << 18));
+	assert_int_equal(r.rip, rip + 6);
+	s.cr4 = 0; /* without SMAP they are #UD: not ours */
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0x0f, 0x01, 0xca }, 3, &r, &s, rd, &m), LINUX_EMU_NONE);
+	s.cr4 = 1ull << 21;
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0x0f, 0x01, 0xca }, 2, &r, &s, rd, &m), LINUX_EMU_NONE);
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0x0f, 0x01, 0xd0 }, 3, &r, &s, rd, &m), LINUX_EMU_NONE);
+	assert_int_equal(r.rip, rip + 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_iretq_refusals),
 		cmocka_unit_test(test_iret32),
 		cmocka_unit_test(test_int3),
+		cmocka_unit_test(test_clac_stac),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
