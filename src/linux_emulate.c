@@ -46,6 +46,48 @@ static enum linux_emulated iret(bool rex_w, struct kvm_regs *regs, const struct 
 }
 
 #define RFLAGS_AC (1ull << 18)
+#define RFLAGS_ARITH 0x8d5ull /* OF SF ZF AF PF CF */
+#define RFLAGS_ZF (1ull << 6)
+
+/* A general register by its encoding (0 rax, 1 rcx, ... 15 r15). */
+static __u64 *gpr(struct kvm_regs *r, unsigned n)
+{
+	__u64 *const map[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi, &r->rdi,
+				    &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15 };
+	return map[n & 15];
+}
+
+/* popcnt reg, reg (f3 [REX] 0f b8 /r, register operands only): the
+ * alternatives of a kernel that saw POPCNT in CPUID. */
+static enum linux_emulated popcnt(const uint8_t *insn, size_t n, struct kvm_regs *regs,
+				  const struct kvm_sregs *sregs)
+{
+	size_t i = 0;
+	bool f3 = false, o16 = false;
+	unsigned rex = 0;
+	for (; i < n && i < 4 && (insn[i] == 0xf3 || insn[i] == 0x66); i++) {
+		f3 |= insn[i] == 0xf3;
+		o16 |= insn[i] == 0x66;
+	}
+	if (!f3)
+		return LINUX_EMU_NONE;
+	if (i < n && sregs->cs.l && (insn[i] & 0xf0) == 0x40)
+		rex = insn[i++];
+	if (i + 3 > n || insn[i] != 0x0f || insn[i + 1] != 0xb8 || (insn[i + 2] >> 6) != 3)
+		return LINUX_EMU_NONE;
+	uint8_t modrm = insn[i + 2];
+	unsigned dst = ((modrm >> 3) & 7) | ((rex & 4) << 1), src = (modrm & 7) | ((rex & 1) << 3);
+	unsigned bits = rex & 8 ? 64 : o16 ? 16 : 32;
+	uint64_t v = *gpr(regs, src);
+	if (bits < 64)
+		v &= (1ull << bits) - 1;
+	uint64_t count = (uint64_t)__builtin_popcountll(v);
+	__u64 *d = gpr(regs, dst);
+	*d = bits == 16 ? (*d & ~0xffffull) | count : count; /* a 32-bit write clears the top half */
+	regs->rflags = (regs->rflags & ~RFLAGS_ARITH) | (v ? 0 : RFLAGS_ZF);
+	regs->rip += i + 3;
+	return LINUX_EMU_POPCNT;
+}
 #define CR4_SMAP (1ull << 21)
 
 enum linux_emulated linux_emulate(const uint8_t *insn, size_t n, struct kvm_regs *regs,
@@ -66,6 +108,8 @@ enum linux_emulated linux_emulate(const uint8_t *insn, size_t n, struct kvm_regs
 	}
 	if (n >= 1 && insn[0] == 0xcf)
 		return iret(false, regs, sregs, read, ctx);
+	if (n >= 1 && (insn[0] == 0xf3 || insn[0] == 0x66) && sregs->cs.dpl == 0)
+		return popcnt(insn, n, regs, sregs);
 	/* REX.W (48..4f with W) iretq: long mode only. */
 	if (n >= 2 && sregs->cs.l && (insn[0] & 0xf8) == 0x48 && insn[1] == 0xcf)
 		return iret(true, regs, sregs, read, ctx) == LINUX_EMU_IRET ? LINUX_EMU_IRET : LINUX_EMU_NONE;
@@ -90,7 +134,7 @@ bool linux_emulate_exit(struct vcpu *v)
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_vcpu_events ev;
-	uint8_t insn[3];
+	uint8_t insn[8];
 
 	if (v->run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION || ioctl(v->fd, KVM_GET_REGS, &regs) < 0 ||
 	    ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
@@ -113,7 +157,7 @@ bool linux_emulate_exit(struct vcpu *v)
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ||
 	    (what == LINUX_EMU_INT3 && ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)) {
 		log_error("cannot complete the guest's %s at %#llx: %s",
-			  what == LINUX_EMU_INT3 ? "int3" : what == LINUX_EMU_IRET ? "iret" : "clac/stac",
+			  what == LINUX_EMU_INT3 ? "int3" : what == LINUX_EMU_IRET ? "iret" : "clac/stac/popcnt",
 			  (unsigned long long)at, strerror(errno));
 		return false;
 	}
@@ -122,6 +166,6 @@ bool linux_emulate_exit(struct vcpu *v)
 	else if (what == LINUX_EMU_IRET)
 		STATS_ADD(v->vm->stats.iret_emulated, 1);
 	else
-		STATS_ADD(v->vm->stats.smap_emulated, 1);
+		STATS_ADD(v->vm->stats.other_emulated, 1);
 	return true;
 }

@@ -15,6 +15,9 @@
  *   clac, stac (0f 01 ca/cb)  RFLAGS.AC cleared or set, with SMAP on: the
  *                      first instruction of each of Linux's exception
  *                      entries.
+ *   popcnt reg, reg    (f3 [REX] 0f b8, register operands): what the
+ *                      kernel's alternatives patch in when CPUID says
+ *                      POPCNT (KVM here passes the host's CPUID through).
  *
  * Anything else (or an iret that changes privilege or segments) is left
  * to the emulation-failure report. With VT-x the CPU runs all of these
@@ -31,7 +34,7 @@
 
 #include "vm.h"
 
-enum linux_emulated { LINUX_EMU_NONE, LINUX_EMU_INT3, LINUX_EMU_IRET, LINUX_EMU_SMAP };
+enum linux_emulated { LINUX_EMU_NONE, LINUX_EMU_INT3, LINUX_EMU_IRET, LINUX_EMU_SMAP, LINUX_EMU_POPCNT };
 
 /* Reads `len` bytes of guest-virtual memory at `va`; false if unmapped. */
 typedef bool (*linux_read_fn)(void *ctx, uint64_t va, void *out, size_t len);
@@ -39,7 +42,8 @@ typedef bool (*linux_read_fn)(void *ctx, uint64_t va, void *out, size_t len);
 /* Decide and apply (to `regs`, pure): the instruction `insn` (`n` bytes
  * at regs->rip) under `sregs`. LINUX_EMU_INT3: rip advanced, the caller
  * raises #BP; LINUX_EMU_IRET: the frame popped into `regs`;
- * LINUX_EMU_SMAP: AC changed, rip past the instruction;
+ * LINUX_EMU_SMAP: AC changed, LINUX_EMU_POPCNT: the count and flags
+ * written, rip past the instruction either way;
  * LINUX_EMU_NONE: not one of ours, nothing changed. */
 enum linux_emulated linux_emulate(const uint8_t *insn, size_t n, struct kvm_regs *regs,
 				  const struct kvm_sregs *sregs, linux_read_fn read, void *ctx);

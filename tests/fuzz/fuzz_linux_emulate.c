@@ -7,7 +7,7 @@
  * accesses.
  *
  * Input: u8 flags (bit 0: long mode, bit 1: 32-bit code, bit 2: CPL 3,
- * bit 3: paging on, bit 4: SMAP), u16 cs, u16 ss, u64 rip, u64 rsp, u64 rflags, 3
+ * bit 3: paging on, bit 4: SMAP), u16 cs, u16 ss, u64 rip, u64 rsp, u64 rflags, 8
  * instruction bytes, then 64 bytes of stack at rsp (reads outside fail);
  * then port operations until the input ends: u8 op (bit 0: write, bits
  * 1-2: port 0x60, 0x64, 0x70, 0x71), u8 value.
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 	struct stack st = { 0 };
-	uint8_t insn[3];
+	uint8_t insn[8];
 
 	memset(&sregs, 0, sizeof(sregs));
 	memset(&regs, 0, sizeof(regs));
@@ -97,6 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(regs.rip == before.rip + 3);
 		FUZZ_CHECK((regs.rflags ^ before.rflags) == 0 || (regs.rflags ^ before.rflags) == (1ull << 18));
 		break;
+	case LINUX_EMU_POPCNT:
+		FUZZ_CHECK(regs.rip > before.rip && regs.rip - before.rip <= sizeof(insn));
+		FUZZ_CHECK((regs.rflags & ~0x40ull) == (before.rflags & ~0x8d5ull));
+		break;
 	case LINUX_EMU_IRET:
 		FUZZ_CHECK(insn[0] == 0xcf || insn[1] == 0xcf);
 		FUZZ_CHECK(sregs.cs.dpl == 0);
@@ -128,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* Seeds: a 64-bit iretq frame, a 32-bit iret, an int3, a frame that
  * changes CS (refused), a clac with SMAP on, and RTC reads of every time register. */
-static size_t frame(uint8_t *b, uint8_t flags, uint16_t cs, uint16_t ss, const uint8_t insn[3],
+static size_t frame(uint8_t *b, uint8_t flags, uint16_t cs, uint16_t ss, const uint8_t insn[8],
 		    const uint64_t *stack, unsigned n, unsigned width)
 {
 	size_t len = 0;
@@ -139,7 +143,7 @@ static size_t frame(uint8_t *b, uint8_t flags, uint16_t cs, uint16_t ss, const u
 	memcpy(b + len, &rip, 8), len += 8;
 	memcpy(b + len, &rsp, 8), len += 8;
 	memcpy(b + len, &rflags, 8), len += 8;
-	memcpy(b + len, insn, 3), len += 3;
+	memcpy(b + len, insn, 8), len += 8;
 	uint8_t st[STACK] = { 0 };
 	for (unsigned i = 0; i < n; i++)
 		memcpy(st + i * width, &stack[i], width);
@@ -152,18 +156,20 @@ void fuzz_seeds(fuzz_emit_fn *emit)
 	uint8_t b[256];
 	const uint64_t f64[] = { 0xffffffff81001234ull, 0x10, 0x246, 0xffff888000020000ull, 0x18 };
 	const uint64_t f32[] = { 0x101234, 0x10, 0x202 };
-	size_t n = frame(b, 0x9, 0x10, 0x18, (const uint8_t[]){ 0x48, 0xcf, 0x90 }, f64, 5, 8);
+	size_t n = frame(b, 0x9, 0x10, 0x18, (const uint8_t[8]){ 0x48, 0xcf, 0x90 }, f64, 5, 8);
 	emit("iretq", b, n);
-	n = frame(b, 0x2, 0x10, 0x18, (const uint8_t[]){ 0xcf, 0x90, 0x90 }, f32, 3, 4);
+	n = frame(b, 0x2, 0x10, 0x18, (const uint8_t[8]){ 0xcf, 0x90, 0x90 }, f32, 3, 4);
 	emit("iret32", b, n);
-	n = frame(b, 0x9, 0x10, 0x18, (const uint8_t[]){ 0xcc, 0x90, 0x90 }, f64, 0, 8);
+	n = frame(b, 0x9, 0x10, 0x18, (const uint8_t[8]){ 0xcc, 0x90, 0x90 }, f64, 0, 8);
 	emit("int3", b, n);
 	const uint64_t other_cs[] = { 0x401000, 0x33, 0x246, 0x7ff000, 0x2b };
-	n = frame(b, 0x9, 0x10, 0x18, (const uint8_t[]){ 0x48, 0xcf, 0x90 }, other_cs, 5, 8);
+	n = frame(b, 0x9, 0x10, 0x18, (const uint8_t[8]){ 0x48, 0xcf, 0x90 }, other_cs, 5, 8);
 	emit("iretq-to-user", b, n);
-	n = frame(b, 0x19, 0x10, 0x18, (const uint8_t[]){ 0x0f, 0x01, 0xca }, f64, 0, 8);
+	n = frame(b, 0x19, 0x10, 0x18, (const uint8_t[8]){ 0x0f, 0x01, 0xca }, f64, 0, 8);
 	emit("clac", b, n);
-	n = frame(b, 0x9, 0x10, 0x18, (const uint8_t[]){ 0x90, 0x90, 0x90 }, f64, 0, 8);
+	n = frame(b, 0x9, 0x10, 0x18, (const uint8_t[8]){ 0xf3, 0x48, 0x0f, 0xb8, 0xc7 }, f64, 0, 8);
+	emit("popcnt", b, n);
+	n = frame(b, 0x9, 0x10, 0x18, (const uint8_t[8]){ 0x90, 0x90, 0x90 }, f64, 0, 8);
 	for (uint8_t reg = 0; reg <= 0x0d; reg++) {
 		b[n++] = 0x5, b[n++] = reg; /* index write */
 		b[n++] = 0x6, b[n++] = 0;   /* data read */

@@ -166,6 +166,45 @@ static void test_clac_stac(void **state)
 	assert_int_equal(r.rip, rip + 6);
 }
 
+static void test_popcnt(void **state)
+{
+	(void)state;
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct mem m = { 0 };
+	state64(&r, &s);
+	uint64_t rip = r.rip;
+	/* popcnt %rdi,%rax (the kernel's own bytes) */
+	r.rdi = 0xf0f0000000000003ull;
+	r.rax = ~0ull;
+	r.rflags = 0x2 | 0x8d5;
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0xf3, 0x48, 0x0f, 0xb8, 0xc7 }, 5, &r, &s, rd, &m),
+			 LINUX_EMU_POPCNT);
+	assert_int_equal(r.rax, 10);
+	assert_int_equal(r.rflags, 0x2);
+	assert_int_equal(r.rip, rip + 5);
+	/* popcnt %r9d,%r10d: 32 bits, zero-extended; a zero source sets ZF. */
+	r.r9 = 0xffffffff00000000ull;
+	r.r10 = ~0ull;
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0xf3, 0x45, 0x0f, 0xb8, 0xd1 }, 5, &r, &s, rd, &m),
+			 LINUX_EMU_POPCNT);
+	assert_int_equal(r.r10, 0);
+	assert_int_equal(r.rflags, 0x2 | 0x40);
+	/* 16-bit: only the low word of the destination. */
+	r.rcx = 0x1ff;
+	r.rdx = 0x1234567812345678ull;
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0x66, 0xf3, 0x0f, 0xb8, 0xd1 }, 5, &r, &s, rd, &m),
+			 LINUX_EMU_POPCNT);
+	assert_int_equal(r.rdx, 0x1234567812340009ull);
+	/* A memory operand, a missing f3, a short buffer: not ours. */
+	struct kvm_regs before = r;
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0xf3, 0x48, 0x0f, 0xb8, 0x07 }, 5, &r, &s, rd, &m),
+			 LINUX_EMU_NONE);
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0x66, 0x0f, 0xb8, 0xc7 }, 4, &r, &s, rd, &m), LINUX_EMU_NONE);
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0xf3, 0x48, 0x0f, 0xb8 }, 4, &r, &s, rd, &m), LINUX_EMU_NONE);
+	assert_memory_equal(&r, &before, sizeof(r));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_iret32),
 		cmocka_unit_test(test_int3),
 		cmocka_unit_test(test_clac_stac),
+		cmocka_unit_test(test_popcnt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
