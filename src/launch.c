@@ -239,7 +239,9 @@ static int prepare_linux(struct vm *vm, const struct vm_options *opt, struct lin
 		log_error("cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)(opt->mem_size >> 20),
 			  guest_mem_strerror(-ret, opt->mem_size, opt->mem_flags));
 		ret = PVMM_STATUS_HOST;
-	} else if (linux_load(kernel, size, initrd, initrd_size, opt->cmdline ? opt->cmdline : LAUNCH_DEFAULT_CMDLINE,
+	} else if (linux_load(kernel, size, initrd, initrd_size,
+			      opt->cmdline ? opt->cmdline
+			      : host_has_hw_virt() ? LAUNCH_DEFAULT_CMDLINE : LAUNCH_DEFAULT_CMDLINE " " LAUNCH_NO_HW_VIRT_CMDLINE,
 			      &vm->mem, boot, err)) {
 		log_error("%s: %s", opt->kernel, err);
 		ret = PVMM_STATUS_USAGE;

@@ -63,6 +63,10 @@ struct vm_options {
  * from the first message on, and no ACPI (pvmm has no tables; Linux
  * probes the legacy PC devices instead). */
 #define LAUNCH_DEFAULT_CMDLINE "console=ttyS0 earlyprintk=serial acpi=off"
+/* Added to the default on a host without VT-x/AMD-V: there KVM may hand
+ * the guest the host's CPUID whatever KVM_SET_CPUID2 says (docs/linux.md),
+ * and its emulator cannot run xsave. */
+#define LAUNCH_NO_HW_VIRT_CMDLINE "noxsave"
 /* --mem's default with --kernel: room for a distribution kernel (Debian's
  * needs 68 MiB to decompress and start) and its initrd. */
 #define LAUNCH_KERNEL_MEM_DEFAULT (256ull << 20)
