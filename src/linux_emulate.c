@@ -108,6 +108,14 @@ enum linux_emulated linux_emulate(const uint8_t *insn, size_t n, struct kvm_regs
 	}
 	if (n >= 1 && insn[0] == 0xcf)
 		return iret(false, regs, sregs, read, ctx);
+	/* fwait (9b): nothing to wait for, since the monitor never leaves an
+	 * x87 exception pending; #NM (CR0.TS and MP) is the CPU's. */
+	if (n >= 1 && insn[0] == 0x9b) {
+		if ((sregs->cr0 & 0xa) == 0xa)
+			return LINUX_EMU_NONE;
+		regs->rip += 1;
+		return LINUX_EMU_FWAIT;
+	}
 	if (n >= 1 && (insn[0] == 0xf3 || insn[0] == 0x66) && sregs->cs.dpl == 0)
 		return popcnt(insn, n, regs, sregs);
 	/* REX.W (48..4f with W) iretq: long mode only. */
@@ -157,7 +165,7 @@ bool linux_emulate_exit(struct vcpu *v)
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ||
 	    (what == LINUX_EMU_INT3 && ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)) {
 		log_error("cannot complete the guest's %s at %#llx: %s",
-			  what == LINUX_EMU_INT3 ? "int3" : what == LINUX_EMU_IRET ? "iret" : "clac/stac/popcnt",
+			  what == LINUX_EMU_INT3 ? "int3" : what == LINUX_EMU_IRET ? "iret" : "clac/stac/popcnt/fwait",
 			  (unsigned long long)at, strerror(errno));
 		return false;
 	}
@@ -166,6 +174,6 @@ bool linux_emulate_exit(struct vcpu *v)
 	else if (what == LINUX_EMU_IRET)
 		STATS_ADD(v->vm->stats.iret_emulated, 1);
 	else
-		STATS_ADD(v->vm->stats.other_emulated, 1);
+		STATS_ADD(v->vm->stats.other_emulated, 1); /* clac/stac, popcnt, fwait */
 	return true;
 }

@@ -18,6 +18,8 @@
  *   popcnt reg, reg    (f3 [REX] 0f b8, register operands): what the
  *                      kernel's alternatives patch in when CPUID says
  *                      POPCNT (KVM here passes the host's CPUID through).
+ *   fwait (9b)         nothing pending to wait for: rip past it (unless
+ *                      CR0.TS and MP make it #NM).
  *
  * Anything else (or an iret that changes privilege or segments) is left
  * to the emulation-failure report. With VT-x the CPU runs all of these
@@ -34,7 +36,7 @@
 
 #include "vm.h"
 
-enum linux_emulated { LINUX_EMU_NONE, LINUX_EMU_INT3, LINUX_EMU_IRET, LINUX_EMU_SMAP, LINUX_EMU_POPCNT };
+enum linux_emulated { LINUX_EMU_NONE, LINUX_EMU_INT3, LINUX_EMU_IRET, LINUX_EMU_SMAP, LINUX_EMU_POPCNT, LINUX_EMU_FWAIT };
 
 /* Reads `len` bytes of guest-virtual memory at `va`; false if unmapped. */
 typedef bool (*linux_read_fn)(void *ctx, uint64_t va, void *out, size_t len);
@@ -43,7 +45,7 @@ typedef bool (*linux_read_fn)(void *ctx, uint64_t va, void *out, size_t len);
  * at regs->rip) under `sregs`. LINUX_EMU_INT3: rip advanced, the caller
  * raises #BP; LINUX_EMU_IRET: the frame popped into `regs`;
  * LINUX_EMU_SMAP: AC changed, LINUX_EMU_POPCNT: the count and flags
- * written, rip past the instruction either way;
+ * written, LINUX_EMU_FWAIT: nothing; rip past the instruction;
  * LINUX_EMU_NONE: not one of ours, nothing changed. */
 enum linux_emulated linux_emulate(const uint8_t *insn, size_t n, struct kvm_regs *regs,
 				  const struct kvm_sregs *sregs, linux_read_fn read, void *ctx);

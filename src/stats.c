@@ -261,7 +261,7 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 	if (stats->iret_emulated)
 		fprintf(out, "  iret by pvmm     %llu\n", (unsigned long long)stats->iret_emulated);
 	if (stats->other_emulated)
-		fprintf(out, "  clac/stac/popcnt %llu\n", (unsigned long long)stats->other_emulated);
+		fprintf(out, "  clac/stac/popcnt/fwait %llu\n", (unsigned long long)stats->other_emulated);
 	if (stats->upcalls || stats->upcalls_held || stats->upcalls_dropped)
 		fprintf(out, "  upcalls          %llu entered, %llu held while masked, %llu with none registered\n",
 			(unsigned long long)stats->upcalls, (unsigned long long)stats->upcalls_held,

@@ -97,6 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(regs.rip == before.rip + 3);
 		FUZZ_CHECK((regs.rflags ^ before.rflags) == 0 || (regs.rflags ^ before.rflags) == (1ull << 18));
 		break;
+	case LINUX_EMU_FWAIT:
+		FUZZ_CHECK(insn[0] == 0x9b && regs.rip == before.rip + 1);
+		break;
 	case LINUX_EMU_POPCNT:
 		FUZZ_CHECK(regs.rip > before.rip && regs.rip - before.rip <= sizeof(insn));
 		FUZZ_CHECK((regs.rflags & ~0x40ull) == (before.rflags & ~0x8d5ull));

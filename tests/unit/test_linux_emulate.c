@@ -205,6 +205,21 @@ static void test_popcnt(void **state)
 	assert_memory_equal(&r, &before, sizeof(r));
 }
 
+static void test_fwait(void **state)
+{
+	(void)state;
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct mem m = { 0 };
+	state64(&r, &s);
+	uint64_t rip = r.rip;
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0x9b, 0x65 }, 2, &r, &s, rd, &m), LINUX_EMU_FWAIT);
+	assert_int_equal(r.rip, rip + 1);
+	s.cr0 |= 0x8; /* TS with MP: #NM, not ours */
+	assert_int_equal(linux_emulate((const uint8_t[]){ 0x9b }, 1, &r, &s, rd, &m), LINUX_EMU_NONE);
+	assert_int_equal(r.rip, rip + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_int3),
 		cmocka_unit_test(test_clac_stac),
 		cmocka_unit_test(test_popcnt),
+		cmocka_unit_test(test_fwait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
