@@ -35,7 +35,7 @@ boot_until() {
 	pid=$!
 	waited=never
 	while kill -0 "$pid" 2>/dev/null; do
-		if grep -qE -- "$pattern" "$OUT"; then
+		if grep -qsE -- "$pattern" "$OUT"; then
 			waited=$(echo "$(date +%s.%N) - $start" | bc)
 			break
 		fi
