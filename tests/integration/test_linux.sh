@@ -48,6 +48,7 @@ boot_until() {
 	wait "$pid"
 	status=$?
 	[ "$waited" = never ] && fail_because "no '$pattern' on the console within $secs s (got: $(tail -c 300 "$OUT"))"
+	no_sanitizer_report
 	return 0
 }
 
@@ -140,7 +141,16 @@ run_kernel() {
 	timeout -s KILL 60 "$PVMM" run "$@" </dev/null >"$OUT" 2>"$ERR"
 	status=$?
 	[ "$status" -eq 137 ] && fail_because "monitor hung (killed after 60 s): $*"
+	no_sanitizer_report
 	return 0
+}
+
+# As run_pvmm does: a sanitizer report (make asan's monitor) fails the test.
+no_sanitizer_report() {
+	if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$ERR"; then
+		fail_because "sanitizer report:"
+		head -20 "$ERR" | sed 's/^/      /'
+	fi
 }
 
 expect_refused() {
