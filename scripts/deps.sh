@@ -31,6 +31,7 @@ packages=(
 	busybox-static # scripts/linux-kit.sh fetches it too (apt-get download); installed, it is also a fallback
 	cpio           # scripts/linux-kit.sh: the initramfs
 	xz-utils       # scripts/linux-kit.sh: Debian's kernel modules are .ko.xz
+	lz4            # scripts/linux-kit.sh: the vmlinux inside Debian's bzImage is LZ4-compressed
 )
 
 missing=()

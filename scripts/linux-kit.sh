@@ -12,6 +12,9 @@
 # ${PVMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pvmm}/linux-kit and is built
 # once; delete that folder to rebuild it. It holds:
 #   vmlinuz     the kernel
+#   vmlinux     the same kernel uncompressed (an ELF), taken out of vmlinuz,
+#               if it carries the PVH entry note (pvmm run --kernel boots it
+#               without the decompressor); added to a kit built before it
 #   initrd.gz   busybox, the virtio modules (decompressed: busybox's insmod
 #               takes plain .ko files), and /init
 #   version     the kernel package it came from
@@ -53,8 +56,40 @@ if [ "${1:-}" = initrd ]; then
 fi
 [ $# -eq 0 ] || die "usage: linux-kit.sh [initrd CHECK.sh OUT.gz]"
 
+# pvh_vmlinux BZIMAGE OUT: the ELF inside the bzImage, to OUT, if it has
+# Xen's PHYS32_ENTRY note (type 18), the PVH entry. The setup header says
+# where the payload is (payload_offset at 0x248, payload_length at 0x24c,
+# from the protected-mode part after (setup_sects + 1) * 512 bytes); its
+# last 4 bytes are the decompressed size the kernel's build appends, not
+# compressed data. Returns 1 (and says why) if there is none to be had.
+pvh_vmlinux() {
+	local bz=$1 out=$2 sects off len start magic tool
+	sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$bz" | tr -d ' ')
+	off=$(od -An -tu4 -j $((0x248)) -N4 "$bz" | tr -d ' ')
+	len=$(od -An -tu4 -j $((0x24c)) -N4 "$bz" | tr -d ' ')
+	[ "${sects:-0}" -gt 0 ] && [ "${len:-0}" -gt 4 ] || { echo "linux-kit: $bz has no payload in its header" >&2; return 1; }
+	start=$(((sects + 1) * 512 + off))
+	magic=$(od -An -tx1 -j "$start" -N4 "$bz" | tr -d ' ')
+	case $magic in
+	02214c18) tool="lz4 -dc" ;;  # LZ4 legacy, Debian's choice
+	1f8b*) tool="gzip -dc" ;;
+	fd377a58) tool="xz -dc" ;;
+	28b52ffd) tool="zstd -qdc" ;;
+	*) echo "linux-kit: the kernel's payload (magic $magic) is in no format the kit knows" >&2; return 1 ;;
+	esac
+	command -v "${tool%% *}" >/dev/null || { echo "linux-kit: needs ${tool%% *} for vmlinux (scripts/deps.sh installs it)" >&2; return 1; }
+	dd if="$bz" iflag=skip_bytes,count_bytes skip="$start" count=$((len - 4)) bs=1M status=none | $tool >"$out.tmp" || { rm -f "$out.tmp"; echo "linux-kit: cannot decompress the kernel's payload" >&2; return 1; }
+	if ! readelf -n "$out.tmp" 2>/dev/null | grep -qE 'Xen.*(\(0x00000012\)|PHYS32_ENTRY)'; then
+		rm -f "$out.tmp"
+		echo "linux-kit: the kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY); no vmlinux" >&2
+		return 1
+	fi
+	mv "$out.tmp" "$out"
+}
+
 # A kit built for another module list is built again.
 if [ -s "$kit/vmlinuz" ] && [ -s "$kit/initrd.gz" ] && [ "$(cat "$kit/modules" 2>/dev/null)" = "${modules[*]}" ]; then
+	[ -s "$kit/vmlinux" ] || [ -e "$kit/vmlinux.none" ] || pvh_vmlinux "$kit/vmlinuz" "$kit/vmlinux" || touch "$kit/vmlinux.none"
 	echo "$kit"
 	exit 0
 fi
@@ -160,6 +195,7 @@ cpio_gz "$root" "$work/initrd.gz"
 rm -rf "$kit"
 mkdir -p "$kit"
 cp "$vmlinuz" "$kit/vmlinuz"
+pvh_vmlinux "$kit/vmlinuz" "$kit/vmlinux" || touch "$kit/vmlinux.none"
 mv "$work/initrd.gz" "$kit/initrd.gz"
 echo "$pkg" >"$kit/version"
 echo "${modules[*]}" >"$kit/modules"

@@ -24,6 +24,7 @@
 
 static const char commands_help[] =
 	"Usage: pvmm run [options] GUEST.elf [guest args...]\n"
+	"       pvmm run [options] --kernel IMAGE [--initrd FILE] [--cmdline TEXT]\n"
 	"       pvmm [run [options]] --api-sock PATH [GUEST.elf [guest args...]]\n"
 	"       pvmm [run [options]] --config-file FILE [--api-sock PATH]\n"
 	"       pvmm restore SNAPSHOT [--mem-file FILE] [--api-sock PATH] [--timeout SECS] [--seccomp off]\n"
@@ -46,6 +47,7 @@ static const char commands_help[] =
 
 static const char run_help[] =
 	"Usage: pvmm run [options] GUEST.elf [guest args...]\n"
+	"       pvmm run [options] --kernel IMAGE [--initrd FILE] [--cmdline TEXT]\n"
 	"\n"
 	"Run GUEST.elf, a static x86-64 guest built with guest/pvmm-cc, in a new KVM\n"
 	"virtual machine that it drives through the pvmm para-API.\n"
@@ -89,6 +91,17 @@ static const char run_help[] =
 	"                        pauses and resumes, Ctrl-A h lists the keys), or\n"
 	"                        left cooked; auto (default): raw when stdin is a\n"
 	"                        terminal and pvmm runs in its foreground\n"
+	"      --kernel IMAGE    boot a Linux kernel instead of GUEST.elf: a bzImage\n"
+	"                        (x86 boot protocol 2.06+, 64-bit entry) or a vmlinux\n"
+	"                        with a PVH note; at CPL0, one vCPU, console on the\n"
+	"                        UART at 0x3f8, --mem default 256M (docs/linux.md)\n"
+	"      --initrd FILE     the kernel's initial RAM disk\n"
+	"      --cmdline TEXT    the kernel command line (default\n"
+	"                        \"" LAUNCH_DEFAULT_CMDLINE "\", and \"" LAUNCH_NO_HW_VIRT_CMDLINE "\"\n"
+	"                        on a host without VT-x/AMD-V)\n"
+	"      --cpuid-mask LIST CPUID bits the kernel must not see, comma-separated:\n"
+	"                        LEAF[.SUBLEAF]:REG:BIT (1:ecx:28) or a name (avx,\n"
+	"                        avx2, avx512f, xsave, cmpxchg16b, x2apic, ...)\n"
 	"      --rng             add a virtio-rng device\n"
 	"      --disk PATH[,readonly]\n"
 	"      --disk path=FILE[,readonly=on|off][,id=NAME]\n"
@@ -313,7 +326,7 @@ enum {
 	OPT_CONSOLE = 0x100, OPT_RNG, OPT_DISK, OPT_DISK_MODEL, OPT_STATS_JSON, OPT_MEM_HUGEPAGES, OPT_CPUS,
 	OPT_RING, OPT_TRANSPORT, OPT_LOG_FILE, OPT_LOG_LEVEL, OPT_METRICS_PATH, OPT_METRICS_INTERVAL, OPT_CONSOLE_LOG,
 	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NET, OPT_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_UNSHARE,
-	OPT_CONSOLE_MODE, OPT_NET_MODEL,
+	OPT_CONSOLE_MODE, OPT_NET_MODEL, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_CPUID_MASK,
 };
 
 static const struct option run_longopts[] = {
@@ -344,6 +357,10 @@ static const struct option run_longopts[] = {
 	{ "gid", required_argument, NULL, OPT_GID },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "unshare", no_argument, NULL, OPT_UNSHARE },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpuid-mask", required_argument, NULL, OPT_CPUID_MASK },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -396,10 +413,39 @@ static void print_version(void)
 	printf("pvmm %s, para-API %d.%d\n", PVMM_VERSION_STRING, PVMM_PARA_VERSION_MAJOR, PVMM_PARA_VERSION_MINOR);
 }
 
+/* --kernel's rules, after the options are read: a kernel is its own
+ * kind of guest (CPL0, one CPU, the UART console, no para-API devices). */
+static int check_kernel_options(struct vm_options *opt, bool mem_given, bool ring_given, bool console_given,
+				bool cpuid_given)
+{
+	if (!opt->kernel) {
+		const char *alone = opt->initrd ? "--initrd" : opt->cmdline ? "--cmdline" : cpuid_given ? "--cpuid-mask" : NULL;
+		if (alone) {
+			log_error("%s is for Linux kernels: give it with --kernel IMAGE", alone);
+			return -1;
+		}
+		return 0;
+	}
+	const char *bad = ring_given && opt->ring == 3 ? "--ring 3 (a kernel runs at CPL0)"
+			  : opt->cpus > 1 ? "--cpus above 1 (one vCPU for now)"
+			  : console_given && !opt->uart_console ? "--console other than uart (its console is the UART)"
+			  : opt->disk_count ? "--disk" : opt->net_count ? "--net" : opt->rng ? "--rng"
+			  : opt->api_sock ? "--api-sock" : opt->config_file ? "--config-file" : NULL;
+	if (bad) {
+		log_error("--kernel does not go with %s; leave it out (see docs/linux.md)", bad);
+		return -1;
+	}
+	opt->uart_console = true;
+	if (!mem_given)
+		opt->mem_size = LAUNCH_KERNEL_MEM_DEFAULT;
+	return 0;
+}
+
 int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 {
 	char *end;
 	int c;
+	bool mem_given = false, ring_given = false, console_given = false, cpuid_given = false;
 
 	vm_options_init(opt);
 	/* '+': stop at GUEST.elf so the guest's own flags pass through;
@@ -411,7 +457,20 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 		case 'm':
 			if (parse_mem(optarg, opt))
 				return -1;
+			mem_given = true;
 			break;
+		case OPT_KERNEL: opt->kernel = optarg; break;
+		case OPT_INITRD: opt->initrd = optarg; break;
+		case OPT_CMDLINE: opt->cmdline = optarg; break;
+		case OPT_CPUID_MASK: {
+			char err[256];
+			if (cpuid_parse_mask(optarg, &opt->cpuid_mask, err, sizeof(err))) {
+				log_error("%s", err);
+				return -1;
+			}
+			cpuid_given = true;
+			break;
+		}
 		case 't':
 			if (parse_seconds("--timeout", optarg, TIMEOUT_MAX_S, &opt->timeout_s))
 				return -1;
@@ -436,6 +495,7 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 				return -1;
 			}
 			opt->ring = (unsigned)(optarg[0] - '0');
+			ring_given = true;
 			break;
 		case OPT_TRANSPORT:
 			if (strcmp(optarg, "mmio") && strcmp(optarg, "pci")) {
@@ -446,6 +506,7 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 			break;
 		case 's': opt->stats = true; break;
 		case OPT_CONSOLE:
+			console_given = true;
 			opt->virtio_console = strcmp(optarg, "virtio") == 0;
 			opt->uart_console = strcmp(optarg, "uart") == 0;
 			if (!opt->virtio_console && !opt->uart_console && strcmp(optarg, "hypercall") != 0) {
@@ -550,8 +611,16 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 			  opt->jail.drop_uid ? "--uid" : "--gid", opt->jail.drop_uid ? "--gid" : "--uid");
 		return -1;
 	}
+	if (check_kernel_options(opt, mem_given, ring_given, console_given, cpuid_given))
+		return -1;
+	if (opt->kernel && optind < argc) {
+		log_error("--kernel '%s' and the guest image '%s': give one of them", opt->kernel, argv[optind]);
+		return -1;
+	}
 	if (vm_options_request_devices(opt))
 		return -1;
+	if (opt->kernel)
+		return 0; /* no GUEST.elf, no guest arguments */
 	if (opt->config_file && optind < argc) {
 		log_error("--config-file names the guest image (boot-source); give no GUEST.elf as well");
 		return -1;

@@ -28,6 +28,9 @@
 #include "irq.h"
 #include "jail.h"
 #include "kvm.h"
+#include "linux_boot.h"
+#include "linux_cpu.h"
+#include "linux_platform.h"
 #include "layout.h"
 #include "log.h"
 #include "metrics.h"
@@ -129,27 +132,27 @@ int vm_options_request_devices(struct vm_options *opt)
 /* Map the image file read-only; NULL with a message on failure. Mapped,
  * not read: only the pages the loader touches (headers, loadable
  * segments) are ever faulted in, not debug info. */
-static uint8_t *map_image(const char *path, size_t *size)
+static uint8_t *map_file(const char *what, const char *path, size_t *size)
 {
 	struct stat st;
 	uint8_t *map = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		log_error("cannot open guest image '%s': %s", path, strerror(errno));
+		log_error("cannot open %s '%s': %s", what, path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_error("guest image '%s' is not a regular file", path);
+		log_error("%s '%s' is not a regular file", what, path);
 		goto out;
 	}
 	if (st.st_size == 0 || (uint64_t)st.st_size > MEM_MAX) {
-		log_error("guest image '%s' is %s", path, st.st_size ? "larger than any guest RAM" : "empty");
+		log_error("%s '%s' is %s", what, path, st.st_size ? "larger than any guest RAM" : "empty");
 		goto out;
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED) {
-		log_error("cannot map guest image '%s': %s", path, strerror(errno));
+		log_error("cannot map %s '%s': %s", what, path, strerror(errno));
 		map = NULL;
 		goto out;
 	}
@@ -157,6 +160,11 @@ static uint8_t *map_image(const char *path, size_t *size)
 out:
 	close(fd);
 	return map;
+}
+
+static uint8_t *map_image(const char *path, size_t *size)
+{
+	return map_file("guest image", path, size);
 }
 
 /* VT-x or AMD-V on the CPU pvmm runs on: then KVM runs guest CPL0 code
@@ -222,6 +230,46 @@ static int prepare_guest(struct vm *vm, const struct vm_options *opt, uint64_t *
 	return 0;
 }
 
+/* --kernel: the kernel (bzImage or PVH vmlinux), its initrd and command
+ * line into fresh RAM (linux_boot.c); no PV MMU pool and no boot info,
+ * which a kernel does not read. Returns an exit status or 0. */
+static int prepare_linux(struct vm *vm, const struct vm_options *opt, struct linux_boot *boot)
+{
+	char err[LINUX_ERR_MAX];
+	size_t size = 0, initrd_size = 0;
+	uint8_t *initrd = NULL;
+	int ret;
+
+	uint8_t *kernel = map_file("kernel image", opt->kernel, &size);
+	if (!kernel)
+		return PVMM_STATUS_USAGE;
+	if (opt->initrd && !(initrd = map_file("initrd", opt->initrd, &initrd_size))) {
+		munmap(kernel, size);
+		return PVMM_STATUS_USAGE;
+	}
+	ret = guest_mem_init(&vm->mem, opt->mem_size, opt->mem_flags);
+	if (ret) {
+		log_error("cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)(opt->mem_size >> 20),
+			  guest_mem_strerror(-ret, opt->mem_size, opt->mem_flags));
+		ret = PVMM_STATUS_HOST;
+	} else if (linux_load(kernel, size, initrd, initrd_size,
+			      opt->cmdline ? opt->cmdline
+			      : host_has_hw_virt() ? LAUNCH_DEFAULT_CMDLINE : LAUNCH_DEFAULT_CMDLINE " " LAUNCH_NO_HW_VIRT_CMDLINE,
+			      &vm->mem, boot, err)) {
+		log_error("%s: %s", opt->kernel, err);
+		ret = PVMM_STATUS_USAGE;
+	} else {
+		log_debug("kernel %s: %s entry at %#llx, boot parameters at %#llx, initrd %llu bytes at %#llx",
+			  opt->kernel, boot->kind == LINUX_ENTRY_64 ? "bzImage 64-bit" : "PVH 32-bit",
+			  (unsigned long long)boot->entry, (unsigned long long)boot->params,
+			  (unsigned long long)boot->initrd_size, (unsigned long long)boot->initrd);
+	}
+	munmap(kernel, size);
+	if (initrd)
+		munmap(initrd, initrd_size);
+	return ret;
+}
+
 /* A restore: the same RAM and PV MMU pool a boot makes, filled from the
  * snapshot's memory file instead of an image. */
 static int restore_guest(struct vm *vm, const struct vm_options *opt)
@@ -247,7 +295,7 @@ static int add_devices(struct vm *vm, const struct vm_options *opt, int stdin_fd
 	/* A disk that cannot be opened is a command-line mistake. */
 	if (machine_create(vm, &opt->devices, stdin_fd, vm->console_out_fd))
 		return PVMM_STATUS_USAGE;
-	if (bootinfo_set_devices(&vm->mem, vm->devices, vm->device_count, err)) {
+	if (!vm->kernel_guest && bootinfo_set_devices(&vm->mem, vm->devices, vm->device_count, err)) {
 		log_error("%s", err);
 		return PVMM_STATUS_HOST;
 	}
@@ -330,6 +378,7 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	struct pvclock clock;
 	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .console_out_fd = 1, .console_in_fd = 0 };
 	uint64_t entry = 0;
+	struct linux_boot lboot = { 0 };
 	struct metrics *metrics = NULL;
 	FILE *stats_f = NULL;
 	int status;
@@ -370,8 +419,8 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 		}
 		vm.console_log_open = true;
 	}
-	log_debug("guest %s: %llu MiB, %u CPU%s, ring %u, %u device%s", opt->image,
-		  (unsigned long long)(opt->mem_size >> 20), opt->cpus, opt->cpus == 1 ? "" : "s", opt->ring,
+	log_debug("guest %s: %llu MiB, %u CPU%s, ring %u, %u device%s", opt->kernel ? opt->kernel : opt->image,
+		  (unsigned long long)(opt->mem_size >> 20), opt->cpus, opt->cpus == 1 ? "" : "s", opt->kernel ? 0 : opt->ring,
 		  opt->devices.count, opt->devices.count == 1 ? "" : "s");
 	if (fcntl(0, F_GETFD) < 0)
 		vm.console_in_fd = -1;
@@ -382,6 +431,11 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 		vm.console_in_fd = -1;
 	vm.cpu_count = opt->cpus;
 	vm.ring = opt->ring;
+	/* A kernel runs at CPL0: it is not para-API aware (cli.c refuses
+	 * --ring 3 with --kernel). */
+	vm.kernel_guest = opt->kernel != NULL;
+	if (vm.kernel_guest)
+		vm.ring = 0;
 	if (vm_ctl_init(&vm)) {
 		status = PVMM_STATUS_HOST;
 		goto out;
@@ -400,15 +454,17 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	vm.device_count = BOOTINFO_DEVICE_COUNT;
 	vm.devices[0] = (struct pvmm_device_info){ .type = PVMM_DEV_CONSOLE, .irq = PVMM_NO_IRQ };
 	/* Only a VM with devices pays for the irqchip and the I/O thread. */
-	vm.irq.wanted = machine_needs_irqchip(&opt->devices);
+	vm.irq.wanted = machine_needs_irqchip(&opt->devices) || vm.kernel_guest;
 
 	vm.options = opt;
 	vm.pvclock = &clock;
 	clock = (struct pvclock){ 0 };
-	status = opt->restore ? restore_guest(&vm, opt) : prepare_guest(&vm, opt, &entry);
+	status = opt->restore ? restore_guest(&vm, opt)
+		 : vm.kernel_guest ? prepare_linux(&vm, opt, &lboot) : prepare_guest(&vm, opt, &entry);
 	if (status)
 		goto out;
-	if (hypercall_attach(&vm) || (vm.ring == 3 && trap_port_attach(&vm))) {
+	/* A kernel does not speak the para-API: its ports stay unclaimed. */
+	if (!vm.kernel_guest && (hypercall_attach(&vm) || (vm.ring == 3 && trap_port_attach(&vm)))) {
 		log_error("internal error: cannot put the para-API on the port bus");
 		status = PVMM_STATUS_HOST;
 		goto out;
@@ -430,6 +486,12 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 			status = PVMM_STATUS_USAGE;
 			goto out;
 		}
+	} else if (vm.kernel_guest) {
+		if (linux_platform_attach(&vm, &opt->cpuid_mask, host_has_hw_virt()) || linux_cpu_boot(&vm, &lboot)) {
+			status = PVMM_STATUS_HOST;
+			goto out;
+		}
+		entry = lboot.entry;
 	} else if (cpu_boot(&vm, entry) || irq_setup(&vm)) {
 		status = PVMM_STATUS_HOST;
 		goto out;
@@ -445,7 +507,8 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	}
 	/* A restored guest's time goes on from the snapshot's. */
 	vm.mono_base_ns = stats_now_ns() - (opt->restore ? snapshot_guest_ns(opt->restore) : 0);
-	if (pvclock_setup(&clock, &vm)) {
+	/* The PV clock page is para-API (a kernel has kvmclock). */
+	if (!vm.kernel_guest && pvclock_setup(&clock, &vm)) {
 		status = PVMM_STATUS_HOST;
 		goto out;
 	}
@@ -497,6 +560,7 @@ out:
 	metrics_finish(metrics, status);
 	machine_destroy(&vm);
 	kvm_destroy(&vm);
+	linux_platform_free(&vm);
 	vm_ctl_destroy(&vm);
 	pvmmu_free(&vm);
 	guest_mem_free(&vm.mem);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cpuid.h"
 #include "jail.h"
 #include "machine.h"
 #include "vm.h"
@@ -42,6 +43,11 @@ struct vm_options {
 	const char *nets[MACHINE_MAX_DEVICES];   /* --net values, in order */
 	struct machine_devices devices;          /* what the flags above ask for */
 	const char *image;
+	/* --kernel IMAGE [--initrd FILE] [--cmdline TEXT]: boot a Linux
+	 * kernel instead of `image` (docs/linux.md); cmdline NULL: the
+	 * default, LAUNCH_DEFAULT_CMDLINE. */
+	const char *kernel, *initrd, *cmdline;
+	struct cpuid_mask cpuid_mask; /* --cpuid-mask, for --kernel */
 	int guest_argc;
 	char **guest_argv;       /* guest_argv[0] is the image path */
 	/* `pvmm restore` and PUT /snapshot/load: build the VM from this
@@ -53,6 +59,18 @@ struct vm_options {
 	const char *api_sock;    /* --api-sock PATH */
 	const char *config_file; /* --config-file FILE */
 };
+
+/* The kernel command line without --cmdline: the console on the UART
+ * from the first message on, and no ACPI (pvmm has no tables; Linux
+ * probes the legacy PC devices instead). */
+#define LAUNCH_DEFAULT_CMDLINE "console=ttyS0 earlyprintk=serial acpi=off"
+/* Added to the default on a host without VT-x/AMD-V: there KVM may hand
+ * the guest the host's CPUID whatever KVM_SET_CPUID2 says (docs/linux.md),
+ * and its emulator cannot run xsave. */
+#define LAUNCH_NO_HW_VIRT_CMDLINE "noxsave"
+/* --mem's default with --kernel: room for a distribution kernel (Debian's
+ * needs 68 MiB to decompress and start) and its initrd. */
+#define LAUNCH_KERNEL_MEM_DEFAULT (256ull << 20)
 
 /* Called by vm_launch() on its (the main) thread. */
 struct launch_hooks {

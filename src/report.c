@@ -55,26 +55,63 @@ void report_fault(const struct pvmm_fault *f)
 	print_gprs(f->rax, f->rbx, f->rcx, f->rdx, f->rsi, f->rdi, f->rbp, f->rsp, hi);
 }
 
+size_t report_code_bytes(struct vm *vm, const struct kvm_sregs *s, uint64_t rip, uint8_t *out, size_t max)
+{
+	size_t count = 0;
+	for (; count < max; count++) {
+		uint64_t pa = rip + count;
+		const uint8_t *byte;
+		/* Paging off (a PVH kernel's first instructions): linear is physical. */
+		if (((s->cr0 >> 31) & 1) && !pagetable_translate(&vm->mem, s->cr3, rip + count, &pa))
+			break;
+		if (!(byte = guest_mem_ptr_private(&vm->mem, pa, 1)))
+			break;
+		out[count] = *byte;
+	}
+	return count;
+}
+
+/* " 0f 0b ..." for `n` bytes. */
+static void hex_bytes(const uint8_t *b, size_t n, char *line, size_t size)
+{
+	size_t used = 0;
+	line[0] = '\0';
+	for (size_t i = 0; i < n && used + 4 <= size; i++)
+		used += (size_t)snprintf(line + used, size - used, " %02x", b[i]);
+}
+
 /* Print up to 16 bytes at guest-virtual `rip`, translated through the
  * guest's current page tables. */
-static void print_code_bytes(struct vm *vm, uint64_t cr3, uint64_t rip)
+static void print_code_bytes(struct vm *vm, const struct kvm_sregs *s, uint64_t rip)
 {
-	char line[16 * 3 + 1] = "";
-	size_t used = 0;
-	unsigned count = 0;
+	uint8_t bytes[16];
+	char line[16 * 3 + 1];
+	size_t count = report_code_bytes(vm, s, rip, bytes, sizeof(bytes));
 
-	for (; count < 16; count++) {
-		uint64_t pa;
-		const uint8_t *byte;
-		if (!pagetable_translate(&vm->mem, cr3, rip + count, &pa) ||
-		    !(byte = guest_mem_ptr_private(&vm->mem, pa, 1)))
-			break;
-		used += (size_t)snprintf(line + used, sizeof(line) - used, " %02x", *byte);
-	}
+	hex_bytes(bytes, count, line, sizeof(line));
 	if (count)
 		fprintf(log_stream(), "  code at rip:%s\n", line);
 	else
 		fprintf(log_stream(), "  code at rip: (not mapped to guest RAM)\n");
+}
+
+void report_insn_summary(struct vcpu *v, char *buf, size_t size)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	uint8_t bytes[15];
+	char line[15 * 3 + 1];
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+		snprintf(buf, size, "at an unknown rip (registers unavailable)");
+		return;
+	}
+	size_t n = report_code_bytes(v->vm, &s, r.rip, bytes, sizeof(bytes));
+	hex_bytes(bytes, n, line, sizeof(line));
+	if (n)
+		snprintf(buf, size, "at rip %#llx (bytes%s)", (unsigned long long)r.rip, line);
+	else
+		snprintf(buf, size, "at rip %#llx (not mapped to guest RAM)", (unsigned long long)r.rip);
 }
 
 void report_cpu_state(struct vcpu *v)
@@ -94,7 +131,7 @@ void report_cpu_state(struct vcpu *v)
 		(unsigned long long)s.cr0, (unsigned long long)s.cr2, (unsigned long long)s.cr3,
 		(unsigned long long)s.cr4, (unsigned long long)s.efer);
 	print_gprs(r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, hi);
-	print_code_bytes(vm, s.cr3, r.rip);
+	print_code_bytes(vm, &s, r.rip);
 }
 
 void report_internal_error(struct vcpu *v)
@@ -106,8 +143,11 @@ void report_internal_error(struct vcpu *v)
 	if (v->vm->cpu_count > 1)
 		snprintf(tag, sizeof(tag), "CPU %u: ", v->index);
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
-		log_error("%sKVM could not emulate a guest instruction (emulation failure); "
-			  "guest kernel code must avoid SSE/AVX, cmpxchg16b, xsave and int3 on hosts without VT-x", tag);
+		char where[128];
+		report_insn_summary(v, where, sizeof(where));
+		log_error("%sKVM could not emulate the guest instruction %s (emulation failure); "
+			  "guest kernel code must avoid SSE/AVX, cmpxchg16b, xsave and int3 on hosts without VT-x", tag,
+			  where);
 	} else {
 		log_error("%sKVM internal error, suberror %u", tag, run->internal.suberror);
 	}

@@ -18,6 +18,14 @@ void report_fault(const struct pvmm_fault *fault);
 /* A vCPU's registers as KVM holds them, and the bytes at rip. */
 void report_cpu_state(struct vcpu *v);
 
+/* Up to `max` bytes of guest code at `rip` (virtual, through the page
+ * tables in `s`; physical with paging off) into `out`: how many. */
+struct kvm_sregs;
+size_t report_code_bytes(struct vm *vm, const struct kvm_sregs *s, uint64_t rip, uint8_t *out, size_t max);
+
+/* "at rip 0x... (bytes 0f 0b ...)" for vCPU `v`, for one-line reports. */
+void report_insn_summary(struct vcpu *v, char *buf, size_t size);
+
 /* KVM_EXIT_INTERNAL_ERROR on vCPU `v`: emulation failure and friends. */
 void report_internal_error(struct vcpu *v);
 

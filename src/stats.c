@@ -256,6 +256,12 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 			fprintf(out, "    %-16s %llu\n", stats_call_name(i), (unsigned long long)stats->calls[i]);
 	if (stats->stray_io)
 		fprintf(out, "  stray port I/O   %llu\n", (unsigned long long)stats->stray_io);
+	if (stats->int3_injected)
+		fprintf(out, "  int3 as #BP      %llu\n", (unsigned long long)stats->int3_injected);
+	if (stats->iret_emulated)
+		fprintf(out, "  iret by pvmm     %llu\n", (unsigned long long)stats->iret_emulated);
+	if (stats->other_emulated)
+		fprintf(out, "  clac/stac/popcnt/fwait %llu\n", (unsigned long long)stats->other_emulated);
 	if (stats->upcalls || stats->upcalls_held || stats->upcalls_dropped)
 		fprintf(out, "  upcalls          %llu entered, %llu held while masked, %llu with none registered\n",
 			(unsigned long long)stats->upcalls, (unsigned long long)stats->upcalls_held,

@@ -51,6 +51,9 @@ struct vm_stats {
 	uint64_t exits[STATS_EXIT_REASONS];     /* by KVM_EXIT_*, all vCPUs: stats_sum_vcpus() */
 	uint64_t calls[PVMM_PORT_COUNT];        /* para-API calls by number (atomic) */
 	uint64_t stray_io;                      /* port I/O outside the para-API (atomic) */
+	uint64_t int3_injected;                 /* --kernel: int3s raised as #BP by the monitor (atomic) */
+	uint64_t iret_emulated;                 /* --kernel: irets the monitor completed (atomic) */
+	uint64_t other_emulated;                /* --kernel: clac/stac/popcnt/fwait the monitor completed (atomic) */
 	uint64_t console_bytes_out, console_bytes_in; /* atomic */
 	uint64_t console_bytes_dropped;         /* output a stop left undelivered (atomic) */
 	uint64_t upcalls, upcalls_held;         /* ring 3 interrupts entered / held while masked (atomic) */

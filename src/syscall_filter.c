@@ -143,6 +143,9 @@ static const struct arg_entry ioctls[] = {
 	 * trap port; a secondary CPU's start; the PV MMU's CR3 reload). */
 	R(KVM_RUN, M | V), R(KVM_GET_REGS, M | V), R(KVM_SET_REGS, M | V), R(KVM_GET_SREGS, M | V),
 	R(KVM_SET_SREGS, M | V), R(KVM_SET_MP_STATE, M | V),
+	/* A --kernel guest's int3 on a host without VT-x: #BP injected
+	 * (linux_cpu.c). */
+	R(KVM_GET_VCPU_EVENTS, M | V), R(KVM_SET_VCPU_EVENTS, M | V),
 	/* Device work from exits: interrupt lines, a device's ioeventfds and
 	 * irqfd as the guest sets it up, MSI-X routes as the guest writes
 	 * its vectors, and re-registering the PV MMU pool's slot when it is

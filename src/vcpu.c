@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "cpu.h"
+#include "linux_emulate.h"
 #include "log.h"
 #include "pvmmu.h"
 #include "report.h"
@@ -198,7 +199,12 @@ static void handle_io(struct vcpu *v)
 		return;
 
 	/* No device lives there: reads see a floating bus, writes vanish. */
-	if (STATS_ADD(vm->stats.stray_io, 1) < 8)
+	/* A stock kernel probes many legacy ports: not worth a warning. */
+	uint64_t strays = STATS_ADD(vm->stats.stray_io, 1);
+	if (vm->kernel_guest) {
+		if (strays < 8)
+			log_debug("guest %s port %#x, which has no device; ignored", is_write ? "wrote" : "read", port);
+	} else if (strays < 8)
 		log_warn("guest %s port %#x, which has no device; ignored", is_write ? "wrote" : "read", port);
 	if (!is_write)
 		memset(data, 0xff, bytes);
@@ -250,6 +256,9 @@ static void handle_exit(struct vcpu *v)
 		     "guest triple-faulted (an exception while delivering an exception; is its IDT loaded?)");
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
+		/* A kernel's int3 or iret where KVM cannot emulate it. */
+		if (vm->kernel_guest && linux_emulate_exit(v))
+			break;
 		if (!vm_stopped(vm)) {
 			report_internal_error(v);
 			vm_stop(vm, PVMM_STATUS_EMULATION);
@@ -299,7 +308,10 @@ static void run_loop(struct vcpu *v)
 		if (ran < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			fail(v, PVMM_STATUS_HOST, false, "KVM_RUN failed: %s", strerror(errno));
+			int err = errno;
+			char where[128];
+			report_insn_summary(v, where, sizeof(where));
+			fail(v, PVMM_STATUS_HOST, false, "KVM_RUN failed %s: %s", where, strerror(err));
 			break;
 		}
 		unsigned reason = run->exit_reason;

@@ -21,6 +21,7 @@
 #include "stats.h"
 
 struct emulated;
+struct linux_platform;
 struct iothread;
 struct pvclock;
 struct pvmmu;
@@ -150,6 +151,10 @@ struct vm {
 	unsigned virtio_count;
 	struct iothread *iothread;  /* created with the first device; NULL without */
 	struct emulated *emulated;  /* UART and IDE (emulated.c); NULL without */
+	/* --kernel: a stock Linux kernel at CPL0 (linux_platform.c); NULL,
+	 * false for pvmm's own guests. */
+	struct linux_platform *linux_platform;
+	bool kernel_guest;
 	struct vm_irq irq;
 
 	/* Where the run loop sends KVM_EXIT_IO and KVM_EXIT_MMIO. Filled

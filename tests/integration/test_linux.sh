@@ -1,0 +1,209 @@
+# pvmm run --kernel: a stock Linux kernel (the Debian kernel of
+# scripts/linux-kit.sh), booted through PVH and through the bzImage boot
+# protocol, reaches its early console on the UART with pvmm's command line
+# and memory map; a tiny PVH kernel (tiny_pvh.S) checks the platform
+# pieces (start info, int3 as #BP, the RTC, the i8042 reset); malformed
+# kernels and initrds are refused with one line and status 2.
+#
+# On a host without VT-x/AMD-V KVM interprets the kernel's CPL0 code: the
+# PVH kernel's first console lines take ~20 s there, the bzImage's
+# decompressor minutes, so the bzImage test waits for the decompressor's
+# own first line only; with VT-x both go to the kit's init (docs/linux.md).
+
+# hw_virt: true when this host has VT-x or AMD-V.
+hw_virt() {
+	grep -qwE 'vmx|svm' /proc/cpuinfo
+}
+
+# kit: the kit's folder in $KIT (built if missing; needs the network the
+# first time), or false with a note.
+kit() {
+	KIT=$(scripts/linux-kit.sh 2>"$TEST_TMP/kit.err") && [ -s "$KIT/vmlinuz" ] && return 0
+	echo "    (skipped: no Linux kit: $(tail -1 "$TEST_TMP/kit.err"))"
+	return 1
+}
+
+# boot_until SECS PATTERN ARGS...: start `pvmm ARGS` (stdout $OUT, stderr
+# $ERR), wait until stdout has PATTERN (grep -E) or SECS pass, then stop
+# it with SIGTERM. Sets $status and $waited (seconds until PATTERN, or
+# "never"). Not run_pvmm: that adds --ring, which a kernel does not take.
+boot_until() {
+	local secs=$1 pattern=$2 pid start
+	shift 2
+	start=$(date +%s.%N)
+	"$PVMM" "$@" </dev/null >"$OUT" 2>"$ERR" &
+	pid=$!
+	waited=never
+	while kill -0 "$pid" 2>/dev/null; do
+		if grep -qsE -- "$pattern" "$OUT"; then
+			waited=$(echo "$(date +%s.%N) - $start" | bc)
+			break
+		fi
+		if [ "$(echo "$(date +%s.%N) - $start > $secs" | bc)" = 1 ]; then
+			break
+		fi
+		sleep 0.2
+	done
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	status=$?
+	[ "$waited" = never ] && fail_because "no '$pattern' on the console within $secs s (got: $(tail -c 300 "$OUT"))"
+	no_sanitizer_report
+	return 0
+}
+
+# The exact command line and the e820 map pvmm built (--mem 128M: RAM
+# from 1 MiB up to 0x7ffffff), as Linux prints them.
+expect_early_console() {
+	expect_out "Command line: $1"
+	expect_out "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable"
+	expect_out "BIOS-e820: [mem 0x0000000000100000-0x0000000007ffffff] usable"
+}
+
+test_linux_pvh_early_console() {
+	kit || return 0
+	if [ ! -s "$KIT/vmlinux" ]; then
+		echo "    (skipped: the kit's kernel has no PVH note, so no vmlinux)"
+		return 0
+	fi
+	local cmdline="console=ttyS0 earlyprintk=serial acpi=off pvmm.test=pvh$$"
+	boot_until 120 "BIOS-e820: .*0x0000000007ffffff\] usable" run --mem 128M --kernel "$KIT/vmlinux" \
+		--initrd "$KIT/initrd.gz" --cmdline "$cmdline"
+	expect_early_console "$cmdline"
+	expect_status 70 # stopped cleanly by the SIGTERM
+	echo "    (PVH: early console after $waited s)"
+}
+
+test_linux_bzimage_boots() {
+	kit || return 0
+	if hw_virt; then
+		local cmdline="console=ttyS0 earlyprintk=serial acpi=off pvmm.test=bz$$"
+		boot_until 60 "BIOS-e820: .*0x0000000007ffffff\] usable" run --mem 128M --kernel "$KIT/vmlinuz" \
+			--cmdline "$cmdline"
+		expect_early_console "$cmdline"
+	else
+		# The decompressor reads the command line from the zero page and
+		# prints on the UART before it starts its minutes of work here.
+		boot_until 60 "KASLR disabled: 'nokaslr' on cmdline" run --mem 128M --kernel "$KIT/vmlinuz" \
+			--cmdline "console=ttyS0 earlyprintk=serial nokaslr"
+	fi
+	expect_status 70
+	echo "    (bzImage: first console line after $waited s)"
+}
+
+test_linux_kit_init() {
+	if ! hw_virt; then
+		echo "    (skipped: no VT-x/AMD-V here, so KVM interprets the kernel and init is minutes away)"
+		return 0
+	fi
+	kit || return 0
+	boot_until 60 "pvmm-kit: ready" run --kernel "$KIT/vmlinuz" --initrd "$KIT/initrd.gz"
+	expect_out "pvmm-kit: ready"
+	echo "    (bzImage to init: $waited s)"
+}
+
+# tiny_pvh [-DEMULATION_FAILURE]: assemble tests/integration/tiny_pvh.S.
+tiny_pvh() {
+	cc "$@" -c tests/integration/tiny_pvh.S -o "$TEST_TMP/tiny_pvh.o" &&
+		ld -static -nostdlib -z noexecstack -e pvh_start -Ttext-segment=0x100000 \
+			-o "$TEST_TMP/tiny_pvh.elf" "$TEST_TMP/tiny_pvh.o" || fail_because "cannot build tiny_pvh.S"
+}
+
+test_linux_tiny_pvh_platform() {
+	tiny_pvh
+	run_kernel --kernel "$TEST_TMP/tiny_pvh.elf" --stats
+	expect_out "tiny-pvh: start info ok"
+	expect_out "tiny-pvh: #BP handler ran"
+	expect_out "tiny-pvh: back from int3"
+	expect_out "tiny-pvh: rtc ok"
+	expect_status 0
+	expect_err "guest reset"
+	hw_virt || expect_err "int3 as #BP      1"
+}
+
+test_linux_emulation_failure() {
+	if hw_virt; then
+		echo "    (skipped: with VT-x/AMD-V the CPU runs SSE at CPL0 itself)"
+		return 0
+	fi
+	tiny_pvh -DEMULATION_FAILURE
+	run_kernel --kernel "$TEST_TMP/tiny_pvh.elf"
+	expect_out "tiny-pvh: rtc ok"
+	expect_no_out "tiny-pvh: sse ran"
+	expect_status 67
+	# One line says what and where: xorps %xmm0,%xmm0 is 0f 57 c0.
+	grep -q "^pvmm: KVM could not emulate the guest instruction at rip 0x[0-9a-f]* (bytes 0f 57 c0" "$ERR" ||
+		fail_because "no one-line report naming the bytes (got: $(head -c 300 "$ERR"))"
+}
+
+# run_kernel ARGS...: `pvmm run ARGS` with a 60 s limit (no --ring added).
+run_kernel() {
+	timeout -s KILL 60 "$PVMM" run "$@" </dev/null >"$OUT" 2>"$ERR"
+	status=$?
+	[ "$status" -eq 137 ] && fail_because "monitor hung (killed after 60 s): $*"
+	no_sanitizer_report
+	return 0
+}
+
+# As run_pvmm does: a sanitizer report (make asan's monitor) fails the test.
+no_sanitizer_report() {
+	if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$ERR"; then
+		fail_because "sanitizer report:"
+		head -20 "$ERR" | sed 's/^/      /'
+	fi
+}
+
+expect_refused() {
+	expect_status 2
+	expect_err "$1"
+	expect_err_lines 1
+}
+
+test_linux_bad_images() {
+	kit || return 0
+	head -c 1000 "$KIT/vmlinuz" >"$TEST_TMP/short"
+	run_kernel --kernel "$TEST_TMP/short"
+	expect_refused "the bzImage is truncated"
+	cp "$KIT/vmlinuz" "$TEST_TMP/nomagic"
+	printf 'XXXX' | dd of="$TEST_TMP/nomagic" bs=1 seek=$((0x202)) conv=notrunc status=none
+	run_kernel --kernel "$TEST_TMP/nomagic"
+	expect_refused "not a Linux kernel"
+	head -c 20000 "$KIT/vmlinuz" >"$TEST_TMP/cut"
+	run_kernel --kernel "$TEST_TMP/cut"
+	expect_refused "the bzImage is truncated: its setup code"
+	run_kernel --kernel "$KIT/vmlinuz" --mem 32M
+	expect_refused "give it more with --mem"
+	truncate -s 200M "$TEST_TMP/big.initrd"
+	run_kernel --kernel "$KIT/vmlinuz" --initrd "$TEST_TMP/big.initrd"
+	expect_refused "the initrd (200 MiB) does not fit"
+	run_kernel --kernel "$KIT/vmlinuz" --initrd "$TEST_TMP/none"
+	expect_refused "cannot open initrd"
+	run_kernel --kernel "$KIT/vmlinuz" --cmdline "$(head -c 3000 /dev/zero | tr '\0' x)"
+	expect_refused "the kernel command line is 3000 bytes"
+	tiny_pvh
+	cp "$TEST_TMP/tiny_pvh.elf" "$TEST_TMP/nonote.elf"
+	objcopy --remove-section .note.Xen "$TEST_TMP/nonote.elf" 2>/dev/null
+	run_kernel --kernel "$TEST_TMP/nonote.elf"
+	expect_refused "no PVH entry note"
+}
+
+test_linux_cli_errors() {
+	run_kernel --kernel /nonexistent
+	expect_refused "cannot open kernel image '/nonexistent'"
+	run_kernel --kernel x.bz build/tests/guests/hello.elf
+	expect_refused "give one of them"
+	run_kernel --ring 3 --kernel x.bz
+	expect_refused "--kernel does not go with --ring 3"
+	run_kernel --kernel x.bz --cpus 2
+	expect_refused "--kernel does not go with --cpus above 1"
+	run_kernel --kernel x.bz --console virtio
+	expect_refused "--kernel does not go with --console other than uart"
+	run_kernel --kernel x.bz --rng
+	expect_refused "--kernel does not go with --rng"
+	run_kernel --initrd x.gz build/tests/guests/hello.elf
+	expect_refused "--initrd is for Linux kernels"
+	run_kernel --cmdline quiet build/tests/guests/hello.elf
+	expect_refused "--cmdline is for Linux kernels"
+	run_kernel --kernel x.bz --cpuid-mask 1:ecx
+	expect_refused "--cpuid-mask '1:ecx': write LEAF"
+}
