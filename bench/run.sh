@@ -9,7 +9,8 @@
 #      is not built);
 #   3. bench/compare_chart.sh: docs/img/compare.png and compare.svg;
 #   4. bench/vhost_user.sh: vhost-user-blk against qemu-storage-daemon;
-#   5. bench/net.py: virtio-net packet rate, exits and monitor CPU per frame.
+#   5. bench/net.py: virtio-net packet rate, exits and monitor CPU per frame;
+#   6. bench/linux.py: Linux's PVH start-up under pvmm and QEMU's microvm.
 # It ends with one line counting the targets met across 1 and 2.
 # Extra arguments go to pvmm-bench (see `build/bench/pvmm-bench --help`);
 # --strict also applies to the comparison. BUILD=DIR picks another build tree.
@@ -150,6 +151,22 @@ read -r nmet ntotal < <(targets "$logs/net")
 met=$((met + nmet))
 total=$((total + ntotal))
 summary="$summary, network $nmet of $ntotal"
+
+# 6. Linux start-up, pvmm against QEMU's microvm.
+echo
+echo "== Linux start-up: bench/linux.py $build bench/results"
+set +e
+python3 bench/linux.py "$build" bench/results | tee "$logs/linux"
+linux_status=${PIPESTATUS[0]}
+set -e
+if [ "$linux_status" -ne 0 ]; then
+	echo "bench: bench/linux.py failed (exit status $linux_status); its messages are above" >&2
+	failed=1
+fi
+read -r lmet ltotal < <(targets "$logs/linux")
+met=$((met + lmet))
+total=$((total + ltotal))
+summary="$summary, Linux $lmet of $ltotal"
 
 echo
 echo "bench: $met of $total targets met ($summary)"
