@@ -483,10 +483,10 @@ static void release(struct sock *k)
 	if (k->type == SOCK_STREAM && k->tcp) {
 		struct tcp_pcb *pcb = k->tcp;
 		tcp_arg(pcb, NULL);
-		tcp_err(pcb, NULL);
 		if (k->listening) {
-			tcp_accept(pcb, NULL);
+			tcp_accept(pcb, NULL); /* a listening pcb has no err or recv callback */
 		} else {
+			tcp_err(pcb, NULL);
 			tcp_recv(pcb, NULL);
 			/* Unread data is dropped and the window given back first:
 			 * lwIP would answer a close with unread data by a reset,

@@ -39,7 +39,7 @@ bool stack_up(void)
 	return st.up;
 }
 
-static uint32_t parse_addr(const char *s, const char **end)
+uint32_t netstack_aton(const char *s, const char **end)
 {
 	uint32_t a = 0;
 	for (int i = 0; i < 4; i++) {
@@ -57,7 +57,8 @@ static uint32_t parse_addr(const char *s, const char **end)
 		if (i < 3 && *s++ != '.')
 			return 0;
 	}
-	*end = s;
+	if (end)
+		*end = s;
 	return a;
 }
 
@@ -67,7 +68,7 @@ int netstack_config_from_args(int argc, char **argv, struct netstack_config *cfg
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *e;
 		if (!strncmp(a, "ip=", 3)) {
-			cfg->addr = parse_addr(a + 3, &e);
+			cfg->addr = netstack_aton(a + 3, &e);
 			char *end;
 			unsigned long len = *e == '/' ? strtoul(e + 1, &end, 10) : 99;
 			if (!cfg->addr || *e != '/' || end == e + 1 || *end || len < 1 || len > 30) {
@@ -76,7 +77,7 @@ int netstack_config_from_args(int argc, char **argv, struct netstack_config *cfg
 			}
 			cfg->netmask = (uint32_t)(0xffffffffull << (32 - len));
 		} else if (!strncmp(a, "gw=", 3)) {
-			cfg->gateway = parse_addr(a + 3, &e);
+			cfg->gateway = netstack_aton(a + 3, &e);
 			if (!cfg->gateway || *e) {
 				printf("netstack: '%s': expected gw=A.B.C.D\n", a);
 				return -EINVAL;

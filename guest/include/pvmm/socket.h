@@ -46,6 +46,9 @@ void netstack_addr(uint32_t *addr, uint32_t *netmask, uint32_t *gateway);
 /* Run the stack once: what arrived, due timers. Never waits. */
 void netstack_poll(void);
 
+/* "a.b.c.d" at s: the address, *end after it (if end is not NULL); 0
+ * for a malformed one. */
+uint32_t netstack_aton(const char *s, const char **end);
 /* "a.b.c.d" into *buf (16 bytes); returns buf. */
 char *netstack_ntoa(uint32_t addr, char buf[16]);
 

@@ -41,14 +41,12 @@
 #define ARP_QUEUEING 1
 #define ETHARP_SUPPORT_STATIC_ENTRIES 0
 
-/* TCP: a 64-segment window with window scaling, so one connection can
- * keep a host-to-guest stream going over a link with a few hundred
- * microseconds of latency; as much to send. */
+/* TCP: a window of 40 segments, which stays under the 64 receive buffers
+ * the virtio-net driver keeps posted (a bigger one lets a burst overrun
+ * the ring: dropped frames, retransmissions); as much to send. */
 #define TCP_MSS 1460
-#define LWIP_WND_SCALE 1
-#define TCP_RCV_SCALE 2
-#define TCP_WND (64 * TCP_MSS)
-#define TCP_SND_BUF (64 * TCP_MSS)
+#define TCP_WND (32 * TCP_MSS)
+#define TCP_SND_BUF (48 * TCP_MSS)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 #define MEMP_NUM_TCP_SEG TCP_SND_QUEUELEN
 #define MEMP_NUM_TCP_PCB 32
