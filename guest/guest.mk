@@ -138,3 +138,9 @@ $(GUEST_NET_LIB): $(LWIP_PORT_OBJS) $(LWIP_OBJS)
 GUEST_NET_PROGRAMS := $(BUILD)/examples/tcp_echo.elf $(BUILD)/examples/httpd.elf
 $(GUEST_NET_PROGRAMS): $(GUEST_NET_LIB)
 $(GUEST_NET_PROGRAMS): GUEST_LINK_NET = $(GUEST_NET_LIB)
+
+# httpd parses requests with the monitor's own HTTP parser (src/api/http.c:
+# strict, bounded, fuzzed by tests/fuzz/fuzz_http.c), compiled for the guest.
+$(BUILD)/examples/httpd.elf: guest/examples/httpd.c src/api/http.c src/api/http.h $(GUEST_PROGRAM_DEPS)
+	@mkdir -p $(dir $@)
+	$(call guest-link,$@,-Isrc/api $< src/api/http.c)

@@ -9,7 +9,7 @@
 
 /* Ring 3's I/O bitmap covers the ports below this; the rest stay closed. */
 #define CPU_IOMAP_PORTS 0x600u
-#define CPU_MAX_OPEN_PORTS 64
+#define CPU_MAX_OPEN_PORTS 128
 
 /* What the boot tables are built for. */
 struct cpu_config {

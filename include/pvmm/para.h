@@ -47,9 +47,12 @@
 
 /* I/O ports PVMM_PORT_BASE .. PVMM_PORT_BASE + PVMM_PORT_COUNT - 1 are the
  * para-API. A call number in that range but not defined below gets
- * -PVMM_ENOSYS. */
+ * -PVMM_ENOSYS. (1.5: 32 ports, was 16.) A call is a 32-bit `out`, and the
+ * CPU checks a ring-3 `out` against the I/O bitmap for each of the four
+ * ports it covers, so call N at ring 3 needs ports N..N+3 open: with the
+ * trap port last, calls up to PVMM_PORT_COUNT - 5 work in both rings. */
 #define PVMM_PORT_BASE  0x0500u
-#define PVMM_PORT_COUNT 16u
+#define PVMM_PORT_COUNT 32u
 
 enum pvmm_call {
 	PVMM_CALL_NOP = 0,           /* struct pvmm_nop_args: does nothing; for tests and benchmarks */

@@ -48,7 +48,7 @@
  * dropped one and ran at ~30 MB/s over user networking). */
 #define TCP_MSS 1460
 #define TCP_WND (24 * TCP_MSS)
-#define TCP_SND_BUF (48 * TCP_MSS)
+#define TCP_SND_BUF (44 * TCP_MSS) /* the most a 16-bit window holds */
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 #define MEMP_NUM_TCP_SEG TCP_SND_QUEUELEN
 #define MEMP_NUM_TCP_PCB 32
