@@ -69,16 +69,16 @@ int netstack_config_from_args(int argc, char **argv, struct netstack_config *cfg
 		const char *a = argv[i], *e;
 		if (!strncmp(a, "ip=", 3)) {
 			cfg->addr = netstack_aton(a + 3, &e);
-			char *end;
-			unsigned long len = *e == '/' ? strtoul(e + 1, &end, 10) : 99;
-			if (!cfg->addr || *e != '/' || end == e + 1 || *end || len < 1 || len > 30) {
+			char *end = NULL;
+			unsigned long len = cfg->addr && *e == '/' ? strtoul(e + 1, &end, 10) : 0;
+			if (!end || end == e + 1 || *end || len < 1 || len > 30) {
 				printf("netstack: '%s': expected ip=A.B.C.D/LEN (LEN 1 to 30)\n", a);
 				return -EINVAL;
 			}
 			cfg->netmask = (uint32_t)(0xffffffffull << (32 - len));
 		} else if (!strncmp(a, "gw=", 3)) {
 			cfg->gateway = netstack_aton(a + 3, &e);
-			if (!cfg->gateway || *e) {
+			if (!cfg->gateway || *e) { /* e is set when the address is */
 				printf("netstack: '%s': expected gw=A.B.C.D\n", a);
 				return -EINVAL;
 			}
