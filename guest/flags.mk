@@ -80,3 +80,4 @@ guest-print-flags:
 	@echo 'GUEST_LDFLAGS=$(GUEST_LDFLAGS)'
 	@echo 'GUEST_CRT0=$(GUEST_CRT0)'
 	@echo 'GUEST_LIB=$(GUEST_LIB)'
+	@echo 'GUEST_NET_LIB=$(GUEST_NET_LIB)'
