@@ -37,9 +37,14 @@ rm -rf "$work"
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 
-# The http(s) mirrors of apt's Debian sources (one-line and deb822 formats).
+# The http(s) mirrors of apt's Debian sources (one-line and deb822 formats),
+# or only PVMM_DEBIAN_MIRROR if set (a local mirror; the tests' fake one).
 mirrors() {
 	local f
+	if [ -n "${PVMM_DEBIAN_MIRROR:-}" ]; then
+		echo "$PVMM_DEBIAN_MIRROR"
+		return
+	fi
 	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
 		[ -r "$f" ] || continue
 		sed -nE -e 's/^deb(-src)?( \[[^]]*\])? (https?:\/\/[^ ]+).*/\3/p' \
@@ -60,7 +65,7 @@ fetch() { # URL OUT
 
 got=
 # 1. apt-get source, when apt has a deb-src entry for it (apt verifies the files).
-if command -v apt-get >/dev/null &&
+if [ -z "${PVMM_DEBIAN_MIRROR:-}" ] && command -v apt-get >/dev/null &&
 	(cd "$work" && apt-get source -qq --download-only "lwip=${version}-2" >/dev/null 2>&1) &&
 	[ -s "$work/$orig" ]; then
 	got=apt-get

@@ -361,3 +361,40 @@ test_tcp_httpd_tap() {
 	expect_out "httpd done: 8 requests"
 	tcp_cleanup
 }
+
+# scripts/lwip.sh takes lwIP only with the SHA-256 the Sources index
+# gives: a fake mirror on loopback serves the real tarball with a wrong
+# sum, then the right one. The cache is the test's own.
+test_tcp_lwip_fetch_checks_sha256() {
+	local cache="$TEST_TMP/lwcache" fm="$TEST_TMP/mirror" src
+	src=$(scripts/lwip.sh 2>/dev/null) || { fail_because "scripts/lwip.sh has no lwIP"; return; }
+	mkdir -p "$fm/dists/bookworm/main/source" "$fm/pool/main/l/lwip"
+	# The tarball again, from the unpacked tree: lwip.sh keeps no copy.
+	tar -C "$(dirname "$src")" -cJf "$fm/pool/main/l/lwip/lwip_2.1.3+dfsg1.orig.tar.xz" "$(basename "$src")"
+	local sum
+	sum=$(sha256sum "$fm/pool/main/l/lwip/lwip_2.1.3+dfsg1.orig.tar.xz" | cut -d' ' -f1)
+	timeout 30 python3 -m http.server 0 --bind 127.0.0.1 --directory "$fm" >"$TEST_TMP/http.log" 2>&1 &
+	local hpid=$! port= i
+	for ((i = 0; i < 50; i++)); do
+		port=$(grep -oE 'port [0-9]+' "$TEST_TMP/http.log" | grep -oE '[0-9]+' | head -1)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	local s r
+	for s in bad good; do
+		local use=$sum
+		[ $s = bad ] && use=$(printf '1%.0s' {1..64})
+		printf 'Package: lwip\nVersion: 2.1.3+dfsg1-2\nChecksums-Sha256:\n %s 1 lwip_2.1.3+dfsg1.orig.tar.xz\nDirectory: pool/main/l/lwip\n\n' \
+			"$use" | xz >"$fm/dists/bookworm/main/source/Sources.xz"
+		rm -rf "$cache"
+		r=$(PVMM_CACHE="$cache" PVMM_DEBIAN_MIRROR="http://127.0.0.1:$port" timeout 60 scripts/lwip.sh 2>&1)
+		if [ $s = bad ]; then
+			grep -q "does not match the SHA-256" <<<"$r" || fail_because "a wrong SHA-256 was not refused: $r"
+			[ ! -e "$cache/lwip-2.1.3+dfsg1" ] || fail_because "a refused tarball was unpacked"
+		else
+			[ -f "$cache/lwip-2.1.3+dfsg1/src/core/tcp.c" ] || fail_because "the right SHA-256 was refused: $r"
+		fi
+	done
+	kill "$hpid" 2>/dev/null
+	wait "$hpid" 2>/dev/null
+}
