@@ -7,7 +7,9 @@
 #      and emulated paths at both rings, bench/results/compare.json and
 #      compare.dat (skipped, with a message, while bench/guests/compare.elf
 #      is not built);
-#   3. bench/compare_chart.sh: docs/img/compare.png and compare.svg.
+#   3. bench/compare_chart.sh: docs/img/compare.png and compare.svg;
+#   4. bench/vhost_user.sh; 5. bench/net.sh: guest TCP (lwIP) over user
+#      networking against host loopback, bench/results/net.json.
 # It ends with one line counting the targets met across 1 and 2.
 # Extra arguments go to pvmm-bench (see `build/bench/pvmm-bench --help`);
 # --strict also applies to the comparison. BUILD=DIR picks another build tree.
@@ -132,6 +134,22 @@ read -r vmet vtotal < <(targets "$logs/vhost_user")
 met=$((met + vmet))
 total=$((total + vtotal))
 summary="$summary, vhost-user $vmet of $vtotal"
+
+# 5. TCP over user networking (lwIP in the guest) against host loopback.
+echo
+echo "== TCP, lwIP over user networking: bench/net.sh $build bench/results"
+set +e
+bench/net.sh "$build" bench/results | tee "$logs/net"
+net_status=${PIPESTATUS[0]}
+set -e
+if [ "$net_status" -ne 0 ]; then
+	echo "bench: bench/net.sh failed (exit status $net_status); its messages are above" >&2
+	failed=1
+fi
+read -r nmet ntotal < <(targets "$logs/net")
+met=$((met + nmet))
+total=$((total + ntotal))
+summary="$summary, net $nmet of $ntotal"
 
 echo
 echo "bench: $met of $total targets met ($summary)"
