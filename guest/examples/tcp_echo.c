@@ -1,7 +1,8 @@
 /* TCP echo over lwIP (<pvmm/socket.h>) on the first virtio-net NIC.
  *
  * Server (the default): echoes every connection on port 7, one after the
- * other, until `conns=N` connections have ended (default: forever):
+ * other, until `conns=N` connections have ended (default: forever), and
+ * UDP datagrams to port 7 between connections:
  *   build/pvmm run --net user,hostfwd=tcp:127.0.0.1:7777-:7 build/examples/tcp_echo.elf
  *   python3 -c '...connect to 127.0.0.1:7777...'
  * Client (`send=A.B.C.D:PORT bytes=N`): connects to a host listener and
@@ -108,10 +109,27 @@ int main(int argc, char **argv)
 		printf("tcp_echo: cannot listen on port %lu: error %d\n", port, l < 0 ? l : err);
 		return 1;
 	}
+	/* UDP echo on the same port, served between TCP connections. */
+	int u = sock_socket(SOCK_DGRAM);
+	if (u < 0 || (err = sock_bind(u, &any))) {
+		printf("tcp_echo: cannot bind UDP port %lu: error %d\n", port, u < 0 ? u : err);
+		return 1;
+	}
 	printf("tcp_echo ready port %lu\n", port);
-	unsigned long served = 0;
+	unsigned long served = 0, datagrams = 0;
 	unsigned long long total = 0;
 	while (!conns || served < conns) {
+		struct sock_pollfd fds[2] = { { l, SOCK_POLLIN, 0 }, { u, SOCK_POLLIN, 0 } };
+		if (sock_poll(fds, 2, NETSTACK_FOREVER) <= 0)
+			continue;
+		if (fds[1].revents & SOCK_POLLIN) {
+			struct sock_addr from;
+			long r = sock_recvfrom(u, buf, sizeof buf, &from);
+			if (r >= 0 && sock_sendto(u, buf, (size_t)r, &from) == r)
+				datagrams++;
+		}
+		if (!(fds[0].revents & SOCK_POLLIN))
+			continue;
 		struct sock_addr peer;
 		int s = sock_accept(l, &peer);
 		if (s < 0)
@@ -134,8 +152,9 @@ int main(int argc, char **argv)
 	}
 	struct netstack_stats st;
 	netstack_get_stats(&st);
-	printf("tcp_echo done: %lu connections, %llu bytes, frames in %llu out %llu\n", served, total,
-	       (unsigned long long)st.frames_in, (unsigned long long)st.frames_out);
+	printf("tcp_echo done: %lu connections, %llu bytes, %lu datagrams, frames in %llu out %llu\n", served,
+	       total, datagrams, (unsigned long long)st.frames_in, (unsigned long long)st.frames_out);
+	sock_close(u);
 	sock_close(l);
 	return 0;
 }

@@ -122,12 +122,47 @@ test_tcp_echo_user_both_directions() {
 	fi
 	tcp_finish
 	expect_status 0
-	expect_out "tcp_echo done: 3 connections, $((3 * n)) bytes"
+	expect_out "tcp_echo done: 3 connections, $((3 * n)) bytes, 0 datagrams"
 	expect_out "connection 3 from 10.0.2.2:"
 	# Nothing lost on the way: no frame dropped for want of a buffer.
 	local d
 	d=$(grep -m1 'virtio-net' "$ERR" | grep -oE 'drop_rx_no_buffer [0-9]+' | grep -oE '[0-9]+$')
 	[ "${d:-x}" = 0 ] || fail_because "drop_rx_no_buffer is '${d}', expected 0"
+}
+
+# UDP sockets (sock_recvfrom/sock_sendto under sock_poll): datagrams of
+# 1 to 1400 bytes, and one of 4000 (IP fragments both ways), through
+# hostfwd=udp:, then one TCP connection ends the guest.
+test_tcp_udp_socket_echo() {
+	local port uport r
+	port=$(tcp_free_port)
+	uport=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	tcp_start run --net "user,hostfwd=tcp:127.0.0.1:$port-:7,hostfwd=udp:127.0.0.1:$uport-:7" \
+		"$EXAMPLES/tcp_echo.elf" conns=1
+	if tcp_wait_out "tcp_echo ready port 7"; then
+		r=$(timeout 60 python3 - "$uport" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+ok = 0
+sizes = [1 + (i * 97) % 1400 for i in range(100)] + [4000]
+for n in sizes:
+    m = os.urandom(n)
+    s.sendto(m, ("127.0.0.1", int(sys.argv[1])))
+    try:
+        ok += s.recv(65536) == m
+    except socket.timeout:
+        pass
+print("echoed %d of %d" % (ok, len(sizes)))
+PY
+)
+		[ "$r" = "echoed 101 of 101" ] || fail_because "UDP socket echo: $r"
+		r=$(tcp_echo_client 127.0.0.1 "$port" 1 1000)
+		[ "$r" = "ok 1000" ] || fail_because "TCP echo after UDP: $r"
+	fi
+	tcp_finish
+	expect_status 0
+	expect_out "tcp_echo done: 1 connections, 1000 bytes, 101 datagrams"
 }
 
 # The guest connects out: to a listener on the host's loopback, which
