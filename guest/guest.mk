@@ -135,7 +135,7 @@ $(GUEST_NET_LIB): $(LWIP_PORT_OBJS) $(LWIP_OBJS)
 	$(AR) rcs $@ $^
 
 # The guests that use <pvmm/socket.h> link libpvmm-net.a before the runtime.
-GUEST_NET_PROGRAMS := $(BUILD)/examples/tcp_echo.elf $(BUILD)/examples/httpd.elf
+GUEST_NET_PROGRAMS := $(BUILD)/examples/tcp_echo.elf $(BUILD)/examples/httpd.elf $(BUILD)/tests/guests/sock_api.elf
 $(GUEST_NET_PROGRAMS): $(GUEST_NET_LIB)
 $(GUEST_NET_PROGRAMS): GUEST_LINK_NET = $(GUEST_NET_LIB)
 

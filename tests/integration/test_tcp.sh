@@ -433,3 +433,34 @@ test_tcp_lwip_fetch_checks_sha256() {
 	kill "$hpid" 2>/dev/null
 	wait "$hpid" 2>/dev/null
 }
+
+# The socket API's edge cases (tests/guests/sock_api.c): bad sockets and
+# types, bind conflicts, non-blocking accept/recv/connect, poll deadlines,
+# the table limit, end of stream; a host listener takes the connection.
+test_tcp_socket_api_edges() {
+	rm -f "$TEST_TMP/sa_port" "$TEST_TMP/sa_got"
+	timeout 60 python3 - "$TEST_TMP/sa_port" "$TEST_TMP/sa_got" <<'PY' &
+import os, socket, sys
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1); l.settimeout(50)
+open(sys.argv[1] + ".tmp", "w").write(str(l.getsockname()[1])); os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+c, _ = l.accept(); c.settimeout(10)
+got = b""
+while len(got) < 5:
+    b = c.recv(100)
+    if not b:
+        break
+    got += b
+open(sys.argv[2], "wb").write(got)
+c.close()
+PY
+	local lpid=$! i
+	for ((i = 0; i < 50; i++)); do [ -s "$TEST_TMP/sa_port" ] && break; sleep 0.1; done
+	tcp_start run --net user "$GUESTS/sock_api.elf" "host=$(cat "$TEST_TMP/sa_port")"
+	tcp_finish $((20 * $(tcp_slow)))
+	wait "$lpid"
+	expect_status 0
+	expect_out "sock_api done 0 failed"
+	expect_no_out "FAIL"
+	[ "$(grep -c ' ok$' "$OUT")" -eq 29 ] || fail_because "$(grep -c ' ok$' "$OUT") of 29 checks passed"
+	[ "$(cat "$TEST_TMP/sa_got" 2>/dev/null)" = hello ] || fail_because "the host got '$(cat "$TEST_TMP/sa_got" 2>/dev/null)'"
+}
