@@ -14,6 +14,7 @@
  *
  * Arguments: ip=A.B.C.D/LEN gw=A.B.C.D (default: DHCP), port=N (80),
  * requests=N (exit after N requests; default: serve forever). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +169,8 @@ int main(int argc, char **argv)
 	}
 	int err = netstack_init(&cfg, pvmm_now_ns() + 10ull * 1000000000u);
 	if (err) {
-		printf("httpd: no network: error %d\n", err);
+		printf("httpd: no network: %s\n", err == -ENODEV ? "no virtio-net NIC (run with --net user or --net tap=NAME)"
+						    : err == -ETIMEDOUT ? "no DHCP lease (or give ip=A.B.C.D/LEN)" : "error");
 		return 1;
 	}
 	int l = sock_socket(SOCK_STREAM);

@@ -85,7 +85,8 @@ int main(int argc, char **argv)
 		return 2;
 	int err = netstack_init(&cfg, pvmm_now_ns() + 10ull * 1000000000u);
 	if (err) {
-		printf("tcp_echo: no network: error %d%s\n", err, err == -ETIMEDOUT ? " (no DHCP lease)" : "");
+		printf("tcp_echo: no network: %s\n", err == -ENODEV ? "no virtio-net NIC (run with --net user or --net tap=NAME)"
+						       : err == -ETIMEDOUT ? "no DHCP lease (or give ip=A.B.C.D/LEN)" : "error");
 		return 1;
 	}
 	uint32_t addr, mask, gw;
