@@ -93,7 +93,8 @@ long sock_recvfrom(int s, void *buf, size_t len, struct sock_addr *from);
 int sock_shutdown_write(int s);
 /* Close. TCP: a blocking socket first waits (up to 10 s) for what it
  * queued to be acknowledged, so that nothing is lost if the guest exits
- * right after; then FIN (or RST if the peer's data is still unread). */
+ * right after; then FIN. Unread received data is dropped (with the
+ * window given back, so the peer gets a FIN, not a reset). */
 int sock_close(int s);
 /* The local and remote address of a socket. */
 int sock_name(int s, struct sock_addr *local, struct sock_addr *peer);
