@@ -104,7 +104,7 @@ bench: deps
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the monitor and the SDK.
 #   PREFIX/bin/pvmm, PREFIX/bin/pvmm-slirp (--net user), PREFIX/bin/pvmm-cc
-#   PREFIX/lib/pvmm/guest/   libpvmm.a crt0.o guest.ld flags.mk include/
+#   PREFIX/lib/pvmm/guest/   libpvmm.a libpvmm-net.a crt0.o guest.ld flags.mk include/
 #   PREFIX/lib/pvmm/include/pvmm/para.h
 #   PREFIX/lib/pkgconfig/pvmm.pc
 #   PREFIX/share/man/man1/pvmm.1
@@ -114,11 +114,11 @@ bench: deps
 PREFIX ?= /usr/local
 INSTALL_PKG := $(DESTDIR)$(PREFIX)/lib/pvmm
 .PHONY: install
-install: monitor guest-runtime man
+install: monitor guest-runtime guest-net man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(INSTALL_PKG)/guest/include/pvmm $(INSTALL_PKG)/include/pvmm
 	install -m 755 $(BUILD)/pvmm $(BUILD)/pvmm-slirp guest/pvmm-cc $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(GUEST_LIB) $(GUEST_CRT0) guest/guest.ld guest/flags.mk $(INSTALL_PKG)/guest/
+	install -m 644 $(GUEST_LIB) $(GUEST_NET_LIB) $(GUEST_CRT0) guest/guest.ld guest/flags.mk $(INSTALL_PKG)/guest/
 	install -m 644 $(wildcard guest/include/*.h) $(INSTALL_PKG)/guest/include/
 	install -m 644 $(wildcard guest/include/pvmm/*.h) $(INSTALL_PKG)/guest/include/pvmm/
 	install -m 644 include/pvmm/para.h $(INSTALL_PKG)/include/pvmm/

@@ -10,7 +10,9 @@
 #   3. bench/compare_chart.sh: docs/img/compare.png and compare.svg;
 #   4. bench/vhost_user.sh: vhost-user-blk against qemu-storage-daemon;
 #   5. bench/net.py: virtio-net packet rate, exits and monitor CPU per frame;
-#   6. bench/linux.py: Linux's PVH start-up under pvmm and QEMU's microvm.
+#   6. bench/linux.py: Linux's PVH start-up under pvmm and QEMU's microvm;
+#   7. bench/tcp.sh: guest TCP (lwIP) over user networking against host
+#      loopback, bench/results/tcp.json.
 # It ends with one line counting the targets met across 1 and 2.
 # Extra arguments go to pvmm-bench (see `build/bench/pvmm-bench --help`);
 # --strict also applies to the comparison. BUILD=DIR picks another build tree.
@@ -167,6 +169,22 @@ read -r lmet ltotal < <(targets "$logs/linux")
 met=$((met + lmet))
 total=$((total + ltotal))
 summary="$summary, Linux $lmet of $ltotal"
+
+# 7. TCP over user networking (lwIP in the guest) against host loopback.
+echo
+echo "== TCP, lwIP over user networking: bench/tcp.sh $build bench/results"
+set +e
+bench/tcp.sh "$build" bench/results | tee "$logs/tcp"
+tcp_status=${PIPESTATUS[0]}
+set -e
+if [ "$tcp_status" -ne 0 ]; then
+	echo "bench: bench/tcp.sh failed (exit status $tcp_status); its messages are above" >&2
+	failed=1
+fi
+read -r tmet ttotal < <(targets "$logs/tcp")
+met=$((met + tmet))
+total=$((total + ttotal))
+summary="$summary, TCP $tmet of $ttotal"
 
 echo
 echo "bench: $met of $total targets met ($summary)"

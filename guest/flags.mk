@@ -61,13 +61,16 @@ GUEST_LDFLAGS = -nostdlib -static \
 
 GUEST_CRT0 = $(call pvmm-path,$(BUILD)/guest/crt0.o)
 GUEST_LIB = $(call pvmm-path,$(BUILD)/guest/libpvmm.a)
+GUEST_NET_LIB = $(call pvmm-path,$(BUILD)/guest/libpvmm-net.a)
 
 # A guest program: crt0 first (it holds _start), then the user's code, then
 # the runtime archive so it resolves what the user's code needs.
 #   $(call guest-link,OUTPUT,SOURCES)
-# GUEST_LINK_CFLAGS can be set per target (guest.mk: the float example).
+# GUEST_LINK_CFLAGS can be set per target (guest.mk: the float example);
+# GUEST_LINK_NET too (the socket library, for the guests that use it).
 GUEST_LINK_CFLAGS = $(GUEST_CFLAGS)
-guest-link = $(CC) $(GUEST_LINK_CFLAGS) -o $(1) $(GUEST_CRT0) $(2) $(GUEST_LIB) $(GUEST_LDFLAGS)
+GUEST_LINK_NET =
+guest-link = $(CC) $(GUEST_LINK_CFLAGS) -o $(1) $(GUEST_CRT0) $(2) $(GUEST_LINK_NET) $(GUEST_LIB) $(GUEST_LDFLAGS)
 
 .PHONY: guest-print-flags
 guest-print-flags:
@@ -77,3 +80,4 @@ guest-print-flags:
 	@echo 'GUEST_LDFLAGS=$(GUEST_LDFLAGS)'
 	@echo 'GUEST_CRT0=$(GUEST_CRT0)'
 	@echo 'GUEST_LIB=$(GUEST_LIB)'
+	@echo 'GUEST_NET_LIB=$(GUEST_NET_LIB)'

@@ -3,6 +3,8 @@
 #
 #   build/guest/crt0.o         _start (link it first)
 #   build/guest/libpvmm.a      the runtime (libc subset, para-API, IDT, ...)
+#   build/guest/libpvmm-net.a  TCP/IP sockets (<pvmm/socket.h>): lwIP, fetched
+#                              by scripts/lwip.sh, and its pvmm port guest/lwip/
 #   build/examples/NAME.elf    from guest/examples/NAME.c
 #   build/tests/guests/NAME.elf   from tests/guests/NAME.c
 #   build/bench/guests/NAME.elf   from bench/guests/NAME.c
@@ -36,9 +38,10 @@ GUEST_BENCH := $(patsubst bench/guests/%.c,$(BUILD)/bench/guests/%.elf,$(wildcar
 	$(BUILD)/bench/guests/compute-ring0.elf
 GUEST_PROGRAMS := $(GUEST_EXAMPLES) $(GUEST_TESTS) $(GUEST_BENCH)
 
-.PHONY: guest guest-runtime guest-examples guest-tests guest-bench
-guest: guest-runtime $(GUEST_PROGRAMS)
+.PHONY: guest guest-runtime guest-net guest-examples guest-tests guest-bench
+guest: guest-runtime guest-net $(GUEST_PROGRAMS)
 guest-runtime: $(GUEST_CRT0) $(GUEST_LIB)
+guest-net: $(GUEST_NET_LIB)
 guest-examples: $(GUEST_EXAMPLES)
 guest-tests: $(GUEST_TESTS)
 guest-bench: $(GUEST_BENCH)
@@ -94,3 +97,50 @@ $(BUILD)/bench/guests/compute.elf: GUEST_LINK_CFLAGS = $(GUEST_SSE_CFLAGS)
 $(BUILD)/bench/guests/compute-ring0.elf: bench/guests/compute.c bench/compute_kernel.h $(GUEST_PROGRAM_DEPS)
 	@mkdir -p $(dir $@)
 	$(call guest-link,$@,$<) -DCOMPUTE_NO_FP
+
+# ---- TCP/IP: lwIP from Debian's source package, and its pvmm port ----------
+# scripts/lwip.sh unpacks lwIP into the cache once (its .pvmm-ok stamp);
+# nothing of lwIP is in the repository. lwIP's core is built NO_SYS (no
+# threads, none of its sockets or netconn) against the runtime's headers,
+# with the runtime's flags but without -Werror (its code is not ours to
+# fix); the port in guest/lwip/ is held to -Werror like the runtime.
+PVMM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pvmm
+LWIP_VERSION := 2.1.3+dfsg1
+LWIP_DIR := $(PVMM_CACHE)/lwip-$(LWIP_VERSION)
+LWIP_STAMP := $(LWIP_DIR)/.pvmm-ok
+LWIP_SRCS := $(addprefix core/,altcp altcp_alloc altcp_tcp def dns inet_chksum init ip mem memp netif \
+	pbuf raw stats sys tcp tcp_in tcp_out timeouts udp) \
+	$(addprefix core/ipv4/,autoip dhcp etharp icmp igmp ip4 ip4_addr ip4_frag) netif/ethernet
+LWIP_OBJDIR := $(BUILD)/guest/lwip
+LWIP_OBJS := $(LWIP_SRCS:%=$(LWIP_OBJDIR)/%.o)
+LWIP_PORT_HDRS := $(wildcard guest/lwip/*.h guest/lwip/include/*.h guest/lwip/include/arch/*.h)
+LWIP_PORT_OBJS := $(patsubst guest/lwip/%.c,$(LWIP_OBJDIR)/port/%.o,$(wildcard guest/lwip/*.c))
+LWIP_INCLUDES = -Iguest/lwip/include -I$(LWIP_DIR)/src/include
+
+$(LWIP_STAMP): scripts/lwip.sh
+	PVMM_CACHE='$(PVMM_CACHE)' scripts/lwip.sh >/dev/null
+	@test -f $@ && touch $@
+
+$(LWIP_OBJS): $(LWIP_OBJDIR)/%.o: $(LWIP_STAMP) $(LWIP_PORT_HDRS) $(GUEST_HDRS) $(GUEST_BUILD_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_BASE_CFLAGS) -mgeneral-regs-only $(LWIP_INCLUDES) -c $(LWIP_DIR)/src/$*.c -o $@
+
+$(LWIP_PORT_OBJS): $(LWIP_OBJDIR)/port/%.o: guest/lwip/%.c $(LWIP_STAMP) $(LWIP_PORT_HDRS) $(GUEST_HDRS) $(GUEST_BUILD_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) $(LWIP_INCLUDES) -c $< -o $@
+
+$(GUEST_NET_LIB): $(LWIP_PORT_OBJS) $(LWIP_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# The guests that use <pvmm/socket.h> link libpvmm-net.a before the runtime.
+GUEST_NET_PROGRAMS := $(BUILD)/examples/tcp_echo.elf $(BUILD)/examples/httpd.elf $(BUILD)/tests/guests/sock_api.elf
+$(GUEST_NET_PROGRAMS): $(GUEST_NET_LIB)
+$(GUEST_NET_PROGRAMS): GUEST_LINK_NET = $(GUEST_NET_LIB)
+
+# httpd parses requests with the monitor's own HTTP parser (src/api/http.c:
+# strict, bounded, fuzzed by tests/fuzz/fuzz_http.c), compiled for the guest.
+$(BUILD)/examples/httpd.elf: guest/examples/httpd.c src/api/http.c src/api/http.h $(GUEST_PROGRAM_DEPS)
+	@mkdir -p $(dir $@)
+	$(call guest-link,$@,-Isrc/api $< src/api/http.c)

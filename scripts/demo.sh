@@ -36,6 +36,22 @@ for model in virtio ide; do
 done
 rm -f "$img" build/demo-stats.txt
 
+step "TCP/IP in a guest: lwIP, DHCP from user networking, an HTTP server (build/examples/httpd.elf)"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+echo "build/pvmm run --net user,hostfwd=tcp:127.0.0.1:$port-:80 build/examples/httpd.elf requests=2"
+timeout -s KILL 30 build/pvmm run --net "user,hostfwd=tcp:127.0.0.1:$port-:80" build/examples/httpd.elf requests=2 \
+	>build/demo-httpd.txt 2>&1 &
+httpd=$!
+for _ in $(seq 100); do grep -q "httpd ready" build/demo-httpd.txt && break; sleep 0.1; done
+cat build/demo-httpd.txt
+echo "\$ curl http://127.0.0.1:$port/"
+timeout 10 curl -sS "http://127.0.0.1:$port/" || true
+echo "\$ curl http://127.0.0.1:$port/stats   (the monitor's counts, from PVMM_CALL_STATS)"
+timeout 10 curl -sS "http://127.0.0.1:$port/stats" || true
+wait "$httpd" || echo "(httpd exit status $?)"
+tail -n 1 build/demo-httpd.txt
+rm -f build/demo-httpd.txt
+
 echo
 echo "Next: make check (all tests), make bench (start-up, hypercall cost, memory, virtio-blk,"
 echo "and the paravirtual-vs-emulated comparison with its chart in docs/img/)."

@@ -19,7 +19,7 @@ packages=(
 	libslirp-dev   # --net user: NAT, DHCP, DNS and host forwards without privileges (user-mode networking)
 	libglib2.0-dev # slirp.pc requires glib-2.0.pc: pkg-config gives no flags for slirp without it
 	libseccomp-dev # build time: compiles src/syscall_filter.c's tables into the seccomp programs
-	curl           # tests/integration/test_api.sh talks to the API socket with curl --unix-socket
+	curl           # test_api.sh: the API socket (curl --unix-socket); scripts/lwip.sh downloads lwIP; make demo and test_tcp.sh fetch the httpd guest's pages
 	iputils-ping   # tests/integration/test_net.sh pings the guest over TAP
 	iproute2       # test_net.sh: ip tuntap / ip addr / ip link for its TAP devices
 	python3        # test_net.sh: the UDP client and the raw-frame (AF_PACKET) sender
@@ -30,7 +30,7 @@ packages=(
 	qemu-utils     # the same tests: qemu-img for images
 	busybox-static # scripts/linux-kit.sh fetches it too (apt-get download); installed, it is also a fallback
 	cpio           # scripts/linux-kit.sh: the initramfs
-	xz-utils       # scripts/linux-kit.sh: Debian's kernel modules are .ko.xz
+	xz-utils       # scripts/linux-kit.sh: Debian's kernel modules are .ko.xz; scripts/lwip.sh: Sources.xz and the .orig.tar.xz
 	lz4            # scripts/linux-kit.sh: the vmlinux inside Debian's bzImage is LZ4-compressed
 )
 

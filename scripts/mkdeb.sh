@@ -58,6 +58,17 @@ License: LGPL-2.1+ and (MIT or LGPL-2.1) and MIT
  liburing: MIT or LGPL-2.1, at the user's choice.
  json-c: MIT (Expat), see /usr/share/doc/libjson-c-dev/copyright.
 EOC
+# libpvmm-net.a holds lwIP (Debian's source package, scripts/lwip.sh):
+# its BSD licence asks for its notice with binaries, taken from the
+# unpacked source itself rather than kept in this tree.
+lwip_dir=$(scripts/lwip.sh)
+{
+	echo
+	echo "Files: usr/lib/pvmm/guest/libpvmm-net.a (lwIP's parts)"
+	echo "Copyright: the lwIP authors (Debian source package lwip, $(cut -d' ' -f1 "$lwip_dir/.pvmm-ok"))"
+	echo "License: BSD-3-Clause"
+	sed -e 's/[[:space:]]*$//' -e 's/^/ /' -e 's/^ $/ ./' "$lwip_dir/COPYING"
+} >>"$doc/copyright"
 # One entry per version, dated by the commit it was built from, so the
 # package is the same whenever it is rebuilt.
 date_rfc=$(git log -1 --format=%cD 2>/dev/null || date -R)
@@ -88,7 +99,7 @@ mkdir -p "$root/DEBIAN"
 	echo " para-API (console, clock, memory, virtio devices) in KVM virtual"
 	echo " machines, each monitor thread under its own seccomp filter. The"
 	echo " package holds the monitor, its man page and the guest SDK"
-	echo " (pvmm-cc, libpvmm.a, headers, pvmm.pc)."
+	echo " (pvmm-cc, libpvmm.a, libpvmm-net.a, headers, pvmm.pc)."
 } >"$root/DEBIAN/control"
 dpkg-deb --root-owner-group --build "$root" "$out" >/dev/null
 echo "$out"

@@ -9,7 +9,7 @@
 
 /* Ring 3's I/O bitmap covers the ports below this; the rest stay closed. */
 #define CPU_IOMAP_PORTS 0x600u
-#define CPU_MAX_OPEN_PORTS 128 /* para-API 16, UART 8, IDE 9, NE2000 32 */
+#define CPU_MAX_OPEN_PORTS 128 /* para-API 32, UART 8, IDE 9, NE2000 32 */
 
 /* What the boot tables are built for. */
 struct cpu_config {

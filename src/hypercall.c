@@ -16,6 +16,7 @@
 #include "stats.h"
 #include "status.h"
 #include "upcall.h"
+#include "virtio/virtio.h"
 #include "vmctl.h"
 
 /* Argument block size per call; an unknown call's block is just `ret`. */
@@ -32,6 +33,7 @@ static const uint32_t block_size[PVMM_CALL_COUNT] = {
 	[PVMM_CALL_WAKE] = sizeof(struct pvmm_wake_args),
 	[PVMM_CALL_UPCALL] = sizeof(struct pvmm_upcall_args),
 	[PVMM_CALL_MMU] = sizeof(struct pvmm_mmu_args),
+	[PVMM_CALL_STATS] = sizeof(struct pvmm_stats_args),
 };
 
 uint64_t hypercall_guest_now(const struct vm *vm)
@@ -268,6 +270,44 @@ static int64_t cpu_wake(struct vm *vm, const struct pvmm_wake_args *a)
 	return 0;
 }
 
+/* STATS: counters other threads are still adding to are read with
+ * relaxed atomic loads, each on its own: a snapshot that is consistent
+ * per counter, which is all a guest's status page needs. */
+static int64_t vm_stats_read(struct vm *vm, const struct pvmm_stats_args *a)
+{
+	if (a->len < sizeof(uint64_t))
+		return -PVMM_EINVAL;
+	struct pvmm_vm_stats st = { 0 };
+	uint64_t len = a->len < sizeof(st) ? a->len : sizeof(st);
+	void *buf = guest_mem_ptr(&vm->mem, a->buf, len);
+	if (!buf)
+		return -PVMM_EFAULT;
+	for (unsigned c = 0; c < vm->stats.vcpu_count && c < STATS_MAX_CPUS; c++) {
+		const struct vcpu_stats *v = vm->stats.vcpu[c];
+		if (!v)
+			continue;
+		for (unsigned i = 0; i < STATS_EXIT_REASONS; i++)
+			st.exits += __atomic_load_n(&v->exits[i], __ATOMIC_RELAXED);
+		st.exits_io += __atomic_load_n(&v->exits[KVM_EXIT_IO], __ATOMIC_RELAXED);
+		st.exits_mmio += __atomic_load_n(&v->exits[KVM_EXIT_MMIO], __ATOMIC_RELAXED);
+		st.exits_hlt += __atomic_load_n(&v->exits[KVM_EXIT_HLT], __ATOMIC_RELAXED);
+	}
+	for (unsigned i = 0; i < PVMM_PORT_COUNT; i++)
+		st.calls += __atomic_load_n(&vm->stats.calls[i], __ATOMIC_RELAXED);
+	st.polls = __atomic_load_n(&vm->stats.calls[PVMM_CALL_POLL], __ATOMIC_RELAXED);
+	for (unsigned d = 0; d < vm->virtio_count && d < PVMM_MAX_DEVICES; d++) {
+		const struct virtio_dev *dev = vm->virtio[d];
+		if (!dev)
+			continue;
+		st.kicks += __atomic_load_n(&dev->stats.kicks, __ATOMIC_RELAXED);
+		st.interrupts += __atomic_load_n(&dev->stats.interrupts, __ATOMIC_RELAXED);
+	}
+	st.upcalls = __atomic_load_n(&vm->stats.upcalls, __ATOMIC_RELAXED);
+	st.uptime_ns = stats_now_ns() - vm->stats.start_ns;
+	memcpy(buf, &st, len);
+	return (int64_t)len;
+}
+
 /* Every call's block is copied in, served from the copy, and copied back,
  * so the monitor reads each guest field exactly once. */
 union call_block {
@@ -283,6 +323,7 @@ union call_block {
 	struct pvmm_wake_args wake;
 	struct pvmm_upcall_args upcall;
 	struct pvmm_mmu_args mmu;
+	struct pvmm_stats_args stats;
 };
 
 void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
@@ -314,6 +355,7 @@ void hypercall_handle(struct vm *vm, unsigned call, uint64_t gpa)
 	case PVMM_CALL_WAKE: b.ret = cpu_wake(vm, &b.wake); break;
 	case PVMM_CALL_UPCALL: b.ret = upcall_register(vm, vcpu_current(), &b.upcall); break;
 	case PVMM_CALL_MMU: b.ret = pvmmu_call(vm, &b.mmu); break;
+	case PVMM_CALL_STATS: b.ret = vm_stats_read(vm, &b.stats); break;
 	default: b.ret = -PVMM_ENOSYS; break;
 	}
 	memcpy(block, &b, size);

@@ -197,6 +197,7 @@ const char *stats_call_name(unsigned call)
 		[PVMM_CALL_WAKE] = "wake",
 		[PVMM_CALL_UPCALL] = "upcall",
 		[PVMM_CALL_MMU] = "mmu",
+		[PVMM_CALL_STATS] = "stats",
 	};
 	return call < PVMM_CALL_COUNT && names[call] ? names[call] : "unknown";
 }

@@ -97,6 +97,16 @@ static void tour_random(void)
 	check(nonzero, "random_data", "32 zero bytes");
 }
 
+/* (1.5) The monitor's counts: this call's own exit and call are in them. */
+static void tour_stats(void)
+{
+	struct pvmm_vm_stats st;
+	memset(&st, 0, sizeof(st));
+	int64_t ret = pvmm_vm_stats(&st);
+	check(ret == (int64_t)sizeof(st), "stats", "wrong byte count");
+	check(st.exits >= st.calls && st.calls >= 1 && st.exits_io >= 1, "stats_counts", "exits or calls not counted");
+}
+
 static void tour_console_input(void)
 {
 	/* Poll with a deadline already past: reports what is ready now. */
@@ -132,6 +142,7 @@ int main(void)
 	tour_clocks();
 	tour_poll();
 	tour_random();
+	tour_stats();
 	tour_console_input();
 	tour_nop();
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok paratour", failures);

@@ -47,5 +47,22 @@ extern int errno;
 #define ENOTSUP    95
 #define EOPNOTSUPP ENOTSUP
 #define ETIMEDOUT  110
+/* Sockets (<pvmm/socket.h>); Linux's numbers, like the rest. */
+#define ENOTSOCK   88
+#define EMSGSIZE   90
+#define EPROTONOSUPPORT 93
+#define EADDRINUSE 98
+#define EADDRNOTAVAIL 99
+#define ENETDOWN   100
+#define ENETUNREACH 101
+#define ECONNABORTED 103
+#define ECONNRESET 104
+#define ENOBUFS    105
+#define EISCONN    106
+#define ENOTCONN   107
+#define ECONNREFUSED 111
+#define EHOSTUNREACH 113
+#define EALREADY   114
+#define EINPROGRESS 115
 
 #endif /* PVMM_ERRNO_H */

@@ -28,6 +28,12 @@ unsigned long strtoul(const char *s, char **end, int base);
 long long strtoll(const char *s, char **end, int base);
 unsigned long long strtoull(const char *s, char **end, int base);
 
+/* The C library's pseudo-random sequence (not for secrets: pvmm_getrandom
+ * in <pvmm/guest.h> is). srand(1) is the default seed. */
+#define RAND_MAX 0x7fffffff
+int rand(void);
+void srand(unsigned int seed);
+
 static inline int abs(int x) { return x < 0 ? -x : x; }
 static inline long labs(long x) { return x < 0 ? -x : x; }
 

@@ -19,9 +19,14 @@
 #include <pvmm/net.h>
 #include "runtime.h"
 
-#define RX_SLOTS 64
+/* 256 receive buffers (the device's largest queue): a TCP window's worth
+ * of frames plus the ACKs for what the guest sends can arrive in one
+ * burst while the guest is busy, and a frame with no buffer is lost (a
+ * retransmission timeout, for TCP). Transmit slots are a bitmap word. */
+#define RX_SLOTS 256
 #define TX_SLOTS 64
-#define QUEUE_SIZE 64
+#define RX_QUEUE_SIZE 256
+#define TX_QUEUE_SIZE 64
 
 struct nic {
 	int state; /* 0 not tried, 1 open, < 0 failed with that error */
@@ -82,8 +87,8 @@ static int open_nic(struct nic *n, unsigned nic)
 		memcpy(n->mac, fallback, 6);
 		n->mac[5] = (uint8_t)(1 + nic);
 	}
-	if ((err = virtio_queue_init(&n->vdev, &n->rx, VIRTIO_NET_RX_QUEUE, QUEUE_SIZE)) ||
-	    (err = virtio_queue_init(&n->vdev, &n->tx, VIRTIO_NET_TX_QUEUE, QUEUE_SIZE)))
+	if ((err = virtio_queue_init(&n->vdev, &n->rx, VIRTIO_NET_RX_QUEUE, RX_QUEUE_SIZE)) ||
+	    (err = virtio_queue_init(&n->vdev, &n->tx, VIRTIO_NET_TX_QUEUE, TX_QUEUE_SIZE)))
 		return err;
 	if (n->rx.size < RX_SLOTS || n->tx.size < TX_SLOTS)
 		return -VIRTIO_EQUEUE;

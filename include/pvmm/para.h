@@ -41,15 +41,18 @@
 /* ABI version: a guest must refuse to run if MAJOR differs from the
  * monitor's (boot info `version`); MINOR only adds calls and fields. */
 #define PVMM_PARA_VERSION_MAJOR 1
-#define PVMM_PARA_VERSION_MINOR 4
+#define PVMM_PARA_VERSION_MINOR 5
 #define PVMM_PARA_VERSION ((PVMM_PARA_VERSION_MAJOR << 16) | PVMM_PARA_VERSION_MINOR)
 #define PVMM_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 
 /* I/O ports PVMM_PORT_BASE .. PVMM_PORT_BASE + PVMM_PORT_COUNT - 1 are the
  * para-API. A call number in that range but not defined below gets
- * -PVMM_ENOSYS. */
+ * -PVMM_ENOSYS. (1.5: 32 ports, was 16.) A call is a 32-bit `out`, and the
+ * CPU checks a ring-3 `out` against the I/O bitmap for each of the four
+ * ports it covers, so call N at ring 3 needs ports N..N+3 open: with the
+ * trap port last, calls up to PVMM_PORT_COUNT - 5 work in both rings. */
 #define PVMM_PORT_BASE  0x0500u
-#define PVMM_PORT_COUNT 16u
+#define PVMM_PORT_COUNT 32u
 
 enum pvmm_call {
 	PVMM_CALL_NOP = 0,           /* struct pvmm_nop_args: does nothing; for tests and benchmarks */
@@ -64,7 +67,8 @@ enum pvmm_call {
 	PVMM_CALL_WAKE = 9,          /* (1.3) struct pvmm_wake_args: wake a CPU waiting in POLL */
 	PVMM_CALL_MMU = 10,          /* (1.4) struct pvmm_mmu_args: a batch of page-table changes */
 	PVMM_CALL_UPCALL = 11,       /* (1.4) struct pvmm_upcall_args: ring 3: take device interrupts as upcalls */
-	PVMM_CALL_COUNT = 12,
+	PVMM_CALL_STATS = 12,        /* (1.5) struct pvmm_stats_args: the monitor's counts for this VM so far */
+	PVMM_CALL_COUNT = 13,
 	/* A call counts in PVMM_CALL_COUNT once the monitor serves it. */
 };
 
@@ -253,6 +257,29 @@ struct pvmm_upcall_args {
 	int64_t ret;
 	uint64_t entry;   /* CPL3 entry point, 0 = off */
 	uint64_t info;    /* guest-physical address of this CPU's struct pvmm_upcall_info */
+};
+
+/* (1.5) STATS: the monitor copies min(len, sizeof(struct pvmm_vm_stats))
+ * bytes of its counts for this VM into buf; ret = bytes written. Fields
+ * are only ever added at the end, so an older guest's shorter struct gets
+ * the fields it knows. */
+struct pvmm_vm_stats {
+	uint64_t exits;        /* VM exits that reached the monitor, all vCPUs */
+	uint64_t exits_io;     /* of which port I/O (para-API calls, emulated ports) */
+	uint64_t exits_mmio;   /* MMIO (virtio-mmio registers, emulated devices) */
+	uint64_t exits_hlt;    /* hlt */
+	uint64_t calls;        /* para-API calls, this one included */
+	uint64_t polls;        /* of which POLL */
+	uint64_t kicks;        /* virtio queue notifications, all devices */
+	uint64_t interrupts;   /* virtio interrupts raised, all devices */
+	uint64_t upcalls;      /* ring-3 upcalls entered */
+	uint64_t uptime_ns;    /* since the monitor started */
+};
+
+struct pvmm_stats_args {
+	int64_t ret;      /* out: bytes written */
+	uint64_t buf;     /* guest-physical address of a struct pvmm_vm_stats */
+	uint64_t len;     /* its size: 8 (one field) or more */
 };
 
 /* ---- Boot ---------------------------------------------------------------

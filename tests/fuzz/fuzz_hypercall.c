@@ -59,6 +59,7 @@ static uint64_t block_bytes(unsigned call)
 	case PVMM_CALL_CLOCK: return sizeof(struct pvmm_clock_args);
 	case PVMM_CALL_POLL: return sizeof(struct pvmm_poll_args);
 	case PVMM_CALL_RANDOM: return sizeof(struct pvmm_random_args);
+	case PVMM_CALL_STATS: return sizeof(struct pvmm_stats_args);
 	default: return sizeof(int64_t);
 	}
 }
@@ -113,6 +114,14 @@ static void check_result(const struct vm *vm, unsigned call, const uint8_t *b)
 		struct pvmm_poll_args a;
 		memcpy(&a, b, sizeof(a));
 		FUZZ_CHECK((a.ready & ~a.interest) == 0 && ret == __builtin_popcountll(a.ready));
+		break;
+	}
+	case PVMM_CALL_STATS: {
+		/* The whole struct or the guest's shorter one, never more. */
+		struct pvmm_stats_args a;
+		memcpy(&a, b, sizeof(a));
+		FUZZ_CHECK(a.len >= 8);
+		FUZZ_CHECK((uint64_t)ret == (a.len < sizeof(struct pvmm_vm_stats) ? a.len : sizeof(struct pvmm_vm_stats)));
 		break;
 	}
 	case PVMM_CALL_NOP:
@@ -262,18 +271,20 @@ void fuzz_seeds(fuzz_emit_fn *emit)
 	}
 	emit("console", s.bytes, s.len);
 
-	/* Clocks, random bytes, NOP, an unknown call, then EXIT. */
+	/* Clocks, random bytes, NOP, STATS, an unknown call, then EXIT. */
 	begin(&s, 0x10, "", 0, 0);
 	{
 		struct pvmm_clock_args mono = { .clock = PVMM_CLOCK_MONOTONIC }, wall = { .clock = PVMM_CLOCK_WALL };
 		struct pvmm_random_args rnd = { 0, 0x4000, 64 };
 		struct pvmm_nop_args nop = { 0 };
 		struct pvmm_exit_args ex = { 0, 7 };
+		struct pvmm_stats_args st = { 0, 0x4800, sizeof(struct pvmm_vm_stats) };
 		call(&s, PVMM_CALL_CLOCK, 0x100, &mono, sizeof(mono));
 		call(&s, PVMM_CALL_CLOCK, 0x100, &wall, sizeof(wall));
 		call(&s, PVMM_CALL_RANDOM, 0x200, &rnd, sizeof(rnd));
 		call(&s, PVMM_CALL_NOP, 0x300, &nop, sizeof(nop));
-		call(&s, 12, 0x300, &nop, sizeof(nop));
+		call(&s, PVMM_CALL_STATS, 0x500, &st, sizeof(st));
+		call(&s, PVMM_CALL_COUNT, 0x300, &nop, sizeof(nop));
 		call(&s, PVMM_CALL_EXIT, 0x400, &ex, sizeof(ex));
 	}
 	emit("calls-exit", s.bytes, s.len);

@@ -17,7 +17,7 @@ test_paratour_every_call() {
 	expect_status 0
 	expect_no_out "FAIL"
 	local name
-	for name in version boot_info console_write clock_monotonic clock_wall poll_deadline random console_read nop; do
+	for name in version boot_info console_write clock_monotonic clock_wall poll_deadline random stats stats_counts console_read nop; do
 		expect_out "ok $name"
 	done
 }

@@ -189,7 +189,7 @@ else:
         for i, f in enumerate(frames):
             send(f)
             if i % 16 == 15:
-                time.sleep(0.02)   # the guest's 64 receive buffers keep up
+                time.sleep(0.02)   # the guest's receive buffers keep up
 print("raw sent %d refused %d" % (sent, refused))
 PY
 }

@@ -35,6 +35,7 @@
 #include "stats.h"
 #include "status.h"
 #include "vcpu.h"
+#include "virtio/virtio.h"
 #include "vm.h"
 
 #define RAM_SIZE (8ull << 20)
@@ -875,6 +876,84 @@ static void test_random_outside_ram_is_efault(void **state)
 	assert_int_equal(random_call(f, UINT64_MAX - 7, 16), -PVMM_EFAULT);
 }
 
+/* ---- stats (1.5) ------------------------------------------------------------- */
+
+static int64_t stats_call(struct fixture *f, uint64_t buf, uint64_t len)
+{
+	struct pvmm_stats_args a = { .ret = 0x7777, .buf = buf, .len = len };
+	do_call(f, PVMM_CALL_STATS, BLOCK_GPA, &a, sizeof(a));
+	assert_int_equal(a.buf, buf);
+	return a.ret;
+}
+
+/* Two vCPUs' exits and two virtio devices' kicks and interrupts, summed. */
+static void test_stats_sums_vcpus_and_devices(void **state)
+{
+	struct fixture *f = *state;
+	static struct vcpu_stats v0, v1;
+	static struct virtio_dev d0, d1;
+	memset(&v0, 0, sizeof v0);
+	memset(&v1, 0, sizeof v1);
+	v0.exits[KVM_EXIT_IO] = 10;
+	v0.exits[KVM_EXIT_MMIO] = 3;
+	v1.exits[KVM_EXIT_IO] = 5;
+	v1.exits[KVM_EXIT_HLT] = 2;
+	v1.exits[KVM_EXIT_INTR] = 7;
+	f->vm.stats.vcpu[0] = &v0;
+	f->vm.stats.vcpu[1] = &v1;
+	f->vm.stats.vcpu_count = 2;
+	d0.stats = (struct virtio_stats){ .kicks = 100, .interrupts = 40 };
+	d1.stats = (struct virtio_stats){ .kicks = 1, .interrupts = 2 };
+	f->vm.virtio[0] = &d0;
+	f->vm.virtio[1] = &d1;
+	f->vm.virtio_count = 2;
+	f->vm.stats.calls[PVMM_CALL_POLL] = 4;
+	f->vm.stats.upcalls = 9;
+	f->vm.stats.start_ns = stats_now_ns();
+
+	struct pvmm_vm_stats *st = gpa_ptr(f, BUF_GPA, sizeof *st);
+	memset(st, 0xee, sizeof *st);
+	assert_int_equal(stats_call(f, BUF_GPA, sizeof *st), sizeof *st);
+	assert_int_equal(st->exits, 27);
+	assert_int_equal(st->exits_io, 15);
+	assert_int_equal(st->exits_mmio, 3);
+	assert_int_equal(st->exits_hlt, 2);
+	assert_int_equal(st->polls, 4);
+	assert_int_equal(st->calls, 5); /* the 4 polls and this call */
+	assert_int_equal(st->kicks, 101);
+	assert_int_equal(st->interrupts, 42);
+	assert_int_equal(st->upcalls, 9);
+	assert_true(st->uptime_ns < 60ull * 1000000000u);
+	f->vm.stats.vcpu_count = 0;
+	f->vm.virtio_count = 0;
+}
+
+/* A shorter struct (an older guest's) gets its fields and nothing beyond;
+ * a longer buffer gets the whole struct and its tail is left alone. */
+static void test_stats_short_and_long_buffers(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *buf = gpa_ptr(f, BUF_GPA, 256);
+	memset(buf, 0xee, 256);
+	assert_int_equal(stats_call(f, BUF_GPA, 16), 16);
+	assert_int_equal(buf[16], 0xee);
+	assert_int_equal(stats_call(f, BUF_GPA, 256), sizeof(struct pvmm_vm_stats));
+	assert_int_equal(buf[sizeof(struct pvmm_vm_stats)], 0xee);
+}
+
+static void test_stats_bad_buffer(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(stats_call(f, BUF_GPA, 0), -PVMM_EINVAL);
+	assert_int_equal(stats_call(f, BUF_GPA, 7), -PVMM_EINVAL);
+	assert_int_equal(stats_call(f, RAM_SIZE, 8), -PVMM_EFAULT);
+	assert_int_equal(stats_call(f, RAM_SIZE - 8, sizeof(struct pvmm_vm_stats)), -PVMM_EFAULT);
+	assert_int_equal(stats_call(f, UINT64_MAX - 7, 16), -PVMM_EFAULT);
+	/* A huge len is capped at the struct's size, not refused. */
+	assert_int_equal(stats_call(f, BUF_GPA, UINT64_MAX), sizeof(struct pvmm_vm_stats));
+	assert_false(f->vm.stopped);
+}
+
 /* ---- exit and abort ---------------------------------------------------------- */
 
 static void test_exit_stops_with_status(void **state)
@@ -1273,6 +1352,9 @@ int main(void)
 		T(test_random_max_len_is_accepted),
 		T(test_random_too_long_is_einval),
 		T(test_random_outside_ram_is_efault),
+		T(test_stats_sums_vcpus_and_devices),
+		T(test_stats_short_and_long_buffers),
+		T(test_stats_bad_buffer),
 		T(test_exit_stops_with_status),
 		T(test_exit_zero_and_max_status),
 		T(test_exit_status_above_63_is_einval),

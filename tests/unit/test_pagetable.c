@@ -348,8 +348,8 @@ static void test_tables_do_not_touch_image_area(void **state)
 
 /* ---- ring 3 ------------------------------------------------------------- */
 
-/* Ring 3's tables, with the para-API's ports, the UART's and port 0x50f
- * (the trap port, which must stay closed) asked for. */
+/* Ring 3's tables, with the para-API's ports, the UART's and the trap port
+ * (which must stay closed) asked for. */
 static int setup_ring3(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));

@@ -1,7 +1,7 @@
 /*
  * Networking for pvmm guests: the virtio-net driver's raw-frame API and a
  * minimal IPv4 layer on top of it (ARP, ICMP echo replies, UDP) with a
- * static address. No TCP: that is lwIP's job, a later step (docs/net.md).
+ * static address. TCP (and UDP sockets) are <pvmm/socket.h>, on lwIP.
  *
  * Raw frames are Ethernet frames without the virtio-net header (the
  * driver adds and strips it): destination MAC, source MAC, EtherType,
@@ -76,6 +76,10 @@ void net_nic_stats(unsigned nic, struct net_nic_stats *st);
 
 /* ---- IPv4 ------------------------------------------------------------------ */
 
+/* lwIP's own ip_init, udp_send and udp_recv clash with these: code that
+ * includes lwIP's headers (guest/lwip/) defines PVMM_NET_RAW_ONLY. */
+#ifndef PVMM_NET_RAW_ONLY
+
 /* Addresses are in host byte order: 10.0.2.15 is 0x0a00020f. */
 struct ip_config {
 	unsigned nic;
@@ -122,5 +126,6 @@ struct ip_stats {
 	uint64_t dropped_other;     /* not for us, unknown EtherType or protocol */
 };
 void ip_get_stats(struct ip_stats *st);
+#endif /* PVMM_NET_RAW_ONLY */
 
 #endif /* PVMM_NET_H */

@@ -93,6 +93,18 @@ static inline int64_t pvmm_random(void *buf, size_t len)
 	return pvmm_hypercall(PVMM_CALL_RANDOM, &args);
 }
 
+/* (1.5) The monitor's counts for this VM so far (VM exits by kind, virtio
+ * kicks and interrupts, ...) into *st: bytes written, or -PVMM_E* (a 1.4
+ * monitor answers -PVMM_ENOSYS). */
+static inline int64_t pvmm_vm_stats(struct pvmm_vm_stats *st)
+{
+	_Alignas(8) struct pvmm_stats_args args = {
+		.buf = (uint64_t)(uintptr_t)st,
+		.len = sizeof(*st),
+	};
+	return pvmm_hypercall(PVMM_CALL_STATS, &args);
+}
+
 /* (1.2) Start secondary CPU `cpu` at `entry` with rsp = stack (16-byte
  * aligned) and rdi = arg, nothing else set up: 0 or -PVMM_E*. For tests;
  * pvmm_cpu_start() in <pvmm/smp.h> also makes a stack, loads the IDT and
