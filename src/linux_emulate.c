@@ -36,6 +36,11 @@ static enum linux_emulated iret(bool rex_w, struct kvm_regs *regs, const struct 
 		return LINUX_EMU_NONE;
 	if (long_mode && !rex_w && (v[0] >> 32)) /* 32-bit iret in long mode: a 32-bit rip */
 		return LINUX_EMU_NONE;
+	/* A non-canonical rip or rsp would be the CPU's #GP: not ours to
+	 * complete (reported as the emulation stop it is). */
+	if (long_mode && ((uint64_t)((int64_t)(v[0] << 16) >> 16) != v[0] ||
+			  (uint64_t)((int64_t)(v[3] << 16) >> 16) != v[3]))
+		return LINUX_EMU_NONE;
 	regs->rip = v[0];
 	regs->rflags = (v[2] & RFLAGS_IRET_MASK) | RFLAGS_FIXED;
 	if (long_mode)

@@ -213,9 +213,12 @@ static void transmit(struct ne2000 *n)
 	}
 	const uint8_t *frame = n->mem + (start - NE2000_MEM_START);
 	if (n->tcr & TCR_LB) {
-		/* Loopback: the frame comes back into our own ring. */
+		/* Loopback: the frame comes back into our own ring, which the
+		 * transmit buffer may overlap: from a copy. */
+		uint8_t copy[NE2000_FRAME_MAX];
+		memcpy(copy, frame, len);
 		n->st.tx_loopback++;
-		receive_locked(n, frame, len);
+		receive_locked(n, copy, len);
 	} else {
 		static const uint8_t hdr[NET_HDR_LEN];
 		struct iovec iov[2] = { { (void *)hdr, NET_HDR_LEN }, { (void *)frame, len } };

@@ -175,14 +175,17 @@ enum vnet_rx_verdict virtio_net_rx_place(struct virtq *vq, bool mergeable, uint8
 	struct virtq_elem first, later; /* the frame's first chain (it holds the header), any other */
 	uint16_t heads[VIRTQ_MAX_SIZE];
 	uint32_t lens[VIRTQ_MAX_SIZE];
-	unsigned k = 0;
+	unsigned k = 0, pops = 0;
 	size_t off = 0;
 
 	*out = (struct vnet_rx_place){ 0, 0 };
 	first.in_num = 0;
 	while (off < len) {
 		struct virtq_elem *elem = k == 0 ? &first : &later;
-		enum virtq_pop_result r = k < vq->size ? virtq_pop(vq, elem) : VIRTQ_EMPTY;
+		/* At most a queue's worth of chains per frame, unusable ones
+		 * included: a driver re-posting bad chains as fast as they come
+		 * back cannot keep the device here. */
+		enum virtq_pop_result r = pops++ < vq->size ? virtq_pop(vq, elem) : VIRTQ_EMPTY;
 		if (r == VIRTQ_BROKEN)
 			return VNET_RX_BROKEN;
 		if (r == VIRTQ_EMPTY) {

@@ -90,6 +90,10 @@ static void test_iretq_refusals(void **state)
 	m.base = SP64;
 	m.limit = 32; /* its last slot (ss) unreadable */
 	assert_int_equal(linux_emulate(iretq, 2, &r, &s, rd, &m), LINUX_EMU_NONE);
+	frame64(&m, 0x0000800000000000ull, 0x10, 0x246, 0x7ff000, 0x18); /* non-canonical rip: #GP */
+	assert_int_equal(linux_emulate(iretq, 2, &r, &s, rd, &m), LINUX_EMU_NONE);
+	frame64(&m, 0x401000, 0x10, 0x246, 0xffff7fff00000000ull, 0x18); /* non-canonical rsp */
+	assert_int_equal(linux_emulate(iretq, 2, &r, &s, rd, &m), LINUX_EMU_NONE);
 	frame64(&m, 0x401000, 0x10, 0x246, 0x7ff000, 0x18);
 	m.limit = 0;
 	s.cs.dpl = 3; /* a CPL3 iret is KVM's, and the CPU's */
