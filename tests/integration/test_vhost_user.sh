@@ -3,7 +3,8 @@
 # Hostile front ends (tests/host/vu_client.c, no QEMU): each malformed,
 # oversized or out-of-order message, and a descriptor outside the memory
 # table, must end that connection with one line while the back end keeps
-# accepting the next. Linux (scripts/linux-kit.sh: Debian's kernel and
+# accepting the next. The console: vu_client's line reaches the back
+# end's stdout and its stdin's line reaches vu_client. Linux (scripts/linux-kit.sh: Debian's kernel and
 # busybox, booted by QEMU with vhost-user-blk-pci): the guest's own
 # virtio-blk driver reads, writes, sees the capacity and a read-only disk,
 # against pvmm and, side by side, against qemu-storage-daemon; a front end
