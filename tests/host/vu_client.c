@@ -10,7 +10,8 @@
  * in it: writes a sector, reads it back, compares; prints "io ok") and
  * "console" (a virtio console's two rings: sends a line on the transmitq,
  * prints "received: LINE" for the line the back end's input fills the
- * posted receive buffers with).
+ * posted receive buffers with; "console-eof": the first one comes back
+ * empty, end of input).
  * Hostile scenarios send one wrong thing and exit 0 when the back end
  * then closes the connection (within 5 s) instead of answering or
  * crashing. Exit 1 with a message on stderr otherwise.
@@ -311,10 +312,12 @@ static bool console_wait(unsigned q, uint16_t seen, int ms)
 	return __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) != seen;
 }
 
-/* The console scenario: receiveq 0, transmitq 1 (port 0, no MULTIPORT).
+/* The console scenarios: receiveq 0, transmitq 1 (port 0, no MULTIPORT).
  * Sends a line, then prints the line the back end's input put into the
- * receive buffers posted here ("received: LINE"); 10 s for it all. */
-static int console(void)
+ * receive buffers posted here ("received: LINE"); 10 s for it all. With
+ * `want_eof` the back end's input has ended: the first receive buffer
+ * must come back empty ("end of input"). */
+static int console(bool want_eof)
 {
 	static const char line[] = "hello from the front end\n";
 	enum { RX_OFF = OFF_DATA + 0x1000, RX_LEN = 64, RX_BUFS = RING_NUM / 2 };
@@ -340,12 +343,18 @@ static int console(void)
 			rx_seen++;
 			if (e.id >= RING_NUM || e.len > RX_LEN)
 				die("used receive buffer %u with length %u", e.id, e.len);
+			if (e.len == 0 && want_eof && got_len == 0) {
+				printf("end of input\n");
+				return 0;
+			}
 			if (e.len == 0)
 				die("end of input before a line (got '%.*s')", (int)got_len, got);
 			memcpy(got + got_len, mem + RX_OFF + e.id * RX_LEN, e.len);
 			got_len += e.len;
 		}
 	}
+	if (want_eof)
+		die("input '%.*s' where its end was expected", (int)got_len, got);
 	printf("received: %.*s", (int)got_len, got);
 	return 0;
 }
@@ -409,8 +418,8 @@ int main(int argc, char **argv)
 		printf("io ok\n");
 		return 0;
 	}
-	if (!strcmp(s, "console"))
-		return console();
+	if (!strcmp(s, "console") || !strcmp(s, "console-eof"))
+		return console(!strcmp(s, "console-eof"));
 	if (!strcmp(s, "desc-outside")) {
 		setup();
 		queue_req(VIRTIO_BLK_T_IN, 0, MEM_GPA + MEM_SIZE + 0x1000, true);

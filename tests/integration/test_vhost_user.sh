@@ -136,10 +136,12 @@ test_vhost_user_seccomp() {
 # end): the front end's line on the transmitq reaches the back end's
 # stdout, and a line written to its stdin (a fifo, written only once the
 # front end waits, so the device's watch on stdin is what delivers it)
-# fills the front end's receive buffers. Then SIGTERM ends it cleanly.
+# fills the front end's receive buffers. Once stdin ends, the next front
+# end gets end of input and its output still goes out. Then SIGTERM ends
+# it cleanly.
 test_vhost_user_console() {
 	local sock=$TEST_TMP/vu-con.sock log=$TEST_TMP/vu-con.log fifo=$TEST_TMP/vu-con.in
-	local bout=$TEST_TMP/vu-con.out cpid rc
+	local bout=$TEST_TMP/vu-con.out cpid rc out
 	rm -f "$fifo"
 	mkfifo "$fifo" || { fail_because "mkfifo failed"; return 0; }
 	# Held open read-write on fd 7: opening the fifo never blocks, and its
@@ -157,6 +159,12 @@ test_vhost_user_console() {
 	expect_out "received: hello from the back end"
 	grep -qx 'hello from the front end' "$bout" ||
 		fail_because "the back end's stdout lacks the front end's line: '$(head -c 200 "$bout")'"
+	# fd 7 closed: stdin has ended, so the next front end gets end of
+	# input (an empty receive buffer) and its output still goes out.
+	out=$(timeout 15 "$VU_CLIENT" "$sock" console-eof 2>&1) || fail_because "console-eof: $out"
+	[ "$out" = "end of input" ] || fail_because "console-eof printed '$out'"
+	[ "$(grep -cx 'hello from the front end' "$bout")" -eq 2 ] ||
+		fail_because "the second front end's line is not on stdout: '$(head -c 200 "$bout")'"
 	kill -0 "$vu_pid" 2>/dev/null || fail_because "the back end died"
 	vu_stop "$log"
 	[ ! -e "$sock" ] || fail_because "the socket was left behind"
