@@ -173,6 +173,33 @@ test_vhost_user_console() {
 	expect_err "console takes no --disk"
 }
 
+# A stdout nobody reads (a fifo already full) holds the console's output
+# up, but SIGTERM must still end the back end, at once and with status 0.
+test_vhost_user_console_stalled_stdout() {
+	local sock=$TEST_TMP/vu-cs.sock log=$TEST_TMP/vu-cs.log fifo=$TEST_TMP/vu-cs.out cpid i
+	rm -f "$fifo"
+	mkfifo "$fifo" || { fail_because "mkfifo failed"; return 0; }
+	exec 8<>"$fifo"
+	head -c 65536 /dev/zero >&8 # a pipe's default capacity: full
+	vu_start "$sock" "$log" console >"$fifo" 8>&- || { exec 8>&-; return 0; }
+	timeout 10 "$VU_CLIENT" "$sock" console >/dev/null 2>&1 8>&- &
+	cpid=$!
+	sleep 1
+	kill -TERM "$vu_pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$vu_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$vu_pid" 2>/dev/null; then
+		fail_because "SIGTERM did not end a back end whose stdout is full within 5 s"
+		kill -KILL $(ps -o pid= --ppid "$vu_pid") "$vu_pid" 2>/dev/null # pvmm, then its timeout
+	fi
+	vu_stop "$log"
+	kill "$cpid" 2>/dev/null
+	wait "$cpid" 2>/dev/null
+	exec 8>&-
+}
+
 # ---- Linux guests --------------------------------------------------------
 
 # vu_linux_ready: true if QEMU and the kit are there (the kit is built on
