@@ -4,6 +4,7 @@
  *   pvmm vhost-user --socket PATH [--once] blk --disk IMAGE[,readonly]
  *   pvmm vhost-user --socket PATH [--once] rng
  *   pvmm vhost-user --socket PATH [--once] net --net tap=NAME|user[,...]
+ *   pvmm vhost-user --socket PATH [--once] console
  *
  * The device is made by its own device type (devices/device.h), exactly as
  * `pvmm run` makes it; src/vhost_user/backend.c is its transport.
@@ -12,8 +13,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "devices/device.h"
+#include "iothread.h"
 #include "log.h"
 #include "status.h"
 #include "syscall_filter.h"
@@ -30,6 +33,7 @@ void vhost_user_usage(FILE *out)
 		"Usage: pvmm vhost-user --socket PATH [--once] [--seccomp on|off] blk --disk IMAGE[,readonly]\n"
 		"       pvmm vhost-user --socket PATH [--once] [--seccomp on|off] rng\n"
 		"       pvmm vhost-user --socket PATH [--once] [--seccomp on|off] net --net tap=NAME|user[,...]\n"
+		"       pvmm vhost-user --socket PATH [--once] [--seccomp on|off] console\n"
 		"\n"
 		"Serve a pvmm virtio device to a vhost-user front end (such as QEMU's\n"
 		"vhost-user-blk-pci, or -netdev vhost-user with virtio-net-pci) on the\n"
@@ -40,6 +44,8 @@ void vhost_user_usage(FILE *out)
 		"  --disk IMAGE    blk: the raw disk image; ',readonly' refuses writes\n"
 		"  --net SPEC      net: the network back end, as pvmm run's --net (tap=NAME,\n"
 		"                  or user with net=, hostfwd=; mac=, mtu= are the device's)\n"
+		"  console         the guest's output goes to stdout, stdin is its input; at\n"
+		"                  end of stdin the driver gets end of input, output goes on\n"
 		"  --seccomp off   no system-call filter (unsafe; for debugging). Default on:\n"
 		"                  once listening, both threads may make only the calls\n"
 		"                  serving a front end needs (docs/security.md)\n"
@@ -47,13 +53,21 @@ void vhost_user_usage(FILE *out)
 		"It runs until SIGINT or SIGTERM. See docs/vhost-user.md.\n");
 }
 
+/* The console's output sink: a write blocked on a stdout nobody reads
+ * gives up when the loop is told to stop (its SIGUSR1 interrupts it). */
+static bool loop_stopping(void *io)
+{
+	return iothread_stopping(io);
+}
+
 static struct virtio_dev *create(const struct virtio_ctx *ctx, void *arg)
 {
 	const struct request *r = arg;
+	bool console = r->type == &virtio_console_type;
 	struct device_env env = {
 		.virtio = *ctx,
-		.in_fd = -1,
-		.out = { .fd = -1 },
+		.in_fd = console ? STDIN_FILENO : -1,
+		.out = { .fd = console ? STDOUT_FILENO : -1, .stopped = loop_stopping, .ctx = ctx->io },
 		.resize_fd = -1,
 	};
 	return r->type->create_virtio(&env, r->arg);
@@ -97,7 +111,7 @@ int vhost_user_main(int argc, char **argv)
 	}
 	sysfilter_set_enabled(strcmp(seccomp, "on") == 0);
 	if (!socket || !kind) {
-		log_error("vhost-user: needs --socket PATH and a device (blk, rng or net); see pvmm vhost-user --help");
+		log_error("vhost-user: needs --socket PATH and a device (blk, rng, net or console); see pvmm vhost-user --help");
 		return PVMM_STATUS_USAGE;
 	}
 	struct request r = { 0 };
@@ -127,8 +141,14 @@ int vhost_user_main(int argc, char **argv)
 		if (virtio_net_type.parse(net))
 			return PVMM_STATUS_USAGE;
 		r = (struct request){ &virtio_net_type, net };
+	} else if (strcmp(kind, "console") == 0) {
+		if (disk) {
+			log_error("vhost-user: console takes no --disk (its input is stdin, its output stdout)");
+			return PVMM_STATUS_USAGE;
+		}
+		r = (struct request){ &virtio_console_type, NULL };
 	} else {
-		log_error("vhost-user: unknown device '%s' (blk, rng or net)", kind);
+		log_error("vhost-user: unknown device '%s' (blk, rng, net or console)", kind);
 		return PVMM_STATUS_USAGE;
 	}
 	return vu_serve(socket, once, create, &r);

@@ -6,8 +6,12 @@
  *
  * Polite scenarios check the back end's answers and exit 0 when they are
  * right: "hello" (features, protocol features, config: prints the
- * capacity) and "io" (a memory table at 1 GiB guest-physical with a ring
- * in it: writes a sector, reads it back, compares; prints "io ok").
+ * capacity), "io" (a memory table at 1 GiB guest-physical with a ring
+ * in it: writes a sector, reads it back, compares; prints "io ok") and
+ * "console" (a virtio console's two rings: sends a line on the transmitq,
+ * prints "received: LINE" for the line the back end's input fills the
+ * posted receive buffers with; "console-eof": the first one comes back
+ * empty, end of input).
  * Hostile scenarios send one wrong thing and exit 0 when the back end
  * then closes the connection (within 5 s) instead of answering or
  * crashing. Exit 1 with a message on stderr otherwise.
@@ -177,38 +181,50 @@ static uint64_t uva(uint64_t off)
 	return (uint64_t)(uintptr_t)mem + off;
 }
 
-/* Handshake and one ready ring in a table at MEM_GPA. */
-static void setup(void)
+/* Ring q's parts: ring 0 at OFF_DESC/_AVAIL/_USED, each next one 0x3000 on. */
+#define RING_OFF(q, part) ((q) * 0x3000u + (part))
+
+static int kick_fds[2] = { -1, -1 }, call_fds[2] = { -1, -1 };
+
+/* Handshake with `features` and `nq` ready rings in a table at MEM_GPA;
+ * ring 0's fds are also kick_fd and call_fd. */
+static void setup_rings(unsigned nq, uint64_t features)
 {
 	make_mem();
 	send_msg(3, NULL, 0, NULL, 0); /* SET_OWNER */
 	uint64_t f = get_u64(1);
 	if (!(f & (1ull << 30)) || !(f & (1ull << 32)))
 		die("features %#llx lack PROTOCOL_FEATURES or VERSION_1", (unsigned long long)f);
-	set_u64(2, (1ull << 32) | (1ull << 30) | (1ull << VIRTIO_BLK_F_FLUSH), NULL, 0);
+	set_u64(2, (1ull << 32) | (1ull << 30) | features, NULL, 0);
 	uint64_t pf = get_u64(15);
 	if (!(pf & (1ull << 3)))
 		die("protocol features %#llx lack REPLY_ACK", (unsigned long long)pf);
 	set_u64(16, pf & ((1ull << 3) | (1ull << 9)), NULL, 0);
 	struct region r = { MEM_GPA, MEM_SIZE, uva(0), 0 };
 	send_table(&r, 1, &mem_fd, true);
-	set_state(8, 0, RING_NUM);
-	set_state(10, 0, 0);
-	uint64_t a[5];
-	uint32_t ix[2] = { 0, 0 };
-	a[1] = uva(OFF_DESC);
-	a[2] = uva(OFF_USED);
-	a[3] = uva(OFF_AVAIL);
-	a[4] = 0;
-	uint8_t p[40];
-	memcpy(p, ix, 8);
-	memcpy(p + 8, &a[1], 32);
-	send_msg(9, p, 40, NULL, 0);
-	call_fd = eventfd(0, EFD_CLOEXEC);
-	kick_fd = eventfd(0, EFD_CLOEXEC);
-	set_u64(13, 0, &call_fd, 1);
-	set_u64(12, 0, &kick_fd, 1);
-	set_state(18, 0, 1);
+	for (unsigned q = 0; q < nq; q++) {
+		set_state(8, q, RING_NUM);
+		set_state(10, q, 0);
+		uint32_t ix[2] = { q, 0 };
+		uint64_t a[4] = { uva(RING_OFF(q, OFF_DESC)), uva(RING_OFF(q, OFF_USED)), uva(RING_OFF(q, OFF_AVAIL)), 0 };
+		uint8_t p[40];
+		memcpy(p, ix, 8);
+		memcpy(p + 8, a, 32);
+		send_msg(9, p, 40, NULL, 0);
+		call_fds[q] = eventfd(0, EFD_CLOEXEC);
+		kick_fds[q] = eventfd(0, EFD_CLOEXEC);
+		set_u64(13, q, &call_fds[q], 1);
+		set_u64(12, q, &kick_fds[q], 1);
+		set_state(18, q, 1);
+	}
+	kick_fd = kick_fds[0];
+	call_fd = call_fds[0];
+}
+
+/* Handshake and one ready ring (a disk's) in a table at MEM_GPA. */
+static void setup(void)
+{
+	setup_rings(1, 1ull << VIRTIO_BLK_F_FLUSH);
 }
 
 static uint16_t avail_idx;
@@ -264,6 +280,83 @@ static void connect_to(const char *path)
 		usleep(50000);
 	}
 	die("cannot connect to %s: %s", path, strerror(errno));
+}
+
+/* Post one buffer of `len` bytes at data offset `off` on console ring q
+ * (device-writable for the receiveq), and kick. */
+static void console_post(unsigned q, uint16_t *idx, uint32_t off, uint32_t len, bool writable)
+{
+	struct vring_desc *d = (void *)(mem + RING_OFF(q, OFF_DESC));
+	struct vring_avail *av = (void *)(mem + RING_OFF(q, OFF_AVAIL));
+	uint16_t slot = *idx % RING_NUM;
+	d[slot] = (struct vring_desc){ MEM_GPA + off, len, writable ? VRING_DESC_F_WRITE : 0, 0 };
+	av->ring[slot] = slot;
+	__atomic_store_n(&av->idx, ++*idx, __ATOMIC_RELEASE);
+	uint64_t one = 1;
+	if (write(kick_fds[q], &one, 8) != 8)
+		die("kick ring %u: %s", q, strerror(errno));
+}
+
+/* Wait up to `ms` for ring q's used index to pass `seen`; false if not. */
+static bool console_wait(unsigned q, uint16_t seen, int ms)
+{
+	struct vring_used *u = (void *)(mem + RING_OFF(q, OFF_USED));
+	for (int t = 0; t < ms; t += 10) {
+		if (__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) != seen)
+			return true;
+		struct pollfd p = { .fd = call_fds[q], .events = POLLIN };
+		uint64_t n;
+		if (poll(&p, 1, 10) == 1 && read(call_fds[q], &n, 8) != 8)
+			die("call fd %u: %s", q, strerror(errno));
+	}
+	return __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) != seen;
+}
+
+/* The console scenarios: receiveq 0, transmitq 1 (port 0, no MULTIPORT).
+ * Sends a line, then prints the line the back end's input put into the
+ * receive buffers posted here ("received: LINE"); 10 s for it all. With
+ * `want_eof` the back end's input has ended: the first receive buffer
+ * must come back empty ("end of input"). */
+static int console(bool want_eof)
+{
+	static const char line[] = "hello from the front end\n";
+	enum { RX_OFF = OFF_DATA + 0x1000, RX_LEN = 64, RX_BUFS = RING_NUM / 2 };
+	uint16_t rx_avail = 0, rx_seen = 0, tx_avail = 0;
+	char got[RX_BUFS * RX_LEN + 1];
+	size_t got_len = 0;
+
+	setup_rings(2, 0);
+	for (unsigned i = 0; i < RX_BUFS; i++)
+		console_post(0, &rx_avail, RX_OFF + i * RX_LEN, RX_LEN, true);
+	memcpy(mem + OFF_DATA, line, sizeof(line) - 1);
+	console_post(1, &tx_avail, OFF_DATA, sizeof(line) - 1, false);
+	if (!console_wait(1, 0, 5000))
+		die("the transmit buffer was not used");
+	struct vring_used *u = (void *)(mem + RING_OFF(0, OFF_USED));
+	while (!memchr(got, '\n', got_len)) {
+		if (rx_seen == rx_avail)
+			die("the receive buffers are used up without a line: '%.*s'", (int)got_len, got);
+		if (!console_wait(0, rx_seen, 5000))
+			die("no input from the back end (got '%.*s')", (int)got_len, got);
+		while (rx_seen != __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE)) {
+			struct vring_used_elem e = u->ring[rx_seen % RING_NUM];
+			rx_seen++;
+			if (e.id >= RING_NUM || e.len > RX_LEN)
+				die("used receive buffer %u with length %u", e.id, e.len);
+			if (e.len == 0 && want_eof && got_len == 0) {
+				printf("end of input\n");
+				return 0;
+			}
+			if (e.len == 0)
+				die("end of input before a line (got '%.*s')", (int)got_len, got);
+			memcpy(got + got_len, mem + RX_OFF + e.id * RX_LEN, e.len);
+			got_len += e.len;
+		}
+	}
+	if (want_eof)
+		die("input '%.*s' where its end was expected", (int)got_len, got);
+	printf("received: %.*s", (int)got_len, got);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -325,6 +418,8 @@ int main(int argc, char **argv)
 		printf("io ok\n");
 		return 0;
 	}
+	if (!strcmp(s, "console") || !strcmp(s, "console-eof"))
+		return console(!strcmp(s, "console-eof"));
 	if (!strcmp(s, "desc-outside")) {
 		setup();
 		queue_req(VIRTIO_BLK_T_IN, 0, MEM_GPA + MEM_SIZE + 0x1000, true);

@@ -3,7 +3,8 @@
 # Hostile front ends (tests/host/vu_client.c, no QEMU): each malformed,
 # oversized or out-of-order message, and a descriptor outside the memory
 # table, must end that connection with one line while the back end keeps
-# accepting the next. Linux (scripts/linux-kit.sh: Debian's kernel and
+# accepting the next. The console: vu_client's line reaches the back
+# end's stdout and its stdin's line reaches vu_client. Linux (scripts/linux-kit.sh: Debian's kernel and
 # busybox, booted by QEMU with vhost-user-blk-pci): the guest's own
 # virtio-blk driver reads, writes, sees the capacity and a read-only disk,
 # against pvmm and, side by side, against qemu-storage-daemon; a front end
@@ -13,12 +14,13 @@
 VU_CLIENT=build/tests/host/vu_client
 
 # vu_start SOCKET LOG ARGS...: pvmm vhost-user in the background (its pid
-# in $vu_pid), bounded by timeout; waits for the socket.
+# in $vu_pid), bounded by timeout; waits for the socket. Its stdin is
+# $VU_STDIN if set (a background job's is otherwise /dev/null).
 vu_start() {
 	local sock=$1 log=$2 i
 	shift 2
 	rm -f "$sock"
-	timeout -s KILL 300 "$PVMM" vhost-user --socket "$sock" "$@" 2>"$log" &
+	timeout -s KILL 300 "$PVMM" vhost-user --socket "$sock" "$@" 2>"$log" <"${VU_STDIN:-/dev/null}" &
 	vu_pid=$!
 	for ((i = 0; i < 100; i++)); do
 		[ -S "$sock" ] && return 0
@@ -128,6 +130,74 @@ test_vhost_user_seccomp() {
 	PVMM_TEST_SECCOMP_TRIP=vhost-user vu_start "$sock" "$log" --seccomp off rng || return 0
 	out=$(timeout 10 "$VU_CLIENT" "$sock" hello 2>&1) || fail_because "hello with --seccomp off: $out"
 	vu_stop "$log"
+}
+
+# The console (vu_client console; QEMU 7.2 has no vhost-user console front
+# end): the front end's line on the transmitq reaches the back end's
+# stdout, and a line written to its stdin (a fifo, written only once the
+# front end waits, so the device's watch on stdin is what delivers it)
+# fills the front end's receive buffers. Once stdin ends, the next front
+# end gets end of input and its output still goes out. Then SIGTERM ends
+# it cleanly.
+test_vhost_user_console() {
+	local sock=$TEST_TMP/vu-con.sock log=$TEST_TMP/vu-con.log fifo=$TEST_TMP/vu-con.in
+	local bout=$TEST_TMP/vu-con.out cpid rc out
+	rm -f "$fifo"
+	mkfifo "$fifo" || { fail_because "mkfifo failed"; return 0; }
+	# Held open read-write on fd 7: opening the fifo never blocks, and its
+	# input stays open (no end of input) until the test closes it.
+	exec 7<>"$fifo"
+	VU_STDIN=$fifo vu_start "$sock" "$log" console >"$bout" 7>&- || { exec 7>&-; return 0; }
+	timeout 15 "$VU_CLIENT" "$sock" console >"$OUT" 2>"$TEST_TMP/vu-con.err" 7>&- &
+	cpid=$!
+	sleep 0.5
+	printf 'hello from the back end\n' >&7
+	wait "$cpid"
+	rc=$?
+	exec 7>&-
+	[ "$rc" -eq 0 ] || fail_because "vu_client console exited with $rc: $(cat "$TEST_TMP/vu-con.err")"
+	expect_out "received: hello from the back end"
+	grep -qx 'hello from the front end' "$bout" ||
+		fail_because "the back end's stdout lacks the front end's line: '$(head -c 200 "$bout")'"
+	# fd 7 closed: stdin has ended, so the next front end gets end of
+	# input (an empty receive buffer) and its output still goes out.
+	out=$(timeout 15 "$VU_CLIENT" "$sock" console-eof 2>&1) || fail_because "console-eof: $out"
+	[ "$out" = "end of input" ] || fail_because "console-eof printed '$out'"
+	[ "$(grep -cx 'hello from the front end' "$bout")" -eq 2 ] ||
+		fail_because "the second front end's line is not on stdout: '$(head -c 200 "$bout")'"
+	kill -0 "$vu_pid" 2>/dev/null || fail_because "the back end died"
+	vu_stop "$log"
+	[ ! -e "$sock" ] || fail_because "the socket was left behind"
+	run_pvmm vhost-user --socket "$sock" console --disk "$TEST_TMP/x.img"
+	expect_status 2
+	expect_err "console takes no --disk"
+}
+
+# A stdout nobody reads (a fifo already full) holds the console's output
+# up, but SIGTERM must still end the back end, at once and with status 0.
+test_vhost_user_console_stalled_stdout() {
+	local sock=$TEST_TMP/vu-cs.sock log=$TEST_TMP/vu-cs.log fifo=$TEST_TMP/vu-cs.out cpid i
+	rm -f "$fifo"
+	mkfifo "$fifo" || { fail_because "mkfifo failed"; return 0; }
+	exec 8<>"$fifo"
+	head -c 65536 /dev/zero >&8 # a pipe's default capacity: full
+	vu_start "$sock" "$log" console >"$fifo" 8>&- || { exec 8>&-; return 0; }
+	timeout 10 "$VU_CLIENT" "$sock" console >/dev/null 2>&1 8>&- &
+	cpid=$!
+	sleep 1
+	kill -TERM "$vu_pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$vu_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$vu_pid" 2>/dev/null; then
+		fail_because "SIGTERM did not end a back end whose stdout is full within 5 s"
+		kill -KILL $(ps -o pid= --ppid "$vu_pid") "$vu_pid" 2>/dev/null # pvmm, then its timeout
+	fi
+	vu_stop "$log"
+	kill "$cpid" 2>/dev/null
+	wait "$cpid" 2>/dev/null
+	exec 8>&-
 }
 
 # ---- Linux guests --------------------------------------------------------
