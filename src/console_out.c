@@ -25,7 +25,10 @@
 typedef bool give_up_fn(void *ctx);
 
 /* Writes `len` bytes unless given up; *closed is set on EPIPE (the
- * reader is gone for good). */
+ * reader is gone for good). give_up is asked only while the write has to
+ * wait (a kick, a full fd), never before bytes that can go at once: a
+ * pause that parked a para console call before its write would leave a
+ * call the guest has already stepped past undone in a snapshot. */
 static size_t write_all(int fd, const void *buf, size_t len, give_up_fn *give_up, void *ctx, bool *closed)
 {
 	const uint8_t *p = buf;
@@ -34,21 +37,24 @@ static size_t write_all(int fd, const void *buf, size_t len, give_up_fn *give_up
 	if (fd < 0)
 		return 0;
 	while (done < len) {
-		if (give_up && give_up(ctx))
-			break;
 		ssize_t n = write(fd, p + done, len - done);
 		if (n > 0) {
 			done += (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue; /* a kick: look at the stop again */
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-			if (poll(&pfd, 1, CONSOLE_OUT_TICK_MS) < 0 && errno != EINTR)
+		int err = n < 0 ? errno : 0;
+		if (err == EINTR || err == EAGAIN) {
+			/* A kick, or no room: look at the stop (and a pause). */
+			if (give_up && give_up(ctx))
 				break;
+			if (err == EAGAIN) {
+				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+				if (poll(&pfd, 1, CONSOLE_OUT_TICK_MS) < 0 && errno != EINTR)
+					break;
+			}
 			continue;
 		}
+		errno = err;
 		if (n < 0 && errno == EPIPE && closed)
 			*closed = true;
 		break; /* EPIPE, EIO...: the reader is gone */
