@@ -122,69 +122,35 @@ else
 	fi
 fi
 
+# step NAME TITLE COMMAND...: one more benchmark program; its output is
+# shown and kept, its "N of M targets met" added to the totals as NAME's.
+step() {
+	local name=$1 title=$2 status smet stotal
+	shift 2
+	echo
+	echo "== $title: $*"
+	set +e
+	"$@" | tee "$logs/$name"
+	status=${PIPESTATUS[0]}
+	set -e
+	if [ "$status" -ne 0 ]; then
+		echo "bench: $* failed (exit status $status); its messages are above" >&2
+		failed=1
+	fi
+	read -r smet stotal < <(targets "$logs/$name")
+	met=$((met + smet))
+	total=$((total + stotal))
+	summary="$summary, $name $smet of $stotal"
+}
+
 # 4. vhost-user-blk against qemu-storage-daemon, Linux's driver under QEMU TCG.
-echo
-echo "== vhost-user back ends: bench/vhost_user.sh $build bench/results"
-set +e
-bench/vhost_user.sh "$build" bench/results | tee "$logs/vhost_user"
-vu_status=${PIPESTATUS[0]}
-set -e
-if [ "$vu_status" -ne 0 ]; then
-	echo "bench: bench/vhost_user.sh failed (exit status $vu_status); its messages are above" >&2
-	failed=1
-fi
-read -r vmet vtotal < <(targets "$logs/vhost_user")
-met=$((met + vmet))
-total=$((total + vtotal))
-summary="$summary, vhost-user $vmet of $vtotal"
-
+step vhost-user "vhost-user back ends" bench/vhost_user.sh "$build" bench/results
 # 5. The network: UDP echo over TAP and user networking.
-echo
-echo "== network: bench/net.py $build bench/results"
-set +e
-python3 bench/net.py "$build" bench/results | tee "$logs/net"
-net_status=${PIPESTATUS[0]}
-set -e
-if [ "$net_status" -ne 0 ]; then
-	echo "bench: bench/net.py failed (exit status $net_status); its messages are above" >&2
-	failed=1
-fi
-read -r nmet ntotal < <(targets "$logs/net")
-met=$((met + nmet))
-total=$((total + ntotal))
-summary="$summary, network $nmet of $ntotal"
-
+step network "network" python3 bench/net.py "$build" bench/results
 # 6. Linux start-up, pvmm against QEMU's microvm.
-echo
-echo "== Linux start-up: bench/linux.py $build bench/results"
-set +e
-python3 bench/linux.py "$build" bench/results | tee "$logs/linux"
-linux_status=${PIPESTATUS[0]}
-set -e
-if [ "$linux_status" -ne 0 ]; then
-	echo "bench: bench/linux.py failed (exit status $linux_status); its messages are above" >&2
-	failed=1
-fi
-read -r lmet ltotal < <(targets "$logs/linux")
-met=$((met + lmet))
-total=$((total + ltotal))
-summary="$summary, Linux $lmet of $ltotal"
-
-# 7. TCP over user networking (lwIP in the guest) against host loopback.
-echo
-echo "== TCP, lwIP over user networking: bench/tcp.sh $build bench/results"
-set +e
-bench/tcp.sh "$build" bench/results | tee "$logs/tcp"
-tcp_status=${PIPESTATUS[0]}
-set -e
-if [ "$tcp_status" -ne 0 ]; then
-	echo "bench: bench/tcp.sh failed (exit status $tcp_status); its messages are above" >&2
-	failed=1
-fi
-read -r tmet ttotal < <(targets "$logs/tcp")
-met=$((met + tmet))
-total=$((total + ttotal))
-summary="$summary, TCP $tmet of $ttotal"
+step Linux "Linux start-up" python3 bench/linux.py "$build" bench/results
+# 7. TCP over user networking and TAP (lwIP in the guest) against host loopback.
+step TCP "TCP, lwIP in the guest" bench/tcp.sh "$build" bench/results
 
 echo
 echo "bench: $met of $total targets met ($summary)"
