@@ -49,11 +49,32 @@ static volatile sig_atomic_t console_pause_pending, console_paused, console_resu
 static double timeout_seconds;
 static struct vcpu *volatile main_vcpu; /* the vCPU the main thread runs, or NULL */
 
+/* A stopped one-vCPU VM: SIGALRM every REKICK_MS until vcpu_run() is
+ * done, each one kicking every thread again. A kick that lands just
+ * before a thread enters a blocking console write (console_out.c) is
+ * lost, and then nobody kicks again: the main thread is the vCPU, and it
+ * may be waiting for the device lock that very writer holds. (With
+ * several vCPUs the main thread's join loop re-kicks.) Main thread only:
+ * setitimer is in its system call filter. */
+#define REKICK_MS 20
+
+static void arm_rekick(void)
+{
+	struct itimerval it = { .it_interval = { 0, REKICK_MS * 1000 }, .it_value = { 0, REKICK_MS * 1000 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 static void on_stop_signal(int sig)
 {
 	struct vm *vm = signal_vm;
-	if (vm && vm_stop(vm, sig == SIGALRM ? PVMM_STATUS_TIMEOUT : PVMM_STATUS_SIGNAL))
+	if (!vm)
+		return;
+	if (vm_stop(vm, sig == SIGALRM ? PVMM_STATUS_TIMEOUT : PVMM_STATUS_SIGNAL))
 		stop_signal = sig;
+	else
+		vm_kick_all(vm); /* stopped already: a re-kick (or a second signal) */
+	if (main_vcpu)
+		arm_rekick();
 }
 
 /* Wake the main thread for a pause request (async-signal-safe). */
@@ -113,7 +134,11 @@ static void on_winch(int sig)
 
 static void on_kick(int sig)
 {
-	(void)sig; /* only here to make KVM_RUN and blocking calls return EINTR */
+	(void)sig; /* here to make KVM_RUN and blocking calls return EINTR */
+	/* Another thread stopped the VM: the main thread's vCPU re-kicks. */
+	struct vcpu *m = main_vcpu;
+	if (m && signal_vm && vm_stopped(signal_vm) && pthread_equal(m->thread, pthread_self()))
+		arm_rekick();
 }
 
 /* The signals only the main thread takes. */
@@ -499,6 +524,9 @@ static void run_on_main_thread(struct vm *vm)
 	__atomic_store_n(&v->thread_live, false, __ATOMIC_RELEASE);
 	main_vcpu = NULL;
 	vcpu_set_current(NULL);
+	/* No more re-kicks (iothread_stop() repeats its own). */
+	struct itimerval off = { 0 };
+	setitimer(ITIMER_REAL, &off, NULL);
 }
 
 int vcpu_run(struct vm *vm)
