@@ -4,9 +4,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "elf_loader.h"
 #include "layout.h"
 #include "log.h"
 #include "pagetable.h"
+#include "pvmmu.h"
 #include "trap_stubs.h"
 
 #define CR0_PE (1ull << 0)
@@ -195,7 +197,7 @@ static void open_bus_ports(const struct vm *vm, struct cpu_config *cfg)
 	}
 }
 
-int cpu_boot(struct vm *vm, uint64_t entry)
+int cpu_boot(struct vm *vm, const struct elf_image *image)
 {
 	struct cpu_config cfg = { .ring = vm->ring, .cpus = vm->cpu_count };
 
@@ -207,9 +209,16 @@ int cpu_boot(struct vm *vm, uint64_t entry)
 		log_error("internal error: cannot mark the monitor's memory private");
 		return -1;
 	}
-	uint64_t cr3 = cpu_write_tables_for(&vm->mem, &cfg);
+	cpu_write_tables_for(&vm->mem, &cfg);
+	/* Text and rodata read-only from the first instruction: no MMU call
+	 * (an exit, and a CR3 reload that drops every shadow page KVM built
+	 * so far) in the guest's start-up. */
+	if (pvmmu_protect_image(vm, image))
+		return -1;
+	uint64_t cr3 = pvmmu_root(vm);
+	vm->vcpus[0].mmu_gen = pvmmu_gen(vm);
 
-	if (load_registers(vm->vcpus[0].fd, 0, vm->ring, cr3, entry, LAYOUT_STACK_TOP, LAYOUT_BOOT_INFO) < 0) {
+	if (load_registers(vm->vcpus[0].fd, 0, vm->ring, cr3, image->entry, LAYOUT_STACK_TOP, LAYOUT_BOOT_INFO) < 0) {
 		log_error("cannot load the vCPU's boot registers: %s", strerror(errno));
 		return -1;
 	}

@@ -30,12 +30,14 @@ uint64_t cpu_write_tables(struct guest_mem *mem);
 uint64_t cpu_tss_base(unsigned cpu);
 uint64_t cpu_ist_top(unsigned cpu);
 
-/* Write the tables for vm->ring and load CPU 0's long-mode registers:
- * rip = entry, rsp = the boot stack, rdi = the boot info, at CPL vm->ring
+/* Write the tables for vm->ring, with the image's read-only pages
+ * read-only (pvmmu_protect_image), and load CPU 0's long-mode registers:
+ * rip = image->entry, rsp = the boot stack, rdi = the boot info, at CPL vm->ring
  * (ring 3: the I/O bitmap opens the ports on vm->pio but the trap port,
  * so call it after every device is on the port bus). Returns 0, or -1
  * with a message. */
-int cpu_boot(struct vm *vm, uint64_t entry);
+struct elf_image;
+int cpu_boot(struct vm *vm, const struct elf_image *image);
 
 /* On a secondary's own thread: its start_rip/rsp/rdi (checked by the
  * CPU_START call) with CPU 0's segments and paging. 0, or -1 logged. */

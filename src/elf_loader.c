@@ -160,6 +160,38 @@ int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem,
 	return load_segments(file, size, &eh, ph, mem, false, eh.e_entry, image, err);
 }
 
+/* The pages of each segment without PF_W that no writable segment
+ * shares (segments never overlap, so only a boundary page can be
+ * shared), at most ELF_RO_MAX ranges; a segment past them stays
+ * writable, which is only less protection. */
+static void read_only_pages(const Elf64_Phdr *const *load, unsigned nload, struct elf_image *image)
+{
+	image->ro_count = 0;
+	for (unsigned i = 0; i < nload && image->ro_count < ELF_RO_MAX; i++) {
+		if (load[i]->p_flags & PF_W)
+			continue;
+		uint64_t start = load[i]->p_paddr & ~(uint64_t)(PAGE_SIZE - 1);
+		uint64_t end = (load[i]->p_paddr + load[i]->p_memsz + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+		for (unsigned j = 0; j < nload; j++) {
+			if (!(load[j]->p_flags & PF_W))
+				continue;
+			uint64_t w_start = load[j]->p_paddr & ~(uint64_t)(PAGE_SIZE - 1);
+			uint64_t w_end = (load[j]->p_paddr + load[j]->p_memsz + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+			if (w_end > start && w_start < end) {
+				if (w_start <= start)
+					start = w_end;
+				else
+					end = w_start;
+			}
+		}
+		if (end > start) {
+			image->ro[image->ro_count].start = start;
+			image->ro[image->ro_count].end = end;
+			image->ro_count++;
+		}
+	}
+}
+
 /* Check every PT_LOAD segment of the checked headers, then copy them
  * (at p_paddr). `entry` must lie in an executable one. */
 static int load_segments(const uint8_t *file, size_t size, const Elf64_Ehdr *ehp, const Elf64_Phdr *ph,
@@ -203,6 +235,7 @@ static int load_segments(const uint8_t *file, size_t size, const Elf64_Ehdr *ehp
 
 	image->entry = entry;
 	image->image_end = end;
+	read_only_pages(load, nload, image);
 	return 0;
 }
 

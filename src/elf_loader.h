@@ -14,9 +14,17 @@
 #define ELF_MAX_PHDRS 64
 #define ELF_ERR_MAX 256
 
+#define ELF_RO_MAX 4
+
 struct elf_image {
 	uint64_t entry;      /* entry point (guest-physical = virtual) */
 	uint64_t image_end;  /* first byte after the highest loaded segment */
+	/* Whole pages that only segments without PF_W cover (text, rodata),
+	 * page-aligned [start, end): the monitor maps them read-only. */
+	struct {
+		uint64_t start, end;
+	} ro[ELF_RO_MAX];
+	unsigned ro_count;
 };
 
 /* Validate `file` (`size` bytes) and copy its PT_LOAD segments into `mem`,

@@ -190,10 +190,9 @@ static bool host_has_hw_virt(void)
 }
 
 /* Load the image and boot info into fresh RAM. Returns an exit status or 0. */
-static int prepare_guest(struct vm *vm, const struct vm_options *opt, uint64_t *entry)
+static int prepare_guest(struct vm *vm, const struct vm_options *opt, struct elf_image *image)
 {
 	char err[ELF_ERR_MAX > BOOTINFO_ERR_MAX ? ELF_ERR_MAX : BOOTINFO_ERR_MAX];
-	struct elf_image image;
 	size_t size;
 	int ret;
 
@@ -214,9 +213,9 @@ static int prepare_guest(struct vm *vm, const struct vm_options *opt, uint64_t *
 	}
 	/* A file that shrinks under us would SIGBUS: images are not edited
 	 * while a VM starts from them (the same as exec). */
-	ret = elf_load(file, size, &vm->mem, &image, err);
+	ret = elf_load(file, size, &vm->mem, image, err);
 	munmap(file, size);
-	if (ret || bootinfo_write(&vm->mem, image.image_end, opt->guest_argc, opt->guest_argv, err) ||
+	if (ret || bootinfo_write(&vm->mem, image->image_end, opt->guest_argc, opt->guest_argv, err) ||
 	    bootinfo_set_cpu_count(&vm->mem, opt->cpus, err)) {
 		log_error("%s: %s", opt->image, err);
 		return PVMM_STATUS_USAGE;
@@ -225,8 +224,8 @@ static int prepare_guest(struct vm *vm, const struct vm_options *opt, uint64_t *
 	 * whether CPL0 code runs natively here (the guest picks its clock). */
 	struct pvmm_boot_info *bi = guest_mem_ptr_private(&vm->mem, LAYOUT_BOOT_INFO, sizeof(*bi));
 	bi->ring = opt->ring;
-	bi->flags = host_has_hw_virt() ? PVMM_BOOT_F_CPL0_NATIVE : 0;
-	*entry = image.entry;
+	/* cpu_boot() maps text and rodata read-only: the runtime need not. */
+	bi->flags = (host_has_hw_virt() ? PVMM_BOOT_F_CPL0_NATIVE : 0) | PVMM_BOOT_F_IMAGE_RO;
 	return 0;
 }
 
@@ -378,6 +377,7 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	struct pvclock clock;
 	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .console_out_fd = 1, .console_in_fd = 0 };
 	uint64_t entry = 0;
+	struct elf_image image = { 0 };
 	struct linux_boot lboot = { 0 };
 	struct metrics *metrics = NULL;
 	FILE *stats_f = NULL;
@@ -460,9 +460,10 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 	vm.pvclock = &clock;
 	clock = (struct pvclock){ 0 };
 	status = opt->restore ? restore_guest(&vm, opt)
-		 : vm.kernel_guest ? prepare_linux(&vm, opt, &lboot) : prepare_guest(&vm, opt, &entry);
+		 : vm.kernel_guest ? prepare_linux(&vm, opt, &lboot) : prepare_guest(&vm, opt, &image);
 	if (status)
 		goto out;
+	entry = image.entry;
 	/* A kernel does not speak the para-API: its ports stay unclaimed. */
 	if (!vm.kernel_guest && (hypercall_attach(&vm) || (vm.ring == 3 && trap_port_attach(&vm)))) {
 		log_error("internal error: cannot put the para-API on the port bus");
@@ -492,7 +493,7 @@ int vm_launch(const struct vm_options *opt, const struct launch_hooks *hooks)
 			goto out;
 		}
 		entry = lboot.entry;
-	} else if (cpu_boot(&vm, entry) || irq_setup(&vm)) {
+	} else if (cpu_boot(&vm, &image) || irq_setup(&vm)) {
 		status = PVMM_STATUS_HOST;
 		goto out;
 	}

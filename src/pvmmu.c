@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 
+#include "elf_loader.h"
 #include "layout.h"
 #include "log.h"
 #include "pagetable.h"
@@ -60,15 +62,18 @@ static bool pool_index(uint64_t gpa, unsigned *index)
 
 int pvmmu_init(struct vm *vm)
 {
-	struct pvmmu *m = calloc(1, sizeof(*m));
-	if (!m) {
-		log_error("cannot allocate the PV MMU's state");
+	/* Its own zero pages (36 KiB, mostly per-pool-page bookkeeping):
+	 * only the few a guest's batches reach are ever touched, where
+	 * calloc would clear them all at start-up. */
+	struct pvmmu *m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		log_error("cannot allocate the PV MMU's state: %s", strerror(errno));
 		return -1;
 	}
 	int err = guest_mem_add(&vm->mem, LAYOUT_MMU_POOL, LAYOUT_MMU_POOL_SIZE, GUEST_MEM_PRIVATE);
 	if (err) {
 		log_error("cannot add the PV MMU's table pool: %s", strerror(-err));
-		free(m);
+		munmap(m, sizeof(*m));
 		return -1;
 	}
 	pthread_mutex_init(&m->lock, NULL);
@@ -84,7 +89,7 @@ void pvmmu_free(struct vm *vm)
 	if (!vm->mmu)
 		return;
 	pthread_mutex_destroy(&vm->mmu->lock);
-	free(vm->mmu);
+	munmap(vm->mmu, sizeof(*vm->mmu));
 	vm->mmu = NULL;
 }
 
@@ -461,27 +466,19 @@ static int64_t apply_op(struct vm *vm, struct pvmmu *m, uint64_t *root, const st
 	return 0;
 }
 
-int64_t pvmmu_call(struct vm *vm, struct pvmm_mmu_args *a)
+/* Check every op, then apply all of them or none: the batch's result,
+ * with *failed the index of the op that failed (count if none). */
+static int64_t apply_batch(struct vm *vm, struct pvmmu *m, const struct pvmm_mmu_op *ops, uint32_t count,
+			   uint64_t *failed)
 {
-	static _Thread_local struct pvmm_mmu_op ops[PVMM_MMU_OPS_MAX];
-	struct pvmmu *m = vm->mmu;
 	unsigned tables = UPPER_TABLES;
 	int64_t ret = 0;
 
-	a->failed = a->count;
-	if (!m)
-		return -PVMM_ENOSYS;
-	if (a->reserved || a->count == 0 || a->count > PVMM_MMU_OPS_MAX)
-		return -PVMM_EINVAL;
-	const void *src = guest_mem_ptr(&vm->mem, a->ops, (uint64_t)a->count * sizeof(ops[0]));
-	if (!src)
-		return -PVMM_EFAULT;
-	/* Copied in once: the guest cannot change an op between check and use. */
-	memcpy(ops, src, a->count * sizeof(ops[0]));
-	for (uint32_t i = 0; i < a->count; i++) {
+	*failed = count;
+	for (uint32_t i = 0; i < count; i++) {
 		ret = check_op(vm, &ops[i], &tables);
 		if (ret) {
-			a->failed = i;
+			*failed = i;
 			return ret;
 		}
 	}
@@ -501,11 +498,11 @@ int64_t pvmmu_call(struct vm *vm, struct pvmm_mmu_args *a)
 	m->batch++;
 	m->nstaged = 0;
 	uint64_t root = m->root;
-	for (uint32_t i = 0; i < a->count; i++) {
+	for (uint32_t i = 0; i < count; i++) {
 		ret = apply_op(vm, m, &root, &ops[i]);
 		if (ret) {
 			drop_staged(m);
-			a->failed = i;
+			*failed = i;
 			goto out;
 		}
 	}
@@ -513,9 +510,56 @@ int64_t pvmmu_call(struct vm *vm, struct pvmm_mmu_args *a)
 		__atomic_store_n(&m->root, root, __ATOMIC_SEQ_CST);
 		__atomic_fetch_add(&m->gen, 1, __ATOMIC_SEQ_CST);
 	}
-	ret = a->count;
+	ret = count;
 out:
 	release_others(m);
 	pthread_mutex_unlock(&m->lock);
 	return ret;
+}
+
+int64_t pvmmu_call(struct vm *vm, struct pvmm_mmu_args *a)
+{
+	static _Thread_local struct pvmm_mmu_op ops[PVMM_MMU_OPS_MAX];
+
+	a->failed = a->count;
+	if (!vm->mmu)
+		return -PVMM_ENOSYS;
+	if (a->reserved || a->count == 0 || a->count > PVMM_MMU_OPS_MAX)
+		return -PVMM_EINVAL;
+	const void *src = guest_mem_ptr(&vm->mem, a->ops, (uint64_t)a->count * sizeof(ops[0]));
+	if (!src)
+		return -PVMM_EFAULT;
+	/* Copied in once: the guest cannot change an op between check and use. */
+	memcpy(ops, src, a->count * sizeof(ops[0]));
+	return apply_batch(vm, vm->mmu, ops, a->count, &a->failed);
+}
+
+int pvmmu_protect_image(struct vm *vm, const struct elf_image *image)
+{
+	struct pvmm_mmu_op ops[ELF_RO_MAX * 2];
+	uint32_t n = 0;
+	uint64_t failed;
+
+	if (!vm->mmu)
+		return 0;
+	for (unsigned i = 0; i < image->ro_count; i++) {
+		uint64_t va = image->ro[i].start < PVMM_MMU_VA_MIN ? PVMM_MMU_VA_MIN : image->ro[i].start;
+		while (va < image->ro[i].end && n < sizeof(ops) / sizeof(ops[0])) {
+			uint64_t pages = (image->ro[i].end - va) / PAGE_SIZE;
+			if (pages > PVMM_MMU_PAGES_MAX)
+				pages = PVMM_MMU_PAGES_MAX;
+			ops[n++] = (struct pvmm_mmu_op){ .va = va, .kind = PVMM_MMU_PROTECT, .pages = (uint32_t)pages };
+			va += pages * PAGE_SIZE;
+		}
+	}
+	if (n && apply_batch(vm, vm->mmu, ops, n, &failed) != (int64_t)n) {
+		log_error("internal error: cannot map the image's read-only pages read-only (op %llu)", (unsigned long long)failed);
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t pvmmu_gen(const struct vm *vm)
+{
+	return vm->mmu ? __atomic_load_n(&vm->mmu->gen, __ATOMIC_SEQ_CST) : 0;
 }

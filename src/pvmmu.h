@@ -41,8 +41,18 @@ static inline void pvmmu_leave(struct vcpu *v)
 	__atomic_store_n(&v->mmu_in_guest, false, __ATOMIC_SEQ_CST);
 }
 
-/* CR3 of the live tree (LAYOUT_PML4 until the first change). */
+/* CR3 of the live tree (LAYOUT_PML4 until the first change), and its
+ * generation (bumped with each new root; a vCPU whose mmu_gen differs
+ * loads the root before it next enters the guest). */
 uint64_t pvmmu_root(const struct vm *vm);
+uint64_t pvmmu_gen(const struct vm *vm);
+
+/* Before any vCPU runs: the image's read-only pages (elf_image.ro: text
+ * and rodata) become read-only in the boot tables, as a PROTECT batch of
+ * the guest's would make them, so that the guest need not ask (boot info
+ * PVMM_BOOT_F_IMAGE_RO). 0, or -1 logged. */
+struct elf_image;
+int pvmmu_protect_image(struct vm *vm, const struct elf_image *image);
 
 /* Snapshot (snapshot.c): the live root, its generation and the pool's
  * bookkeeping out to `w`, and back from `r` into a VM set up by

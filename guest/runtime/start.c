@@ -30,7 +30,10 @@ void pvmm_start(struct pvmm_boot_info *bi)
 		      PVMM_PARA_VERSION_MAJOR, PVMM_PARA_VERSION_MINOR);
 	para_set_boot_info(bi);
 	page_init(bi->usable_start, bi->usable_end);
-	mmu_protect_image();
+	/* A monitor that already mapped text and rodata read-only (1.6)
+	 * saves the start-up an MMU call. */
+	if (!(bi->flags & PVMM_BOOT_F_IMAGE_RO))
+		mmu_protect_image();
 	/* --console virtio / uart: stdio moves to the virtio console or the
 	 * UART (no device access unless the monitor lists such devices). */
 	vcons_stdio_autostart();

@@ -41,7 +41,7 @@
 /* ABI version: a guest must refuse to run if MAJOR differs from the
  * monitor's (boot info `version`); MINOR only adds calls and fields. */
 #define PVMM_PARA_VERSION_MAJOR 1
-#define PVMM_PARA_VERSION_MINOR 5
+#define PVMM_PARA_VERSION_MINOR 6
 #define PVMM_PARA_VERSION ((PVMM_PARA_VERSION_MAJOR << 16) | PVMM_PARA_VERSION_MINOR)
 #define PVMM_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 
@@ -323,6 +323,10 @@ struct pvmm_stats_args {
  * VT-x or AMD-V). Without it CPL0 code may be interpreted, and a few
  * dozen instructions can cost more than one exit. */
 #define PVMM_BOOT_F_CPL0_NATIVE 1u
+/* (1.6) the monitor mapped the image's read-only segments (those without
+ * PF_W: text, rodata) read-only before the guest started; a guest that
+ * would protect them itself with PVMM_CALL_MMU need not. */
+#define PVMM_BOOT_F_IMAGE_RO 2u
 #define PVMM_MAX_DEVICES 16
 
 enum pvmm_device_type {

@@ -41,7 +41,7 @@ static bool ram_is_zero(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct elf_image image = { 0, 0 };
+	struct elf_image image = { 0 };
 	char err[ELF_ERR_MAX];
 
 	if (!mem.host)

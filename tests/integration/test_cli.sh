@@ -11,7 +11,7 @@ test_cli_help() {
 test_cli_version() {
 	run_pvmm --version
 	expect_status 0
-	expect_out "para-API 1.5"
+	expect_out "para-API 1.6"
 }
 
 test_cli_no_command() {

@@ -162,7 +162,7 @@ static int load_spec(const struct elf_spec *s, struct guest_mem *mem, struct elf
  * RAM must still be all zero: validation happens before any copy. */
 static void expect_reject(const struct elf_spec *s, struct guest_mem *mem, const char *needle)
 {
-	struct elf_image img = { 0, 0 };
+	struct elf_image img = { 0 };
 	char err[ELF_ERR_MAX];
 
 	assert_int_equal(load_spec(s, mem, &img, err), -1);
@@ -178,12 +178,72 @@ static void test_valid_image_loads(void **state)
 {
 	struct guest_mem *mem = *state;
 	struct elf_spec s = good_spec();
-	struct elf_image img = { 0, 0 };
+	struct elf_image img = { 0 };
 	char err[ELF_ERR_MAX];
 
 	assert_int_equal(load_spec(&s, mem, &img, err), 0);
 	assert_int_equal(img.entry, ENTRY);
 	assert_int_equal(img.image_end, DATA_ADDR + DATA_MEMSZ);
+}
+
+/* The read-only pages: the text segment's whole page (it ends mid-page),
+ * nothing of the data segment. */
+static void test_read_only_pages_are_the_text_pages(void **state)
+{
+	struct guest_mem *mem = *state;
+	struct elf_spec s = good_spec();
+	struct elf_image img = { 0 };
+	char err[ELF_ERR_MAX];
+
+	assert_int_equal(load_spec(&s, mem, &img, err), 0);
+	assert_int_equal(img.ro_count, 1);
+	assert_int_equal(img.ro[0].start, TEXT_ADDR);
+	assert_int_equal(img.ro[0].end, TEXT_ADDR + 0x1000);
+}
+
+/* A writable segment sharing a page with a read-only one keeps that page
+ * writable: data starting in text's last page, and text starting in
+ * data's last page. */
+static void test_read_only_pages_leave_shared_pages_writable(void **state)
+{
+	struct guest_mem *mem = *state;
+	struct elf_spec s = good_spec();
+	struct elf_image img = { 0 };
+	char err[ELF_ERR_MAX];
+
+	/* text: 3 pages and a bit from 1 MiB; data starts right after it,
+	 * inside text's fourth page. */
+	s.ph[0].p_memsz = 0x3000 + TEXT_SIZE;
+	s.ph[1].p_vaddr = s.ph[1].p_paddr = TEXT_ADDR + 0x3000 + TEXT_SIZE;
+	assert_int_equal(load_spec(&s, mem, &img, err), 0);
+	assert_int_equal(img.ro_count, 1);
+	assert_int_equal(img.ro[0].start, TEXT_ADDR);
+	assert_int_equal(img.ro[0].end, TEXT_ADDR + 0x3000);
+
+	/* data below text, ending inside text's first page */
+	s = good_spec();
+	s.ph[1].p_vaddr = s.ph[1].p_paddr = TEXT_ADDR + 0x100;
+	s.ph[0].p_vaddr = s.ph[0].p_paddr = TEXT_ADDR + 0x1000 + 0x200;
+	s.ph[0].p_memsz = 0x2000;
+	s.eh.e_entry = s.ph[0].p_paddr;
+	memset(mem->host, 0, mem->size);
+	assert_int_equal(load_spec(&s, mem, &img, err), 0);
+	assert_int_equal(img.ro_count, 1);
+	assert_int_equal(img.ro[0].start, TEXT_ADDR + 0x2000);
+	assert_int_equal(img.ro[0].end, TEXT_ADDR + 0x4000);
+}
+
+/* Only writable segments: nothing read-only. */
+static void test_read_only_pages_none_when_all_writable(void **state)
+{
+	struct guest_mem *mem = *state;
+	struct elf_spec s = good_spec();
+	struct elf_image img = { 0 };
+	char err[ELF_ERR_MAX];
+
+	s.ph[0].p_flags |= PF_W;
+	assert_int_equal(load_spec(&s, mem, &img, err), 0);
+	assert_int_equal(img.ro_count, 0);
 }
 
 static void test_valid_image_copies_segments_and_leaves_bss_zero(void **state)
@@ -659,6 +719,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_valid_image_loads),
+		T(test_read_only_pages_are_the_text_pages),
+		T(test_read_only_pages_leave_shared_pages_writable),
+		T(test_read_only_pages_none_when_all_writable),
 		T(test_valid_image_copies_segments_and_leaves_bss_zero),
 		T(test_valid_image_writes_nothing_outside_segments),
 		T(test_image_from_unaligned_buffer_loads),
