@@ -414,9 +414,10 @@ static void print_version(void)
 }
 
 /* --kernel's rules, after the options are read: a kernel is its own
- * kind of guest (CPL0, one CPU, the UART console, no para-API devices). */
+ * kind of guest (CPL0, one CPU, the UART console; its virtio devices on
+ * PCI, where Linux's virtio_pci finds them). */
 static int check_kernel_options(struct vm_options *opt, bool mem_given, bool ring_given, bool console_given,
-				bool cpuid_given)
+				bool cpuid_given, bool transport_given)
 {
 	if (!opt->kernel) {
 		const char *alone = opt->initrd ? "--initrd" : opt->cmdline ? "--cmdline" : cpuid_given ? "--cpuid-mask" : NULL;
@@ -429,13 +430,14 @@ static int check_kernel_options(struct vm_options *opt, bool mem_given, bool rin
 	const char *bad = ring_given && opt->ring == 3 ? "--ring 3 (a kernel runs at CPL0)"
 			  : opt->cpus > 1 ? "--cpus above 1 (one vCPU for now)"
 			  : console_given && !opt->uart_console ? "--console other than uart (its console is the UART)"
-			  : opt->disk_count ? "--disk" : opt->net_count ? "--net" : opt->rng ? "--rng"
+			  : transport_given && !opt->devices.pci ? "--transport mmio (a kernel finds its devices on PCI)"
 			  : opt->api_sock ? "--api-sock" : opt->config_file ? "--config-file" : NULL;
 	if (bad) {
 		log_error("--kernel does not go with %s; leave it out (see docs/linux.md)", bad);
 		return -1;
 	}
 	opt->uart_console = true;
+	opt->devices.pci = true;
 	if (!mem_given)
 		opt->mem_size = LAUNCH_KERNEL_MEM_DEFAULT;
 	return 0;
@@ -446,6 +448,7 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 	char *end;
 	int c;
 	bool mem_given = false, ring_given = false, console_given = false, cpuid_given = false;
+	bool transport_given = false;
 
 	vm_options_init(opt);
 	/* '+': stop at GUEST.elf so the guest's own flags pass through;
@@ -503,6 +506,7 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 				return -1;
 			}
 			opt->devices.pci = strcmp(optarg, "pci") == 0;
+			transport_given = true;
 			break;
 		case 's': opt->stats = true; break;
 		case OPT_CONSOLE:
@@ -611,7 +615,7 @@ int cli_parse_run(int argc, char **argv, struct vm_options *opt)
 			  opt->jail.drop_uid ? "--uid" : "--gid", opt->jail.drop_uid ? "--gid" : "--uid");
 		return -1;
 	}
-	if (check_kernel_options(opt, mem_given, ring_given, console_given, cpuid_given))
+	if (check_kernel_options(opt, mem_given, ring_given, console_given, cpuid_given, transport_given))
 		return -1;
 	if (opt->kernel && optind < argc) {
 		log_error("--kernel '%s' and the guest image '%s': give one of them", opt->kernel, argv[optind]);

@@ -203,14 +203,16 @@ unsigned irq_build_routes(const struct vm *vm, struct kvm_irq_routing_entry *out
 {
 	unsigned n = 0;
 	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
-		if (!(vm->irq.pins & (1u << pin)))
+		if (vm->irq.isa_wiring ? pin == 2 : !(vm->irq.pins & (1u << pin)))
 			continue;
 		/* As KVM's default table: the IOAPIC pin, and below 16 the PIC
-		 * input too (masked, but KVM_IRQ_LINE on an ISA pin drives both). */
+		 * input too (masked, but KVM_IRQ_LINE on an ISA pin drives both).
+		 * With the PC's wiring, GSI 0 (the PIT) reaches IOAPIC pin 2. */
+		unsigned ioapic_pin = vm->irq.isa_wiring && pin == 0 ? 2 : pin;
 		if (n < max)
 			out[n++] = (struct kvm_irq_routing_entry){
 				.gsi = pin, .type = KVM_IRQ_ROUTING_IRQCHIP,
-				.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = pin },
+				.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = ioapic_pin },
 			};
 		if (pin < 16 && n < max)
 			out[n++] = (struct kvm_irq_routing_entry){
@@ -230,12 +232,25 @@ unsigned irq_build_routes(const struct vm *vm, struct kvm_irq_routing_entry *out
 	return n;
 }
 
+static int push_routes(struct vm *vm, const char *what);
+
 int irq_set_msi(struct vm *vm, unsigned gsi, bool valid, uint32_t addr_lo, uint32_t addr_hi, uint32_t data)
 {
 	if (gsi < VM_IRQ_MSI_GSI_BASE || gsi - VM_IRQ_MSI_GSI_BASE >= vm->irq.msi_count ||
 	    (valid && !irq_msi_valid(addr_lo, addr_hi, data)))
 		return -1;
 	vm->irq.msi[gsi - VM_IRQ_MSI_GSI_BASE] = (struct vm_msi_route){ valid, addr_lo, addr_hi, data };
+	return push_routes(vm, "route an MSI");
+}
+
+int irq_set_isa_wiring(struct vm *vm)
+{
+	vm->irq.isa_wiring = true;
+	return push_routes(vm, "route the ISA interrupts");
+}
+
+static int push_routes(struct vm *vm, const char *what)
+{
 	if (!vm->irq.chip)
 		return 0;
 	/* On the stack (3 KiB): this runs on a vCPU thread, mid-exit. */
@@ -246,7 +261,7 @@ int irq_set_msi(struct vm *vm, unsigned gsi, bool valid, uint32_t addr_lo, uint3
 	memset(&u, 0, sizeof(u));
 	u.table.nr = irq_build_routes(vm, u.table.entries, IRQ_ROUTES_MAX);
 	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &u.table) < 0) {
-		log_error("cannot route an MSI (KVM_SET_GSI_ROUTING): %s", strerror(errno));
+		log_error("cannot %s (KVM_SET_GSI_ROUTING): %s", what, strerror(errno));
 		return -1;
 	}
 	vm->irq.routing_set = true;

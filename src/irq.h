@@ -67,6 +67,12 @@ bool irq_msi_valid(uint32_t addr_lo, uint32_t addr_hi, uint32_t data);
  * (valid false): its irqfd then delivers nothing. Pushes the table to KVM
  * when the VM has an irqchip. 0, or -1 (logged). */
 int irq_set_msi(struct vm *vm, unsigned gsi, bool valid, uint32_t addr_lo, uint32_t addr_hi, uint32_t data);
+/* A kernel guest (linux_platform.c): every GSI below 24 routed as on a
+ * PC, whether a device holds the pin or not (the kernel programs the
+ * PICs and IOAPIC itself): ISA IRQ n to PIC input n and IOAPIC pin n, but
+ * IRQ 0, the PIT, to IOAPIC pin 2, which the MADT's interrupt source
+ * override tells the kernel. Pushes the table to KVM now. 0, or -1 logged. */
+int irq_set_isa_wiring(struct vm *vm);
 /* The routing table KVM gets: the pin routes, then every valid MSI route.
  * Fills at most `max` entries; returns how many. */
 unsigned irq_build_routes(const struct vm *vm, struct kvm_irq_routing_entry *out, unsigned max);

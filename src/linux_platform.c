@@ -7,6 +7,7 @@
 
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
+#include "irq.h"
 #include "log.h"
 #include "pio.h"
 
@@ -48,6 +49,10 @@ int linux_platform_attach(struct vm *vm, const struct cpuid_mask *mask, bool hw_
 		log_error("cannot create the in-kernel PIT (KVM_CREATE_PIT2): %s", strerror(errno));
 		return -1;
 	}
+	/* Every ISA interrupt where a PC has it, before the first MSI a PCI
+	 * device's driver sets up replaces KVM's default table. */
+	if (irq_set_isa_wiring(vm))
+		return -1;
 	return cpuid_setup(vm, mask, hw_virt);
 }
 

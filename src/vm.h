@@ -105,6 +105,7 @@ struct vm_irq {
 	 * irq_alloc_msi(); changed only under the PCI host's lock. */
 	unsigned msi_count;
 	bool routing_set;       /* KVM_SET_GSI_ROUTING done: KVM's defaults are gone */
+	bool isa_wiring;        /* irq_set_isa_wiring(): every pin routed, PIT on pin 2 */
 	struct vm_msi_route {
 		bool valid;
 		uint32_t addr_lo, addr_hi, data;

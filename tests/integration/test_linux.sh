@@ -198,12 +198,40 @@ test_linux_cli_errors() {
 	expect_refused "--kernel does not go with --cpus above 1"
 	run_kernel --kernel x.bz --console virtio
 	expect_refused "--kernel does not go with --console other than uart"
-	run_kernel --kernel x.bz --rng
-	expect_refused "--kernel does not go with --rng"
+	run_kernel --kernel x.bz --rng --transport mmio
+	expect_refused "--kernel does not go with --transport mmio"
 	run_kernel --initrd x.gz build/tests/guests/hello.elf
 	expect_refused "--initrd is for Linux kernels"
 	run_kernel --cmdline quiet build/tests/guests/hello.elf
 	expect_refused "--cmdline is for Linux kernels"
 	run_kernel --kernel x.bz --cpuid-mask 1:ecx
 	expect_refused "--cpuid-mask '1:ecx': write LEAF"
+}
+
+# tiny_kernel NAME: assemble tests/integration/NAME.S into $TEST_TMP/NAME.elf.
+tiny_kernel() {
+	cc -c "tests/integration/$1.S" -o "$TEST_TMP/$1.o" &&
+		ld -static -nostdlib -z noexecstack -e pvh_start -Ttext-segment=0x100000 \
+			-o "$TEST_TMP/$1.elf" "$TEST_TMP/$1.o" || fail_because "cannot build $1.S"
+}
+
+# A kernel's virtio devices are on PCI, where Linux's probe reads them
+# (tiny_pci.S lists bus 0 through the configuration ports): the host
+# bridge, then each device with its modern virtio ID.
+test_linux_virtio_devices_on_pci() {
+	tiny_kernel tiny_pci
+	truncate -s 8M "$TEST_TMP/disk.img"
+	run_kernel --kernel "$TEST_TMP/tiny_pci.elf" --disk "$TEST_TMP/disk.img" --rng --net null
+	expect_status 0
+	expect_out "tiny-pci: 00:00.0 1b36:0008 class 060000"
+	expect_out "1af4:1042 class 018000"  # virtio-blk
+	expect_out "1af4:1044 class ff0000"  # virtio-rng
+	expect_out "1af4:1041 class 020000"  # virtio-net
+	expect_out "tiny-pci: done"
+	# Without devices, the bus holds the host bridge alone (or no bus).
+	run_kernel --kernel "$TEST_TMP/tiny_pci.elf"
+	expect_status 0
+	if grep -q "1af4:" "$OUT"; then
+		fail_because "a virtio device on PCI that nobody asked for"
+	fi
 }

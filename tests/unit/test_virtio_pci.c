@@ -654,6 +654,48 @@ static const struct kvm_irq_routing_entry *find_route(const struct kvm_irq_routi
 	return NULL;
 }
 
+/* A kernel guest's table (irq_set_isa_wiring): every ISA IRQ where a PC
+ * has it, with or without a device on the pin, the PIT (GSI 0) on IOAPIC
+ * pin 2 and the PIC, nothing on GSI 2; an MSI route comes on top. */
+static unsigned count_routes(const struct kvm_irq_routing_entry *r, unsigned n, unsigned gsi)
+{
+	unsigned c = 0;
+	for (unsigned i = 0; i < n; i++)
+		c += r[i].gsi == gsi;
+	return c;
+}
+
+static void test_isa_wiring_routes(void **state)
+{
+	struct fixture *f = *state;
+	struct kvm_irq_routing_entry r[IRQ_ROUTES_MAX];
+	mute_stderr(f);
+
+	/* Para guests: only the pins devices hold (the PIT's GSI 0 is not one). */
+	unsigned n = irq_build_routes(&f->vm, r, IRQ_ROUTES_MAX);
+	assert_int_equal(count_routes(r, n, 0), 0);
+
+	f->vm.irq.isa_wiring = true;
+	n = irq_build_routes(&f->vm, r, IRQ_ROUTES_MAX);
+	const struct kvm_irq_routing_entry *pit = find_route(r, n, 0, KVM_IRQ_ROUTING_IRQCHIP);
+	assert_int_equal(count_routes(r, n, 0), 2);
+	for (unsigned i = 0; i < n; i++)
+		if (r[i].gsi == 0 && r[i].u.irqchip.irqchip == KVM_IRQCHIP_IOAPIC)
+			assert_int_equal(r[i].u.irqchip.pin, 2);
+	assert_non_null(pit);
+	assert_int_equal(count_routes(r, n, 2), 0);
+	/* The UART's IRQ 4 and the keyboard's 1, on no device of this VM:
+	 * IOAPIC pin and PIC input each. */
+	assert_int_equal(count_routes(r, n, 4), 2);
+	assert_int_equal(count_routes(r, n, 1), 2);
+	/* Above 15: the IOAPIC alone. */
+	assert_int_equal(count_routes(r, n, 20), 1);
+	set_entry(f, 1, 0xfee01000, 0x4031, 1);
+	n = irq_build_routes(&f->vm, r, IRQ_ROUTES_MAX);
+	assert_non_null(find_route(r, n, 25, KVM_IRQ_ROUTING_MSI));
+	assert_int_equal(count_routes(r, n, 0), 2);
+}
+
 static void test_msix_routes(void **state)
 {
 	struct fixture *f = *state;
@@ -726,6 +768,7 @@ int main(void)
 		T(test_msix_vector_numbers),
 		T(test_msix_mask_pending),
 		T(test_msix_routes),
+		T(test_isa_wiring_routes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
