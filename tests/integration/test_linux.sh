@@ -235,3 +235,33 @@ test_linux_virtio_devices_on_pci() {
 		fail_because "a virtio device on PCI that nobody asked for"
 	fi
 }
+
+# With VT-x: the kernel boots to the kit's init, which mounts pvmm's
+# virtio disk (on PCI, driven by Linux's virtio_pci and virtio_blk),
+# checks a file on it, writes one, and powers off: status 0, and the
+# written file is on the image afterwards.
+test_linux_boot_mounts_virtio_disk() {
+	if ! hw_virt; then
+		echo "    (skipped: no VT-x/AMD-V here, so KVM interprets the kernel and its PCI probe is many minutes away)"
+		return 0
+	fi
+	kit || return 0
+	mkdir -p "$TEST_TMP/fs"
+	echo "pvmm-disk-$$" >"$TEST_TMP/fs/check.txt"
+	mke2fs -q -t ext4 -d "$TEST_TMP/fs" "$TEST_TMP/disk.img" 16M || fail_because "mke2fs failed"
+	cat >"$TEST_TMP/check.sh" <<CHECK
+mkdir -p /mnt
+mount /dev/vda /mnt || exit 10
+grep -qx "pvmm-disk-$$" /mnt/check.txt || exit 11
+echo "pvmm-kit: disk ok"
+echo written >/mnt/written.txt || exit 12
+umount /mnt || exit 13
+CHECK
+	scripts/linux-kit.sh initrd "$TEST_TMP/check.sh" "$TEST_TMP/initrd.gz" || fail_because "cannot build the initrd"
+	run_kernel --kernel "$KIT/vmlinuz" --initrd "$TEST_TMP/initrd.gz" --disk "$TEST_TMP/disk.img" --timeout 50
+	expect_status 0
+	expect_out "pvmm-kit: disk ok"
+	expect_out "pvmm-kit: check exit 0"
+	[ "$(debugfs -R 'cat /written.txt' "$TEST_TMP/disk.img" 2>/dev/null)" = written ] ||
+		fail_because "the file the guest wrote is not on the disk image"
+}
