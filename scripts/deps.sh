@@ -32,6 +32,7 @@ packages=(
 	cpio           # scripts/linux-kit.sh: the initramfs
 	xz-utils       # scripts/linux-kit.sh: Debian's kernel modules are .ko.xz; scripts/lwip.sh: Sources.xz and the .orig.tar.xz
 	lz4            # scripts/linux-kit.sh: the vmlinux inside Debian's bzImage is LZ4-compressed
+	acpica-tools   # test_linux.sh: iasl disassembles (and recompiles) the ACPI tables a --kernel guest gets
 )
 
 missing=()
