@@ -93,7 +93,7 @@ static const char run_help[] =
 	"                        terminal and pvmm runs in its foreground\n"
 	"      --kernel IMAGE    boot a Linux kernel instead of GUEST.elf: a bzImage\n"
 	"                        (x86 boot protocol 2.06+, 64-bit entry) or a vmlinux\n"
-	"                        with a PVH note; at CPL0, one vCPU, console on the\n"
+	"                        with a PVH note; at CPL0, with ACPI, console on the\n"
 	"                        UART at 0x3f8, --mem default 256M (docs/linux.md)\n"
 	"      --initrd FILE     the kernel's initial RAM disk\n"
 	"      --cmdline TEXT    the kernel command line (default\n"
@@ -414,7 +414,7 @@ static void print_version(void)
 }
 
 /* --kernel's rules, after the options are read: a kernel is its own
- * kind of guest (CPL0, one CPU, the UART console, no para-API devices). */
+ * kind of guest (CPL0, the UART console, no para-API devices). */
 static int check_kernel_options(struct vm_options *opt, bool mem_given, bool ring_given, bool console_given,
 				bool cpuid_given)
 {
@@ -427,7 +427,6 @@ static int check_kernel_options(struct vm_options *opt, bool mem_given, bool rin
 		return 0;
 	}
 	const char *bad = ring_given && opt->ring == 3 ? "--ring 3 (a kernel runs at CPL0)"
-			  : opt->cpus > 1 ? "--cpus above 1 (one vCPU for now)"
 			  : console_given && !opt->uart_console ? "--console other than uart (its console is the UART)"
 			  : opt->disk_count ? "--disk" : opt->net_count ? "--net" : opt->rng ? "--rng"
 			  : opt->api_sock ? "--api-sock" : opt->config_file ? "--config-file" : NULL;

@@ -333,8 +333,11 @@ static void *vcpu_thread(void *arg)
 		vmctl_thread_leave(vm);
 		return NULL;
 	}
-	/* Secondaries wait, counted as parked, for the guest to start them. */
-	if (v->index == 0 || (vmctl_wait_start(v) && (v->restored_running || cpu_boot_secondary(v) == 0))) {
+	/* Secondaries wait, counted as parked, for the guest to start them.
+	 * A kernel's start theirs with INIT/SIPI: they go into KVM_RUN at
+	 * once, where KVM holds them until then (and a kick still stops them). */
+	if (v->index == 0 || vm->kernel_guest ||
+	    (vmctl_wait_start(v) && (v->restored_running || cpu_boot_secondary(v) == 0))) {
 		stats_vcpu_begin(&v->stats);
 		run_loop(v);
 		stats_vcpu_end(&v->stats);
