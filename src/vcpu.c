@@ -487,6 +487,17 @@ void vcpu_take_pause(struct vm *vm)
 	pthread_mutex_unlock(&vm->ctl.lock);
 }
 
+
+/* A kernel's secondary vCPU the kernel never sent INIT/SIPI: still at
+ * the reset vector (f000:fff0), where KVM created it. After a SIPI it
+ * runs from vector:0000 instead. */
+static bool never_started(const struct vcpu *v)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	return v->index > 0 && ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0 &&
+	       regs.rip == 0xfff0 && sregs.cs.selector == 0xf000;
+}
 /* One vCPU: the main thread runs it and supervises itself. */
 static void run_on_main_thread(struct vm *vm)
 {
@@ -539,6 +550,10 @@ int vcpu_run(struct vm *vm)
 	if (stop_signal)
 		for (unsigned i = 0; i < vm->cpu_count; i++)
 			if (vm->vcpus[i].stats.ran) {
+				if (vm->kernel_guest && never_started(&vm->vcpus[i])) {
+					fprintf(log_stream(), "  CPU %u: not started by the kernel (waiting for INIT/SIPI)\n", i);
+					continue;
+				}
 				if (vm->cpu_count > 1)
 					fprintf(log_stream(), "  CPU %u:\n", i);
 				report_cpu_state(&vm->vcpus[i]);
