@@ -487,7 +487,6 @@ void vcpu_take_pause(struct vm *vm)
 	pthread_mutex_unlock(&vm->ctl.lock);
 }
 
-
 /* A kernel's secondary vCPU the kernel never sent INIT/SIPI: still at
  * the reset vector (f000:fff0), where KVM created it. After a SIPI it
  * runs from vector:0000 instead. */
