@@ -98,17 +98,29 @@ static void aml_append(struct aml *a, const struct aml *inner)
 /* PkgLength for `len` bytes after it: the encoding counts itself. One
  * byte holds up to 63 in bits 0-5; longer ones put the count of extra
  * bytes in bits 6-7, the low nibble in bits 0-3 and the rest after. */
-static void aml_pkglen(struct aml *a, size_t len)
+size_t acpi_aml_pkglen(uint8_t out[4], size_t len)
 {
 	if (len + 1 <= 0x3f) {
-		aml_byte(a, (uint8_t)(len + 1));
-		return;
+		out[0] = (uint8_t)(len + 1);
+		return 1;
 	}
-	unsigned extra = len + 2 <= 0xfff ? 1 : len + 3 <= 0xfffff ? 2 : 3;
+	unsigned extra = len + 2 <= 0xfff ? 1 : len + 3 <= 0xfffff ? 2 : len + 4 <= 0xfffffff ? 3 : 0;
+	if (!extra)
+		return 0;
 	size_t total = len + 1 + extra;
-	aml_byte(a, (uint8_t)(extra << 6 | (total & 0xf)));
+	out[0] = (uint8_t)(extra << 6 | (total & 0xf));
 	for (unsigned i = 0; i < extra; i++)
-		aml_byte(a, (uint8_t)(total >> (4 + 8 * i)));
+		out[1 + i] = (uint8_t)(total >> (4 + 8 * i));
+	return 1 + extra;
+}
+
+static void aml_pkglen(struct aml *a, size_t len)
+{
+	uint8_t b[4];
+	size_t n = acpi_aml_pkglen(b, len);
+	if (!n)
+		a->full = true;
+	aml_put(a, b, n);
 }
 
 /* A NameString of one segment, optionally rooted ("\\_SB_"); the segment

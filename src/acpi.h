@@ -56,6 +56,11 @@ struct acpi_tables {
  * when cfg is out of range (cpus, alignment, IRQ) or buf too small. */
 int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t cap, struct acpi_tables *out);
 
+/* AML's PkgLength for a package of `len` bytes after it (the length
+ * counts its own 1 to 4 bytes): the bytes written to out, 0 when len is
+ * beyond what AML can say (2^28 - 1 in all). */
+size_t acpi_aml_pkglen(uint8_t out[4], size_t len);
+
 /* The byte sum of a table's `len` bytes: 0 when its checksum is right. */
 uint8_t acpi_sum(const uint8_t *p, size_t len);
 

@@ -4,7 +4,8 @@
  * signature, length and checksum, the RSDP's two checksums and its XSDT,
  * the XSDT's entries, the FADT's flags, sleep registers and DSDT pointer,
  * one MADT local APIC per CPU with the IOAPIC and the IRQ 0 override, the
- * DSDT's COM1 and \_S5 bytes, the refusals; the sleep device's S5 write,
+ * DSDT's COM1 and \_S5 bytes, AML PkgLength at each size's edges, the
+ * refusals; the sleep device's S5 write,
  * the writes that must not power off, WAK_STS.
  */
 #include <setjmp.h>
@@ -231,6 +232,35 @@ static void test_refusals(void **state)
 	assert_int_equal(acpi_build(&cfg, buf, t.size - 1, &t), -1);
 }
 
+/* PkgLength in each of its four sizes, at their edges: the value is the
+ * package's whole length, the encoding's own bytes included. */
+static void check_pkglen(size_t len, size_t n, const uint8_t *want)
+{
+	uint8_t b[4] = { 0 };
+	assert_int_equal(acpi_aml_pkglen(b, len), n);
+	assert_memory_equal(b, want, n);
+	size_t total = n == 1 ? b[0] : b[0] & 0xf;
+	for (size_t i = 1; i < n; i++)
+		total |= (size_t)b[i] << (4 + 8 * (i - 1));
+	assert_int_equal(total, len + n);
+	assert_int_equal(b[0] >> 6, n - 1);
+}
+
+static void test_aml_pkglen(void **state)
+{
+	(void)state;
+	check_pkglen(0, 1, (const uint8_t[]){ 0x01 });
+	check_pkglen(62, 1, (const uint8_t[]){ 0x3f });
+	check_pkglen(63, 2, (const uint8_t[]){ 0x41, 0x04 });        /* 65 */
+	check_pkglen(0xffd, 2, (const uint8_t[]){ 0x4f, 0xff });     /* 0xfff */
+	check_pkglen(0xffe, 3, (const uint8_t[]){ 0x81, 0x00, 0x01 }); /* 0x1001 */
+	check_pkglen(0xffffc, 3, (const uint8_t[]){ 0x8f, 0xff, 0xff });
+	check_pkglen(0xffffd, 4, (const uint8_t[]){ 0xc1, 0x00, 0x00, 0x01 });
+	check_pkglen(0xffffffb, 4, (const uint8_t[]){ 0xcf, 0xff, 0xff, 0xff });
+	uint8_t b[4];
+	assert_int_equal(acpi_aml_pkglen(b, 0xffffffc), 0); /* too long for AML */
+}
+
 static int poweroffs;
 static void on_poweroff(void *ctx)
 {
@@ -281,6 +311,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rsdp_xsdt), cmocka_unit_test(test_fadt),	   cmocka_unit_test(test_madt),
 		cmocka_unit_test(test_dsdt),	  cmocka_unit_test(test_refusals), cmocka_unit_test(test_sleep_registers),
+		cmocka_unit_test(test_aml_pkglen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
