@@ -33,6 +33,7 @@ packages=(
 	xz-utils       # scripts/linux-kit.sh: Debian's kernel modules are .ko.xz; scripts/lwip.sh: Sources.xz and the .orig.tar.xz
 	lz4            # scripts/linux-kit.sh: the vmlinux inside Debian's bzImage is LZ4-compressed
 	e2fsprogs      # test_linux.sh (VT-x hosts): mke2fs -d builds the disk a booted kernel mounts, debugfs reads it back
+	acpica-tools   # test_linux.sh: iasl disassembles (and recompiles) the ACPI tables a --kernel guest gets
 )
 
 missing=()

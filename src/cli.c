@@ -93,7 +93,7 @@ static const char run_help[] =
 	"                        terminal and pvmm runs in its foreground\n"
 	"      --kernel IMAGE    boot a Linux kernel instead of GUEST.elf: a bzImage\n"
 	"                        (x86 boot protocol 2.06+, 64-bit entry) or a vmlinux\n"
-	"                        with a PVH note; at CPL0, one vCPU, console on the\n"
+	"                        with a PVH note; at CPL0, with ACPI, console on the\n"
 	"                        UART at 0x3f8, --mem default 256M (docs/linux.md)\n"
 	"      --initrd FILE     the kernel's initial RAM disk\n"
 	"      --cmdline TEXT    the kernel command line (default\n"
@@ -414,8 +414,8 @@ static void print_version(void)
 }
 
 /* --kernel's rules, after the options are read: a kernel is its own
- * kind of guest (CPL0, one CPU, the UART console; its virtio devices on
- * PCI, where Linux's virtio_pci finds them). */
+ * kind of guest (CPL0, the UART console; its virtio devices on PCI,
+ * where Linux's virtio_pci finds them). */
 static int check_kernel_options(struct vm_options *opt, bool mem_given, bool ring_given, bool console_given,
 				bool cpuid_given, bool transport_given)
 {
@@ -428,7 +428,6 @@ static int check_kernel_options(struct vm_options *opt, bool mem_given, bool rin
 		return 0;
 	}
 	const char *bad = ring_given && opt->ring == 3 ? "--ring 3 (a kernel runs at CPL0)"
-			  : opt->cpus > 1 ? "--cpus above 1 (one vCPU for now)"
 			  : console_given && !opt->uart_console ? "--console other than uart (its console is the UART)"
 			  : transport_given && !opt->devices.pci ? "--transport mmio (a kernel finds its devices on PCI)"
 			  : opt->api_sock ? "--api-sock" : opt->config_file ? "--config-file" : NULL;

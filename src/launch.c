@@ -257,6 +257,9 @@ static int prepare_linux(struct vm *vm, const struct vm_options *opt, struct lin
 			      &vm->mem, boot, err)) {
 		log_error("%s: %s", opt->kernel, err);
 		ret = PVMM_STATUS_USAGE;
+	} else if (linux_load_acpi(&vm->mem, boot, opt->cpus, err)) {
+		log_error("%s", err);
+		ret = PVMM_STATUS_USAGE;
 	} else {
 		log_debug("kernel %s: %s entry at %#llx, boot parameters at %#llx, initrd %llu bytes at %#llx",
 			  opt->kernel, boot->kind == LINUX_ENTRY_64 ? "bzImage 64-bit" : "PVH 32-bit",

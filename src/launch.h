@@ -61,9 +61,10 @@ struct vm_options {
 };
 
 /* The kernel command line without --cmdline: the console on the UART
- * from the first message on, and no ACPI (pvmm has no tables; Linux
- * probes the legacy PC devices instead). */
-#define LAUNCH_DEFAULT_CMDLINE "console=ttyS0 earlyprintk=serial acpi=off"
+ * from the first message on. ACPI stays on: the kernel finds pvmm's
+ * tables (acpi.h), its CPUs among them; `--cmdline ... acpi=off` still
+ * gives the legacy probing (one CPU then: no MP table). */
+#define LAUNCH_DEFAULT_CMDLINE "console=ttyS0 earlyprintk=serial"
 /* Added to the default on a host without VT-x/AMD-V: there KVM may hand
  * the guest the host's CPUID whatever KVM_SET_CPUID2 says (docs/linux.md),
  * and its emulator cannot run xsave. */

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devices/acpi_sleep.h"
+#include "devices/i8042.h"
 #include "elf_loader.h"
+#include "vm.h"
 
 #define E820_TYPE_RAM 1
 #define E820_TYPE_RESERVED 2
@@ -65,7 +68,8 @@ bool linux_is_bzimage(const uint8_t *file, size_t size)
 }
 
 /* The RAM map both protocols report: low RAM, the legacy hole's BIOS
- * area, RAM from 1 MiB to the end of the first region. */
+ * area (which holds the ACPI tables), RAM from 1 MiB to the end of the
+ * first region. */
 struct ram_map {
 	struct { uint64_t addr, size; uint32_t type; } e[3];
 	unsigned n;
@@ -75,7 +79,7 @@ static void ram_map(const struct guest_mem *mem, struct ram_map *m)
 {
 	m->n = 0;
 	m->e[m->n++] = (typeof(m->e[0])){ 0, LINUX_LOW_RAM_END, E820_TYPE_RAM };
-	m->e[m->n++] = (typeof(m->e[0])){ 0xf0000, 0x10000, E820_TYPE_RESERVED };
+	m->e[m->n++] = (typeof(m->e[0])){ LINUX_ACPI, LINUX_BIOS_END - LINUX_ACPI, E820_TYPE_RESERVED };
 	m->e[m->n++] = (typeof(m->e[0])){ LINUX_KERNEL, mem->size - LINUX_KERNEL, E820_TYPE_RAM };
 }
 
@@ -262,4 +266,39 @@ int linux_load(const uint8_t *kernel, size_t kernel_size, const uint8_t *initrd,
 	if (!linux_is_bzimage(kernel, kernel_size))
 		return fail(err, "not a Linux kernel: neither a bzImage (no 'HdrS' header) nor an ELF vmlinux");
 	return load_bzimage(kernel, kernel_size, initrd, initrd_size, cmdline, mem, boot, err);
+}
+
+/* --cpus takes up to VM_MAX_CPUS: the MADT must hold them all. */
+_Static_assert(VM_MAX_CPUS <= ACPI_MAX_CPUS, "the MADT lists every vCPU");
+
+void linux_acpi_config(struct acpi_config *cfg, unsigned cpus)
+{
+	*cfg = (struct acpi_config){
+		.base = LINUX_ACPI, .cpus = cpus, .ioapic_addr = LINUX_IOAPIC_ADDR, .ioapic_id = LINUX_IOAPIC_ID,
+		.ioapic_gsi_base = 0, .sleep_port = ACPI_SLEEP_PORT, .s5_type = ACPI_SLEEP_S5_TYPE,
+		.reset_port = I8042_CMD_PORT, .reset_value = I8042_CMD_RESET, .uart_port = 0x3f8, .uart_irq = 4,
+	};
+}
+
+int linux_load_acpi(struct guest_mem *mem, const struct linux_boot *boot, unsigned cpus, char err[LINUX_ERR_MAX])
+{
+	struct acpi_config cfg;
+	struct acpi_tables t;
+	uint8_t *area = ptr(mem, LINUX_ACPI, LINUX_BIOS_END - LINUX_ACPI);
+
+	linux_acpi_config(&cfg, cpus);
+	if (!area || acpi_build(&cfg, area, LINUX_BIOS_END - LINUX_ACPI, &t))
+		return fail(err, "cannot build the ACPI tables for %u CPUs (1 to %u)", cpus, ACPI_MAX_CPUS);
+	if (boot->kind == LINUX_ENTRY_PVH) {
+		struct hvm_start_info *si = ptr(mem, boot->params, sizeof(*si));
+		if (!si)
+			return fail(err, "guest RAM does not hold the start info");
+		si->rsdp_paddr = t.rsdp;
+	} else if (boot->protocol >= 0x020e) {
+		struct boot_params *bp = ptr(mem, boot->params, sizeof(*bp));
+		if (!bp)
+			return fail(err, "guest RAM does not hold the zero page");
+		bp->acpi_rsdp_addr = t.rsdp;
+	}
+	return 0;
 }

@@ -14,6 +14,8 @@
  *   0x06000  PVH: struct hvm_start_info, its module list and memory map
  *   0x07000  bzImage: struct boot_params (the zero page)
  *   0x20000  the command line, at most LINUX_CMDLINE_MAX bytes
+ *   0xe0000  the ACPI tables, the RSDP first (acpi.h); 0xe0000..0xfffff
+ *            is reported reserved, where a PC's BIOS area is
  *   0x100000 the kernel (bzImage: its protected-mode part; vmlinux: its
  *            segments at their physical addresses)
  *   top      the initrd, as high as the kernel allows, page-aligned
@@ -25,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acpi.h"
 #include "guest_mem.h"
 
 #define LINUX_ERR_MAX 256
@@ -36,6 +39,11 @@
 /* Where low RAM ends for the kernel: the EBDA and BIOS area above it are
  * reported reserved, as a PC's are. */
 #define LINUX_LOW_RAM_END 0x9fc00ull
+#define LINUX_ACPI 0xe0000ull
+#define LINUX_BIOS_END 0x100000ull
+/* KVM's in-kernel IOAPIC: its fixed MMIO base, its ID after reset. */
+#define LINUX_IOAPIC_ADDR 0xfec00000u
+#define LINUX_IOAPIC_ID 0
 
 /* x86 boot protocol versions */
 #define LINUX_PROTO_MIN 0x0206 /* cmdline_size, initrd_addr_max */
@@ -65,5 +73,15 @@ bool linux_is_bzimage(const uint8_t *file, size_t size);
  * message in err. */
 int linux_load(const uint8_t *kernel, size_t kernel_size, const uint8_t *initrd, size_t initrd_size,
 	       const char *cmdline, struct guest_mem *mem, struct linux_boot *boot, char err[LINUX_ERR_MAX]);
+
+/* The ACPI configuration of a --kernel guest with `cpus` vCPUs: the
+ * IOAPIC above, the UART at 0x3f8 IRQ 4, the sleep registers of
+ * devices/acpi_sleep.h, the i8042's reset as the FADT's reset register. */
+void linux_acpi_config(struct acpi_config *cfg, unsigned cpus);
+
+/* Build the ACPI tables at LINUX_ACPI, after linux_load(), and point the
+ * boot parameters at the RSDP (the start info's rsdp_paddr; a bzImage's
+ * acpi_rsdp_addr from protocol 2.14). 0, or -1 with a message in err. */
+int linux_load_acpi(struct guest_mem *mem, const struct linux_boot *boot, unsigned cpus, char err[LINUX_ERR_MAX]);
 
 #endif

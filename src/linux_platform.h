@@ -2,7 +2,10 @@
  * The PC platform a stock Linux kernel (--kernel) probes, beyond the UART
  * the device list adds: the KVM PIT (channel 2's gate and the speaker
  * port 0x61 too), CPUID (cpuid.h), a CMOS RTC on 0x70/0x71, and an i8042
- * whose reset command ends the VM with status 0 ("guest reset"). Ports
+ * whose reset command ends the VM with status 0 ("guest reset"), and the
+ * ACPI sleep registers at 0x600 (devices/acpi_sleep.h), whose S5 write
+ * ends it with status 0 too ("guest powered off"); the ACPI tables that
+ * describe them are linux_boot.c's. Ports
  * nobody claims read 0xff and swallow writes, counted as stray I/O (the
  * run loop's policy for every guest; for a kernel guest quietly, since
  * Linux probes many). The irqchip is left in KVM's reset state: the

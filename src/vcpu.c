@@ -358,8 +358,11 @@ static void *vcpu_thread(void *arg)
 		vmctl_thread_leave(vm);
 		return NULL;
 	}
-	/* Secondaries wait, counted as parked, for the guest to start them. */
-	if (v->index == 0 || (vmctl_wait_start(v) && (v->restored_running || cpu_boot_secondary(v) == 0))) {
+	/* Secondaries wait, counted as parked, for the guest to start them.
+	 * A kernel's start theirs with INIT/SIPI: they go into KVM_RUN at
+	 * once, where KVM holds them until then (and a kick still stops them). */
+	if (v->index == 0 || vm->kernel_guest ||
+	    (vmctl_wait_start(v) && (v->restored_running || cpu_boot_secondary(v) == 0))) {
 		stats_vcpu_begin(&v->stats);
 		run_loop(v);
 		stats_vcpu_end(&v->stats);
@@ -509,6 +512,16 @@ void vcpu_take_pause(struct vm *vm)
 	pthread_mutex_unlock(&vm->ctl.lock);
 }
 
+/* A kernel's secondary vCPU the kernel never sent INIT/SIPI: still at
+ * the reset vector (f000:fff0), where KVM created it. After a SIPI it
+ * runs from vector:0000 instead. */
+static bool never_started(const struct vcpu *v)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	return v->index > 0 && ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0 &&
+	       regs.rip == 0xfff0 && sregs.cs.selector == 0xf000;
+}
 /* One vCPU: the main thread runs it and supervises itself. */
 static void run_on_main_thread(struct vm *vm)
 {
@@ -564,6 +577,10 @@ int vcpu_run(struct vm *vm)
 	if (stop_signal)
 		for (unsigned i = 0; i < vm->cpu_count; i++)
 			if (vm->vcpus[i].stats.ran) {
+				if (vm->kernel_guest && never_started(&vm->vcpus[i])) {
+					fprintf(log_stream(), "  CPU %u: not started by the kernel (waiting for INIT/SIPI)\n", i);
+					continue;
+				}
 				if (vm->cpu_count > 1)
 					fprintf(log_stream(), "  CPU %u:\n", i);
 				report_cpu_state(&vm->vcpus[i]);

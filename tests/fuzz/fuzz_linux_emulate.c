@@ -1,7 +1,8 @@
 /*
  * Fuzz target: what the monitor completes for a --kernel guest when KVM
  * cannot (src/linux_emulate.c: int3, iret/iretq), and the legacy port
- * devices it probes (src/devices/i8042.c, src/devices/cmos_rtc.c). All of
+ * devices it probes (src/devices/i8042.c, src/devices/cmos_rtc.c,
+ * src/devices/acpi_sleep.c). All of
  * it is guest-controlled: the instruction bytes, the registers and
  * segment state, the stack the iret frame is popped from, the port
  * accesses.
@@ -10,20 +11,28 @@
  * bit 3: paging on, bit 4: SMAP), u16 cs, u16 ss, u64 rip, u64 rsp, u64 rflags, 8
  * instruction bytes, then 64 bytes of stack at rsp (reads outside fail);
  * then port operations until the input ends: u8 op (bit 0: write, bits
- * 1-2: port 0x60, 0x64, 0x70, 0x71), u8 value.
+ * 1-2: port 0x60, 0x64, 0x70, 0x71; with bit 3 set instead bit 1: the
+ * sleep control 0x600 or status 0x601 register), u8 value.
  *
  * Checked besides memory safety: only int3 and iret are completed; int3
  * moves rip by one and nothing else; iret reads only inside the stack
  * window, leaves RFLAGS bit 1 set and VM clear, and completes only a
  * same-CS CPL0 frame; the RTC's index stays below 128 and the time
- * registers read BCD.
+ * registers read BCD; the sleep registers power off only on a control
+ * write of SLP_EN with SLP_TYP 5, and only WAK_STS is ever set.
  */
 #include <string.h>
 
+#include "devices/acpi_sleep.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
 #include "fuzz_common.h"
 #include "linux_emulate.h"
+
+static void count_poweroff(void *ctx)
+{
+	(*(unsigned *)ctx)++;
+}
 
 #define STACK 64
 
@@ -115,9 +124,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct i8042 kbc = { 0 };
 	struct cmos_rtc rtc = { .now = fixed_time };
+	unsigned poweroffs = 0;
+	struct acpi_sleep sleep = { .poweroff = count_poweroff, .ctx = &poweroffs };
 	while (fuzz_more(&in)) {
 		uint8_t op = fuzz_u8(&in), v = fuzz_u8(&in);
 		bool write = op & 1;
+		if (op & 8) {
+			uint8_t written = v;
+			unsigned had = poweroffs;
+			acpi_sleep_io(&sleep, (op >> 1) & 1, write, &v, 1);
+			if (poweroffs != had)
+				FUZZ_CHECK(write && !(op & 2) && (written & 0x3c) == 0x34);
+			FUZZ_CHECK((sleep.status & ~ACPI_WAK_STS) == 0);
+			continue;
+		}
 		switch ((op >> 1) & 3) {
 		case 0: i8042_data_io(&kbc, 0, write, &v, 1); break;
 		case 1: i8042_cmd_io(&kbc, 0, write, &v, 1); break;
@@ -179,4 +199,10 @@ void fuzz_seeds(fuzz_emit_fn *emit)
 	}
 	b[n++] = 0x3, b[n++] = 0xfe; /* i8042 reset */
 	emit("ports", b, n);
+	n = frame(b, 0x9, 0x10, 0x18, (const uint8_t[8]){ 0x90, 0x90, 0x90 }, f64, 0, 8);
+	b[n++] = 0x9, b[n++] = 0x2c; /* SLP_EN, SLP_TYP 3 */
+	b[n++] = 0xa, b[n++] = 0;    /* status read: WAK_STS */
+	b[n++] = 0xb, b[n++] = 0x80; /* write 1 to clear */
+	b[n++] = 0x9, b[n++] = 0x34; /* S5 */
+	emit("acpi-sleep", b, n);
 }

@@ -1,9 +1,14 @@
 # pvmm run --kernel: a stock Linux kernel (the Debian kernel of
 # scripts/linux-kit.sh), booted through PVH and through the bzImage boot
 # protocol, reaches its early console on the UART with pvmm's command line
-# and memory map; a tiny PVH kernel (tiny_pvh.S) checks the platform
-# pieces (start info, int3 as #BP, the RTC, the i8042 reset); malformed
-# kernels and initrds are refused with one line and status 2.
+# and memory map, and with the default command line and --cpus 2 reads
+# pvmm's ACPI tables and finds both CPUs in the MADT; the tables pass
+# acpica-tools' iasl (disassembled without a complaint, recompiled to the
+# same bytes); a tiny PVH kernel (tiny_pvh.S) checks the platform pieces
+# (start info, int3 as #BP, the RTC, the i8042 reset, the RSDP and the
+# ACPI sleep registers' poweroff) and that a stop ends every vCPU, those
+# never started too; malformed kernels and initrds are refused with one
+# line and status 2.
 #
 # On a host without VT-x/AMD-V KVM interprets the kernel's CPL0 code: the
 # PVH kernel's first console lines take ~20 s there, the bzImage's
@@ -70,8 +75,36 @@ test_linux_pvh_early_console() {
 	boot_until 120 "BIOS-e820: .*0x0000000007ffffff\] usable" run --mem 128M --kernel "$KIT/vmlinux" \
 		--initrd "$KIT/initrd.gz" --cmdline "$cmdline"
 	expect_early_console "$cmdline"
+	expect_no_out "ACPI: RSDP" # acpi=off: the legacy path, tables unread
 	expect_status 70 # stopped cleanly by the SIGTERM
 	echo "    (PVH: early console after $waited s)"
+}
+
+# The default command line (ACPI on) and two CPUs: Linux finds the RSDP
+# through the start info, lists pvmm's tables and takes its CPUs, IOAPIC
+# and IRQ 0 override from the MADT. All of it is early in setup_arch(),
+# seconds after the first console line (docs/linux.md has the times).
+test_linux_pvh_acpi_cpus() {
+	kit || return 0
+	if [ ! -s "$KIT/vmlinux" ]; then
+		echo "    (skipped: the kit's kernel has no PVH note, so no vmlinux)"
+		return 0
+	fi
+	boot_until 90 "smpboot: Allowing [0-9]+ CPUs" run --mem 128M --cpus 2 --kernel "$KIT/vmlinux"
+	expect_no_out "acpi=off"
+	expect_out "ACPI: RSDP 0x00000000000E0000 000024 (v02 PVMM  )"
+	local t
+	for t in XSDT FACP DSDT APIC; do
+		grep -qE "ACPI: $t 0x00000000000E0[0-9A-F]{3} [0-9A-F]{6} \(v0[0-9] PVMM   PVMMVM" "$OUT" ||
+			fail_because "no 'ACPI: $t' line at 0xe0000.. (got: $(grep 'ACPI:' "$OUT" | head -c 600))"
+	done
+	expect_out "BIOS-e820: [mem 0x0000000000100000-0x0000000007ffffff] usable"
+	expect_out "IOAPIC[0]: apic_id 0, version 17, address 0xfec00000, GSI 0-23"
+	expect_out "ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 high edge)"
+	expect_out "ACPI: Using ACPI (MADT) for SMP configuration information"
+	expect_out "smpboot: Allowing 2 CPUs, 0 hotplug CPUs"
+	expect_status 70
+	echo "    (PVH, ACPI, --cpus 2: the MADT's CPUs after $waited s)"
 }
 
 test_linux_bzimage_boots() {
@@ -91,18 +124,22 @@ test_linux_bzimage_boots() {
 	echo "    (bzImage: first console line after $waited s)"
 }
 
+# The kit's init ends with `poweroff -f`: through ACPI S5, status 0.
 test_linux_kit_init() {
 	if ! hw_virt; then
 		echo "    (skipped: no VT-x/AMD-V here, so KVM interprets the kernel and init is minutes away)"
 		return 0
 	fi
 	kit || return 0
-	boot_until 60 "pvmm-kit: ready" run --kernel "$KIT/vmlinuz" --initrd "$KIT/initrd.gz"
+	local start=$SECONDS
+	run_kernel --kernel "$KIT/vmlinuz" --initrd "$KIT/initrd.gz" --cpus 2
 	expect_out "pvmm-kit: ready"
-	echo "    (bzImage to init: $waited s)"
+	expect_status 0
+	expect_err "guest powered off"
+	echo "    (bzImage, 2 CPUs, to init and poweroff: $((SECONDS - start)) s)"
 }
 
-# tiny_pvh [-DEMULATION_FAILURE]: assemble tests/integration/tiny_pvh.S.
+# tiny_pvh [-DEMULATION_FAILURE|-DPOWEROFF|-DSPIN]: assemble tests/integration/tiny_pvh.S.
 tiny_pvh() {
 	cc "$@" -c tests/integration/tiny_pvh.S -o "$TEST_TMP/tiny_pvh.o" &&
 		ld -static -nostdlib -z noexecstack -e pvh_start -Ttext-segment=0x100000 \
@@ -119,6 +156,82 @@ test_linux_tiny_pvh_platform() {
 	expect_status 0
 	expect_err "guest reset"
 	hw_virt || expect_err "int3 as #BP      1"
+}
+
+# The ACPI sleep registers: writes that are not S5 leave the VM running
+# (and WAK_STS says it woke), the S5 write ends it with status 0, with a
+# second CPU that never got a SIPI.
+test_linux_tiny_pvh_poweroff() {
+	tiny_pvh -DPOWEROFF
+	run_kernel --kernel "$TEST_TMP/tiny_pvh.elf" --cpus 2
+	expect_out "tiny-pvh: rtc ok"
+	expect_out "tiny-pvh: sleep registers ok"
+	expect_no_out "tiny-pvh: still running after S5"
+	expect_status 0
+	expect_err "guest powered off (ACPI S5 through the sleep control register)"
+	expect_err_lines 1
+}
+
+# Every way a VM stops ends all its vCPU threads, those still waiting for
+# INIT/SIPI in KVM_RUN too: --timeout, SIGTERM, the i8042 reset.
+test_linux_tiny_pvh_stop_cpus() {
+	local start pid
+	tiny_pvh -DSPIN
+	start=$(date +%s.%N)
+	run_kernel --kernel "$TEST_TMP/tiny_pvh.elf" --cpus 4 --timeout 2
+	expect_out "tiny-pvh: spinning"
+	expect_status 69
+	expect_err "CPU 3: not started by the kernel (waiting for INIT/SIPI)"
+	[ "$(echo "$(date +%s.%N) - $start < 10" | bc)" = 1 ] || fail_because "--timeout 2 took more than 10 s to stop 4 vCPUs"
+	"$PVMM" run --kernel "$TEST_TMP/tiny_pvh.elf" --cpus 4 </dev/null >"$OUT" 2>"$ERR" &
+	pid=$!
+	for _ in $(seq 50); do grep -qs "spinning" "$OUT" && break; sleep 0.1; done
+	start=$(date +%s.%N)
+	kill -TERM "$pid"
+	timeout -s KILL 10 tail --pid="$pid" -f /dev/null || { kill -KILL "$pid"; fail_because "SIGTERM did not stop 4 vCPUs within 10 s"; }
+	wait "$pid"
+	status=$?
+	expect_status 70
+	no_sanitizer_report
+	tiny_pvh
+	run_kernel --kernel "$TEST_TMP/tiny_pvh.elf" --cpus 64
+	expect_out "tiny-pvh: rtc ok"
+	expect_status 0
+	expect_err "guest reset"
+}
+
+# The tables, as src/acpi.c builds them (tests/host/acpi_dump), through
+# acpica-tools: iasl -d disassembles each without an error or warning,
+# and compiling the result gives the same bytes back (but for the
+# compiler's ID and the checksum, which it recomputes). iasl 20200925
+# takes no RSDP file; test_acpi.c checks the RSDP.
+test_linux_acpi_iasl() {
+	if ! command -v iasl >/dev/null; then
+		echo "    (skipped: no iasl; scripts/deps.sh installs acpica-tools)"
+		return 0
+	fi
+	local cpus t dir diffs
+	for cpus in 1 2 64; do
+		dir=$TEST_TMP/acpi$cpus
+		mkdir -p "$dir"
+		build/tests/host/acpi_dump "$cpus" "$dir" || { fail_because "acpi_dump $cpus failed"; continue; }
+		for t in xsdt facp apic dsdt; do
+			(cd "$dir" && iasl -d "$t.dat") >"$dir/$t.log" 2>&1 || fail_because "iasl -d $t ($cpus CPUs) failed: $(tail -3 "$dir/$t.log")"
+			grep -iE "error|warning" "$dir/$t.log" && fail_because "iasl -d $t ($cpus CPUs) complained"
+			[ -s "$dir/$t.dsl" ] || { fail_because "iasl -d wrote no $t.dsl"; continue; }
+			# -oa: no optimisation, so \_SB stays \_SB as pvmm wrote it.
+			(cd "$dir" && iasl -oa -p "rt_$t" "$t.dsl") >"$dir/rt_$t.log" 2>&1 ||
+				fail_because "iasl cannot recompile $t.dsl: $(grep -iE 'error|warning' "$dir/rt_$t.log" | head -3)"
+			grep -q "0 Errors, 0 Warnings, 0 Remarks" "$dir/rt_$t.log" || fail_because "iasl $t.dsl: $(tail -2 "$dir/rt_$t.log")"
+			# cmp -l: 1-based offsets; 10 is the checksum, 29-36 the creator.
+			diffs=$(cmp -l "$dir/$t.dat" "$dir/rt_$t.aml" 2>&1 | awk '$1 != 10 && ($1 < 29 || $1 > 36)')
+			[ -z "$diffs" ] || fail_because "$t ($cpus CPUs) recompiled differs: $(echo "$diffs" | head -3)"
+		done
+		grep -c "Subtable Type : 00 \[Processor Local APIC\]" "$dir/apic.dsl" | grep -qx "$cpus" ||
+			fail_because "the MADT for $cpus CPUs does not list $cpus local APICs"
+		grep -q "Hardware Reduced (V5) : 1" "$dir/facp.dsl" || fail_because "the FADT is not hardware-reduced"
+		grep -q 'EisaId ("PNP0501")' "$dir/dsdt.dsl" || fail_because "the DSDT has no COM1"
+	done
 }
 
 test_linux_emulation_failure() {
@@ -194,8 +307,8 @@ test_linux_cli_errors() {
 	expect_refused "give one of them"
 	run_kernel --ring 3 --kernel x.bz
 	expect_refused "--kernel does not go with --ring 3"
-	run_kernel --kernel x.bz --cpus 2
-	expect_refused "--kernel does not go with --cpus above 1"
+	run_kernel --kernel x.bz --cpus 65
+	expect_refused "--cpus '65' is not a CPU count from 1 to 64"
 	run_kernel --kernel x.bz --console virtio
 	expect_refused "--kernel does not go with --console other than uart"
 	run_kernel --kernel x.bz --rng --transport mmio

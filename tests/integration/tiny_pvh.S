@@ -5,7 +5,13 @@
  * KVM cannot emulate int3 at CPL0), reads the CMOS RTC's status register,
  * and then either resets through the i8042 (the default) or, built with
  * -DEMULATION_FAILURE, executes an SSE instruction (which a host without
- * VT-x cannot run at CPL0) before the reset.
+ * VT-x cannot run at CPL0) before the reset. Built with -DPOWEROFF it
+ * checks the start info's RSDP and the ACPI sleep registers (0x600
+ * control, 0x601 status; the DSDT's \_S5 is SLP_TYP 5): writes that must
+ * not power off (SLP_TYP 5 without SLP_EN, SLP_EN with SLP_TYP 3), the
+ * "woke at once" WAK_STS and its write-1-to-clear, then the S5 write;
+ * should the VM go on, it says so and resets. With -DSPIN it ends in a
+ * busy loop, for the stop tests.
  */
 	.section .note.Xen, "a", @note
 	.balign 4
@@ -50,6 +56,39 @@ pvh_start:
 	lea msg_sse, %esi
 	call puts
 #endif
+#ifdef POWEROFF
+	cmpl $0xe0000, 32(%ebx)		/* hvm_start_info.rsdp_paddr */
+	jne bad_rsdp
+	cmpl $0x20445352, 0xe0000	/* "RSD " */
+	jne bad_rsdp
+	mov $0x600, %dx
+	mov $0x14, %al			/* SLP_TYP 5, no SLP_EN */
+	out %al, %dx
+	mov $0x2c, %al			/* SLP_EN, SLP_TYP 3: no such state */
+	out %al, %dx
+	inc %dx
+	in %dx, %al
+	cmp $0x80, %al			/* WAK_STS: back at once */
+	jne bad_sleep
+	out %al, %dx			/* write 1 to clear */
+	in %dx, %al
+	test %al, %al
+	jne bad_sleep
+	mov $0x3f8, %dx
+	lea msg_sleep, %esi
+	call puts
+	mov $0x600, %dx
+	mov $0x34, %al			/* SLP_EN, SLP_TYP 5: S5 */
+	out %al, %dx
+	mov $0x3f8, %dx
+	lea msg_alive, %esi
+	call puts
+#endif
+#ifdef SPIN
+	lea msg_spin, %esi
+	call puts
+3:	jmp 3b
+#endif
 	mov $0xfe, %al
 	out %al, $0x64
 1:	hlt
@@ -69,6 +108,13 @@ bad_bp:
 	jmp die
 bad_rtc:
 	lea msg_bad_rtc, %esi
+	jmp die
+bad_rsdp:
+	lea msg_bad_rsdp, %esi
+	jmp die
+bad_sleep:
+	mov $0x3f8, %dx
+	lea msg_bad_sleep, %esi
 die:
 	call puts
 	ud2
@@ -91,6 +137,11 @@ msg_sse:	.asciz "tiny-pvh: sse ran\n"
 msg_bad_info:	.asciz "tiny-pvh: bad start info magic\n"
 msg_bad_bp:	.asciz "tiny-pvh: int3 did not reach the handler once\n"
 msg_bad_rtc:	.asciz "tiny-pvh: rtc update in progress\n"
+msg_sleep:	.asciz "tiny-pvh: sleep registers ok\n"
+msg_alive:	.asciz "tiny-pvh: still running after S5\n"
+msg_spin:	.asciz "tiny-pvh: spinning\n"
+msg_bad_rsdp:	.asciz "tiny-pvh: no RSDP at 0xe0000 in the start info\n"
+msg_bad_sleep:	.asciz "tiny-pvh: sleep status register wrong\n"
 	.balign 8
 idt_desc:	.word 32 * 8 - 1
 		.long idt

@@ -139,10 +139,19 @@ static void test_bzimage_loads(void **state)
 	assert_int_equal(bp->e820_table[0].addr, 0);
 	assert_int_equal(bp->e820_table[0].type, 1);
 	assert_int_equal(bp->e820_table[1].type, 2);
+	assert_int_equal(bp->e820_table[1].addr, LINUX_ACPI); /* the ACPI tables' area, reserved */
+	assert_int_equal(bp->e820_table[1].addr + bp->e820_table[1].size, 0x100000);
 	assert_int_equal(bp->e820_table[2].addr, LINUX_KERNEL);
 	assert_int_equal(bp->e820_table[2].addr + bp->e820_table[2].size, RAM_SIZE);
 	/* Past the header the kernel declared (0x26c), the zero page is zero. */
 	assert_int_equal(((const uint8_t *)bp)[0x26c], 0);
+	/* The ACPI tables: the RSDP at LINUX_ACPI, named in the zero page (2.14+). */
+	assert_int_equal(bp->acpi_rsdp_addr, 0);
+	assert_int_equal(linux_load_acpi(mem, &boot, 2, err), 0);
+	assert_int_equal(bp->acpi_rsdp_addr, LINUX_ACPI);
+	assert_memory_equal(mem->host + LINUX_ACPI, "RSD PTR ", 8);
+	assert_int_equal(linux_load_acpi(mem, &boot, 0, err), -1);
+	assert_non_null(strstr(err, "ACPI tables for 0 CPUs"));
 	free(b);
 }
 
@@ -303,6 +312,13 @@ static void test_pvh_loads(void **state)
 	const uint64_t *map = (const void *)(mem->host + si->memmap_paddr);
 	assert_int_equal(map[6], LINUX_KERNEL);           /* third entry's addr */
 	assert_int_equal(map[6] + map[7], RAM_SIZE);      /* ... to the end of RAM */
+	assert_int_equal(map[3], LINUX_ACPI);             /* second: the ACPI area, reserved */
+	assert_int_equal(map[3] + map[4], 0x100000);
+	assert_int_equal(map[5], 2);
+	assert_int_equal(si->rsdp_paddr, 0);
+	assert_int_equal(linux_load_acpi(mem, &boot, 1, err), 0);
+	assert_int_equal(si->rsdp_paddr, LINUX_ACPI);
+	assert_memory_equal(mem->host + LINUX_ACPI, "RSD PTR ", 8);
 	free(b);
 }
 
