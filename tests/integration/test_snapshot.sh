@@ -130,6 +130,45 @@ test_snapshot_restore_counts_on_disk_exact() {
 	cmp -s "$img" "$snap_ref_img" || fail_because "the disk image differs from the uninterrupted run's"
 }
 
+# snap_blocked_write NAME ARGS...: snap_counter ARGS with its console
+# on a full pipe (pipe_stall.py), so the pause catches it inside a console
+# write that cannot go on; snapshotted, killed, restored: what the pipe
+# held and what the restored guest prints must be the uninterrupted run's
+# output byte for byte, no line lost, none repeated.
+snap_blocked_write() {
+	local name=$1 s=$TEST_TMP/$1 held=$TEST_TMP/$1.held o=$TEST_TMP/$1.out e=$TEST_TMP/$1.err ref=$TEST_TMP/$1.ref
+	shift
+	"$PVMM" run $(snap_ring_args) --timeout 60 "$GUESTS/snap_counter.elf" "$@" >"$ref" 2>&1 </dev/null ||
+		fail_because "the uninterrupted run failed: $(tail -2 "$ref" | cut -c1-100)"
+	rm -f "$SNAP_SOCK"
+	python3 "$(dirname "${BASH_SOURCE[0]}")/pipe_stall.py" "$held" \
+		"'$PVMM' ctl --api-sock '$SNAP_SOCK' pause >/dev/null && '$PVMM' ctl --api-sock '$SNAP_SOCK' snapshot '$s' >/dev/null" \
+		-- "$PVMM" run $(snap_ring_args) --timeout 60 --api-sock "$SNAP_SOCK" "$GUESTS/snap_counter.elf" "$@" \
+		2>"$e" || { fail_because "no snapshot of the blocked guest: $(tail -2 "$e")"; return; }
+	timeout -s KILL 60 "$PVMM" restore "$s" --timeout 50 >"$o" 2>"$e" </dev/null
+	status=$?
+	snap_no_sanitizer "$e"
+	[ "$status" = 0 ] || fail_because "restore exited $status: $(head -3 "$e" | cut -c1-100) $(grep early "$o")"
+	if ! cat "$held" "$o" | cmp -s - "$ref"; then
+		fail_because "held + restored output is not the uninterrupted run's ($(wc -c <"$held") + $(wc -c <"$o") bytes, expected $(wc -c <"$ref")): $(cat "$held" "$o" | cmp - "$ref" 2>&1 | head -1)"
+		echo "      the pipe held up to: $(tail -c 120 "$held" | tr -s . | tail -1)"
+		echo "      the restored guest began: $(head -c 120 "$o" | tr -s . | head -1)"
+	fi
+}
+
+# A snapshot of a guest blocked in a console write that wrote nothing
+# yet: the restored guest makes that write (whether KVM had stepped its
+# vCPU over the call's `out` or not).
+test_snapshot_console_write_blocked() {
+	snap_blocked_write cwb 400 fast
+}
+
+# A console write of 6000 bytes, blocked after the first 4 KiB: the
+# restored guest writes the rest, not the whole again, nor nothing.
+test_snapshot_console_write_partial() {
+	snap_blocked_write cwp 3 wide
+}
+
 # A second snapshot of the restored VM, taken before it runs a step
 # (PUT /snapshot/load without resume_vm), has the same memory, except the
 # PV clock page the restore republishes for the new host clock.
