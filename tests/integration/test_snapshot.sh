@@ -147,17 +147,21 @@ test_snapshot_restore_counts_on_disk_exact() {
 # on a full pipe (pipe_stall.py), so the pause catches it inside a console
 # write that cannot go on; snapshotted, killed, restored: what the pipe
 # held and what the restored guest prints must be the uninterrupted run's
-# output byte for byte, no line lost, none repeated.
+# output byte for byte, no line lost, none repeated; the original's
+# --console-log what it wrote, no more.
 snap_blocked_write() {
 	local name=$1 s=$TEST_TMP/$1 held=$TEST_TMP/$1.held o=$TEST_TMP/$1.out e=$TEST_TMP/$1.err ref=$TEST_TMP/$1.ref
+	local log=$TEST_TMP/$1.log
 	shift
 	"$PVMM" run $(snap_ring_args) --timeout 60 "$GUESTS/snap_counter.elf" "$@" >"$ref" 2>&1 </dev/null ||
 		fail_because "the uninterrupted run failed: $(tail -2 "$ref" | cut -c1-100)"
 	rm -f "$SNAP_SOCK"
 	python3 "$(dirname "${BASH_SOURCE[0]}")/pipe_stall.py" "$held" \
 		"'$PVMM' ctl --api-sock '$SNAP_SOCK' pause >/dev/null && '$PVMM' ctl --api-sock '$SNAP_SOCK' snapshot '$s' >/dev/null" \
-		-- "$PVMM" run $(snap_ring_args) --timeout 60 --api-sock "$SNAP_SOCK" "$GUESTS/snap_counter.elf" "$@" \
-		2>"$e" || { fail_because "no snapshot of the blocked guest: $(tail -2 "$e")"; return; }
+		-- "$PVMM" run $(snap_ring_args) --timeout 60 --api-sock "$SNAP_SOCK" --console-log "$log" \
+		"$GUESTS/snap_counter.elf" "$@" 2>"$e" || { fail_because "no snapshot of the blocked guest: $(tail -2 "$e")"; return; }
+	cmp -s "$log" "$held" ||
+		fail_because "the --console-log has $(wc -c <"$log") bytes, but $(wc -c <"$held") were written"
 	timeout -s KILL 60 "$PVMM" restore "$s" --timeout 50 >"$o" 2>"$e" </dev/null
 	status=$?
 	snap_no_sanitizer "$e"
