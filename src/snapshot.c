@@ -361,18 +361,17 @@ static int call_rip(struct vm *vm, struct vcpu *v, uint64_t *rip, char *err)
 		return -1;
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (ioctl(v->fd, KVM_RUN, 0) == 0)
-		log_warn("CPU %u: KVM_RUN with immediate_exit ran the guest", i);
+		return fail(err, "CPU %u: KVM_RUN with immediate_exit ran the guest; its call cannot be found", i);
 	if (get_one(v->fd, KVM_GET_REGS, &after, "KVM_GET_REGS", i, err) ||
 	    get_one(v->fd, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS", i, err))
 		return -1;
-	if (after.rip != before.rip) {
-		*rip = before.rip;
-		return 0;
-	}
-	if (guest_byte(vm, &sregs, sregs.cs.base + after.rip - 1) != 0xef)
+	/* Either way rip is past the `out` now. Check that rather than save a
+	 * state that skips or garbles the call: refuse the snapshot. */
+	uint64_t len = after.rip - before.rip;
+	if (guest_byte(vm, &sregs, sregs.cs.base + after.rip - 1) != 0xef || len > 15)
 		return fail(err, "CPU %u: cannot find the para call it is in (no `out dx, eax` before rip %#llx)", i,
 			    (unsigned long long)after.rip);
-	*rip = after.rip - 1;
+	*rip = len ? before.rip : after.rip - 1;
 	return 0;
 }
 
