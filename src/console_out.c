@@ -22,13 +22,13 @@
 #include "status.h"
 #include "vm.h"
 
-typedef bool give_up_fn(void *ctx);
+/* `done`: the bytes written so far. */
+typedef bool give_up_fn(void *ctx, size_t done);
 
 /* Writes `len` bytes unless given up; *closed is set on EPIPE (the
  * reader is gone for good). give_up is asked only while the write has to
- * wait (a kick, a full fd), never before bytes that can go at once: a
- * pause that parked a para console call before its write would leave a
- * call the guest has already stepped past undone in a snapshot. */
+ * wait (a kick, a full fd), never before bytes that can go at once, so a
+ * pause does not hold up output that has room. */
 static size_t write_all(int fd, const void *buf, size_t len, give_up_fn *give_up, void *ctx, bool *closed)
 {
 	const uint8_t *p = buf;
@@ -45,7 +45,7 @@ static size_t write_all(int fd, const void *buf, size_t len, give_up_fn *give_up
 		int err = n < 0 ? errno : 0;
 		if (err == EINTR || err == EAGAIN) {
 			/* A kick, or no room: look at the stop (and a pause). */
-			if (give_up && give_up(ctx))
+			if (give_up && give_up(ctx, done))
 				break;
 			if (err == EAGAIN) {
 				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
@@ -62,12 +62,19 @@ static size_t write_all(int fd, const void *buf, size_t len, give_up_fn *give_up
 	return done;
 }
 
+static bool sink_gives_up(void *ctx, size_t done)
+{
+	const struct console_sink *sink = ctx;
+	(void)done;
+	return sink->stopped(sink->ctx);
+}
+
 size_t console_sink_write(const struct console_sink *sink, const void *buf, size_t len)
 {
 	bool closed = false;
 	if (sink->copy)
 		sink->copy(sink->ctx, buf, len);
-	size_t done = write_all(sink->fd, buf, len, sink->stopped, sink->ctx, &closed);
+	size_t done = write_all(sink->fd, buf, len, sink->stopped ? sink_gives_up : NULL, (void *)sink, &closed);
 	if (done < len && sink->dropped)
 		sink->dropped(sink->ctx, len - done);
 	if (closed && sink->closed)
@@ -75,14 +82,27 @@ size_t console_sink_write(const struct console_sink *sink, const void *buf, size
 	return done;
 }
 
-static bool vm_gives_up(void *ctx)
-{
-	return vm_stopped(ctx);
-}
+struct para_write {
+	struct vm *vm;
+	bool may_park;
+	bool for_pause; /* ended short for a pause: the guest writes the rest */
+};
 
-static bool vm_gives_up_or_parks(void *ctx)
+/* A para console write waiting for room when a pause comes: with nothing
+ * written yet it parks (vm_checkpoint), and a snapshot then restarts the
+ * whole call; with part written it ends as a short write, so that no
+ * snapshot holds a call half done (restarting it would repeat that part)
+ * and the guest writes the rest when it runs on, here or restored. */
+static bool para_write_gives_up(void *ctx, size_t done)
 {
-	return vm_checkpoint(ctx);
+	struct para_write *w = ctx;
+	if (!w->may_park)
+		return vm_stopped(w->vm);
+	if (done && vm_pause_pending(w->vm)) {
+		w->for_pause = true;
+		return true;
+	}
+	return vm_checkpoint(w->vm);
 }
 
 static void vm_dropped(void *ctx, size_t bytes)
@@ -119,6 +139,11 @@ static void vm_closed(void *ctx)
 		log_error("console output closed (nobody reads it: EPIPE); stopped the guest");
 }
 
+static bool vm_gives_up(void *ctx)
+{
+	return vm_stopped(ctx);
+}
+
 struct console_sink console_sink_for_vm(struct vm *vm, int fd)
 {
 	return (struct console_sink){ .fd = fd, .stopped = vm_gives_up, .dropped = vm_dropped, .copy = vm_copy,
@@ -130,9 +155,12 @@ size_t console_out_write(struct vm *vm, int fd, const void *buf, size_t len, boo
 	bool closed = false;
 	if (!vm)
 		return write_all(fd, buf, len, NULL, NULL, NULL);
-	vm_copy(vm, buf, len);
-	size_t done = write_all(fd, buf, len, may_park ? vm_gives_up_or_parks : vm_gives_up, vm, &closed);
-	if (done < len)
+	struct para_write w = { .vm = vm, .may_park = may_park };
+	size_t done = write_all(fd, buf, len, para_write_gives_up, &w, &closed);
+	/* The log after the write: what a pause cut short is logged when the
+	 * guest writes it again. */
+	vm_copy(vm, buf, w.for_pause ? done : len);
+	if (done < len && !w.for_pause)
 		vm_dropped(vm, len - done);
 	if (closed)
 		vm_closed(vm);

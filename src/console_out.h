@@ -41,9 +41,11 @@ size_t console_sink_write(const struct console_sink *sink, const void *buf, size
 struct console_sink console_sink_for_vm(struct vm *vm, int fd);
 
 /* The same for callers that have the VM. With `may_park`, a vCPU thread
- * waiting here parks while the VM is paused; only callers holding no lock
- * may park (a parked lock holder could block the I/O thread, and so the
- * pause itself). `vm` may be NULL (no stop to obey). */
+ * waiting here parks while the VM is paused if nothing is written yet,
+ * and returns the short count if part is (the caller writes the rest);
+ * only callers holding no lock may park (a parked lock holder could block
+ * the I/O thread, and so the pause itself). `vm` may be NULL (no stop to
+ * obey). */
 size_t console_out_write(struct vm *vm, int fd, const void *buf, size_t len, bool may_park);
 
 #endif

@@ -24,6 +24,7 @@
 #include "launch.h"
 #include "layout.h"
 #include "log.h"
+#include "pagetable.h"
 #include "pvclock.h"
 #include "pvmmu.h"
 #include "snapshot_format.h"
@@ -262,8 +263,9 @@ static unsigned host_msrs(int kvm_fd, uint32_t out[MAX_MSRS])
 	return n;
 }
 
-static int put_vcpu(struct snap_writer *w, struct vm *vm, struct vcpu *v, const uint32_t *msrs, unsigned nmsrs,
-		    char *err)
+/* `restart`: the rip to save instead of the vCPU's (complete_exits), or 0. */
+static int put_vcpu(struct snap_writer *w, struct vm *vm, struct vcpu *v, uint64_t restart, const uint32_t *msrs,
+		    unsigned nmsrs, char *err)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -285,6 +287,8 @@ static int put_vcpu(struct snap_writer *w, struct vm *vm, struct vcpu *v, const 
 	if (vm->irq.chip && (get_one(v->fd, KVM_GET_MP_STATE, &mp, "KVM_GET_MP_STATE", i, err) ||
 			     get_one(v->fd, KVM_GET_LAPIC, &lapic, "KVM_GET_LAPIC", i, err)))
 		return -1;
+	if (restart)
+		regs.rip = restart;
 	snap_begin(w, SNAP_SEC_VCPU);
 	snap_put_u32(w, i);
 	snap_put_u32(w, v->state);
@@ -321,24 +325,84 @@ static int put_vcpu(struct snap_writer *w, struct vm *vm, struct vcpu *v, const 
 	return 0;
 }
 
+/* The guest-virtual byte at `va` under the vCPU's page tables, or -1. */
+static int guest_byte(struct vm *vm, const struct kvm_sregs *s, uint64_t va)
+{
+	uint64_t pa;
+	if (!(s->cr0 & 0x80000000u))
+		pa = va; /* paging off */
+	else if (!pagetable_translate(&vm->mem, s->cr3, va, &pa))
+		return -1;
+	const uint8_t *b = guest_mem_ptr_private(&vm->mem, pa, 1);
+	return b ? *b : -1;
+}
+
+/* Where a vCPU parked inside a para call (in_call) has the call's `out`:
+ * the restored vCPU must start there and make the call again. KVM does
+ * not say whether its rip is still at that `out` or already past it: the
+ * fast port I/O path steps over the instruction on the next KVM_RUN, but
+ * its instruction emulator (a CPL0 guest without VT-x, and this host's
+ * ring 3 too) steps over it before exiting to us. So finish the exit
+ * with one KVM_RUN with immediate_exit (the live vCPU goes on past the
+ * `out` when resumed, as it would have) and look: if rip moved, it was
+ * at the `out`; if not, KVM had stepped already, and the call was a
+ * 32-bit `out` to a port above 0xff, whose last byte is 0xef (`out dx,
+ * eax`; a prefix before it changes nothing for a call), one byte back. */
+static int call_rip(struct vm *vm, struct vcpu *v, uint64_t *rip, char *err)
+{
+	struct kvm_regs before, after;
+	struct kvm_sregs sregs;
+	unsigned i = v->index;
+
+	/* Only para calls park (vm_checkpoint), and only after one 32-bit
+	 * `out` to their port (para_port_io). A second snapshot in the same
+	 * pause finds rip past it, like the emulator's case. */
+	if (get_one(v->fd, KVM_GET_REGS, &before, "KVM_GET_REGS", i, err))
+		return -1;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(v->fd, KVM_RUN, 0) == 0)
+		return fail(err, "CPU %u: KVM_RUN with immediate_exit ran the guest; its call cannot be found", i);
+	if (get_one(v->fd, KVM_GET_REGS, &after, "KVM_GET_REGS", i, err) ||
+	    get_one(v->fd, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS", i, err))
+		return -1;
+	/* Either way rip is past the `out` now. Check that rather than save a
+	 * state that skips or garbles the call: refuse the snapshot. */
+	uint64_t len = after.rip - before.rip;
+	if (guest_byte(vm, &sregs, sregs.cs.base + after.rip - 1) != 0xef || len > 15)
+		return fail(err, "CPU %u: cannot find the para call it is in (no `out dx, eax` before rip %#llx)", i,
+			    (unsigned long long)after.rip);
+	*rip = len ? before.rip : after.rip - 1;
+	return 0;
+}
+
 /* A vCPU that left KVM_RUN for port I/O or MMIO has not finished the
  * instruction: KVM completes it on the next KVM_RUN. Do that now, without
  * entering the guest (immediate_exit), so the saved registers are past it.
- * Not for a vCPU parked inside an exit's handling (in_call): its call is
- * left undone, and the restored vCPU makes it again. */
-static void complete_exits(struct vm *vm)
+ * A vCPU parked inside a call's handling (in_call) is saved at the call's
+ * `out` instead (call_rip), so the restored vCPU makes it again: nothing of
+ * it has reached the guest or the outside (the console write and POLL,
+ * which park, return before they park once they have done anything).
+ * restart[i] is that rip, or 0. */
+static int complete_exits(struct vm *vm, uint64_t restart[VM_MAX_CPUS], char *err)
 {
 	for (unsigned i = 0; i < vm->cpu_count; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		pthread_mutex_lock(&vm->ctl.lock);
-		bool ran = (i == 0 || v->state == VCPU_RUNNING) && !v->in_call;
+		bool running = i == 0 || v->state == VCPU_RUNNING, in_call = v->in_call;
 		pthread_mutex_unlock(&vm->ctl.lock);
-		if (!ran)
+		restart[i] = 0;
+		if (in_call) {
+			if (call_rip(vm, v, &restart[i], err))
+				return -1;
+			continue;
+		}
+		if (!running)
 			continue;
 		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		if (ioctl(v->fd, KVM_RUN, 0) == 0)
 			log_warn("CPU %u: KVM_RUN with immediate_exit ran the guest", i);
 	}
+	return 0;
 }
 
 int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char err[SNAPSHOT_ERR_MAX])
@@ -366,7 +430,9 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	if (strcmp(state_path, mem_path) == 0)
 		return fail(err, "snapshot_path and mem_file_path are the same file");
 
-	complete_exits(vm);
+	uint64_t restart[VM_MAX_CPUS];
+	if (complete_exits(vm, restart, err))
+		return -1;
 
 	int api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
@@ -421,7 +487,7 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	uint32_t msrs[MAX_MSRS];
 	unsigned nmsrs = host_msrs(vm->kvm_fd, msrs);
 	for (unsigned i = 0; i < vm->cpu_count; i++)
-		if (put_vcpu(&w, vm, &vm->vcpus[i], msrs, nmsrs, err)) {
+		if (put_vcpu(&w, vm, &vm->vcpus[i], restart[i], msrs, nmsrs, err)) {
 			snap_writer_free(&w);
 			return -1;
 		}

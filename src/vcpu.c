@@ -493,6 +493,11 @@ static void take_pauses(struct vm *vm)
 	}
 }
 
+bool vcpu_pause_wanted(void)
+{
+	return (tstp_pending || console_pause_pending) && main_vcpu && vcpu_current() == main_vcpu;
+}
+
 void vcpu_take_pause(struct vm *vm)
 {
 	if ((!tstp_pending && !console_pause_pending) || vcpu_current() != main_vcpu || !main_vcpu)

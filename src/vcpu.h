@@ -26,6 +26,10 @@ int vcpu_run(struct vm *vm);
  * pending Ctrl-Z pause here. Does nothing on any other thread. */
 void vcpu_take_pause(struct vm *vm);
 
+/* True on that thread while such a pause is pending (vcpu_take_pause
+ * would take it). */
+bool vcpu_pause_wanted(void);
+
 /* Ctrl-A z on a raw console (any thread): ask the main thread to pause
  * the VM, or, while that pause lasts, to resume it. */
 void vcpu_console_pause(struct vm *vm);

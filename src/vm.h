@@ -54,9 +54,9 @@ struct vcpu {
 	 * root generation whose CR3 this vCPU has loaded. */
 	bool mmu_in_guest;
 	uint64_t mmu_gen;
-	/* Parked by vm_checkpoint() inside an exit's handling (under
-	 * vm->ctl.lock): that exit is not complete, and a snapshot leaves it
-	 * so (the restored vCPU makes the call again). */
+	/* Parked by vm_checkpoint() inside a para call's handling (under
+	 * vm->ctl.lock): that call is not complete, and a snapshot saves the
+	 * vCPU at the call's `out` (the restored vCPU makes it again). */
 	bool in_call;
 	/* Restored from a snapshot already running: its thread skips the
 	 * boot-time register load (cpu_boot_secondary). */
@@ -218,6 +218,11 @@ int vm_add_hook(struct vm *vm, void (*quiesce)(void *), void (*resume)(void *), 
  * the calling vCPU thread while a pause is under way. Returns true once
  * the VM is stopped, when the wait should give up. */
 bool vm_checkpoint(struct vm *vm);
+
+/* True on a vCPU thread when vm_checkpoint() would park it: for a wait
+ * that has already done part of its work and should end early instead
+ * (the vCPU then parks between exits, with the call complete). */
+bool vm_pause_pending(struct vm *vm);
 
 /* The vCPU whose thread is calling, or NULL (I/O thread, main, tests). */
 struct vcpu *vcpu_current(void);

@@ -156,13 +156,27 @@ static void park_locked(struct vm *vm)
 	c->parked--;
 }
 
+static void set_in_call(struct vm *vm, bool in)
+{
+	pthread_mutex_lock(&vm->ctl.lock);
+	current->in_call = in;
+	pthread_mutex_unlock(&vm->ctl.lock);
+}
+
 bool vm_checkpoint(struct vm *vm)
 {
 	if (vm_stopped(vm))
 		return true;
-	if (current && current->vm == vm)
-		vcpu_take_pause(vm); /* Ctrl-Z on a main-thread vCPU (vcpu.c) */
-	if (__atomic_load_n(&vm->ctl.pause_requested, __ATOMIC_ACQUIRE) && current && current->vm == vm) {
+	if (!current || current->vm != vm)
+		return vm_stopped(vm);
+	/* Ctrl-Z on a main-thread vCPU (vcpu.c): a snapshot over the API
+	 * while it lasts finds this vCPU inside its call, as below. */
+	if (vcpu_pause_wanted()) {
+		set_in_call(vm, true);
+		vcpu_take_pause(vm);
+		set_in_call(vm, false);
+	}
+	if (__atomic_load_n(&vm->ctl.pause_requested, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&vm->ctl.lock);
 		current->in_call = true;
 		park_locked(vm);
@@ -170,6 +184,12 @@ bool vm_checkpoint(struct vm *vm)
 		pthread_mutex_unlock(&vm->ctl.lock);
 	}
 	return vm_stopped(vm);
+}
+
+bool vm_pause_pending(struct vm *vm)
+{
+	return current && current->vm == vm &&
+	       (__atomic_load_n(&vm->ctl.pause_requested, __ATOMIC_ACQUIRE) || vcpu_pause_wanted());
 }
 
 int vm_pause(struct vm *vm)

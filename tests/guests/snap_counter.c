@@ -9,6 +9,11 @@
  * With "smp" (run with --cpus 2), CPU 1 counts too, one step every 10 ms
  * until CPU 0 is done; CPU 0 then joins it and prints "cpu1 ok" if it
  * counted at least N steps, never skipping back. Prints "ready" first.
+ * With "fast" a step takes 1 ms; with "wide" each count line is padded
+ * to WIDE_BYTES and written with one console call (looping on a short
+ * write), more than a pipe of one page holds. Every POLL that returns
+ * before its deadline (which a restore that skipped the call would do)
+ * prints "poll returned early" and makes the exit status 6.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,9 +25,43 @@
 
 #define BUF_BYTES (64u << 10)
 #define SECTORS 32u
+#define WIDE_BYTES 6000u
 
 static uint8_t buf[BUF_BYTES];
 static volatile unsigned cpu1_steps, cpu1_stop, cpu1_bad;
+static unsigned early_polls;
+
+/* Sleep until `ns` of guest time from now. A POLL with no interest ends
+ * only at its deadline, in the CLOCK call's time. */
+static void step_wait(uint64_t ns, unsigned i)
+{
+	uint64_t deadline = pvmm_clock(PVMM_CLOCK_MONOTONIC) + ns;
+	pvmm_poll(deadline, 0, NULL);
+	uint64_t now = pvmm_clock(PVMM_CLOCK_MONOTONIC);
+	if (now < deadline) {
+		early_polls++;
+		printf("poll returned early at count %u: %llu ns before its deadline\n", i,
+		       (unsigned long long)(deadline - now));
+		fflush(stdout);
+	}
+}
+
+/* One count line, padded with '.' to WIDE_BYTES, in as few console calls
+ * as the monitor takes. */
+static void print_wide(const char *line)
+{
+	static char wide[WIDE_BYTES];
+	size_t n = strlen(line);
+	memset(wide, '.', sizeof(wide));
+	memcpy(wide, line, n - 1); /* without its newline */
+	wide[sizeof(wide) - 1] = '\n';
+	for (size_t done = 0; done < sizeof(wide);) {
+		int64_t ret = pvmm_console_write(wide + done, sizeof(wide) - done);
+		if (ret <= 0)
+			return;
+		done += (size_t)ret;
+	}
+}
 
 static void cpu1_count(void *arg)
 {
@@ -59,10 +98,12 @@ static void sector_text(char *sec, unsigned i)
 int main(int argc, char **argv)
 {
 	unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 20;
-	bool use_disk = false, smp = false;
+	bool use_disk = false, smp = false, fast = false, wide = false;
 	for (int a = 2; a < argc; a++) {
 		use_disk |= strcmp(argv[a], "disk") == 0;
 		smp |= strcmp(argv[a], "smp") == 0;
+		fast |= strcmp(argv[a], "fast") == 0;
+		wide |= strcmp(argv[a], "wide") == 0;
 	}
 	struct blk_dev *disk = use_disk ? blk_open(0) : NULL;
 	char sec[512];
@@ -88,9 +129,15 @@ int main(int argc, char **argv)
 				return 4;
 			}
 		}
-		printf("count %u sum %08x\n", i, checksum());
-		fflush(stdout);
-		pvmm_poll(pvmm_now_ns() + 50 * PVMM_NS_PER_MS, 0, NULL);
+		char line[48];
+		snprintf(line, sizeof(line), "count %u sum %08x\n", i, checksum());
+		if (wide) {
+			print_wide(line);
+		} else {
+			fputs(line, stdout);
+			fflush(stdout);
+		}
+		step_wait((fast ? 1 : 50) * PVMM_NS_PER_MS, i);
 	}
 	printf("done %u sum %08x\n", n, checksum());
 	if (smp) {
@@ -120,5 +167,5 @@ int main(int argc, char **argv)
 		else
 			puts("disk ok");
 	}
-	return 0;
+	return early_polls ? 6 : 0;
 }

@@ -85,6 +85,68 @@ run_test() {
 	fi
 }
 
+# ---- a VM in the background (test_net.sh, test_tcp.sh) ---------------------
+
+BG_VM_PID=
+
+# bg_vm_start SECS ARGS...: `pvmm ARGS` in the background (a `run` at
+# $PVMM_RING if set), stdout in $OUT, stderr in $ERR, killed after SECS s.
+# Sets $BG_VM_PID.
+bg_vm_start() {
+	local secs=$1
+	shift
+	local args=("$@")
+	if [ -n "${PVMM_RING:-}" ] && [ "${1:-}" = run ]; then
+		args=(run --ring "$PVMM_RING" "${@:2}")
+	fi
+	timeout -s KILL "$secs" "$PVMM" "${args[@]}" </dev/null >"$OUT" 2>"$ERR" &
+	BG_VM_PID=$!
+}
+
+# bg_vm_wait_out TEXT [SECONDS]: wait until stdout has TEXT (at most
+# SECONDS, default 20; no longer once the VM has exited).
+bg_vm_wait_out() {
+	local i
+	for ((i = 0; i < ${2:-20} * 10; i++)); do
+		grep -qF -- "$1" "$OUT" && return 0
+		kill -0 "$BG_VM_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -qF -- "$1" "$OUT" && return 0
+	fail_because "stdout never had '$1' (got: $(head -c 300 "$OUT"); stderr: $(head -c 300 "$ERR"))"
+	return 1
+}
+
+# bg_vm_finish [SECONDS]: wait for the VM to exit (default 20 s; then it
+# is killed and the test fails), set $status, check for sanitizer reports.
+bg_vm_finish() {
+	local i
+	for ((i = 0; i < ${1:-20} * 10; i++)); do
+		kill -0 "$BG_VM_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$BG_VM_PID" 2>/dev/null; then
+		fail_because "the VM did not exit (stdout: $(tail -c 300 "$OUT"))"
+		kill -KILL "$BG_VM_PID"
+	fi
+	wait "$BG_VM_PID"
+	status=$?
+	BG_VM_PID=
+	if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$ERR"; then
+		fail_because "sanitizer report:"
+		head -20 "$ERR" | sed 's/^/      /'
+	fi
+}
+
+# bg_vm_kill: the background VM killed, if there is one (cleanups).
+bg_vm_kill() {
+	if [ -n "$BG_VM_PID" ]; then
+		kill -KILL "$BG_VM_PID" 2>/dev/null
+		wait "$BG_VM_PID" 2>/dev/null
+		BG_VM_PID=
+	fi
+}
+
 # ---- disk images (virtio-blk and IDE tests) --------------------------------
 
 # blk_image NAME SECTORS: a zero-filled image in $TEST_TMP; prints its path.

@@ -14,6 +14,8 @@ past the container's checks to the validation of the field itself:
                                                 q0_size, q0_num or q0_flags
   snapedit.py IN OUT section-repeat TYPE       the first section of TYPE twice in a row
   snapedit.py IN - private-gpa                  prints a monitor-private address
+  snapedit.py IN - vcpu-regs CPU                prints the vCPU's saved state and
+                                                rip, rsp, rax, rdx (for diagnoses)
 
 Numbers are Python literals (0x... allowed). Layouts follow snapshot.c's
 put_vcpu() and virtio.c's virtio_save().
@@ -113,6 +115,14 @@ def main(argv):
                 print(hex(gpa))
                 return
         sys.exit("snapedit: no private region")
+    elif op == "vcpu-regs":
+        v = nth(secs, SEC_VCPU, int(args[0]))
+        # 60 bytes of pvmm's (state at 4), then struct kvm_regs: rax, rbx,
+        # rcx, rdx, rsi, rdi, rsp, rbp, r8-r15, rip, rflags.
+        state = struct.unpack_from("<I", v, 4)[0]
+        regs = struct.unpack_from("<18Q", v, 60)
+        print(f"state {state} rip {regs[16]:#x} rsp {regs[6]:#x} rax {regs[0]:#x} rdx {regs[3]:#x}")
+        return
     else:
         sys.exit(f"snapedit: unknown operation {op}")
     save(dst, h, secs)

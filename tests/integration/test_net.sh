@@ -7,18 +7,13 @@
 # /dev/net/tun is absent passes with a note saying so.
 
 NET_TAPS=()
-NET_PID=
 net_seq=0
 # The NIC model the functional tests run over (virtio or ne2000): each
 # test_net_X has a test_net_ne2000_X twin running the same body.
 NET_MODEL=virtio
 
 net_cleanup() {
-	if [ -n "$NET_PID" ]; then
-		kill -KILL "$NET_PID" 2>/dev/null
-		wait "$NET_PID" 2>/dev/null
-		NET_PID=
-	fi
+	bg_vm_kill
 	local t
 	for t in "${NET_TAPS[@]}"; do
 		ip link del "$t" 2>/dev/null
@@ -48,48 +43,6 @@ net_tap() {
 	ip addr add "$NET_SUBNET.1/24" dev "$name"
 	ip link set "$name" up
 	printf -v "$1" '%s' "$name"
-}
-
-# net_start ARGS...: `pvmm ARGS` in the background (killed after 40 s),
-# with --ring $PVMM_RING as run_pvmm adds it.
-net_start() {
-	local args=("$@")
-	if [ -n "${PVMM_RING:-}" ] && [ "${1:-}" = run ]; then
-		args=(run --ring "$PVMM_RING" "${@:2}")
-	fi
-	timeout -s KILL 40 "$PVMM" "${args[@]}" </dev/null >"$OUT" 2>"$ERR" &
-	NET_PID=$!
-}
-
-# net_wait_out TEXT [SECONDS]: wait until stdout has TEXT.
-net_wait_out() {
-	local i
-	for ((i = 0; i < ${2:-10} * 10; i++)); do
-		grep -qF -- "$1" "$OUT" && return 0
-		sleep 0.1
-	done
-	fail_because "stdout never had '$1' (got: $(head -c 300 "$OUT"); stderr: $(head -c 300 "$ERR"))"
-	return 1
-}
-
-# net_finish: wait for the VM (at most 20 s), set $status, check sanitizers.
-net_finish() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$NET_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$NET_PID" 2>/dev/null; then
-		fail_because "the VM did not exit"
-		kill -KILL "$NET_PID"
-	fi
-	wait "$NET_PID"
-	status=$?
-	NET_PID=
-	if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$ERR"; then
-		fail_because "sanitizer report:"
-		head -20 "$ERR" | sed 's/^/      /'
-	fi
 }
 
 # net_model_key: what --net gets for $NET_MODEL (nothing for virtio).
@@ -198,8 +151,8 @@ net_ping_and_udp_echo() {
 	net_skip && return
 	local tap
 	net_tap tap || return
-	net_start run --stats --net "tap=$tap$(net_model_key)" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24" "gw=$NET_SUBNET.1"
-	if net_wait_out "mtu=1500 link=1"; then
+	bg_vm_start 40 run --stats --net "tap=$tap$(net_model_key)" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24" "gw=$NET_SUBNET.1"
+	if bg_vm_wait_out "mtu=1500 link=1"; then
 		# One datagram first, so that the pings do not wait on ARP.
 		net_udp "$NET_SUBNET.2" 1 8 >/dev/null
 		timeout 10 ping -c 3 -i 0.2 -W 2 "$NET_SUBNET.2" >"$TEST_TMP/ping" 2>&1 ||
@@ -210,7 +163,7 @@ net_ping_and_udp_echo() {
 		[ "$r" = "echoed 200 of 200" ] || fail_because "UDP echo: $r"
 		net_quit "$NET_SUBNET.2"
 	fi
-	net_finish
+	bg_vm_finish
 	expect_status 0
 	expect_out "udp_echo done: echoed 201"
 	expect_out "icmp_replies 3"
@@ -232,8 +185,8 @@ net_mtu_and_minimum_frames() {
 	net_skip && return
 	local tap
 	net_tap tap || return
-	net_start run --stats --net "tap=$tap$(net_model_key)" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24"
-	if net_wait_out "udp_echo ready"; then
+	bg_vm_start 40 run --stats --net "tap=$tap$(net_model_key)" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24"
+	if bg_vm_wait_out "udp_echo ready"; then
 		local r
 		# 1472 bytes of UDP: a 1514-byte frame, MTU + 14, both ways.
 		r=$(net_udp "$NET_SUBNET.2" 20 1472)
@@ -248,7 +201,7 @@ net_mtu_and_minimum_frames() {
 		[ "$r" = "raw sent 10 refused 0" ] || fail_because "raw frames: $r"
 		net_quit "$NET_SUBNET.2"
 	fi
-	net_finish
+	bg_vm_finish
 	expect_status 0
 	expect_out "udp_echo done: echoed 40"
 	expect_stat drop_rx_host -eq 0
@@ -263,9 +216,9 @@ net_malformed_frames_from_host() {
 	net_skip && return
 	local tap
 	net_tap tap || return
-	net_start run --stats --net "tap=$tap$(net_model_key)" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24"
+	bg_vm_start 40 run --stats --net "tap=$tap$(net_model_key)" "$EXAMPLES/udp_echo.elf" "ip=$NET_SUBNET.2/24"
 	local r=
-	if net_wait_out "udp_echo ready"; then
+	if bg_vm_wait_out "udp_echo ready"; then
 		r=$(net_raw "$tap" malformed)
 		echo "$r" | grep -qE '^raw sent [1-9][0-9]* refused' || fail_because "raw burst: $r"
 		# The guest still answers.
@@ -273,7 +226,7 @@ net_malformed_frames_from_host() {
 		[ "$r" = "echoed 20 of 20" ] || fail_because "UDP echo after the burst: $r"
 		net_quit "$NET_SUBNET.2"
 	fi
-	net_finish
+	bg_vm_finish
 	expect_status 0
 	expect_out "udp_echo done: echoed 20"
 	# Frames shorter than an Ethernet header never reach the guest; the
@@ -302,13 +255,13 @@ test_net_hostile_guest() {
 	net_skip && return
 	local tap
 	net_tap tap || return
-	net_start run --stats --net "tap=$tap" "$GUESTS/net_hostile.elf"
-	if net_wait_out "rx armed"; then
+	bg_vm_start 40 run --stats --net "tap=$tap" "$GUESTS/net_hostile.elf"
+	if bg_vm_wait_out "rx armed"; then
 		local r
 		r=$(net_raw "$tap" good 3)
 		[ "$r" = "raw sent 3 refused 0" ] || fail_because "raw frames: $r"
 	fi
-	net_finish
+	bg_vm_finish
 	expect_status 0
 	local c
 	for c in writable no_header short long gso split_ok mtu_ok min_ok; do
@@ -337,15 +290,15 @@ test_net_two_nics_two_subnets() {
 	sub1=$NET_SUBNET
 	net_tap tap2 || return
 	sub2=$NET_SUBNET
-	net_start run --stats --net "tap=$tap1" --net "tap=$tap2,mac=02:00:00:00:00:22" \
+	bg_vm_start 40 run --stats --net "tap=$tap1" --net "tap=$tap2,mac=02:00:00:00:00:22" \
 		"$EXAMPLES/udp_echo.elf" "ip=$sub2.2/24" nic=1
-	if net_wait_out "udp_echo ready mac=02:00:00:00:00:22"; then
+	if bg_vm_wait_out "udp_echo ready mac=02:00:00:00:00:22"; then
 		local r
 		r=$(net_udp "$sub2.2" 10 100)
 		[ "$r" = "echoed 10 of 10" ] || fail_because "UDP echo on the second NIC: $r"
 		net_quit "$sub2.2"
 	fi
-	net_finish
+	bg_vm_finish
 	expect_status 0
 	[ "$(grep -c 'device .*virtio-net' "$ERR")" -eq 2 ] || fail_because "not two virtio-net devices in --stats"
 	grep -q "tap:$tap1" "$ERR" && grep -q "tap:$tap2" "$ERR" || fail_because "the NICs are not on $tap1 and $tap2"
@@ -365,15 +318,15 @@ test_net_mixed_models() {
 		sub2=$NET_SUBNET
 		local m1=",model=ne2000" m2=
 		[ "$order" = virtio-first ] && { m1=; m2=",model=ne2000"; }
-		net_start run --stats --net "tap=$tap1$m1,mac=02:00:00:00:00:11" --net "tap=$tap2$m2,mac=02:00:00:00:00:22" \
+		bg_vm_start 40 run --stats --net "tap=$tap1$m1,mac=02:00:00:00:00:11" --net "tap=$tap2$m2,mac=02:00:00:00:00:22" \
 			"$EXAMPLES/udp_echo.elf" "ip=$sub2.2/24" nic=1
-		if net_wait_out "udp_echo ready mac=02:00:00:00:00:22"; then
+		if bg_vm_wait_out "udp_echo ready mac=02:00:00:00:00:22"; then
 			local r
 			r=$(net_udp "$sub2.2" 10 100)
 			[ "$r" = "echoed 10 of 10" ] || fail_because "$order: UDP echo on the second NIC: $r"
 			net_quit "$sub2.2"
 		fi
-		net_finish
+		bg_vm_finish
 		expect_status 0
 		grep -q "^  ne2000 .*tap:$([ "$order" = ne2000-first ] && echo "$tap1" || echo "$tap2")," "$ERR" ||
 			fail_because "$order: the NE2000 is not on the right TAP: $(grep ne2000 "$ERR")"
@@ -477,13 +430,13 @@ net_user_udp_echo() {
 	local port tport
 	port=$(net_free_port udp)
 	tport=$(net_free_port tcp)
-	net_start run --stats --net "user,hostfwd=udp:127.0.0.1:$port-:7,hostfwd=tcp:127.0.0.1:$tport-:80$(net_model_key)" \
+	bg_vm_start 40 run --stats --net "user,hostfwd=udp:127.0.0.1:$port-:7,hostfwd=tcp:127.0.0.1:$tport-:80$(net_model_key)" \
 		"$EXAMPLES/udp_echo.elf" ip=10.0.2.15/24 gw=10.0.2.2
 	local helper=
-	if net_wait_out "mtu=1500 link=1"; then
+	if bg_vm_wait_out "mtu=1500 link=1"; then
 		local r mon
 		# timeout(1) → pvmm → pvmm-slirp
-		mon=$(pgrep -P "$NET_PID" | head -1)
+		mon=$(pgrep -P "$BG_VM_PID" | head -1)
 		[ -n "$mon" ] && helper=$(pgrep -P "$mon" -x pvmm-slirp | head -1)
 		[ -n "$helper" ] || fail_because "no pvmm-slirp helper under the monitor"
 		r=$(net_udp_port 127.0.0.1 "$port" 200 32)
@@ -495,7 +448,7 @@ net_user_udp_echo() {
 			"$tport" || fail_because "hostfwd=tcp:127.0.0.1:$tport is not listening"
 		timeout 5 python3 -c 'import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"quit", ("127.0.0.1", int(sys.argv[1])))' "$port"
 	fi
-	net_finish
+	bg_vm_finish
 	expect_status 0
 	expect_out "udp_echo done: echoed 220"
 	expect_err "user:10.0.2.0"
@@ -511,15 +464,15 @@ test_net_ne2000_user_udp_echo() { local NET_MODEL=ne2000; net_user_udp_echo; }
 test_net_user_other_network() {
 	local port
 	port=$(net_free_port udp)
-	net_start run --net "user,net=192.168.77.0/24,hostfwd=udp:127.0.0.1:$port-192.168.77.15:7" \
+	bg_vm_start 40 run --net "user,net=192.168.77.0/24,hostfwd=udp:127.0.0.1:$port-192.168.77.15:7" \
 		"$EXAMPLES/udp_echo.elf" ip=192.168.77.15/24 gw=192.168.77.2
-	if net_wait_out "mtu=1500 link=1"; then
+	if bg_vm_wait_out "mtu=1500 link=1"; then
 		local r
 		r=$(net_udp_port 127.0.0.1 "$port" 10 64)
 		[ "$r" = "echoed 10 of 10" ] || fail_because "UDP echo on net=192.168.77.0/24: $r"
 		timeout 5 python3 -c 'import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"quit", ("127.0.0.1", int(sys.argv[1])))' "$port"
 	fi
-	net_finish
+	bg_vm_finish
 	expect_status 0
 	expect_out "udp_echo done: echoed 10"
 }

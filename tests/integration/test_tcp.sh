@@ -6,15 +6,10 @@
 # /dev/net/tun is absent. Every client is bounded by timeout(1), every VM
 # by timeout -s KILL, and each test stops its VM and deletes its TAP.
 
-TCP_PID=
 TCP_TAP=
 
 tcp_cleanup() {
-	if [ -n "$TCP_PID" ]; then
-		kill -KILL "$TCP_PID" 2>/dev/null
-		wait "$TCP_PID" 2>/dev/null
-		TCP_PID=
-	fi
+	bg_vm_kill
 	if [ -n "$TCP_TAP" ]; then
 		ip link del "$TCP_TAP" 2>/dev/null
 		TCP_TAP=
@@ -29,50 +24,6 @@ trap "tcp_cleanup; $tcp_prev_trap" EXIT
 # ~100 times slower, so those runs move less data and wait longer.
 tcp_bytes() { if ring3; then echo 1048576; else echo 65536; fi; }
 tcp_slow() { if ring3; then echo 1; else echo 6; fi; }
-
-# tcp_start ARGS...: `pvmm ARGS` in the background, killed after 90 s.
-tcp_start() {
-	local args=("$@")
-	if [ -n "${PVMM_RING:-}" ] && [ "${1:-}" = run ]; then
-		args=(run --ring "$PVMM_RING" "${@:2}")
-	fi
-	timeout -s KILL 90 "$PVMM" "${args[@]}" </dev/null >"$OUT" 2>"$ERR" &
-	TCP_PID=$!
-}
-
-# tcp_wait_out TEXT [SECONDS]: wait until stdout has TEXT.
-tcp_wait_out() {
-	local i
-	for ((i = 0; i < ${2:-20} * 10; i++)); do
-		grep -qF -- "$1" "$OUT" && return 0
-		kill -0 "$TCP_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	grep -qF -- "$1" "$OUT" && return 0
-	fail_because "stdout never had '$1' (got: $(head -c 300 "$OUT"); stderr: $(head -c 300 "$ERR"))"
-	return 1
-}
-
-# tcp_finish [SECONDS]: wait for the VM to exit (default 20 s; then it is
-# killed and the test fails), set $status, check for sanitizer reports.
-tcp_finish() {
-	local i
-	for ((i = 0; i < ${1:-20} * 10; i++)); do
-		kill -0 "$TCP_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$TCP_PID" 2>/dev/null; then
-		fail_because "the VM did not exit (stdout: $(tail -c 300 "$OUT"))"
-		kill -KILL "$TCP_PID"
-	fi
-	wait "$TCP_PID"
-	status=$?
-	TCP_PID=
-	if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$ERR"; then
-		fail_because "sanitizer report:"
-		head -20 "$ERR" | sed 's/^/      /'
-	fi
-}
 
 tcp_free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -114,13 +65,13 @@ test_tcp_echo_user_both_directions() {
 	local port n r
 	port=$(tcp_free_port)
 	n=$(tcp_bytes)
-	tcp_start run --stats --net "user,hostfwd=tcp:127.0.0.1:$port-:7" "$EXAMPLES/tcp_echo.elf" conns=3
-	if tcp_wait_out "tcp_echo ready port 7"; then
+	bg_vm_start 90 run --stats --net "user,hostfwd=tcp:127.0.0.1:$port-:7" "$EXAMPLES/tcp_echo.elf" conns=3
+	if bg_vm_wait_out "tcp_echo ready port 7"; then
 		r=$(tcp_echo_client 127.0.0.1 "$port" 3 "$n")
 		[ "$r" = "$(printf 'ok %s\nok %s\nok %s' "$n" "$n" "$n")" ] ||
 			fail_because "echo of 3 x $n bytes through hostfwd: $r"
 	fi
-	tcp_finish
+	bg_vm_finish
 	expect_status 0
 	expect_out "tcp_echo done: 3 connections, $((3 * n)) bytes, 0 datagrams"
 	expect_out "connection 3 from 10.0.2.2:"
@@ -137,9 +88,9 @@ test_tcp_udp_socket_echo() {
 	local port uport r
 	port=$(tcp_free_port)
 	uport=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	tcp_start run --net "user,hostfwd=tcp:127.0.0.1:$port-:7,hostfwd=udp:127.0.0.1:$uport-:7" \
+	bg_vm_start 90 run --net "user,hostfwd=tcp:127.0.0.1:$port-:7,hostfwd=udp:127.0.0.1:$uport-:7" \
 		"$EXAMPLES/tcp_echo.elf" conns=1
-	if tcp_wait_out "tcp_echo ready port 7"; then
+	if bg_vm_wait_out "tcp_echo ready port 7"; then
 		r=$(timeout 60 python3 - "$uport" <<'PY'
 import os, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -160,7 +111,7 @@ PY
 		r=$(tcp_echo_client 127.0.0.1 "$port" 1 1000)
 		[ "$r" = "ok 1000" ] || fail_because "TCP echo after UDP: $r"
 	fi
-	tcp_finish
+	bg_vm_finish
 	expect_status 0
 	expect_out "tcp_echo done: 1 connections, 1000 bytes, 101 datagrams"
 }
@@ -195,8 +146,8 @@ PY
 	for ((i = 0; i < 50; i++)); do [ -s "$TEST_TMP/tcp_port" ] && break; sleep 0.1; done
 	port=$(cat "$TEST_TMP/tcp_port" 2>/dev/null)
 	[ -n "$port" ] || { fail_because "the host listener did not start"; kill "$lpid"; return; }
-	tcp_start run --net user "$EXAMPLES/tcp_echo.elf" "send=10.0.2.2:$port" "bytes=$n"
-	tcp_finish $((30 * $(tcp_slow)))
+	bg_vm_start 90 run --net user "$EXAMPLES/tcp_echo.elf" "send=10.0.2.2:$port" "bytes=$n"
+	bg_vm_finish $((30 * $(tcp_slow)))
 	wait "$lpid"
 	expect_status 0
 	expect_out "tcp_echo sent $n bytes"
@@ -206,18 +157,18 @@ PY
 
 # DHCP against libslirp's server: the lease is .15 of whatever net= is.
 test_tcp_dhcp_lease() {
-	tcp_start run --net user "$EXAMPLES/tcp_echo.elf" conns=0 send=10.0.2.2:1
-	tcp_finish
+	bg_vm_start 90 run --net user "$EXAMPLES/tcp_echo.elf" conns=0 send=10.0.2.2:1
+	bg_vm_finish
 	# No listener on port 1: the connection is refused, after the lease.
 	expect_out "tcp_echo: address 10.0.2.15 gateway 10.0.2.2 (dhcp)"
 	expect_out "connect to 10.0.2.2:1: error -111"
 	expect_status 1
-	tcp_start run --net user,net=192.168.77.0/24 "$EXAMPLES/tcp_echo.elf" send=192.168.77.2:1
-	tcp_finish
+	bg_vm_start 90 run --net user,net=192.168.77.0/24 "$EXAMPLES/tcp_echo.elf" send=192.168.77.2:1
+	bg_vm_finish
 	expect_out "tcp_echo: address 192.168.77.15 gateway 192.168.77.2 (dhcp)"
 	# A static address skips DHCP.
-	tcp_start run --net user "$EXAMPLES/tcp_echo.elf" ip=10.0.2.30/24 gw=10.0.2.2 send=10.0.2.2:1
-	tcp_finish
+	bg_vm_start 90 run --net user "$EXAMPLES/tcp_echo.elf" ip=10.0.2.30/24 gw=10.0.2.2 send=10.0.2.2:1
+	bg_vm_finish
 	expect_out "tcp_echo: address 10.0.2.30 gateway 10.0.2.2 (static)"
 	# A malformed address is named, exit 2.
 	run_pvmm run --net user "$EXAMPLES/tcp_echo.elf" ip=10.0.2.300/24
@@ -315,13 +266,13 @@ tcp_curl_pages() {
 test_tcp_httpd_user() {
 	local port r
 	port=$(tcp_free_port)
-	tcp_start run --stats --net "user,hostfwd=tcp:127.0.0.1:$port-:80" "$EXAMPLES/httpd.elf" requests=8
-	if tcp_wait_out "httpd ready on 10.0.2.15:80 (dhcp)"; then
+	bg_vm_start 90 run --stats --net "user,hostfwd=tcp:127.0.0.1:$port-:80" "$EXAMPLES/httpd.elf" requests=8
+	if bg_vm_wait_out "httpd ready on 10.0.2.15:80 (dhcp)"; then
 		r=$(tcp_http_session "http://127.0.0.1:$port")
 		tcp_expect_http_session "$r"
 		tcp_curl_pages "http://127.0.0.1:$port"
 	fi
-	tcp_finish
+	bg_vm_finish
 	expect_status 0
 	expect_out "httpd done: 8 requests"
 	expect_out "1 refused"
@@ -331,8 +282,8 @@ test_tcp_httpd_user() {
 test_tcp_httpd_curl_and_malformed_flood() {
 	local port r
 	port=$(tcp_free_port)
-	tcp_start run --net "user,hostfwd=tcp:127.0.0.1:$port-:80" "$EXAMPLES/httpd.elf" requests=3
-	if tcp_wait_out "httpd ready"; then
+	bg_vm_start 90 run --net "user,hostfwd=tcp:127.0.0.1:$port-:80" "$EXAMPLES/httpd.elf" requests=3
+	if bg_vm_wait_out "httpd ready"; then
 		timeout 20 python3 - "$port" <<'PY' >"$TEST_TMP/flood"
 import os, random, socket, sys
 port = int(sys.argv[1])
@@ -370,7 +321,7 @@ PY
 		r=$(timeout 10 curl -s "http://127.0.0.1:$port/stats" "http://127.0.0.1:$port/stats" | grep -c '^requests ')
 		[ "$r" = 2 ] || fail_because "curl /stats twice (keep-alive): $r pages"
 	fi
-	tcp_finish
+	bg_vm_finish
 	expect_status 0
 	expect_out "httpd done: 3 requests"
 }
@@ -385,13 +336,13 @@ test_tcp_httpd_tap() {
 	ip tuntap add dev "$TCP_TAP" mode tap || { fail_because "cannot create TAP $TCP_TAP"; TCP_TAP=; return; }
 	ip addr add "$sub.1/24" dev "$TCP_TAP"
 	ip link set "$TCP_TAP" up
-	tcp_start run --net "tap=$TCP_TAP" "$EXAMPLES/httpd.elf" "ip=$sub.2/24" "gw=$sub.1" requests=8
-	if tcp_wait_out "httpd ready on $sub.2:80 (static)"; then
+	bg_vm_start 90 run --net "tap=$TCP_TAP" "$EXAMPLES/httpd.elf" "ip=$sub.2/24" "gw=$sub.1" requests=8
+	if bg_vm_wait_out "httpd ready on $sub.2:80 (static)"; then
 		r=$(tcp_http_session "http://$sub.2:80")
 		tcp_expect_http_session "$r"
 		tcp_curl_pages "http://$sub.2:80"
 	fi
-	tcp_finish
+	bg_vm_finish
 	expect_status 0
 	expect_out "httpd done: 8 requests"
 	tcp_cleanup
@@ -455,8 +406,8 @@ c.close()
 PY
 	local lpid=$! i
 	for ((i = 0; i < 50; i++)); do [ -s "$TEST_TMP/sa_port" ] && break; sleep 0.1; done
-	tcp_start run --net user "$GUESTS/sock_api.elf" "host=$(cat "$TEST_TMP/sa_port")"
-	tcp_finish $((20 * $(tcp_slow)))
+	bg_vm_start 90 run --net user "$GUESTS/sock_api.elf" "host=$(cat "$TEST_TMP/sa_port")"
+	bg_vm_finish $((20 * $(tcp_slow)))
 	wait "$lpid"
 	expect_status 0
 	expect_out "sock_api done 0 failed"
