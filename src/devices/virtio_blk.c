@@ -45,12 +45,13 @@
  * it for a while before it asks for kicks again and sleeps: a driver
  * under load posts again within microseconds of its answers, and the kick
  * and the wake-up that saves cost tens of microseconds each on a busy
- * host. The window adapts, as KVM's halt polling does: each one that ends
- * with nothing halves it (below BLK_POLL_MIN_NS it is off), and a kick
- * that comes within the longest window (poll_max) of going idle, which a
- * longer window would have caught, doubles it. So a driver that is slow
- * to post (guest code interpreted, an idle guest) costs a few windows and
- * then no CPU at all. With the synchronous fallback there is no polling:
+ * host. The window adapts to how soon the driver posts again, judged at
+ * the kick that follows a window that passed with nothing: if the longest
+ * window (poll_max) would have caught it, the next window is that long;
+ * if not, half as long as the one that missed (below BLK_POLL_MIN_NS, no
+ * polling, until a kick comes within poll_max of going idle). So a driver
+ * that is slow to post (guest code interpreted, an idle guest) costs a few
+ * windows and then no CPU at all. The synchronous fallback does not poll:
  * its I/O runs only once the handler returns. */
 #define BLK_POLL_MIN_NS 4000
 
@@ -96,6 +97,7 @@ struct virtio_blk {
 	uint64_t poll_hits, poll_completions, poll_misses;
 	uint64_t poll_max;      /* the longest window; 0: no polling */
 	uint64_t poll_ns;       /* the window now: 0 (off) or BLK_POLL_MIN_NS..poll_max */
+	uint64_t missed_ns;     /* the last window, if it passed with nothing; else 0 */
 	uint64_t idle_at;       /* virtio_poll_clock() when the ring was last left empty */
 	bool logged_unanswerable, logged_io_error;
 	struct virtq_elem elem; /* scratch for virtq_pop */
@@ -384,7 +386,7 @@ static void process_queue(struct virtio_blk *b)
 			enum virtio_poll_result r = virtio_poll_avail(dev, 0, b->poll_ns, backend_ready, b);
 			if (r == VIRTIO_POLL_IDLE) {
 				b->poll_misses++;
-				b->poll_ns = b->poll_ns / 2 < BLK_POLL_MIN_NS ? 0 : b->poll_ns / 2;
+				b->missed_ns = b->poll_ns; /* judged at the next kick */
 				break; /* kicks on again, nothing came */
 			}
 			if (r == VIRTIO_POLL_OTHER) {
@@ -458,10 +460,14 @@ static void queue_notify(struct virtio_dev *dev, unsigned q)
 	b->dev = dev;
 	if (q != 0)
 		return;
-	/* A kick soon after we went idle: a longer window would have saved it. */
-	if (b->poll_ns < b->poll_max && virtio_poll_clock() - b->idle_at <= b->poll_max) {
-		uint64_t grown = b->poll_ns ? 2 * b->poll_ns : BLK_POLL_MIN_NS;
-		b->poll_ns = grown < b->poll_max ? grown : b->poll_max;
+	if (b->poll_max && (b->missed_ns || !b->poll_ns)) {
+		/* How long after its answers the driver posted this. */
+		uint64_t late = b->missed_ns + (virtio_poll_clock() - b->idle_at);
+		if (late <= b->poll_max)
+			b->poll_ns = b->poll_max;
+		else if (b->missed_ns)
+			b->poll_ns = b->missed_ns / 2 < BLK_POLL_MIN_NS ? 0 : b->missed_ns / 2;
+		b->missed_ns = 0;
 	}
 	process_queue(b);
 	flush_notify(b);
@@ -657,6 +663,7 @@ const struct virtio_ops *virtio_blk_ops(const struct virtio_blk *b)
 void virtio_blk_set_poll_max(struct virtio_blk *b, uint64_t ns)
 {
 	b->poll_max = b->poll_ns = ns;
+	b->missed_ns = 0;
 }
 
 int virtio_blk_event_fd(const struct virtio_blk *b)

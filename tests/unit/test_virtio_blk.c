@@ -1678,9 +1678,10 @@ static uint64_t stat_of(struct fixture *f, const char *name)
 	return strtoull(p + strlen(key), NULL, 10);
 }
 
-/* A driver that does not post: each window that ends with nothing halves
- * the next, until polling is off; a kick soon after the device went idle
- * opens it again. A window lasts what it says (looks of 1 us each). */
+/* A driver slow to post: each window that passed with nothing, followed
+ * by a kick later than the longest window, halves the next, until polling
+ * is off; a kick that a full window would have caught sets it back to the
+ * longest. A window lasts what it says (looks of 1 us each). */
 static void test_poll_window_adapts(void **state)
 {
 	struct fixture *f = *state;
@@ -1688,7 +1689,7 @@ static void test_poll_window_adapts(void **state)
 	use_fake_clock(NULL);
 	unsigned want[] = { 50, 25, 12, 6 }; /* us: 50000 ns halved, 4000 the floor */
 	for (unsigned i = 0; i < 4; i++) {
-		fake_ns += 1000000; /* a kick long after the last window: no growth */
+		fake_ns += 1000000; /* a kick long after the last window */
 		looks = 0;
 		kick(f);
 		assert_int_equal(stat_of(f, "poll_misses"), i + 1);
@@ -1702,8 +1703,21 @@ static void test_poll_window_adapts(void **state)
 	assert_true(looks <= 4);
 	/* A kick 10 us after going idle: a window would have caught it. */
 	fake_ns += 10000;
+	looks = 0;
 	kick(f);
 	assert_int_equal(stat_of(f, "poll_misses"), 5);
+	assert_true(looks >= 50 && looks <= 55); /* the longest window again */
+	/* A miss that a full window would have caught keeps it at full length:
+	 * the driver posts 20 us after the 50 us window (70 > 50: halved),
+	 * then 20 us after a 25 us one (45 <= 50: full again). */
+	fake_ns += 20000;
+	looks = 0;
+	kick(f);
+	assert_true(looks >= 25 && looks <= 30);
+	fake_ns += 20000;
+	looks = 0;
+	kick(f);
+	assert_true(looks >= 50 && looks <= 55);
 	real_clock();
 }
 
