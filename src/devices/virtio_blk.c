@@ -47,9 +47,10 @@
  * and the wake-up that saves cost tens of microseconds each on a busy
  * host. The window adapts to how soon the driver posts again, judged at
  * the kick that follows a window that passed with nothing: if the longest
- * window (poll_max) would have caught it, the next window is that long;
- * if not, half as long as the one that missed (below BLK_POLL_MIN_NS, no
- * polling, until a kick comes within poll_max of going idle). So a driver
+ * window (poll_max) would have caught it, allowing for our own wake-up,
+ * the next window is that long; if not, half as long as the one that
+ * missed (below BLK_POLL_MIN_NS, no polling, until a kick comes that
+ * soon after going idle). So a driver
  * that is slow to post (guest code interpreted, an idle guest) costs a few
  * windows and then no CPU at all. The synchronous fallback does not poll:
  * its I/O runs only once the handler returns. */
@@ -461,9 +462,11 @@ static void queue_notify(struct virtio_dev *dev, unsigned q)
 	if (q != 0)
 		return;
 	if (b->poll_max && (b->missed_ns || !b->poll_ns)) {
-		/* How long after its answers the driver posted this. */
+		/* How long after its answers the driver posted this, as seen
+		 * here: that includes our own wake-up for the kick (20-50 us
+		 * on a busy host), hence the second poll_max. */
 		uint64_t late = b->missed_ns + (virtio_poll_clock() - b->idle_at);
-		if (late <= b->poll_max)
+		if (late <= 2 * b->poll_max)
 			b->poll_ns = b->poll_max;
 		else if (b->missed_ns)
 			b->poll_ns = b->missed_ns / 2 < BLK_POLL_MIN_NS ? 0 : b->missed_ns / 2;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -136,13 +137,15 @@ static uint64_t monotonic_ns(void)
 
 uint64_t (*virtio_poll_clock)(void) = monotonic_ns;
 
+#define POLL_YIELD_NS 10000 /* how often a poll window lets others run */
+
 enum virtio_poll_result virtio_poll_avail(struct virtio_dev *dev, unsigned q, uint64_t window_ns,
 					  bool (*other)(void *), void *opaque)
 {
 	struct virtq *vq = &dev->queues[q];
 
 	virtq_kicks_off(vq);
-	uint64_t end = virtio_poll_clock() + window_ns;
+	uint64_t end = virtio_poll_clock() + window_ns, last_yield = end - window_ns;
 	for (;;) {
 		if (virtq_avail_pending(vq))
 			return VIRTIO_POLL_AVAIL;
@@ -155,9 +158,17 @@ enum virtio_poll_result virtio_poll_avail(struct virtio_dev *dev, unsigned q, ui
 				virtio_queue_rekick(dev, q);
 			return VIRTIO_POLL_IDLE;
 		}
-		if (virtio_poll_clock() >= end)
+		uint64_t now = virtio_poll_clock();
+		if (now >= end)
 			break;
-		__builtin_ia32_pause();
+		if (now - last_yield >= POLL_YIELD_NS) {
+			/* A vCPU thread that shares this CPU must get to run, or
+			 * the chain we wait for cannot come. */
+			last_yield = now;
+			sched_yield();
+		} else {
+			__builtin_ia32_pause();
+		}
 	}
 	return virtq_kicks_on(vq) ? VIRTIO_POLL_AVAIL : VIRTIO_POLL_IDLE;
 }

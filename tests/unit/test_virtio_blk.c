@@ -1679,7 +1679,7 @@ static uint64_t stat_of(struct fixture *f, const char *name)
 }
 
 /* A driver slow to post: each window that passed with nothing, followed
- * by a kick later than the longest window, halves the next, until polling
+ * by a kick later than two longest windows, halves the next, until polling
  * is off; a kick that a full window would have caught sets it back to the
  * longest. A window lasts what it says (looks of 1 us each). */
 static void test_poll_window_adapts(void **state)
@@ -1707,14 +1707,15 @@ static void test_poll_window_adapts(void **state)
 	kick(f);
 	assert_int_equal(stat_of(f, "poll_misses"), 5);
 	assert_true(looks >= 50 && looks <= 55); /* the longest window again */
-	/* A miss that a full window would have caught keeps it at full length:
-	 * the driver posts 20 us after the 50 us window (70 > 50: halved),
-	 * then 20 us after a 25 us one (45 <= 50: full again). */
-	fake_ns += 20000;
+	/* Late is judged against two full windows (the kick includes the
+	 * I/O thread's own wake-up): the driver posts 60 us after the 50 us
+	 * window (110 > 100: halved), then 60 us after a 25 us one (85 <= 100:
+	 * full again). */
+	fake_ns += 60000;
 	looks = 0;
 	kick(f);
 	assert_true(looks >= 25 && looks <= 30);
-	fake_ns += 20000;
+	fake_ns += 60000;
 	looks = 0;
 	kick(f);
 	assert_true(looks >= 50 && looks <= 55);
