@@ -110,6 +110,9 @@ unsigned blk_complete(struct blk_backend *b);
 /* Block until every submitted operation has finished and its `done` has
  * run (device reset: they write into guest memory). */
 void blk_drain(struct blk_backend *b);
+/* io_uring only: blk_complete() has something to deliver now. Cheap
+ * enough to ask in a loop (a device's poll window). */
+bool blk_ready(const struct blk_backend *b);
 /* Operations submitted and not yet completed. */
 unsigned blk_inflight(const struct blk_backend *b);
 

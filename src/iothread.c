@@ -44,7 +44,7 @@ struct iothread {
 	bool stopping;           /* atomic: set by iothread_destroy */
 	pthread_mutex_t lock;    /* guards the lists and the pause state */
 	pthread_cond_t cond;     /* pause state changed */
-	bool pause_wanted;       /* iothread_pause() until iothread_resume() */
+	bool pause_wanted;       /* iothread_pause() until iothread_resume(); atomic stores */
 	bool paused;             /* the loop is parked (dispatching nothing) */
 	struct watch *watches;   /* live */
 	struct watch *graveyard; /* unwatched, freed by the loop between batches */
@@ -153,6 +153,12 @@ bool iothread_stopping(const struct iothread *t)
 	return !t || __atomic_load_n(&t->stopping, __ATOMIC_ACQUIRE);
 }
 
+bool iothread_busy_ok(const struct iothread *t)
+{
+	return !t || (!__atomic_load_n(&t->pause_wanted, __ATOMIC_ACQUIRE) &&
+		      !__atomic_load_n(&t->stopping, __ATOMIC_ACQUIRE));
+}
+
 /* The loop's last act: its own CPU time, for --stats (RUSAGE_THREAD and
  * CLOCK_THREAD_CPUTIME_ID only read the calling thread). */
 static void *finish(struct iothread *t)
@@ -259,7 +265,7 @@ void iothread_pause(struct iothread *t)
 	if (!t || !t->started || t->joined)
 		return;
 	pthread_mutex_lock(&t->lock);
-	t->pause_wanted = true;
+	__atomic_store_n(&t->pause_wanted, true, __ATOMIC_RELEASE);
 	if (write(t->pausefd, &one, sizeof(one)) < 0)
 		log_error("cannot pause the I/O thread: %s", strerror(errno));
 	/* The handler under way finishes first (a console write gives up
@@ -274,7 +280,7 @@ void iothread_resume(struct iothread *t)
 	if (!t)
 		return;
 	pthread_mutex_lock(&t->lock);
-	t->pause_wanted = false;
+	__atomic_store_n(&t->pause_wanted, false, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
 }

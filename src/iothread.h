@@ -50,6 +50,12 @@ void iothread_kick(struct iothread *t);
  * with EINTR should give up rather than retry. Safe on NULL (true). */
 bool iothread_stopping(const struct iothread *t);
 
+/* For a handler that polls for a while before it returns (a device's
+ * poll window): false once a pause or a stop is asked for, so that it
+ * returns at once. No system call, no lock. True on NULL (no loop: a unit
+ * test driving a device). */
+bool iothread_busy_ok(const struct iothread *t);
+
 /* Pause the loop: the handler it is in finishes, then it dispatches
  * nothing until iothread_resume(). Returns once it is parked (or
  * stopping). Not from the I/O thread. Safe on NULL and before start. */

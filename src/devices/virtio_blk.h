@@ -61,5 +61,10 @@ void virtio_blk_io_event(void *opaque, uint32_t events);
 int virtio_blk_wait_io(struct virtio_dev *dev, int timeout_ms);
 /* Requests taken from the queue whose answer is not yet pushed. */
 unsigned virtio_blk_inflight(const struct virtio_blk *blk);
+/* The longest poll window (virtio_blk.c, "Polling"), VIRTIO_BLK_POLL_MAX_NS
+ * unless set; 0: never poll, serve kicks only (the device as it was before
+ * polling: a test that needs requests still in flight after a kick). */
+#define VIRTIO_BLK_POLL_MAX_NS 50000
+void virtio_blk_set_poll_max(struct virtio_blk *blk, uint64_t ns);
 
 #endif

@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
@@ -90,24 +89,6 @@ enum vnet_tx_verdict virtio_net_tx_parse(const struct virtq_elem *elem, unsigned
 	return VNET_TX_OK;
 }
 
-/* Wait up to TX_POLL_NS for the driver's next frame, kicks still off:
- * under load it comes within microseconds, and asking for a kick instead
- * would cost an exit per frame. True if one came. */
-static bool tx_poll(const struct virtq *vq)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	uint64_t end = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec + TX_POLL_NS;
-	for (;;) {
-		if (virtq_avail_pending(vq))
-			return true;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec >= end)
-			return false;
-		__builtin_ia32_pause();
-	}
-}
-
 static void tx_drain(struct vnet *n)
 {
 	struct virtio_dev *dev = n->dev;
@@ -122,10 +103,12 @@ static void tx_drain(struct vnet *n)
 			break;
 		}
 		/* Kicks stay off while chains come (virtio_pop_burst), and
-		 * after the last one for TX_POLL_NS; the pop that finds the
-		 * ring empty asks for kicks again and looks once more. */
-		if (used && !virtq_avail_pending(vq))
-			tx_poll(vq);
+		 * after the last one for TX_POLL_NS: under load the next
+		 * frame comes within microseconds, and asking for a kick
+		 * instead would cost an exit per frame. */
+		if (used && !virtq_avail_pending(vq) &&
+		    virtio_poll_avail(dev, TXQ, TX_POLL_NS, NULL, NULL) == VIRTIO_POLL_IDLE)
+			break; /* kicks are on again, nothing came */
 		if (!virtio_pop_burst(dev, TXQ, &elem))
 			break;
 		budget--;

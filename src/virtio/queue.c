@@ -362,6 +362,32 @@ bool virtq_avail_pending(const struct virtq *vq)
 	return le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) != vq->last_avail;
 }
 
+void virtq_kicks_off(struct virtq *vq)
+{
+	if (!vq->ready || vq->broken)
+		return;
+	/* As virtq_pop_burst does while busy: an avail_event the driver has
+	 * already passed, or the flag. */
+	if (vq->event_idx)
+		store16(avail_event(vq), (uint16_t)(vq->last_avail - 1u));
+	else
+		store16(&vq->used->flags, VRING_USED_F_NO_NOTIFY);
+}
+
+bool virtq_kicks_on(struct virtq *vq)
+{
+	if (!vq->ready || vq->broken)
+		return false;
+	if (vq->event_idx)
+		store16(avail_event(vq), vq->last_avail);
+	else
+		store16(&vq->used->flags, 0);
+	/* The Dekker point: a driver that added after our last look may have
+	 * read the old suppression and not kicked; it is seen here. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return virtq_avail_pending(vq);
+}
+
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
 	/* A request finishing after a reset or a failure has nowhere to go. */

@@ -94,6 +94,15 @@ void virtq_unpop(struct virtq *vq, uint16_t n);
  * polls the ring for a while before it asks for kicks again. */
 bool virtq_avail_pending(const struct virtq *vq);
 
+/* Kicks off for a device that polls the ring instead (avail_event one
+ * behind with event_idx, VRING_USED_F_NO_NOTIFY without). */
+void virtq_kicks_off(struct virtq *vq);
+
+/* Kicks on again, then a last look past a full fence: true if a chain is
+ * available (the driver may have added it without kicking just before),
+ * which the device must then serve, as no kick will come for it. */
+bool virtq_kicks_on(struct virtq *vq);
+
 /* Return a chain: `len` bytes were written into its device-writable part. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 

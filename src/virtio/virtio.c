@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "iothread.h"
@@ -124,6 +126,51 @@ bool virtio_pop_burst(struct virtio_dev *dev, unsigned q, struct virtq_elem *ele
 	if (r == VIRTQ_BROKEN)
 		virtio_queue_broken(dev, q);
 	return r == VIRTQ_GOT;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+uint64_t (*virtio_poll_clock)(void) = monotonic_ns;
+
+#define POLL_YIELD_NS 10000 /* how often a poll window lets others run */
+
+enum virtio_poll_result virtio_poll_avail(struct virtio_dev *dev, unsigned q, uint64_t window_ns,
+					  bool (*other)(void *), void *opaque)
+{
+	struct virtq *vq = &dev->queues[q];
+
+	virtq_kicks_off(vq);
+	uint64_t end = virtio_poll_clock() + window_ns, last_yield = end - window_ns;
+	for (;;) {
+		if (virtq_avail_pending(vq))
+			return VIRTIO_POLL_AVAIL;
+		if (other && other(opaque))
+			return VIRTIO_POLL_OTHER;
+		if (!iothread_busy_ok(dev->io)) {
+			/* A pause or stop waits for this handler: go now. A chain
+			 * that came without a kick gets our own, for after it. */
+			if (virtq_kicks_on(vq))
+				virtio_queue_rekick(dev, q);
+			return VIRTIO_POLL_IDLE;
+		}
+		uint64_t now = virtio_poll_clock();
+		if (now >= end)
+			break;
+		if (now - last_yield >= POLL_YIELD_NS) {
+			/* A vCPU thread that shares this CPU must get to run, or
+			 * the chain we wait for cannot come. */
+			last_yield = now;
+			sched_yield();
+		} else {
+			__builtin_ia32_pause();
+		}
+	}
+	return virtq_kicks_on(vq) ? VIRTIO_POLL_AVAIL : VIRTIO_POLL_IDLE;
 }
 
 bool virtio_queue_live(const struct virtio_dev *dev, unsigned q)

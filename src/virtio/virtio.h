@@ -191,6 +191,23 @@ bool virtio_pop(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem);
  * does not notify while it runs. */
 bool virtio_pop_burst(struct virtio_dev *dev, unsigned q, struct virtq_elem *elem);
 
+/*
+ * A poll window, for a device whose driver, under load, posts again within
+ * microseconds of being answered: kicks off for queue q, then its avail
+ * ring (and `other`, when not NULL: the device's own pending work) watched
+ * for up to window_ns, with dev->lock held. AVAIL: a chain came, kicks
+ * still off (serve with virtio_pop_burst, whose empty pop turns them on).
+ * OTHER: `other` said so, kicks still off; serve it and poll again, or
+ * be sure the queue is popped again later. IDLE: the window passed (or the
+ * I/O thread is asked to pause or stop), kicks are on and nothing is
+ * pending (a chain found at the stop is rekicked for after it).
+ */
+enum virtio_poll_result { VIRTIO_POLL_IDLE, VIRTIO_POLL_AVAIL, VIRTIO_POLL_OTHER };
+enum virtio_poll_result virtio_poll_avail(struct virtio_dev *dev, unsigned q, uint64_t window_ns,
+					  bool (*other)(void *), void *opaque);
+/* The clock of the window, in ns; a unit test puts its own here. */
+extern uint64_t (*virtio_poll_clock)(void);
+
 /* Queue q has more work than one pass may do (a serve loop's budget ran
  * out): serve it again on a later pass of the I/O loop, with a kick of
  * the device's own that is not counted as the driver's. Any thread. */

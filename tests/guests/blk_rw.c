@@ -26,6 +26,9 @@
  *                            in flight at once; each must complete once
  *   extras                   get_id, write zeroes, discard
  *   disks                    every disk: count, capacity, read-only flag
+ *   idle N MS                N one-sector reads, then sleep MS ms with the
+ *                            disk attached (the device's poll window must
+ *                            not keep the I/O thread busy meanwhile)
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -459,10 +462,23 @@ static int case_disks(void)
 	return 0;
 }
 
+static int case_idle(uint32_t n, uint64_t ms)
+{
+	uint8_t *r = alloc_sectors(1);
+	for (uint32_t i = 0; i < n; i++) {
+		int err = blk_read(disk, i, r, 1);
+		if (err)
+			return fail("read %u: %s", i, err_str(err));
+	}
+	sleep_ns(ms * 1000000ull);
+	printf("idle ok reads=%u slept_ms=%llu\n", n, (unsigned long long)ms);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		printf("usage: blk_rw.elf info|rw N|readhost S N|writepattern P S N|capacity|readonly|flush S|inflight poll|irq|extras|disks\n");
+		printf("usage: blk_rw.elf info|rw N|readhost S N|writepattern P S N|capacity|readonly|flush S|inflight poll|irq|extras|disks|idle N MS\n");
 		return 2;
 	}
 	case_name = argv[1];
@@ -491,5 +507,7 @@ int main(int argc, char **argv)
 		return case_extras();
 	if (!strcmp(c, "disks"))
 		return case_disks();
+	if (!strcmp(c, "idle"))
+		return case_idle((uint32_t)ARG(2), ARG(3));
 	return fail("unknown case");
 }

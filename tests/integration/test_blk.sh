@@ -205,6 +205,24 @@ test_blk_stress_interrupts() {
 	expect_out " ok"
 }
 
+# The device polls the emptied ring for a short window (virtio_blk.c,
+# "Polling"), bounded: a guest that reads a while and then sleeps 1 s with
+# the disk attached costs the I/O thread no CPU beyond a few windows. The
+# same run with every request's CPU and its sleep costs a few ms; a poll
+# that kept going would cost about the whole second. Either ring.
+test_blk_poll_window_idle_cpu() {
+	local img j cpu
+	img=$(blk_image idle 1024)
+	j=$TEST_TMP/idle.json
+	run_pvmm run --stats-json "$j" --disk "$img" "$GUESTS/blk_rw.elf" idle 500 1000
+	expect_status 0
+	expect_out "idle ok reads=500 slept_ms=1000"
+	cpu=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["iothread_cpu_ns"] // 1000000)' "$j")
+	[ -n "$cpu" ] && [ "$cpu" -lt 150 ] ||
+		fail_because "the I/O thread used ${cpu:-?} ms of CPU over a run that sleeps 1 s (want < 150)"
+	grep -q '"poll_misses"' "$j" || fail_because "no poll counters in --stats-json"
+}
+
 # ---- issue 13: --disk key=value, an image given twice --------------------
 
 test_blk_disk_key_value_form() {

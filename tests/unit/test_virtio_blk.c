@@ -244,6 +244,8 @@ static int setup_common(void **state, bool sync)
 static int setup_uring(void **state) { return setup_common(state, false); }
 static int setup_sync(void **state) { return setup_common(state, true); }
 
+static void real_clock(void);
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -255,6 +257,7 @@ static int teardown(void **state)
 	unsetenv("PVMM_BLK_NO_URING");
 	unsetenv(CRASH_ENV);
 	blk_trace_stop();
+	real_clock(); /* a poll test that failed half-way */
 	free(f);
 	return 0;
 }
@@ -968,6 +971,8 @@ static void test_quiesce_completes_in_flight(void **state)
 	struct fixture *f = *state;
 	enum { N = 32 };
 	attach(f, false);
+	/* No poll window: the kick leaves the requests in flight. */
+	virtio_blk_set_poll_max(f->blk, 0);
 	static uint8_t pattern[4096];
 	fill_pattern(pattern, sizeof(pattern), 21);
 	for (unsigned i = 0; i < N; i++)
@@ -1034,6 +1039,8 @@ static void test_reset_waits(void **state)
 	struct fixture *f = *state;
 	enum { N = 32 };
 	attach(f, false);
+	/* No poll window: the kick leaves the requests in flight. */
+	virtio_blk_set_poll_max(f->blk, 0);
 	static uint8_t pattern[16384];
 	fill_pattern(pattern, sizeof(pattern), 13);
 	file_write(f->path, 0, pattern, sizeof(pattern));
@@ -1563,6 +1570,199 @@ static void test_kick_is_bounded(void **state)
 	f->dev.kicks[0].fd = -1;
 }
 
+
+/* ---- the poll window (virtio_blk.c, "Polling") ------------------------------ */
+
+/* The window's clock, the test's own: each look is 1 us later. `at_look`
+ * runs at every look, as the driver acting while the device polls. */
+static uint64_t (*saved_clock)(void);
+static uint64_t fake_ns, first_look_ns;
+static unsigned looks;
+static void (*at_look)(struct fixture *f);
+
+static uint64_t fake_clock(void)
+{
+	fake_ns += 1000;
+	looks++;
+	if (at_look)
+		at_look(current);
+	return fake_ns;
+}
+
+static void use_fake_clock(void (*fn)(struct fixture *f))
+{
+	fake_ns = 1ull << 40;
+	first_look_ns = 0;
+	looks = 0;
+	at_look = fn;
+	if (!saved_clock)
+		saved_clock = virtio_poll_clock;
+	virtio_poll_clock = fake_clock;
+}
+
+static void real_clock(void)
+{
+	at_look = NULL;
+	if (saved_clock)
+		virtio_poll_clock = saved_clock;
+}
+
+/* Would a driver adding one entry now kick (vring_need_event, or the
+ * flag)? */
+static bool driver_would_kick(struct fixture *f)
+{
+	struct vring_used *used = gpa(f, USED_GPA);
+	if (!f->dev.queues[0].event_idx)
+		return !(__atomic_load_n(&used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY);
+	uint16_t event = __atomic_load_n((uint16_t *)&used->ring[QSIZE], __ATOMIC_ACQUIRE);
+	uint16_t old = f->avail_idx, new = (uint16_t)(old + 1);
+	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
+}
+
+static bool added_at_edge;
+
+/* The driver posts a read just as the window runs out: kicks were off when
+ * it looked, so it does not kick. Only the device's last look after
+ * turning kicks on again can find the request. */
+static void post_at_window_edge(struct fixture *f)
+{
+	if (!first_look_ns)
+		first_look_ns = fake_ns;
+	if (added_at_edge || fake_ns - first_look_ns < VIRTIO_BLK_POLL_MAX_NS)
+		return;
+	assert_false(driver_would_kick(f)); /* kicks are off during the window */
+	queue_req(f, 0, VIRTIO_BLK_T_IN, 0, 4096);
+	added_at_edge = true;
+}
+
+static void check_recheck_after_kicks_on(struct fixture *f, bool event_idx)
+{
+	attach(f, false);
+	f->dev.queues[0].event_idx = event_idx;
+	added_at_edge = false;
+	use_fake_clock(post_at_window_edge);
+	kick(f); /* an empty ring: the device polls, then the request comes */
+	real_clock();
+	assert_true(added_at_edge);
+	/* Taken without a kick, and answered (page-cache reads complete
+	 * within the submit; else the backend's event finishes it). */
+	for (int i = 0; i < 100 && used_idx(f) != 1; i++)
+		virtio_blk_wait_io(&f->dev, 10);
+	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(*(uint8_t *)gpa(f, STATUS_GPA), VIRTIO_BLK_S_OK);
+	/* The window after it ran out with nothing: kicks are on again. */
+	assert_true(driver_would_kick(f));
+}
+
+static void test_poll_recheck_after_kicks_on(void **state)
+{
+	check_recheck_after_kicks_on(*state, false);
+}
+
+static void test_poll_recheck_after_kicks_on_event_idx(void **state)
+{
+	check_recheck_after_kicks_on(*state, true);
+}
+
+static uint64_t stat_of(struct fixture *f, const char *name)
+{
+	char buf[1024], key[64];
+	FILE *m = fmemopen(buf, sizeof(buf), "w");
+	assert_non_null(m);
+	f->dev.ops->stats_extra(&f->dev, m, true);
+	fputc('\0', m);
+	fclose(m);
+	snprintf(key, sizeof(key), "\"%s\": ", name);
+	const char *p = strstr(buf, key);
+	assert_non_null(p);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* A driver slow to post: each window that passed with nothing, followed
+ * by a kick later than two longest windows, halves the next, until polling
+ * is off; a kick that a full window would have caught sets it back to the
+ * longest. A window lasts what it says (looks of 1 us each). */
+static void test_poll_window_adapts(void **state)
+{
+	struct fixture *f = *state;
+	attach(f, false);
+	use_fake_clock(NULL);
+	unsigned want[] = { 50, 25, 12, 6 }; /* us: 50000 ns halved, 4000 the floor */
+	for (unsigned i = 0; i < 4; i++) {
+		fake_ns += 1000000; /* a kick long after the last window */
+		looks = 0;
+		kick(f);
+		assert_int_equal(stat_of(f, "poll_misses"), i + 1);
+		/* The window's looks, give or take the device's own clock reads. */
+		assert_true(looks >= want[i] && looks <= want[i] + 5);
+	}
+	fake_ns += 1000000;
+	looks = 0;
+	kick(f);
+	assert_int_equal(stat_of(f, "poll_misses"), 4); /* off */
+	assert_true(looks <= 4);
+	/* A kick 10 us after going idle: a window would have caught it. */
+	fake_ns += 10000;
+	looks = 0;
+	kick(f);
+	assert_int_equal(stat_of(f, "poll_misses"), 5);
+	assert_true(looks >= 50 && looks <= 55); /* the longest window again */
+	/* Late is judged against two full windows (the kick includes the
+	 * I/O thread's own wake-up): the driver posts 60 us after the 50 us
+	 * window (110 > 100: halved), then 60 us after a 25 us one (85 <= 100:
+	 * full again). */
+	fake_ns += 60000;
+	looks = 0;
+	kick(f);
+	assert_true(looks >= 25 && looks <= 30);
+	fake_ns += 60000;
+	looks = 0;
+	kick(f);
+	assert_true(looks >= 50 && looks <= 55);
+	real_clock();
+}
+
+/* A pause or stop ends a window at once rather than after it: the loop
+ * waits for this handler. A chain the driver posted meanwhile (kicks were
+ * off, so it did not kick) gets the device's own kick, for later. */
+static unsigned posted_on_look;
+
+static bool post_and_say_nothing(void *opaque)
+{
+	struct fixture *f = opaque;
+	if (!posted_on_look++)
+		queue_req(f, 0, VIRTIO_BLK_T_IN, 0, 4096);
+	return false;
+}
+
+static void test_poll_window_ends_on_stop(void **state)
+{
+	struct fixture *f = *state;
+	attach(f, false);
+	struct iothread *t = iothread_create();
+	assert_non_null(t);
+	iothread_stop(t, NULL); /* never started: it is "stopping" now */
+	f->dev.io = t;
+	use_fake_clock(NULL);
+	kick(f);
+	assert_true(looks <= 4); /* a window would take 50 */
+	assert_int_equal(stat_of(f, "poll_misses"), 1);
+	assert_true(driver_would_kick(f));
+
+	/* The helper itself, with a chain that comes during the last look. */
+	posted_on_look = 0;
+	uint64_t own = f->dev.kicks[0].own;
+	pthread_mutex_lock(&f->dev.lock);
+	enum virtio_poll_result r = virtio_poll_avail(&f->dev, 0, 50000, post_and_say_nothing, f);
+	pthread_mutex_unlock(&f->dev.lock);
+	assert_int_equal(r, VIRTIO_POLL_IDLE);
+	assert_int_equal(f->dev.kicks[0].own, own + 1); /* rekicked */
+	assert_true(driver_would_kick(f));
+	real_clock();
+	f->dev.io = NULL;
+	iothread_destroy(t);
+}
+
 int main(void)
 {
 	/* The device's warnings about the hostile requests made on purpose
@@ -1597,6 +1797,11 @@ int main(void)
 		BOTH(test_transport_end_to_end),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_locking, setup_uring, teardown),
+		/* Polling is io_uring's only: the fallback runs I/O after the handler. */
+		cmocka_unit_test_setup_teardown(test_poll_recheck_after_kicks_on, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_recheck_after_kicks_on_event_idx, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_window_adapts, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_window_ends_on_stop, setup_uring, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
