@@ -10,7 +10,7 @@
 #   3. bench/compare_chart.sh: docs/img/compare.png and compare.svg;
 #   4. bench/vhost_user.sh: vhost-user-blk against qemu-storage-daemon;
 #   5. bench/net.py: virtio-net packet rate, exits and monitor CPU per frame;
-#   6. bench/linux.py: Linux's PVH start-up under pvmm and QEMU's microvm;
+#   6. bench/linux.py: Linux's start-up (PVH and bzImage) under pvmm and QEMU's microvm;
 #   7. bench/tcp.sh: guest TCP (lwIP) over user networking against host
 #      loopback, bench/results/tcp.json.
 # It ends with one line counting the targets met across 1 and 2.
