@@ -49,6 +49,7 @@ guest-bench: $(GUEST_BENCH)
 $(GUEST_OBJDIR)/%.o: guest/runtime/%.c $(GUEST_HDRS) guest/runtime/runtime.h $(GUEST_BUILD_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+$(GUEST_OBJDIR)/blk.o: guest/runtime/blk_spin.h
 
 # The runtime's floating-point files: compiled with SSE allowed, and only
 # ever executed by programs that do floating point (see guest/README.md,

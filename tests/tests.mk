@@ -53,3 +53,6 @@ tests-build: $(HOST_TEST_BINS)
 $(BUILD)/tests/host/acpi_dump: tests/host/acpi_dump.c $(MONITOR_LIB_OBJS) $(MONITOR_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $< $(MONITOR_LIB_OBJS) -o $@ $(HOST_LDFLAGS)
+
+# test_blk_spin compiles the guest virtio-blk driver's spin policy.
+$(BUILD)/tests/unit/test_blk_spin $(BUILD)/asan/tests/unit/test_blk_spin: guest/runtime/blk_spin.h

@@ -21,6 +21,7 @@
 #include <pvmm/guest.h>
 #include <pvmm/irq.h>
 #include "runtime.h"
+#include "blk_spin.h"
 
 #define BLK_MAX_DEVS 8
 #define BLK_QUEUE_SIZE 128             /* entries we ask for (the device may offer fewer) */
@@ -39,6 +40,7 @@ struct blk_dev {
 	bool broken;
 	bool fast;                 /* blk_submit's fast path applies: indirect descriptors, not broken */
 	bool spin;                 /* guest code runs natively: spin briefly before POLL */
+	uint32_t spin_ns;          /* the next wait's spin (adaptive, see spin_for_used) */
 	enum blk_mode mode;
 	unsigned in_flight;
 	struct blk_req *done_head, *done_tail;
@@ -161,6 +163,7 @@ static int blk_init(struct blk_dev *dev, unsigned index)
 	dev->mode = BLK_MODE_POLL;
 	const struct pvmm_boot_info *bi = pvmm_boot_info();
 	dev->spin = bi && (bi->ring == 3 || (bi->flags & PVMM_BOOT_F_CPL0_NATIVE));
+	dev->spin_ns = BLK_SPIN_MAX_NS;
 	update_fast(dev);
 	virtio_driver_ok(v);
 	return 0;
@@ -810,21 +813,19 @@ enum wait_for {
  * asleep forever.
  */
 /*
- * Before sleeping in POLL, watch the used ring for a short while where
- * guest code runs natively (ring 3, or a host with VT-x): a completion
- * the device posts within BLK_SPIN_NS is then seen without the POLL exit
- * and, above all, without waking a sleeping vCPU thread, which costs tens
- * of microseconds on a busy host. Where guest code is interpreted the
- * loop would cost more than the exit: no spin. True if the used index
- * moved.
+ * Before sleeping in POLL, watch the used ring for a while where guest
+ * code runs natively (ring 3, or a host with VT-x): a completion the
+ * device posts within the spin is then seen without the POLL exit and,
+ * above all, without waking a sleeping vCPU thread, which costs tens of
+ * microseconds on a busy host. Where guest code is interpreted the loop
+ * would cost more than the exit: no spin. How long: blk_spin.h. True if
+ * the used index moved within the spin.
  */
-#define BLK_SPIN_NS 30000u
-
-static bool spin_for_used(struct blk_dev *dev, uint16_t used_before, uint64_t deadline)
+static bool spin_for_used(struct blk_dev *dev, uint16_t used_before, uint64_t start, uint64_t deadline)
 {
-	if (!dev->spin)
+	if (!dev->spin || !blk_spin_on(dev->spin_ns))
 		return false;
-	uint64_t until = pvmm_now_ns() + BLK_SPIN_NS;
+	uint64_t until = start + dev->spin_ns;
 	if (until > deadline)
 		until = deadline;
 	do {
@@ -833,6 +834,13 @@ static bool spin_for_used(struct blk_dev *dev, uint16_t used_before, uint64_t de
 		__asm__ volatile("pause" ::: "memory");
 	} while (pvmm_now_ns() < until);
 	return false;
+}
+
+/* A wait that began at `start` got its answer now. */
+static void spin_adapt(struct blk_dev *dev, uint64_t start)
+{
+	if (dev->spin)
+		dev->spin_ns = blk_spin_next(dev->spin_ns, pvmm_now_ns() - start);
 }
 
 static int wait_core(struct blk_dev *dev, enum wait_for what, unsigned n, const struct blk_req *req,
@@ -886,8 +894,10 @@ static int wait_core(struct blk_dev *dev, enum wait_for what, unsigned n, const 
 		}
 		uint16_t used_before = dev->vq.last_used + virtq_used_pending(&dev->vq);
 		uint64_t reaped_before = dev->st.requests;
-		if (spin_for_used(dev, used_before, deadline)) {
+		uint64_t spin_start = dev->spin ? pvmm_now_ns() : 0;
+		if (spin_for_used(dev, used_before, spin_start, deadline)) {
 			dev->st.spins++;
+			spin_adapt(dev, spin_start);
 			unlock(dev, on);
 			continue; /* it came while spinning: no POLL, no exit */
 		}
@@ -900,6 +910,8 @@ static int wait_core(struct blk_dev *dev, enum wait_for what, unsigned n, const 
 		bool progress = dev->st.requests != reaped_before ||
 				(uint16_t)(dev->vq.last_used + virtq_used_pending(&dev->vq)) != used_before;
 		unlock(dev, on);
+		if (progress)
+			spin_adapt(dev, spin_start);
 		if (r == 0 && !progress) {
 			if (pvmm_now_ns() >= deadline)
 				return -BLK_ETIMEDOUT;
