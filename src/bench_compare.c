@@ -18,6 +18,13 @@
  * packet) to the null back end, over virtio-net and the NE2000, each
  * with a set-up run of no frames to take the fixed cost out.
  *
+ * The page-table rows run bench/guests/mmubench.elf (next to compare.elf)
+ * instead: 256 pages mapped and unmapped per round, through the PV MMU
+ * call and, at ring 0 only, by the guest writing its own page-table
+ * entries and flushing each with invlpg. Each is run for 1 and for 11
+ * rounds and the difference taken over the 2560 mappings: exits, KVM's
+ * own counters (--stats-json's kvm_mmu) and the guest's time per mapping.
+ *
  * --ring picks the privilege levels the guest runs at (pvmm run --ring),
  * one or both: every path is measured at each, and every row, ratio and
  * target names its ring. Ratios only ever set paths of the same ring
@@ -56,9 +63,19 @@ struct run {
 	char sum[32];
 };
 
+/* A page-table row: per mapping (mapped, then unmapped), over 10 rounds. */
+struct mmu_run {
+	int ring;
+	const char *path;       /* pv-call, pte-write */
+	bool paravirtual;
+	bool ok;
+	double exits, kvm_exits, emulated, invlpg, pte_writes, ns;
+};
+
 struct compare {
 	const char *self;       /* the pvmm executable */
 	const char *guest;
+	const char *mmu_guest;  /* mmubench.elf; NULL: no page-table rows */
 	const char *out_dir;
 	unsigned console_kib, blk_mib, blk_mib3;  /* blk_mib3: disk data at ring 3 */
 	unsigned net_frames, ne2000_frames;      /* frames per net-send run */
@@ -67,6 +84,8 @@ struct compare {
 	char tmp[32];           /* mkdtemp folder for images, stats and output */
 	struct run runs[20];
 	unsigned nruns;
+	struct mmu_run mmu[4];
+	unsigned nmmu;
 };
 
 /* Find "key": NUMBER in a flat JSON text; false if absent or null. */
@@ -230,6 +249,55 @@ static void measure(struct compare *c, struct run *r, const char *image, int kib
 	free(text);
 }
 
+/* One mmubench run of `rounds` rounds: its counters and time per mapping. */
+static bool mmu_once(struct compare *c, const struct mmu_run *m, unsigned rounds, double v[6])
+{
+	char stats[PATH_MAX], out[PATH_MAX], err[PATH_MAX], rounds_arg[32];
+	const char *mode = strcmp(m->path, "pv-call") == 0 ? "mode=pv" : "mode=direct";
+	snprintf(stats, sizeof(stats), "%s/mmu-%s-r%d.json", c->tmp, m->path, m->ring);
+	snprintf(out, sizeof(out), "%s/mmu-%s-r%d.out", c->tmp, m->path, m->ring);
+	snprintf(err, sizeof(err), "%s/mmu-%s-r%d.err", c->tmp, m->path, m->ring);
+	snprintf(rounds_arg, sizeof(rounds_arg), "rounds=%u", rounds);
+	char *argv[] = { "pvmm", "run", "--ring", m->ring == 3 ? "3" : "0", "-q", "--stats-json", stats,
+			 "--timeout", "300", (char *)c->mmu_guest, "n=256", rounds_arg, (char *)mode, NULL };
+	int status = run_pvmm(c, argv, out, err);
+	char *json = read_file(stats), *text = read_file(out);
+	const char *line = text ? strstr(text, "mmubench mode=") : NULL;
+	char map[32], unmap[32];
+	bool ok = status == 0 && json && line && json_number(json, "exits", &v[0]) &&
+		  line_field(line, "ns_per_map", map, sizeof(map)) && line_field(line, "ns_per_unmap", unmap, sizeof(unmap));
+	if (ok) {
+		v[5] = strtod(map, NULL) + strtod(unmap, NULL);
+		/* KVM's counters: absent (null) on kernels without binary statistics. */
+		if (!json_number(json, "kvm_exits", &v[1]))
+			v[1] = -1;
+		if (!json_number(json, "insn_emulation", &v[2]) || !json_number(json, "invlpg", &v[3]))
+			v[2] = v[3] = -1;
+		if (!json_number(json, "mmu_pte_write", &v[4]))
+			v[4] = -1;
+	} else {
+		log_error("bench compare: mmubench over %s at ring %d failed (exit status %d); see %s", m->path, m->ring,
+			  status, err);
+	}
+	free(json);
+	free(text);
+	return ok;
+}
+
+/* 11 rounds less 1: what 2560 mappings cost, set-up left out. */
+static void measure_mmu(struct compare *c, struct mmu_run *m)
+{
+	double one[6], eleven[6];
+	const double maps = 10 * 256;
+	m->ok = mmu_once(c, m, 1, one) && mmu_once(c, m, 11, eleven);
+	if (!m->ok)
+		return;
+	double *fields[] = { &m->exits, &m->kvm_exits, &m->emulated, &m->invlpg, &m->pte_writes };
+	for (unsigned i = 0; i < 5; i++)
+		*fields[i] = one[i] < 0 || eleven[i] < 0 ? -1 : (eleven[i] - one[i]) / maps;
+	m->ns = eleven[5]; /* the guest's own time per mapping, over its 11 rounds */
+}
+
 static double per(double a, double b)
 {
 	return b > 0 ? a / b : 0;
@@ -325,6 +393,25 @@ static void report(struct compare *c)
 			       per(r->ops, r->guest_ns / 1e9));
 	}
 	printf("\n");
+	for (unsigned i = 0; i < c->nmmu; i++) {
+		const struct mmu_run *m = &c->mmu[i];
+		if (!m->ok) {
+			printf("ring %d: page tables over %-9s (failed)\n", m->ring, m->path);
+			continue;
+		}
+		printf("ring %d: page tables over %-9s %7.4f exits/mapping; KVM: %.4f exits, %.1f emulated instructions, "
+		       "%.2f invlpg, %.2f shadow-PT write checks; %.0f ns (map + unmap)\n",
+		       m->ring, m->path, m->exits, m->kvm_exits, m->emulated, m->invlpg, m->pte_writes, m->ns);
+	}
+	const struct mmu_run *pv0 = NULL, *pte0 = NULL;
+	for (unsigned i = 0; i < c->nmmu; i++)
+		if (c->mmu[i].ok && c->mmu[i].ring == 0)
+			*(c->mmu[i].paravirtual ? &pv0 : &pte0) = &c->mmu[i];
+	if (pv0 && pte0)
+		printf("ring 0: %-44s %9.1fx  info\n", "page-table time per mapping, pte-write / pv-call",
+		       per(pte0->ns, pv0->ns));
+	if (c->nmmu)
+		printf("\n");
 	for (unsigned k = 0; k < c->nrings; k++) {
 		int ring = c->rings[k];
 		for (unsigned i = 0; i < NTARGETS; i++) {
@@ -396,6 +483,16 @@ static void report(struct compare *c)
 			fprintf(dat, "%s %s %.5f %.4f %.3f %d %d\n", r->workload, r->path, per(r->exits, r->bytes / 1024),
 				per(r->bytes / 1e6, r->guest_ns / 1e9), r->cpu_ns / 1e6, r->paravirtual, r->ring);
 	}
+	fprintf(json, "  ],\n  \"mmu\": [\n");
+	for (unsigned i = 0; i < c->nmmu; i++) {
+		const struct mmu_run *m = &c->mmu[i];
+		fprintf(json,
+			"    {\"ring\": %d, \"path\": \"%s\", \"paravirtual\": %s, \"ok\": %s, \"exits_per_mapping\": %.4f, "
+			"\"kvm_exits_per_mapping\": %.4f, \"kvm_emulated_per_mapping\": %.2f, \"kvm_invlpg_per_mapping\": %.3f, "
+			"\"kvm_shadow_pt_writes_per_mapping\": %.3f, \"ns_per_mapping\": %.0f}%s\n",
+			m->ring, m->path, m->paravirtual ? "true" : "false", m->ok ? "true" : "false", m->exits, m->kvm_exits,
+			m->emulated, m->invlpg, m->pte_writes, m->ns, i + 1 < c->nmmu ? "," : "");
+	}
 	fprintf(json, "  ],\n  \"ratios\": [\n");
 	for (unsigned k = 0; k < c->nrings; k++)
 		for (unsigned i = 0; i < NTARGETS; i++)
@@ -432,7 +529,10 @@ void bench_compare_usage(FILE *out)
 		"IDE; network: 1-KiB frames sent over virtio-net and an NE2000 to the null\n"
 		"back end) and report VM exits per KiB and per operation, wall time, monitor\n"
 		"CPU and guest-visible throughput (for the network, exits per packet and\n"
-		"packets/s), with the PV/emulated ratios, at each ring asked.\n"
+		"packets/s), with the PV/emulated ratios, at each ring asked. Page-table\n"
+		"changes too: bench/guests/mmubench.elf's mappings through the PV MMU call\n"
+		"and, at ring 0, by the guest's own PTE writes, in exits, KVM's counters\n"
+		"and time per mapping.\n"
 		"\n"
 		"  --ring LIST       the guest's privilege levels: 0, 3 or 0,3 (default 0,3);\n"
 		"                    every run passes pvmm run --ring, and rows name their ring\n"
@@ -463,7 +563,7 @@ int bench_compare_main(int argc, char **argv)
 	};
 	struct compare c = { .out_dir = "bench/results", .console_kib = 16, .blk_mib = 2, .blk_mib3 = 1,
 			     .net_frames = 5000, .ne2000_frames = 300, .rings = { 0, 3 }, .nrings = 2 };
-	char self[PATH_MAX], guest[PATH_MAX], image[PATH_MAX];
+	char self[PATH_MAX], guest[PATH_MAX], mmu_guest[PATH_MAX], image[PATH_MAX];
 	int opt;
 	char *end;
 
@@ -478,6 +578,7 @@ int bench_compare_main(int argc, char **argv)
 	snprintf(guest, sizeof(guest), "%.*s/bench/guests/compare.elf",
 		 (int)(strrchr(self, '/') - self), self);
 	c.guest = guest;
+	snprintf(mmu_guest, sizeof(mmu_guest), "%.*s/bench/guests/mmubench.elf", (int)(strrchr(self, '/') - self), self);
 
 	opterr = 0;
 	optind = 1;
@@ -570,12 +671,29 @@ int bench_compare_main(int argc, char **argv)
 			}
 			measure(&c, r, image, -1);
 		}
+	/* The page tables: the PV MMU call at every ring, the guest's own
+	 * PTE writes at ring 0 only (a ring-3 guest cannot write them). */
+	c.mmu_guest = access(mmu_guest, R_OK) == 0 ? mmu_guest : NULL;
+	if (!c.mmu_guest)
+		fprintf(stderr, "pvmm: bench compare: no %s: the page-table rows are skipped\n", mmu_guest);
+	for (unsigned k = 0; c.mmu_guest && k < c.nrings; k++)
+		for (int pv = 1; pv >= 0; pv--) {
+			if (!pv && c.rings[k] != 0)
+				continue;
+			struct mmu_run *m = &c.mmu[c.nmmu++];
+			*m = (struct mmu_run){ .ring = c.rings[k], .path = pv ? "pv-call" : "pte-write", .paravirtual = pv };
+			fprintf(stderr, "pvmm: bench compare: page tables over %s at ring %d...\n", m->path, m->ring);
+			measure_mmu(&c, m);
+		}
 	report(&c);
 
 	/* Leave nothing behind but the results. */
 	nftw(c.tmp, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 	for (unsigned i = 0; i < c.nruns; i++)
 		if (!c.runs[i].ok)
+			return PVMM_STATUS_HOST;
+	for (unsigned i = 0; i < c.nmmu; i++)
+		if (!c.mmu[i].ok)
 			return PVMM_STATUS_HOST;
 	return 0;
 }

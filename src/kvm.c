@@ -1,6 +1,7 @@
 #include "kvm.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -174,18 +175,41 @@ void kvm_destroy(struct vm *vm)
 	vm->vcpu_fd = vm->vm_fd = vm->kvm_fd = -1;
 }
 
-static void read_vcpu_counters(struct vcpu *v)
+/* A KVM statistic pvmm reads, and where its value goes. */
+struct kvm_stat_name {
+	const char *name;
+	size_t offset; /* of a uint64_t in the counters struct */
+};
+
+#define VCPU_STAT(field) { #field, offsetof(struct kvm_counters, field) }
+static const struct kvm_stat_name vcpu_stat_names[] = {
+	VCPU_STAT(exits),     VCPU_STAT(halt_exits), VCPU_STAT(irq_injections), VCPU_STAT(pf_taken),
+	VCPU_STAT(pf_emulate), VCPU_STAT(pf_guest),  VCPU_STAT(tlb_flush),      VCPU_STAT(invlpg),
+	VCPU_STAT(insn_emulation),
+};
+#define VM_STAT(field) { #field, offsetof(struct kvm_vm_counters, field) }
+static const struct kvm_stat_name vm_stat_names[] = {
+	VM_STAT(mmu_pte_write),
+	VM_STAT(mmu_shadow_zapped),
+	VM_STAT(mmu_flooded),
+	VM_STAT(remote_tlb_flush),
+};
+
+/* Read the named single-value statistics of a KVM object (VM or vCPU
+ * fd) into `counters`; true if any was found. A kernel without binary
+ * statistics (before 5.14), or without one of the names, leaves those 0. */
+static bool read_kvm_stats(int object_fd, const struct kvm_stat_name *names, size_t count, void *counters)
 {
 	struct kvm_stats_header header;
-	struct kvm_counters *k = &v->stats.kvm;
-	int fd = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
+	bool found = false;
+	int fd = ioctl(object_fd, KVM_GET_STATS_FD, NULL);
 
 	if (fd < 0)
-		return;
+		return false;
 	if (pread(fd, &header, sizeof(header), 0) != sizeof(header) || header.num_desc > 4096 ||
 	    header.name_size > 256) {
 		close(fd);
-		return;
+		return false;
 	}
 	size_t desc_size = sizeof(struct kvm_stats_desc) + header.name_size;
 	uint8_t *descs = malloc(desc_size * header.num_desc);
@@ -193,28 +217,35 @@ static void read_vcpu_counters(struct vcpu *v)
 			     (ssize_t)(desc_size * header.num_desc)) {
 		for (uint32_t i = 0; i < header.num_desc; i++) {
 			const struct kvm_stats_desc *d = (const void *)(descs + i * desc_size);
-			uint64_t *slot = NULL, value;
+			uint64_t value;
 			if (d->size != 1)
 				continue;
-			if (strncmp(d->name, "exits", header.name_size) == 0)
-				slot = &k->exits;
-			else if (strncmp(d->name, "halt_exits", header.name_size) == 0)
-				slot = &k->halt_exits;
-			else if (strncmp(d->name, "irq_injections", header.name_size) == 0)
-				slot = &k->irq_injections;
-			if (slot && pread(fd, &value, sizeof(value), header.data_offset + d->offset) == sizeof(value)) {
-				*slot = value;
-				k->valid = true;
+			for (size_t n = 0; n < count; n++) {
+				if (strncmp(d->name, names[n].name, header.name_size) != 0)
+					continue;
+				if (pread(fd, &value, sizeof(value), header.data_offset + d->offset) == sizeof(value)) {
+					memcpy((uint8_t *)counters + names[n].offset, &value, sizeof(value));
+					found = true;
+				}
+				break;
 			}
 		}
 	}
 	free(descs);
 	close(fd);
+	return found;
 }
 
 void kvm_read_counters(struct vm *vm)
 {
-	for (unsigned i = 0; vm->vcpus && i < vm->cpu_count; i++)
-		read_vcpu_counters(&vm->vcpus[i]);
+	for (unsigned i = 0; vm->vcpus && i < vm->cpu_count; i++) {
+		struct kvm_counters *k = &vm->vcpus[i].stats.kvm;
+		if (read_kvm_stats(vm->vcpus[i].fd, vcpu_stat_names,
+				   sizeof(vcpu_stat_names) / sizeof(vcpu_stat_names[0]), k))
+			k->valid = true;
+	}
+	if (vm->vm_fd >= 0 &&
+	    read_kvm_stats(vm->vm_fd, vm_stat_names, sizeof(vm_stat_names) / sizeof(vm_stat_names[0]), &vm->stats.kvm_vm))
+		vm->stats.kvm_vm.valid = true;
 	stats_sum_vcpus(&vm->stats);
 }

@@ -67,6 +67,12 @@ void stats_sum_vcpus(struct vm_stats *stats)
 			stats->kvm.exits += v->kvm.exits;
 			stats->kvm.halt_exits += v->kvm.halt_exits;
 			stats->kvm.irq_injections += v->kvm.irq_injections;
+			stats->kvm.pf_taken += v->kvm.pf_taken;
+			stats->kvm.pf_emulate += v->kvm.pf_emulate;
+			stats->kvm.pf_guest += v->kvm.pf_guest;
+			stats->kvm.tlb_flush += v->kvm.tlb_flush;
+			stats->kvm.invlpg += v->kvm.invlpg;
+			stats->kvm.insn_emulation += v->kvm.insn_emulation;
 		}
 	}
 }
@@ -251,6 +257,17 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 		fprintf(out, "  kvm exits        %llu in all (KVM's count), %llu halts, %llu interrupts injected\n",
 			(unsigned long long)stats->kvm.exits, (unsigned long long)stats->kvm.halt_exits,
 			(unsigned long long)stats->kvm.irq_injections);
+	if (stats->kvm.valid)
+		fprintf(out, "  kvm mmu          %llu page faults (%llu emulated, %llu to the guest), %llu TLB flushes, "
+			"%llu instructions emulated\n",
+			(unsigned long long)stats->kvm.pf_taken, (unsigned long long)stats->kvm.pf_emulate,
+			(unsigned long long)stats->kvm.pf_guest, (unsigned long long)stats->kvm.tlb_flush,
+			(unsigned long long)stats->kvm.insn_emulation);
+	if (stats->kvm_vm.valid)
+		fprintf(out,
+			"  kvm shadow mmu   %llu emulated writes checked against shadowed page tables, "
+			"%llu shadow pages dropped\n",
+			(unsigned long long)stats->kvm_vm.mmu_pte_write, (unsigned long long)stats->kvm_vm.mmu_shadow_zapped);
 	fprintf(out, "  para-API calls   %llu\n", (unsigned long long)calls);
 	for (unsigned i = 0; i < PVMM_PORT_COUNT; i++)
 		if (stats->calls[i])
@@ -333,6 +350,23 @@ void stats_print_json(const struct vm_stats *stats, FILE *out)
 			(unsigned long long)stats->kvm.irq_injections);
 	else
 		fprintf(out, "\"kvm_exits\": null, \"kvm_halt_exits\": null, \"kvm_irq_injections\": null,\n");
+	if (stats->kvm.valid)
+		fprintf(out,
+			"\"kvm_mmu\": {\"pf_taken\": %llu, \"pf_emulate\": %llu, \"pf_guest\": %llu, \"tlb_flush\": %llu, "
+			"\"invlpg\": %llu, \"insn_emulation\": %llu",
+			(unsigned long long)stats->kvm.pf_taken, (unsigned long long)stats->kvm.pf_emulate,
+			(unsigned long long)stats->kvm.pf_guest, (unsigned long long)stats->kvm.tlb_flush,
+			(unsigned long long)stats->kvm.invlpg, (unsigned long long)stats->kvm.insn_emulation);
+	else
+		fprintf(out, "\"kvm_mmu\": null,\n");
+	if (stats->kvm.valid && stats->kvm_vm.valid)
+		fprintf(out,
+			", \"mmu_pte_write\": %llu, \"mmu_shadow_zapped\": %llu, \"mmu_flooded\": %llu, "
+			"\"remote_tlb_flush\": %llu},\n",
+			(unsigned long long)stats->kvm_vm.mmu_pte_write, (unsigned long long)stats->kvm_vm.mmu_shadow_zapped,
+			(unsigned long long)stats->kvm_vm.mmu_flooded, (unsigned long long)stats->kvm_vm.remote_tlb_flush);
+	else if (stats->kvm.valid)
+		fprintf(out, "},\n");
 	fprintf(out, "\"calls\": {");
 	sep = "";
 	for (unsigned i = 0; i < PVMM_PORT_COUNT; i++)

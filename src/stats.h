@@ -19,6 +19,21 @@
 struct kvm_counters {
 	bool valid;
 	uint64_t exits, halt_exits, irq_injections;
+	/* What KVM's MMU did for the guest's page tables: page faults it
+	 * took, those it emulated (a write to a page table it shadows, on a
+	 * host without EPT/NPT) and those it handed to the guest; its TLB
+	 * flushes and invlpg exits; instructions its emulator ran. */
+	uint64_t pf_taken, pf_emulate, pf_guest, tlb_flush, invlpg, insn_emulation;
+};
+
+/* KVM's own per-VM counters (KVM_GET_STATS_FD on the VM): its shadow
+ * MMU's work, zero where EPT/NPT leave page tables to the hardware. */
+struct kvm_vm_counters {
+	bool valid;
+	uint64_t mmu_pte_write;     /* emulated guest writes checked against shadowed page tables */
+	uint64_t mmu_shadow_zapped; /* shadow pages dropped */
+	uint64_t mmu_flooded;       /* shadow pages dropped for too many writes */
+	uint64_t remote_tlb_flush;  /* TLB flushes of every vCPU */
 };
 
 /* CPU time of one thread. total_ns is exact (CLOCK_THREAD_CPUTIME_ID: the
@@ -60,6 +75,7 @@ struct vm_stats {
 	uint64_t upcalls_dropped;               /* with no upcall registered (atomic) */
 	uint64_t mmu_recycles;                  /* PV MMU pool recycles (under its lock) */
 	struct kvm_counters kvm;                /* all vCPUs' sums: stats_sum_vcpus() */
+	struct kvm_vm_counters kvm_vm;          /* the VM's, read with the vCPUs' (kvm_read_counters) */
 	/* Monitor CPU, per thread. A vCPU thread's system time is mostly
 	 * KVM running (here: interpreting) guest code, so it is not monitor
 	 * work; its user time is. Monitor CPU = I/O thread (all of it) +
