@@ -40,7 +40,7 @@ struct blk_dev {
 	bool broken;
 	bool fast;                 /* blk_submit's fast path applies: indirect descriptors, not broken */
 	bool spin;                 /* guest code runs natively: spin briefly before POLL */
-	uint32_t spin_ns;          /* the next wait's spin (adaptive, see spin_for_used) */
+	struct blk_spin spin_state; /* how long a wait spins (blk_spin.h) */
 	enum blk_mode mode;
 	unsigned in_flight;
 	struct blk_req *done_head, *done_tail;
@@ -162,8 +162,9 @@ static int blk_init(struct blk_dev *dev, unsigned index)
 	dev->use_indirect = dev->vq.indirect;
 	dev->mode = BLK_MODE_POLL;
 	const struct pvmm_boot_info *bi = pvmm_boot_info();
-	dev->spin = bi && (bi->ring == 3 || (bi->flags & PVMM_BOOT_F_CPL0_NATIVE));
-	dev->spin_ns = BLK_SPIN_MAX_NS;
+	/* Only with a clock that costs no exit: the spin reads it in a loop. */
+	dev->spin = bi && bi->clock_page && runtime_clock_cheap();
+	blk_spin_init(&dev->spin_state);
 	update_fast(dev);
 	virtio_driver_ok(v);
 	return 0;
@@ -819,13 +820,18 @@ enum wait_for {
  * above all, without waking a sleeping vCPU thread, which costs tens of
  * microseconds on a busy host. Where guest code is interpreted the loop
  * would cost more than the exit: no spin. How long: blk_spin.h. True if
- * the used index moved within the spin.
+ * the used index moved within the spin. In IRQ mode it runs with
+ * interrupts off, as the code around it does: bounded by the spin
+ * (100 us at most), nothing is lost (the device's signal is latched).
  */
 static bool spin_for_used(struct blk_dev *dev, uint16_t used_before, uint64_t start, uint64_t deadline)
 {
-	if (!dev->spin || !blk_spin_on(dev->spin_ns))
+	if (!dev->spin)
 		return false;
-	uint64_t until = start + dev->spin_ns;
+	uint32_t spin_ns = blk_spin_for_wait(&dev->spin_state);
+	if (!spin_ns)
+		return false;
+	uint64_t until = start + spin_ns;
 	if (until > deadline)
 		until = deadline;
 	do {
@@ -840,7 +846,7 @@ static bool spin_for_used(struct blk_dev *dev, uint16_t used_before, uint64_t st
 static void spin_adapt(struct blk_dev *dev, uint64_t start)
 {
 	if (dev->spin)
-		dev->spin_ns = blk_spin_next(dev->spin_ns, pvmm_now_ns() - start);
+		blk_spin_answered(&dev->spin_state, pvmm_now_ns() - start);
 }
 
 static int wait_core(struct blk_dev *dev, enum wait_for what, unsigned n, const struct blk_req *req,
