@@ -1725,17 +1725,29 @@ static void mmu_count_run(const struct config *cfg, const char *stats, int ring,
 	free(json);
 }
 
+/* The runs' --stats-json file, removed at exit even after die(). */
+static char mmu_stats[] = "/tmp/pvmm-bench-mmu-XXXXXX";
+
+static void remove_mmu_stats(void)
+{
+	unlink(mmu_stats);
+}
+
 static void mmu_counts_per_mapping(const struct config *cfg, int ring, const char *mode, const char *what)
 {
-	char stats[] = "/tmp/pvmm-bench-mmu-XXXXXX";
-	int fd = mkstemp(stats);
-	if (fd < 0)
-		die("mkstemp: %s", strerror(errno));
-	close(fd);
+	static bool made;
+	if (!made) {
+		int fd = mkstemp(mmu_stats);
+		if (fd < 0)
+			die("mkstemp: %s", strerror(errno));
+		close(fd);
+		atexit(remove_mmu_stats);
+		made = true;
+	}
+	const char *stats = mmu_stats;
 	struct mmu_counts one, eleven;
 	mmu_count_run(cfg, stats, ring, mode, 1, &one);
 	mmu_count_run(cfg, stats, ring, mode, 11, &eleven);
-	unlink(stats);
 	const double maps = 10 * 256;
 	char key[64], label[140];
 	const struct {

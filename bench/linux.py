@@ -8,9 +8,10 @@ to a console line and then stopped:
 - PVH: the kit's vmlinux (it carries the PVH entry note), to the kernel's
   "Command line:" line;
 - bzImage: the kit's vmlinuz with `nokaslr`, to the decompressor's first
-  line ("KASLR disabled"), the first line of the kernel's own code in both
-  monitors. (QEMU's firmware runs the real-mode setup code first, which
-  prints "Probing EDD"; pvmm enters the 64-bit entry and skips it. The
+  line ("KASLR disabled"), the first line both print from the kernel's
+  64-bit code. (Not quite the same code up to it: QEMU's firmware enters
+  the real-mode setup code, which probes EDD and prints "Probing EDD",
+  and QEMU's time includes it; pvmm enters the 64-bit entry. The
   kernel's own "Command line:" comes after decompressing 53 MB at
   interpreted speed, about two minutes on a host without VT-x: too long
   for a benchmark step.)

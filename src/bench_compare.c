@@ -22,8 +22,9 @@
  * instead: 256 pages mapped and unmapped per round, through the PV MMU
  * call and, at ring 0 only, by the guest writing its own page-table
  * entries and flushing each with invlpg. Each is run for 1 and for 11
- * rounds and the difference taken over the 2560 mappings: exits, KVM's
- * own counters (--stats-json's kvm_mmu) and the guest's time per mapping.
+ * rounds and the difference taken over the 2560 mappings for exits and
+ * KVM's own counters (--stats-json's kvm_mmu); the time per mapping (map
+ * + unmap) is the guest's own, timed over the 11-round run.
  *
  * --ring picks the privilege levels the guest runs at (pvmm run --ring),
  * one or both: every path is measured at each, and every row, ratio and
@@ -39,6 +40,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,13 +270,14 @@ static bool mmu_once(struct compare *c, const struct mmu_run *m, unsigned rounds
 		  line_field(line, "ns_per_map", map, sizeof(map)) && line_field(line, "ns_per_unmap", unmap, sizeof(unmap));
 	if (ok) {
 		v[5] = strtod(map, NULL) + strtod(unmap, NULL);
-		/* KVM's counters: absent (null) on kernels without binary statistics. */
+		/* KVM's counters: null on kernels without binary statistics (NaN here,
+		 * "n/a" in the table, null in compare.json). */
 		if (!json_number(json, "kvm_exits", &v[1]))
-			v[1] = -1;
+			v[1] = NAN;
 		if (!json_number(json, "insn_emulation", &v[2]) || !json_number(json, "invlpg", &v[3]))
-			v[2] = v[3] = -1;
+			v[2] = v[3] = NAN;
 		if (!json_number(json, "mmu_pte_write", &v[4]))
-			v[4] = -1;
+			v[4] = NAN;
 	} else {
 		log_error("bench compare: mmubench over %s at ring %d failed (exit status %d); see %s", m->path, m->ring,
 			  status, err);
@@ -294,8 +297,10 @@ static void measure_mmu(struct compare *c, struct mmu_run *m)
 		return;
 	double *fields[] = { &m->exits, &m->kvm_exits, &m->emulated, &m->invlpg, &m->pte_writes };
 	for (unsigned i = 0; i < 5; i++)
-		*fields[i] = one[i] < 0 || eleven[i] < 0 ? -1 : (eleven[i] - one[i]) / maps;
-	m->ns = eleven[5]; /* the guest's own time per mapping, over its 11 rounds */
+		*fields[i] = (eleven[i] - one[i]) / maps; /* NaN stays NaN */
+	/* Time is not a difference: the guest times its rounds itself, and
+	 * this is its figure over the 11-round run, map + unmap. */
+	m->ns = eleven[5];
 }
 
 static double per(double a, double b)
@@ -399,9 +404,15 @@ static void report(struct compare *c)
 			printf("ring %d: page tables over %-9s (failed)\n", m->ring, m->path);
 			continue;
 		}
-		printf("ring %d: page tables over %-9s %7.4f exits/mapping; KVM: %.4f exits, %.1f emulated instructions, "
-		       "%.2f invlpg, %.2f shadow-PT write checks; %.0f ns (map + unmap)\n",
-		       m->ring, m->path, m->exits, m->kvm_exits, m->emulated, m->invlpg, m->pte_writes, m->ns);
+		char kvm[160];
+		if (isnan(m->kvm_exits) || isnan(m->emulated))
+			snprintf(kvm, sizeof(kvm), "KVM: n/a (no binary statistics)");
+		else
+			snprintf(kvm, sizeof(kvm),
+				 "KVM: %.4f exits, %.1f emulated instructions, %.2f invlpg, %.2f shadow-PT write checks",
+				 m->kvm_exits, m->emulated, m->invlpg, m->pte_writes);
+		printf("ring %d: page tables over %-9s %7.4f exits/mapping; %s; %.0f ns (map + unmap)\n", m->ring, m->path,
+		       m->exits, kvm, m->ns);
 	}
 	const struct mmu_run *pv0 = NULL, *pte0 = NULL;
 	for (unsigned i = 0; i < c->nmmu; i++)
@@ -486,12 +497,25 @@ static void report(struct compare *c)
 	fprintf(json, "  ],\n  \"mmu\": [\n");
 	for (unsigned i = 0; i < c->nmmu; i++) {
 		const struct mmu_run *m = &c->mmu[i];
-		fprintf(json,
-			"    {\"ring\": %d, \"path\": \"%s\", \"paravirtual\": %s, \"ok\": %s, \"exits_per_mapping\": %.4f, "
-			"\"kvm_exits_per_mapping\": %.4f, \"kvm_emulated_per_mapping\": %.2f, \"kvm_invlpg_per_mapping\": %.3f, "
-			"\"kvm_shadow_pt_writes_per_mapping\": %.3f, \"ns_per_mapping\": %.0f}%s\n",
-			m->ring, m->path, m->paravirtual ? "true" : "false", m->ok ? "true" : "false", m->exits, m->kvm_exits,
-			m->emulated, m->invlpg, m->pte_writes, m->ns, i + 1 < c->nmmu ? "," : "");
+		fprintf(json, "    {\"ring\": %d, \"path\": \"%s\", \"paravirtual\": %s, \"ok\": %s", m->ring, m->path,
+			m->paravirtual ? "true" : "false", m->ok ? "true" : "false");
+		const struct {
+			const char *key;
+			double value;
+		} fields[] = {
+			{ "exits_per_mapping", m->exits },
+			{ "kvm_exits_per_mapping", m->kvm_exits },
+			{ "kvm_emulated_per_mapping", m->emulated },
+			{ "kvm_invlpg_per_mapping", m->invlpg },
+			{ "kvm_shadow_pt_writes_per_mapping", m->pte_writes },
+			{ "ns_per_mapping", m->ns },
+		};
+		for (unsigned f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+			if (m->ok && !isnan(fields[f].value))
+				fprintf(json, ", \"%s\": %.4f", fields[f].key, fields[f].value);
+			else
+				fprintf(json, ", \"%s\": null", fields[f].key);
+		fprintf(json, "}%s\n", i + 1 < c->nmmu ? "," : "");
 	}
 	fprintf(json, "  ],\n  \"ratios\": [\n");
 	for (unsigned k = 0; k < c->nrings; k++)

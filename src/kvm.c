@@ -207,7 +207,7 @@ static bool read_kvm_stats(int object_fd, const struct kvm_stat_name *names, siz
 	if (fd < 0)
 		return false;
 	if (pread(fd, &header, sizeof(header), 0) != sizeof(header) || header.num_desc > 4096 ||
-	    header.name_size > 256) {
+	    header.name_size == 0 || header.name_size > 256) {
 		close(fd);
 		return false;
 	}

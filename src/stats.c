@@ -259,10 +259,10 @@ void stats_print(const struct vm_stats *stats, FILE *out)
 			(unsigned long long)stats->kvm.irq_injections);
 	if (stats->kvm.valid)
 		fprintf(out, "  kvm mmu          %llu page faults (%llu emulated, %llu to the guest), %llu TLB flushes, "
-			"%llu instructions emulated\n",
+			"%llu invlpg, %llu instructions emulated\n",
 			(unsigned long long)stats->kvm.pf_taken, (unsigned long long)stats->kvm.pf_emulate,
 			(unsigned long long)stats->kvm.pf_guest, (unsigned long long)stats->kvm.tlb_flush,
-			(unsigned long long)stats->kvm.insn_emulation);
+			(unsigned long long)stats->kvm.invlpg, (unsigned long long)stats->kvm.insn_emulation);
 	if (stats->kvm_vm.valid)
 		fprintf(out,
 			"  kvm shadow mmu   %llu emulated writes checked against shadowed page tables, "
@@ -350,23 +350,32 @@ void stats_print_json(const struct vm_stats *stats, FILE *out)
 			(unsigned long long)stats->kvm.irq_injections);
 	else
 		fprintf(out, "\"kvm_exits\": null, \"kvm_halt_exits\": null, \"kvm_irq_injections\": null,\n");
-	if (stats->kvm.valid)
-		fprintf(out,
-			"\"kvm_mmu\": {\"pf_taken\": %llu, \"pf_emulate\": %llu, \"pf_guest\": %llu, \"tlb_flush\": %llu, "
-			"\"invlpg\": %llu, \"insn_emulation\": %llu",
-			(unsigned long long)stats->kvm.pf_taken, (unsigned long long)stats->kvm.pf_emulate,
-			(unsigned long long)stats->kvm.pf_guest, (unsigned long long)stats->kvm.tlb_flush,
-			(unsigned long long)stats->kvm.invlpg, (unsigned long long)stats->kvm.insn_emulation);
-	else
-		fprintf(out, "\"kvm_mmu\": null,\n");
-	if (stats->kvm.valid && stats->kvm_vm.valid)
-		fprintf(out,
-			", \"mmu_pte_write\": %llu, \"mmu_shadow_zapped\": %llu, \"mmu_flooded\": %llu, "
-			"\"remote_tlb_flush\": %llu},\n",
-			(unsigned long long)stats->kvm_vm.mmu_pte_write, (unsigned long long)stats->kvm_vm.mmu_shadow_zapped,
-			(unsigned long long)stats->kvm_vm.mmu_flooded, (unsigned long long)stats->kvm_vm.remote_tlb_flush);
-	else if (stats->kvm.valid)
-		fprintf(out, "},\n");
+	/* KVM's MMU counters: each null where KVM gave none (no binary
+	 * statistics, or not this one). */
+	const struct {
+		const char *key;
+		bool valid;
+		uint64_t value;
+	} mmu[] = {
+		{ "pf_taken", stats->kvm.valid, stats->kvm.pf_taken },
+		{ "pf_emulate", stats->kvm.valid, stats->kvm.pf_emulate },
+		{ "pf_guest", stats->kvm.valid, stats->kvm.pf_guest },
+		{ "tlb_flush", stats->kvm.valid, stats->kvm.tlb_flush },
+		{ "invlpg", stats->kvm.valid, stats->kvm.invlpg },
+		{ "insn_emulation", stats->kvm.valid, stats->kvm.insn_emulation },
+		{ "mmu_pte_write", stats->kvm_vm.valid, stats->kvm_vm.mmu_pte_write },
+		{ "mmu_shadow_zapped", stats->kvm_vm.valid, stats->kvm_vm.mmu_shadow_zapped },
+		{ "mmu_flooded", stats->kvm_vm.valid, stats->kvm_vm.mmu_flooded },
+		{ "remote_tlb_flush", stats->kvm_vm.valid, stats->kvm_vm.remote_tlb_flush },
+	};
+	fprintf(out, "\"kvm_mmu\": {");
+	for (size_t i = 0; i < sizeof(mmu) / sizeof(mmu[0]); i++) {
+		if (mmu[i].valid)
+			fprintf(out, "%s\"%s\": %llu", i ? ", " : "", mmu[i].key, (unsigned long long)mmu[i].value);
+		else
+			fprintf(out, "%s\"%s\": null", i ? ", " : "", mmu[i].key);
+	}
+	fprintf(out, "},\n");
 	fprintf(out, "\"calls\": {");
 	sep = "";
 	for (unsigned i = 0; i < PVMM_PORT_COUNT; i++)

@@ -126,7 +126,7 @@ test_bench_mmubench_kvm_counters() {
 	PVMM_RING= run_pvmm run --ring 3 -q "$guest" mode=direct
 	expect_status 1
 	expect_out "mode=direct refused: the guest runs at ring 3"
-	if grep -q '"kvm_mmu": null' "$TEST_TMP/direct.json"; then
+	if grep -q '"insn_emulation": null' "$TEST_TMP/direct.json"; then
 		echo "    (KVM counts skipped: this kernel has no binary statistics)"
 		return
 	fi
@@ -139,8 +139,18 @@ test_bench_mmubench_kvm_counters() {
 	direct_invlpg=$(grep -oE '"invlpg": [0-9]+' "$TEST_TMP/direct.json" | grep -oE '[0-9]+')
 	pv_invlpg=$(grep -oE '"invlpg": [0-9]+' "$TEST_TMP/pv.json" | grep -oE '[0-9]+')
 	[ "${pv_invlpg:-1}" -eq 0 ] || fail_because "the ring-3 PV MMU guest: KVM saw ${pv_invlpg} invlpg"
+	# Where KVM interprets CPL0 code (no VT-x), and shadows the guest's
+	# page tables, each of the ring-0 guest's PTE writes is an emulated
+	# instruction checked against them.
 	if ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
+		local emulated checked
+		emulated=$(grep -oE '"insn_emulation": [0-9]+' "$TEST_TMP/direct.json" | grep -oE '[0-9]+')
+		checked=$(grep -oE '"mmu_pte_write": [0-9]+' "$TEST_TMP/direct.json" | grep -oE '[0-9]+')
 		[ "${direct_invlpg:-0}" -ge 512 ] ||
 			fail_because "256 mappings made and undone with invlpg: KVM counted ${direct_invlpg} invlpg"
+		[ "${emulated:-0}" -ge 1024 ] ||
+			fail_because "256 mappings made and undone at CPL0: KVM emulated only ${emulated} instructions"
+		[ "${checked:-0}" -ge 512 ] ||
+			fail_because "512 PTE writes at CPL0: KVM checked ${checked} writes against its shadow tables"
 	fi
 }
