@@ -1670,7 +1670,9 @@ static void bench_irq_delivery(const struct config *cfg)
  * switches CR3) at ring 3 and at ring 0, against a ring-0 guest writing
  * each PTE itself and flushing it with invlpg (interpreted here). Target:
  * the ring-3 PV MMU at least TARGET_MMU_SPEEDUP times less time per
- * mapping than the ring-0 writes, both from the same run.
+ * mapping than the ring-0 writes, both from the same run. The same work
+ * in exits and KVM's own counters is `pvmm bench compare`'s page-table
+ * rows (src/bench_compare.c), step 2 of make bench.
  */
 #define MMU_RUNS 3
 #define TARGET_MMU_SPEEDUP 10.0
@@ -1688,88 +1690,6 @@ static void mmu_run(const struct config *cfg, int ring, const char *mode, double
 	const char *line = strstr(r.out, want);
 	if (!line || !line_find(line, "ns_per_map", map_ns) || !line_find(line, "ns_per_unmap", unmap_ns))
 		die("mmubench %s at ring %d printed no result line; its output was:\n%s", m, ring, r.out);
-}
-
-/*
- * What the same mappings cost in counted events: `pvmm run --stats-json`
- * of a 1-round and an 11-round run, the difference over the 10 rounds'
- * 2560 mappings (each mapped, then unmapped): the exits that reached
- * pvmm and KVM's own counters (its exits, the instructions its emulator
- * ran, its invlpg intercepts, the emulated writes it checked against the
- * page tables it shadows, its TLB flushes). The guest's clock reads are
- * in them too (at ring 0 the CLOCK call, ~0.012 per mapping).
- */
-struct mmu_counts {
-	double exits, kvm_exits, emulated, invlpg, pte_writes, tlb_flushes;
-};
-
-static void mmu_count_run(const struct config *cfg, const char *stats, int ring, const char *mode, unsigned rounds,
-			  struct mmu_counts *c)
-{
-	char m[32], r[32];
-	snprintf(m, sizeof(m), "mode=%s", mode);
-	snprintf(r, sizeof(r), "rounds=%u", rounds);
-	char *argv[] = { (char *)cfg->pvmm, "run", "--ring", (char *)ring_arg(ring), "-q", "--stats-json", (char *)stats,
-			 (char *)cfg->mmubench, "n=256", r, m, NULL };
-	struct run_result res;
-	run_checked(argv, true, &res);
-	char *json = read_text_file(stats);
-	if (!json || !json_find(json, "exits", &c->exits))
-		die("mmubench %s at ring %d: no --stats-json figures in %s", m, ring, stats);
-	/* null where the kernel has no binary statistics: the KVM rows are NaN then */
-	if (!json_find(json, "kvm_exits", &c->kvm_exits) || !json_find(json, "insn_emulation", &c->emulated) ||
-	    !json_find(json, "invlpg", &c->invlpg) || !json_find(json, "tlb_flush", &c->tlb_flushes))
-		c->kvm_exits = c->emulated = c->invlpg = c->tlb_flushes = NAN;
-	if (!json_find(json, "mmu_pte_write", &c->pte_writes))
-		c->pte_writes = NAN;
-	free(json);
-}
-
-/* The runs' --stats-json file, removed at exit even after die(). */
-static char mmu_stats[] = "/tmp/pvmm-bench-mmu-XXXXXX";
-
-static void remove_mmu_stats(void)
-{
-	unlink(mmu_stats);
-}
-
-static void mmu_counts_per_mapping(const struct config *cfg, int ring, const char *mode, const char *what)
-{
-	static bool made;
-	if (!made) {
-		int fd = mkstemp(mmu_stats);
-		if (fd < 0)
-			die("mkstemp: %s", strerror(errno));
-		close(fd);
-		atexit(remove_mmu_stats);
-		made = true;
-	}
-	const char *stats = mmu_stats;
-	struct mmu_counts one, eleven;
-	mmu_count_run(cfg, stats, ring, mode, 1, &one);
-	mmu_count_run(cfg, stats, ring, mode, 11, &eleven);
-	const double maps = 10 * 256;
-	char key[64], label[140];
-	const struct {
-		const char *key, *label;
-		double one, eleven;
-		int decimals;
-	} rows[] = {
-		{ "exits", "exits to pvmm", one.exits, eleven.exits, 4 },
-		{ "kvm_exits", "KVM exits", one.kvm_exits, eleven.kvm_exits, 4 },
-		{ "emulated", "KVM-emulated instructions", one.emulated, eleven.emulated, 1 },
-		{ "invlpg", "KVM invlpg intercepts", one.invlpg, eleven.invlpg, 2 },
-		{ "pte_writes", "KVM shadow-PT write checks", one.pte_writes, eleven.pte_writes, 2 },
-		{ "tlb_flushes", "KVM TLB flushes", one.tlb_flushes, eleven.tlb_flushes, 4 },
-	};
-	figure_ring = ring;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		snprintf(key, sizeof(key), "mmu_%s_%s_per_map", mode, rows[i].key);
-		snprintf(label, sizeof(label), "%s, per mapping: %s", what, rows[i].label);
-		add_info(rkey(strdup(key), ring), rlabel(label, ring), (rows[i].eleven - rows[i].one) / maps, "events",
-			 rows[i].decimals);
-	}
-	figure_ring = -1;
 }
 
 static void bench_mmu(const struct config *cfg)
@@ -1796,10 +1716,6 @@ static void bench_mmu(const struct config *cfg)
 	figure_ring = -1;
 	add_target("mmu_speedup", "PV MMU (ring 3) vs ring-0 PTE writes, per mapping (paired)", speedup, "x", 1,
 		   strdup(target), TARGET_MMU_SPEEDUP, speedup >= TARGET_MMU_SPEEDUP);
-	progress("pv mmu: counted events per mapping, from --stats-json of 1- and 11-round runs");
-	mmu_counts_per_mapping(cfg, 3, "pv", "PV MMU");
-	mmu_counts_per_mapping(cfg, 0, "pv", "PV MMU");
-	mmu_counts_per_mapping(cfg, 0, "direct", "own PTE writes");
 }
 
 /*
