@@ -16,7 +16,7 @@ void exit(int status)
 		      status, PVMM_EXIT_STATUS_MAX);
 	if (status < 0)
 		panic("exit(%d): a status below 0: reported as 64", status);
-	pvmm_exit((uint64_t)status);
+	runtime_exit_drained((uint64_t)status);
 }
 
 void runtime_abort(const char *msg)

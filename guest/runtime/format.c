@@ -8,11 +8,11 @@
  *
  * Written for the interpreter: each instruction costs ~1 us without VT-x.
  * Literal text is found with rep scasb and copied in runs (memcpy moves 8
- * bytes per step), padding is a memset, a conversion without flags or
- * width takes the short way, and
- * digits come from one `div` each (the emulator runs it as one
- * instruction, cheaper than the multiply-and-shift a constant divisor
- * would compile to).
+ * bytes per step), padding is a memset, a bare conversion (%d, %s, ...:
+ * no flags, width, precision or length) skips the parse and, for a
+ * number, the padding arithmetic, and digits come from one `div` each
+ * (the emulator runs it as one instruction, cheaper than the
+ * multiply-and-shift a constant divisor would compile to).
  *
  * Supported: flags - 0 + space #, width and precision (numbers or *),
  * length hh h l ll z j t, conversions d i u o x X p s c %, and f F e E g G
@@ -24,8 +24,9 @@
 #include <string.h>
 #include "runtime.h"
 
-/* Out-of-line part of out_bytes/out_fill: the buffer is (nearly) full. */
-static void out_spill(struct fmt_out *out, const char *s, int fill, size_t n)
+/* Out-of-line part of fmt_write/fmt_put/out_fill (runtime.h): the buffer
+ * is (nearly) full. s NULL: `fill` bytes. */
+void fmt_spill(struct fmt_out *out, const char *s, int fill, size_t n)
 {
 	while (n) {
 		if (out->pos == out->cap) {
@@ -47,16 +48,7 @@ static void out_spill(struct fmt_out *out, const char *s, int fill, size_t n)
 	}
 }
 
-static inline void out_bytes(struct fmt_out *out, const char *s, size_t n)
-{
-	out->total += n;
-	if (n <= out->cap - out->pos) {
-		memcpy(out->buf + out->pos, s, n);
-		out->pos += n;
-	} else {
-		out_spill(out, s, 0, n);
-	}
-}
+#define out_bytes fmt_write
 
 static inline void out_fill(struct fmt_out *out, char c, size_t n)
 {
@@ -65,25 +57,8 @@ static inline void out_fill(struct fmt_out *out, char c, size_t n)
 		memset(out->buf + out->pos, c, n);
 		out->pos += n;
 	} else {
-		out_spill(out, NULL, c, n);
+		fmt_spill(out, NULL, c, n);
 	}
-}
-
-void fmt_write(struct fmt_out *out, const char *s, size_t n)
-{
-	out_bytes(out, s, n);
-}
-
-void fmt_put(struct fmt_out *out, char c)
-{
-	out->total++;
-	if (out->pos == out->cap) {
-		if (out->full)
-			out->full(out);
-		if (out->pos == out->cap)
-			return;
-	}
-	out->buf[out->pos++] = c;
 }
 
 void fmt_fill(struct fmt_out *out, char c, size_t n)
@@ -124,12 +99,32 @@ static void emit_field(struct fmt_out *out, const struct spec *sp, const char *p
 		out_fill(out, ' ', pad);
 }
 
-static void emit_number(struct fmt_out *out, struct spec *sp, uint64_t value,
-			unsigned int base, const char *digits,
-			const char *prefix, size_t prefix_len)
+/* A number with nothing around it: its digits. */
+static inline void emit_digits(struct fmt_out *out, uint64_t value, unsigned int base, const char *digits)
 {
 	char buf[24]; /* 2^64 in octal is 22 digits */
 	char *end = buf + sizeof(buf), *p = end;
+	/* Hide a constant base from the compiler, which would turn each
+	 * digit's one `div` into a multiply-and-shift of five. */
+	__asm__("" : "+r"(base));
+	do {
+		*--p = digits[value % base];
+		value /= base;
+	} while (value);
+	out_bytes(out, p, (size_t)(end - p));
+}
+
+static __attribute__((noinline)) void emit_number(struct fmt_out *out, struct spec *sp, uint64_t value,
+						  unsigned int base, const char *digits,
+						  const char *prefix, size_t prefix_len)
+{
+	char buf[24]; /* 2^64 in octal is 22 digits */
+	char *end = buf + sizeof(buf), *p = end;
+
+	if (!sp->width && sp->precision < 0 && !prefix_len) {
+		emit_digits(out, value, base, digits); /* the common case */
+		return;
+	}
 
 	/* C: precision 0 with value 0 prints no digits. */
 	if (value || sp->precision != 0) {
@@ -143,10 +138,6 @@ static void emit_number(struct fmt_out *out, struct spec *sp, uint64_t value,
 	/* '#' with octal: the prefix "0" is only needed if no 0 leads. */
 	if (base == 8 && prefix_len && (zeros || (n && *p == '0')))
 		prefix_len = 0;
-	if (!sp->width && !zeros && !prefix_len) {
-		out_bytes(out, p, n); /* the common case: just the digits */
-		return;
-	}
 	if (sp->precision >= 0)
 		sp->flags &= ~FLAG_ZERO; /* C: a precision overrides the 0 flag */
 	emit_field(out, sp, prefix, prefix_len, zeros, p, n);
@@ -165,6 +156,20 @@ static int parse_int(const char **p)
 }
 
 enum length { LEN_INT, LEN_CHAR, LEN_SHORT, LEN_LONG, LEN_LLONG, LEN_SIZE, LEN_MAX, LEN_PTRDIFF };
+
+/* The length modifiers among the letters 'A'..'z', as bits from 'A'. */
+#define LENGTH_LETTERS (1ull << ('h' - 'A') | 1ull << ('l' - 'A') | 1ull << ('z' - 'A') | \
+			1ull << ('j' - 'A') | 1ull << ('t' - 'A'))
+
+/* True if c, just after '%', is already the conversion: flags, '*',
+ * digits and '.' all sort below 'A', and the length modifiers are the
+ * letters above. Anything else a letter can be is a conversion, known or
+ * printed as written. */
+static inline int bare_conversion(char c)
+{
+	unsigned char k = (unsigned char)(c - 'A');
+	return k <= 'z' - 'A' && !((LENGTH_LETTERS >> k) & 1);
+}
 
 static const char lower_digits[] = "0123456789abcdef";
 static const char upper_digits[] = "0123456789ABCDEF";
@@ -190,62 +195,64 @@ void fmt_vformat(struct fmt_out *out, const char *fmt, va_list ap)
 		p = pct + 1;
 
 		struct spec sp = { 0, 0, -1 };
-		for (;; p++) {
-			switch (*p) {
-			case '-': sp.flags |= FLAG_LEFT; continue;
-			case '0': sp.flags |= FLAG_ZERO; continue;
-			case '+': sp.flags |= FLAG_PLUS; continue;
-			case ' ': sp.flags |= FLAG_SPACE; continue;
-			case '#': sp.flags |= FLAG_ALT; continue;
-			default: break;
+		enum length len = LEN_INT;
+		if (!bare_conversion(*p)) {
+			for (;; p++) {
+				switch (*p) {
+				case '-': sp.flags |= FLAG_LEFT; continue;
+				case '0': sp.flags |= FLAG_ZERO; continue;
+				case '+': sp.flags |= FLAG_PLUS; continue;
+				case ' ': sp.flags |= FLAG_SPACE; continue;
+				case '#': sp.flags |= FLAG_ALT; continue;
+				default: break;
+				}
+				break;
 			}
-			break;
-		}
-		if (*p == '*') {
-			p++;
-			sp.width = va_arg(ap, int);
-			if (sp.width < 0) {
-				sp.flags |= FLAG_LEFT;
-				sp.width = -sp.width;
-			}
-		} else if (*p >= '1' && *p <= '9') {
-			sp.width = parse_int(&p);
-		}
-		if (*p == '.') {
-			p++;
 			if (*p == '*') {
 				p++;
-				sp.precision = va_arg(ap, int);
-				if (sp.precision < 0)
-					sp.precision = -1;
-			} else {
-				sp.precision = parse_int(&p);
+				sp.width = va_arg(ap, int);
+				if (sp.width < 0) {
+					sp.flags |= FLAG_LEFT;
+					sp.width = -sp.width;
+				}
+			} else if (*p >= '1' && *p <= '9') {
+				sp.width = parse_int(&p);
 			}
-		}
+			if (*p == '.') {
+				p++;
+				if (*p == '*') {
+					p++;
+					sp.precision = va_arg(ap, int);
+					if (sp.precision < 0)
+						sp.precision = -1;
+				} else {
+					sp.precision = parse_int(&p);
+				}
+			}
 
-		enum length len = LEN_INT;
-		switch (*p) {
-		case 'h':
-			len = LEN_SHORT;
-			if (*++p == 'h') {
-				len = LEN_CHAR;
-				p++;
+			switch (*p) {
+			case 'h':
+				len = LEN_SHORT;
+				if (*++p == 'h') {
+					len = LEN_CHAR;
+					p++;
+				}
+				break;
+			case 'l':
+				len = LEN_LONG;
+				if (*++p == 'l') {
+					len = LEN_LLONG;
+					p++;
+				}
+				break;
+			case 'z': len = LEN_SIZE; p++; break;
+			case 'j': len = LEN_MAX; p++; break;
+			case 't': len = LEN_PTRDIFF; p++; break;
+			default: break;
 			}
-			break;
-		case 'l':
-			len = LEN_LONG;
-			if (*++p == 'l') {
-				len = LEN_LLONG;
-				p++;
-			}
-			break;
-		case 'z': len = LEN_SIZE; p++; break;
-		case 'j': len = LEN_MAX; p++; break;
-		case 't': len = LEN_PTRDIFF; p++; break;
-		default: break;
+			if (sp.flags & FLAG_LEFT)
+				sp.flags &= ~FLAG_ZERO;
 		}
-		if (sp.flags & FLAG_LEFT)
-			sp.flags &= ~FLAG_ZERO;
 
 		char conv = *p;
 		if (conv)
@@ -263,6 +270,10 @@ void fmt_vformat(struct fmt_out *out, const char *fmt, va_list ap)
 			case LEN_MAX: v = va_arg(ap, intmax_t); break;
 			case LEN_PTRDIFF: v = va_arg(ap, ptrdiff_t); break;
 			default: v = va_arg(ap, int); break;
+			}
+			if (v >= 0 && !sp.flags && !sp.width && sp.precision < 0) {
+				emit_digits(out, (uint64_t)v, 10, lower_digits);
+				break;
 			}
 			const char *sign = v < 0 ? "-" : sp.flags & FLAG_PLUS ? "+" : sp.flags & FLAG_SPACE ? " " : "";
 			/* Negate as unsigned so INT64_MIN works. */

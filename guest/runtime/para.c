@@ -57,6 +57,11 @@ void pvmm_abort(const char *msg, size_t len)
 void pvmm_exit(uint64_t status)
 {
 	stdio_drain();
+	runtime_exit_drained(status);
+}
+
+void runtime_exit_drained(uint64_t status)
+{
 	_Alignas(8) struct pvmm_exit_args args = { .status = status };
 	pvmm_hypercall(PVMM_CALL_EXIT, &args);
 	/* Only a status the monitor refuses (> 63) gets here. */

@@ -119,6 +119,9 @@ bool ne2k_wait_prepare(uint64_t *mask);
 bool ne2k_rx_ready(void);
 void ne2k_stats(struct net_nic_stats *st);
 
+/* para.c: pvmm_exit once stdout is drained (exit() drains it first). */
+__attribute__((noreturn)) void runtime_exit_drained(uint64_t status);
+
 /* exit.c: flush stdout and abort with a fixed message. */
 __attribute__((noreturn)) void runtime_abort(const char *msg);
 
@@ -155,8 +158,30 @@ uint32_t vpci_generation(const struct virtio_dev *dev);
 void vpci_msix_setup(struct virtio_dev *dev, const struct pvmm_device_info *d);
 void vpci_after_reset(struct virtio_dev *dev);
 
-void fmt_put(struct fmt_out *out, char c);
-void fmt_write(struct fmt_out *out, const char *s, size_t n);
+void fmt_spill(struct fmt_out *out, const char *s, int fill, size_t n);
+
+/* Inline, as every output call ends in one of these: where guest code is
+ * interpreted, a call and its register saves cost more than the copy. */
+static inline void fmt_write(struct fmt_out *out, const char *s, size_t n)
+{
+	out->total += n;
+	if (n <= out->cap - out->pos) {
+		__builtin_memcpy(out->buf + out->pos, s, n);
+		out->pos += n;
+	} else {
+		fmt_spill(out, s, 0, n);
+	}
+}
+
+static inline void fmt_put(struct fmt_out *out, char c)
+{
+	if (out->pos < out->cap) {
+		out->total++;
+		out->buf[out->pos++] = c;
+	} else {
+		fmt_spill(out, &c, 0, 1);
+	}
+}
 void fmt_vformat(struct fmt_out *out, const char *fmt, __builtin_va_list ap);
 void fmt_fill(struct fmt_out *out, char c, size_t n);
 

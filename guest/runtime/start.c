@@ -16,6 +16,16 @@ int main(int argc, char **argv);
 
 __attribute__((noreturn)) void pvmm_start(struct pvmm_boot_info *bi);
 
+/* Bit t: the monitor lists a device of type t (types below 32). */
+static uint32_t device_types(const struct pvmm_boot_info *bi)
+{
+	uint32_t types = 0;
+	for (uint32_t i = 0; i < bi->device_count && i < PVMM_MAX_DEVICES; i++)
+		if (bi->devices[i].type < 32)
+			types |= 1u << bi->devices[i].type;
+	return types;
+}
+
 void pvmm_start(struct pvmm_boot_info *bi)
 {
 	/* First, so that even a bad boot info pointer is reported as a fault
@@ -35,9 +45,12 @@ void pvmm_start(struct pvmm_boot_info *bi)
 	if (!(bi->flags & PVMM_BOOT_F_IMAGE_RO))
 		mmu_protect_image();
 	/* --console virtio / uart: stdio moves to the virtio console or the
-	 * UART (no device access unless the monitor lists such devices). */
-	vcons_stdio_autostart();
-	if (!vcons_is_stdio())
+	 * UART (no device access unless the monitor lists such devices).
+	 * One pass over the list spares guests without them both searches. */
+	uint32_t types = device_types(bi);
+	if (types & (1u << PVMM_DEV_VIRTIO_MMIO | 1u << PVMM_DEV_VIRTIO_PCI))
+		vcons_stdio_autostart();
+	if (!vcons_is_stdio() && (types & 1u << PVMM_DEV_UART_16550))
 		uart_stdio_autostart();
 
 	/* argv[i] points into the monitor's argument area: argc NUL-terminated

@@ -169,8 +169,11 @@ static int finish(FILE *f, size_t before)
 {
 	size_t added = console_out.total - before;
 	/* A flush during the call leaves only this call's bytes pending. */
-	size_t start = console_out.pos > added ? console_out.pos - added : 0;
-	if (f->unbuffered || memchr(console_buf + start, '\n', console_out.pos - start))
+	size_t pos = console_out.pos;
+	size_t start = pos > added ? pos - added : 0;
+	/* Most lines end the call: no need to search them. */
+	if (f->unbuffered || (pos > start && console_buf[pos - 1] == '\n') ||
+	    memchr(console_buf + start, '\n', pos - start))
 		flush_locked();
 	size_t n = added;
 	return n > 0x7fffffff ? 0x7fffffff : (int)n;

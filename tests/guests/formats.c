@@ -74,6 +74,18 @@ static void test_formats(void)
 	/* An unknown conversion is printed as written (hidden from -Wformat). */
 	const char *volatile unknown = "%q";
 	EXPECT_FMT("%q", unknown, 0);
+	/* The same for a bare letter, a letter after flags, and a lone '%'. */
+	const char *volatile unknown_bare = "<%y|%L>", *volatile unknown_flags = "%-5y", *volatile lone = "ab%";
+	EXPECT_FMT("<%y|%L>", unknown_bare, 0);
+	EXPECT_FMT("%-5y", unknown_flags, 0);
+	EXPECT_FMT("ab%", lone, 0);
+	/* Bare conversions back to back, and a number that only fits in part. */
+	EXPECT_FMT("7ab-1Fzq", "%d%s%d%X%c%c", 7, "ab", -1, 15, 'z', 'q');
+	char digits[5];
+	if (snprintf(digits, sizeof(digits), "%d", 1234567) != 7 || strcmp(digits, "1234") != 0) {
+		printf("FAIL format digit truncation: got \"%s\"\n", digits);
+		format_failures++;
+	}
 
 	/* Truncation: returns the full length, writes size - 1 and a NUL. */
 	char small[5];
