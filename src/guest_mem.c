@@ -207,6 +207,8 @@ int guest_mem_register(const struct guest_mem *mem, int vm_fd)
 	for (unsigned i = 0; i < mem->nregions; i++) {
 		const struct guest_mem_region *r = &mem->region[i];
 		struct kvm_userspace_memory_region slot = slot_of(mem, i);
+		if (r->slot_deferred)
+			continue;
 		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
 			int err = errno;
 			/* Region 0 in the words used before there were regions. */
@@ -222,7 +224,18 @@ int guest_mem_register(const struct guest_mem *mem, int vm_fd)
 	return 0;
 }
 
-int guest_mem_reregister(const struct guest_mem *mem, int vm_fd, uint64_t gpa)
+int guest_mem_defer_slot(struct guest_mem *mem, uint64_t gpa)
+{
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		if (mem->region[i].gpa == gpa) {
+			mem->region[i].slot_deferred = true;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int guest_mem_reregister(struct guest_mem *mem, int vm_fd, uint64_t gpa)
 {
 	for (unsigned i = 0; i < mem->nregions; i++) {
 		if (mem->region[i].gpa != gpa)
@@ -230,13 +243,14 @@ int guest_mem_reregister(const struct guest_mem *mem, int vm_fd, uint64_t gpa)
 		struct kvm_userspace_memory_region slot = slot_of(mem, i);
 		struct kvm_userspace_memory_region gone = slot;
 		gone.memory_size = 0;
-		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &gone) < 0 ||
+		if ((!mem->region[i].slot_deferred && ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &gone) < 0) ||
 		    ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
 			int err = errno;
 			log_error("cannot re-add the KVM slot at guest-physical %#llx: %s", (unsigned long long)gpa,
 				  strerror(err));
 			return -err;
 		}
+		mem->region[i].slot_deferred = false;
 		return 0;
 	}
 	return -ENOENT;

@@ -43,6 +43,7 @@ struct guest_mem_region {
 	int fd;             /* the memfd holding it, to share (-1: imported, fd not kept) */
 	uint64_t fd_offset; /* where gpa lies in fd */
 	uint64_t map_offset;/* bytes the mapping starts before host (page alignment of an import) */
+	bool slot_deferred; /* no KVM slot until guest_mem_reregister() (guest_mem_defer_slot) */
 };
 
 struct guest_mem {
@@ -102,10 +103,17 @@ void guest_mem_free(struct guest_mem *mem);
  * Logs and returns -errno on failure. */
 int guest_mem_register(const struct guest_mem *mem, int vm_fd);
 
+/* Leave the region at `gpa` out of guest_mem_register(): the guest cannot
+ * reach it until guest_mem_reregister() gives it its slot. For memory the
+ * VM may never need (the PV MMU's pool), as each slot costs start-up
+ * ~20-50 us. Returns 0, or -ENOENT. */
+int guest_mem_defer_slot(struct guest_mem *mem, uint64_t gpa);
+
 /* Delete the KVM slot of the region at `gpa` and give it back at once:
  * KVM then drops every shadow page it built from that memory (and, on
- * current kernels, all others too). Logs and returns -errno on failure. */
-int guest_mem_reregister(const struct guest_mem *mem, int vm_fd, uint64_t gpa);
+ * current kernels, all others too). A deferred slot is only added. Logs
+ * and returns -errno on failure. */
+int guest_mem_reregister(struct guest_mem *mem, int vm_fd, uint64_t gpa);
 
 /* The region holding all of [gpa, gpa + len), or NULL. len 0 is fine up to
  * and including a region's end. */

@@ -60,6 +60,15 @@ uint64_t pagetable_build(struct guest_mem *mem, bool user)
 	return LAYOUT_PML4;
 }
 
+bool pagetable_protect_boot(struct guest_mem *mem, uint64_t va)
+{
+	if (va >= HUGE_PAGE_SIZE)
+		return false;
+	uint64_t *entries = guest_mem_ptr_private(mem, LAYOUT_PT0, PAGE_SIZE);
+	entries[va / PAGE_SIZE] &= ~PTE_RW;
+	return true;
+}
+
 /* Read entry `index` of the table at `table_pa`; false if outside RAM. */
 static bool read_entry(const struct guest_mem *mem, uint64_t table_pa, unsigned index, uint64_t *entry)
 {

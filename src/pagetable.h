@@ -25,6 +25,12 @@
  * argument strings and the main stack (layout.h). */
 uint64_t pagetable_build(struct guest_mem *mem, bool user);
 
+/* Before any vCPU has run: make the page at `va` read-only in the boot
+ * tables themselves (KVM has shadowed nothing yet, so an edit in place is
+ * seen). Only the first 2 MiB, the part mapped in 4 KiB pages: false for
+ * any other va. */
+bool pagetable_protect_boot(struct guest_mem *mem, uint64_t va);
+
 /* Walk the tables the guest currently has in RAM (rooted at `cr3`) and
  * translate `va`. False if unmapped, non-canonical, or a table lies outside
  * RAM (the guest may have rewritten them). */

@@ -41,6 +41,7 @@ struct pvmmu {
 	unsigned fresh;            /* pool pages not used as a table since the last recycle */
 	unsigned nstaged;          /* pages the batch under way took so far */
 	uint64_t recycles;
+	bool slot_pending;         /* the pool's KVM slot is not given yet (pvmmu_init) */
 	bool used[POOL_PAGES];     /* a table since the last recycle (KVM may shadow it) */
 	uint32_t born[POOL_PAGES]; /* the batch that took it: that batch writes it in place */
 	unsigned staged[POOL_PAGES];
@@ -60,7 +61,7 @@ static bool pool_index(uint64_t gpa, unsigned *index)
 	return true;
 }
 
-int pvmmu_init(struct vm *vm)
+int pvmmu_init(struct vm *vm, bool defer_slot)
 {
 	/* Its own zero pages (36 KiB, mostly per-pool-page bookkeeping):
 	 * only the few a guest's batches reach are ever touched, where
@@ -76,6 +77,8 @@ int pvmmu_init(struct vm *vm)
 		munmap(m, sizeof(*m));
 		return -1;
 	}
+	if (defer_slot)
+		m->slot_pending = guest_mem_defer_slot(&vm->mem, LAYOUT_MMU_POOL) == 0;
 	pthread_mutex_init(&m->lock, NULL);
 	m->root = LAYOUT_PML4;
 	m->user = vm->ring == 3 ? PTE_US : 0;
@@ -490,6 +493,16 @@ static int64_t apply_batch(struct vm *vm, struct pvmmu *m, const struct pvmm_mmu
 		ret = -PVMM_EIO; /* the VM is stopping: nobody will look */
 		goto out;
 	}
+	/* The first batch brings the pool's slot: until then no table is
+	 * in the pool (the boot tables are below 1 MiB). */
+	if (m->slot_pending && vm->vm_fd >= 0) {
+		if (guest_mem_reregister(&vm->mem, vm->vm_fd, LAYOUT_MMU_POOL)) {
+			vm_stop(vm, PVMM_STATUS_HOST);
+			ret = -PVMM_EIO;
+			goto out;
+		}
+		m->slot_pending = false;
+	}
 	if (m->fresh < tables && recycle(vm, m)) {
 		vm_stop(vm, PVMM_STATUS_HOST);
 		ret = -PVMM_EIO;
@@ -534,6 +547,11 @@ int64_t pvmmu_call(struct vm *vm, struct pvmm_mmu_args *a)
 	return apply_batch(vm, vm->mmu, ops, a->count, &a->failed);
 }
 
+static bool root_is_boot(const struct vm *vm)
+{
+	return vm->mmu->root == LAYOUT_PML4;
+}
+
 int pvmmu_protect_image(struct vm *vm, const struct elf_image *image)
 {
 	struct pvmm_mmu_op ops[ELF_RO_MAX * 2];
@@ -544,6 +562,11 @@ int pvmmu_protect_image(struct vm *vm, const struct elf_image *image)
 		return 0;
 	for (unsigned i = 0; i < image->ro_count; i++) {
 		uint64_t va = image->ro[i].start < PVMM_MMU_VA_MIN ? PVMM_MMU_VA_MIN : image->ro[i].start;
+		/* The part in the boot tables' 4 KiB pages (the image starts at
+		 * 1 MiB) is edited in place: no pool page, and so no pool slot,
+		 * for a guest that never calls the PV MMU. */
+		while (va < image->ro[i].end && root_is_boot(vm) && pagetable_protect_boot(&vm->mem, va))
+			va += PAGE_SIZE;
 		while (va < image->ro[i].end && n < sizeof(ops) / sizeof(ops[0])) {
 			uint64_t pages = (image->ro[i].end - va) / PAGE_SIZE;
 			if (pages > PVMM_MMU_PAGES_MAX)

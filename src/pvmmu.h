@@ -14,14 +14,17 @@
 #ifndef PVMM_PVMMU_H
 #define PVMM_PVMMU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vm.h"
 
 /* Add the table pool to vm->mem (before kvm_create registers the slots)
  * and start with the boot tables (LAYOUT_PML4) as the live tree, for a
- * guest at vm->ring. 0, or -1 logged. */
-int pvmmu_init(struct vm *vm);
+ * guest at vm->ring. defer_slot: the pool gets its KVM slot only with the
+ * first batch (a fresh boot; a restored VM may have tables there).
+ * 0, or -1 logged. */
+int pvmmu_init(struct vm *vm, bool defer_slot);
 void pvmmu_free(struct vm *vm);
 
 /* PVMM_CALL_MMU with its block (copied in by hypercall.c): validates

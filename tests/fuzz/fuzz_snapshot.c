@@ -107,7 +107,7 @@ static struct vm *fake_vm(void)
 	vm->ring = 3;
 	pagetable_build(&vm->mem, true);
 	FUZZ_CHECK(layout_mark_private(&vm->mem, 3) == 0);
-	FUZZ_CHECK(pvmmu_init(vm) == 0);
+	FUZZ_CHECK(pvmmu_init(vm, false) == 0);
 	vm->vcpus = calloc(VM_MAX_CPUS, sizeof(*vm->vcpus));
 	FUZZ_CHECK(vm->vcpus);
 	for (unsigned i = 0; i < VM_MAX_CPUS; i++)

@@ -411,6 +411,50 @@ static void test_register_one_slot_per_region(void **state)
 	guest_mem_free(&mem);
 }
 
+/* A deferred region gets no slot from guest_mem_register (KVM still takes
+ * a slot over its GPAs), and guest_mem_reregister gives it one, after
+ * which KVM refuses the overlap. */
+static void test_deferred_slot(void **state)
+{
+	(void)state;
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0) {
+		print_message("no /dev/kvm: skipping\n");
+		skip();
+	}
+	int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	assert_true(vm >= 0);
+	struct guest_mem mem;
+	assert_int_equal(guest_mem_init(&mem, R0_SIZE, 0), 0);
+	assert_int_equal(guest_mem_add(&mem, A_GPA, A_SIZE, GUEST_MEM_RAM | GUEST_MEM_PRIVATE), 0);
+	assert_int_equal(guest_mem_defer_slot(&mem, A_GPA + 0x1000), -ENOENT);
+	assert_int_equal(guest_mem_defer_slot(&mem, A_GPA), 0);
+	assert_int_equal(guest_mem_register(&mem, vm), 0);
+
+	uint8_t *spare = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(spare != MAP_FAILED);
+	struct kvm_userspace_memory_region probe = {
+		.slot = 5, .guest_phys_addr = A_GPA, .memory_size = 4096, .userspace_addr = (uint64_t)(uintptr_t)spare,
+	};
+	assert_int_equal(ioctl(vm, KVM_SET_USER_MEMORY_REGION, &probe), 0); /* nothing there yet */
+	probe.memory_size = 0;
+	assert_int_equal(ioctl(vm, KVM_SET_USER_MEMORY_REGION, &probe), 0);
+
+	/* The first reregister adds the slot; later ones delete and add it. */
+	assert_int_equal(guest_mem_reregister(&mem, vm, A_GPA), 0);
+	assert_false(mem.region[1].slot_deferred);
+	probe.memory_size = 4096;
+	assert_int_equal(ioctl(vm, KVM_SET_USER_MEMORY_REGION, &probe), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(guest_mem_reregister(&mem, vm, A_GPA), 0);
+	assert_int_equal(ioctl(vm, KVM_SET_USER_MEMORY_REGION, &probe), -1);
+	assert_int_equal(errno, EEXIST);
+
+	close(vm);
+	close(kvm);
+	munmap(spare, 4096);
+	guest_mem_free(&mem);
+}
 
 /* Private low pages: guest_mem_ptr refuses any range touching one (a
  * zero-length range touches none); guest_mem_ptr_private still maps it. */
@@ -551,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_init_rejects_bad_arguments),
 		cmocka_unit_test(test_free_zeroed_keeps_fd0),
 		cmocka_unit_test(test_register_one_slot_per_region),
+		cmocka_unit_test(test_deferred_slot),
 		cmocka_unit_test_setup_teardown(test_private_low_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_region, setup, teardown),
 		cmocka_unit_test(test_layout_private),

@@ -30,7 +30,7 @@ static int setup(void **state)
 	vm->ring = 3;
 	pagetable_build(&vm->mem, true);
 	layout_mark_private(&vm->mem, 3);
-	if (pvmmu_init(vm))
+	if (pvmmu_init(vm, false))
 		return -1;
 	*state = vm;
 	return 0;
