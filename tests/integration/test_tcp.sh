@@ -362,7 +362,7 @@ test_tcp_lwip_fetch_checks_sha256() {
 	timeout 30 python3 -m http.server 0 --bind 127.0.0.1 --directory "$fm" >"$TEST_TMP/http.log" 2>&1 &
 	local hpid=$! port= i
 	for ((i = 0; i < 50; i++)); do
-		port=$(grep -oE 'port [0-9]+' "$TEST_TMP/http.log" | grep -oE '[0-9]+' | head -1)
+		port=$(grep -oE 'port [0-9]+' "$TEST_TMP/http.log" 2>/dev/null | grep -oE '[0-9]+' | head -1)
 		[ -n "$port" ] && break
 		sleep 0.1
 	done
