@@ -175,12 +175,11 @@ static inline void fmt_write(struct fmt_out *out, const char *s, size_t n)
 
 static inline void fmt_put(struct fmt_out *out, char c)
 {
-	if (out->pos < out->cap) {
-		out->total++;
+	out->total++; /* counted even where it does not fit (snprintf) */
+	if (out->pos < out->cap)
 		out->buf[out->pos++] = c;
-	} else {
+	else
 		fmt_spill(out, &c, 0, 1);
-	}
 }
 void fmt_vformat(struct fmt_out *out, const char *fmt, __builtin_va_list ap);
 void fmt_fill(struct fmt_out *out, char c, size_t n);

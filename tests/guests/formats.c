@@ -39,6 +39,7 @@ static int format_failures;
 
 static void test_formats(void)
 {
+	char digits_short[4];
 	EXPECT_FMT("plain", "plain");
 	EXPECT_FMT("42 -7 0", "%d %i %d", 42, -7, 0);
 	EXPECT_FMT("-2147483648 2147483647", "%d %d", INT32_MIN, INT32_MAX);
@@ -81,6 +82,12 @@ static void test_formats(void)
 	EXPECT_FMT("ab%", lone, 0);
 	/* Bare conversions back to back, and a number that only fits in part. */
 	EXPECT_FMT("7ab-1Fzq", "%d%s%d%X%c%c", 7, "ab", -1, 15, 'z', 'q');
+	/* Bytes that do not fit still count, whichever path writes them. */
+	if (snprintf(NULL, 0, "%%") != 1 || snprintf(digits_short, sizeof(digits_short), "100%%") != 4 ||
+	    strcmp(digits_short, "100") != 0) {
+		printf("FAIL format count of bytes past the end (%%%%)\n");
+		format_failures++;
+	}
 	char digits[5];
 	if (snprintf(digits, sizeof(digits), "%d", 1234567) != 7 || strcmp(digits, "1234") != 0) {
 		printf("FAIL format digit truncation: got \"%s\"\n", digits);
@@ -229,8 +236,24 @@ static void test_pages(void)
 	check(ok, "page_alloc reuse and accounting");
 }
 
+/* A newline that lands in a full stdout buffer still flushes the line:
+ * 2048 bytes (the buffer) fill it exactly, putchar('\n') spills them and
+ * starts the buffer again with the newline, and a marker then goes
+ * straight to the console. test_guests.sh checks that the marker is a
+ * line of its own, i.e. that the newline left first. */
+static void test_full_buffer_newline(void)
+{
+	static char fill[2048];
+	memset(fill, 'x', sizeof(fill));
+	fwrite(fill, 1, sizeof(fill), stdout);
+	putchar('\n');
+	static const char marker[] = "marker after a full buffer's newline\n";
+	pvmm_console_write(marker, sizeof(marker) - 1);
+}
+
 int main(void)
 {
+	test_full_buffer_newline();
 	test_formats();
 	test_strings();
 	test_malloc();

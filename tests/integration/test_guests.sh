@@ -133,6 +133,8 @@ test_runtime_library_checks() {
 	expect_status 0
 	expect_no_out "FAIL"
 	expect_out "ok"
+	grep -qx "marker after a full buffer's newline" "$OUT" ||
+		fail_because "a newline put into a full stdout buffer did not flush its line"
 }
 
 test_stats_report() {

@@ -151,6 +151,32 @@ static void test_mixed_arguments(void **state)
 	assert_string_equal(got, want);
 }
 
+/* Short buffers: what fits is glibc's prefix, and the return value still
+ * counts every byte, whichever path wrote it (a run, one character such as
+ * a float's '.' or "%%", padding). */
+static void test_truncated(void **state)
+{
+	(void)state;
+	char small[16];
+	/* volatile: the truncation is the point; gcc would warn of it. */
+	for (volatile size_t size = 1; size <= 9; size++) {
+#define BOTH(...)                                                                          \
+	do {                                                                               \
+		int n1 = guest_snprintf(small, size, __VA_ARGS__);                         \
+		int n2 = snprintf(want, size, __VA_ARGS__);                                \
+		if (n1 != n2 || strcmp(small, want) != 0)                                  \
+			fail_msg("size %zu, %s: got \"%s\" (%d), glibc \"%s\" (%d)", size,   \
+				 #__VA_ARGS__, small, n1, want, n2);                       \
+	} while (0)
+		BOTH("%.2f", 3.14);
+		BOTH("100%%");
+		BOTH("%%%d%%", 42);
+		BOTH("%d|%s|%5d|%-4x|%c", -12345, "abcdef", 7, 255, 'q');
+		BOTH("%e", 1e-300);
+#undef BOTH
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +185,7 @@ int main(void)
 		cmocka_unit_test(test_long_expansions),
 		cmocka_unit_test(test_alt_g_carry),
 		cmocka_unit_test(test_mixed_arguments),
+		cmocka_unit_test(test_truncated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
